@@ -1,0 +1,120 @@
+package sim
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+type devState uint8
+
+const (
+	stateIdle       devState = iota // inactive: no job, no socket
+	stateWaiting                    // active, waiting for a connect job
+	stateConnecting                 // a dial is under way
+	stateConnected
+	stateOffline // gave up reconnecting (backoff none)
+)
+
+// inflight is a QoS 1/2 publish awaiting its PUBACK or PUBCOMP.
+type inflight struct {
+	id       uint16
+	timed    bool // telemetry: its ack latency is recorded
+	intended time.Duration
+}
+
+// device is one virtual device's state. It is passive: jobs in its
+// shard's queue and the callbacks of its session act on it.
+type device struct {
+	mu sync.Mutex // guards every field below
+	// life changes on activation and deactivation; periodic jobs carry
+	// it. conn changes on every connect attempt and loss; connection jobs
+	// and session handlers carry it.
+	life, conn uint32
+	state      devState
+	started    bool // periodic chains are running for this life
+	everUp     bool // connected at least once in this life
+	group      uint16
+	attempt    uint16 // reconnect attempts since the last success
+	nextID     uint16
+	retries    uint32 // backoff draws so far: keeps each draw distinct
+	seq        uint32
+	cmdSeq     uint32
+	reqSeq     uint32
+	lastWrite  time.Duration
+	sess       Session
+	id         string // rendered client ID, once connected
+	inflight   []inflight
+	rng        *rand.Rand // payload {{rand}}; created on first use
+	dedup      window
+}
+
+// allocID returns a packet id not in flight.
+func (d *device) allocID() uint16 {
+	for {
+		d.nextID++
+		if d.nextID == 0 {
+			continue
+		}
+		free := true
+		for _, f := range d.inflight {
+			if f.id == d.nextID {
+				free = false
+				break
+			}
+		}
+		if free {
+			return d.nextID
+		}
+	}
+}
+
+// ack removes id from the in-flight list.
+func (d *device) ack(id uint16) (inflight, bool) {
+	for i, f := range d.inflight {
+		if f.id == id {
+			last := len(d.inflight) - 1
+			d.inflight[i] = d.inflight[last]
+			d.inflight = d.inflight[:last]
+			return f, true
+		}
+	}
+	return inflight{}, false
+}
+
+// drop forgets every in-flight message and returns how many there were.
+func (d *device) drop() int {
+	n := len(d.inflight)
+	d.inflight = d.inflight[:0]
+	return n
+}
+
+// window remembers which of the last 64 sequence numbers were seen, so
+// duplicates are told apart from first deliveries in constant space.
+type window struct {
+	top  uint32
+	bits uint64 // bit i: top-i was seen
+}
+
+// seen marks seq and reports whether it had been seen already. Numbers
+// older than the window count as duplicates.
+func (w *window) seen(seq uint32) bool {
+	switch {
+	case w.bits == 0 || seq > w.top:
+		shift := seq - w.top
+		if w.bits == 0 || shift >= 64 {
+			w.bits = 0
+		} else {
+			w.bits <<= shift
+		}
+		w.top = seq
+		w.bits |= 1
+		return false
+	case w.top-seq >= 64:
+		return true
+	}
+	bit := uint64(1) << (w.top - seq)
+	dup := w.bits&bit != 0
+	w.bits |= bit
+	return dup
+}

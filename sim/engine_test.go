@@ -1,0 +1,284 @@
+package sim
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// tally is a Recorder that keeps every event.
+type tally struct {
+	mu sync.Mutex
+	ev []Event
+}
+
+func (t *tally) Record(e Event) {
+	t.mu.Lock()
+	t.ev = append(t.ev, e)
+	t.mu.Unlock()
+}
+
+func (t *tally) count(k EventKind) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, e := range t.ev {
+		if e.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func (t *tally) latencies(k EventKind) []time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var l []time.Duration
+	for _, e := range t.ev {
+		if e.Kind == k {
+			l = append(l, e.Latency)
+		}
+	}
+	return l
+}
+
+func meterPlan(devices int, every, duration time.Duration, qos byte) *Plan {
+	return &Plan{
+		Name: "test", Seed: 7, Duration: duration, Drain: 5 * time.Second,
+		Groups: []Group{{
+			Name: "meters", Count: devices, ClientID: MustTemplate("m-{{index}}"),
+			Connect:   Connect{Rate: Rate{Freq: 1000, Per: time.Second}, KeepAlive: 60 * time.Second},
+			Reconnect: Backoff{Policy: BackoffFixed, Initial: time.Second},
+			Telemetry: &Telemetry{Every: every, Topic: MustTemplate("m/{{id}}/up"),
+				Payload: MustTemplate(`{"seq":{{seq}},"v":{{rand}},"m":"{{track}}"}`), Size: 64, QoS: qos},
+		}},
+	}
+}
+
+func run(t *testing.T, p *Plan, b *fakeBroker, ctx context.Context) *tally {
+	t.Helper()
+	rec := &tally{}
+	e, err := New(p, Options{Connector: b, Backend: b, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := e.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rec
+}
+
+func TestEngineTelemetryIsTimedEndToEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(5 * time.Millisecond)
+		rec := run(t, meterPlan(100, time.Second, 10*time.Second, 1), b, t.Context())
+		sent, acked, delivered := rec.count(Published), rec.count(Acked), rec.count(Delivered)
+		if sent < 900 || sent > 1000 {
+			t.Errorf("published %d, want 900..1000 (100 devices x 1/s x ~10s)", sent)
+		}
+		if acked != sent || delivered != sent {
+			t.Errorf("published %d, acked %d, delivered %d: want all equal", sent, acked, delivered)
+		}
+		for _, l := range rec.latencies(Delivered) {
+			if d := l - 5*time.Millisecond; d < 0 || d >= time.Microsecond {
+				t.Fatalf("end-to-end latency %v, want the broker's 5ms (to the token's 1us)", l)
+			}
+		}
+		if n := rec.count(Closed); n != 100 {
+			t.Errorf("closed %d sessions at the end, want 100", n)
+		}
+		if b.connected() != 0 {
+			t.Errorf("%d sessions left open", b.connected())
+		}
+	})
+}
+
+// A stalled broker must not slow the schedule, and the stall must show in
+// the latencies measured from the intended send times.
+func TestEngineStallIsMeasuredNotHidden(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		time.AfterFunc(3*time.Second, func() { b.hold(2 * time.Second) })
+		rec := run(t, meterPlan(50, 100*time.Millisecond, 8*time.Second, 1), b, t.Context())
+		perSecond := map[int]int{}
+		rec.mu.Lock()
+		for _, e := range rec.ev {
+			if e.Kind == Published {
+				perSecond[int(e.At/time.Second)]++
+			}
+		}
+		rec.mu.Unlock()
+		for s := 1; s < 7; s++ {
+			if perSecond[s] != 500 {
+				t.Errorf("second %d: %d sends, want 500 whatever the broker does (%v)", s, perSecond[s], perSecond)
+			}
+		}
+		l := rec.latencies(Delivered)
+		worst := slices.Max(l)
+		if worst < 2*time.Second-10*time.Millisecond || worst > 2*time.Second+10*time.Millisecond {
+			t.Errorf("worst end-to-end %v, want the 2s stall plus the hop", worst)
+		}
+		late := 0
+		for _, d := range l {
+			if d > time.Second {
+				late++
+			}
+		}
+		// Sends intended in [3s, 4s) waited over 1s: 50 devices x 10/s.
+		if late < 500 {
+			t.Errorf("%d deliveries over 1s, want >= 500: the stall is hidden", late)
+		}
+	})
+}
+
+func publishLog(t *testing.T, seed uint64) []string {
+	var log []string
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		p := meterPlan(20, 500*time.Millisecond, 5*time.Second, 0)
+		p.Seed = seed
+		p.Groups[0].Telemetry.Jitter = 100 * time.Millisecond
+		run(t, p, b, t.Context())
+		log = slices.Clone(b.log)
+	})
+	slices.Sort(log)
+	return log
+}
+
+func TestEngineSameSeedSameSchedule(t *testing.T) {
+	a, b, c := publishLog(t, 7), publishLog(t, 7), publishLog(t, 8)
+	if len(a) < 150 {
+		t.Fatalf("only %d publishes", len(a))
+	}
+	if !slices.Equal(a, b) {
+		t.Errorf("two runs with seed 7 differ: %d vs %d publishes", len(a), len(b))
+	}
+	if slices.Equal(a, c) {
+		t.Errorf("seeds 7 and 8 gave identical schedules and payloads")
+	}
+}
+
+func TestEngineReconnectsAfterLoss(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		time.AfterFunc(3*time.Second, b.dropAll)
+		rec := run(t, meterPlan(40, time.Second, 8*time.Second, 1), b, t.Context())
+		if n := rec.count(Disconnected); n != 40 {
+			t.Errorf("disconnected %d, want 40", n)
+		}
+		if n := rec.count(Reconnecting); n != 40 {
+			t.Errorf("reconnect attempts %d, want 40", n)
+		}
+		if n := rec.count(Connected); n != 80 {
+			t.Errorf("connects %d, want 80 (40 + 40 reconnects)", n)
+		}
+	})
+}
+
+func TestEngineRefusedConnectBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		b.refuse = true
+		p := meterPlan(1, time.Second, 10*time.Second, 0)
+		p.Groups[0].Reconnect = Backoff{Policy: BackoffExponential, Initial: time.Second, Max: 4 * time.Second}
+		rec := run(t, p, b, t.Context())
+		// Attempts at 0, 1, 3, 7 s (waits 1, 2, 4): four failures in 10 s.
+		if n := rec.count(ConnectFailed); n != 4 {
+			t.Errorf("connect failures %d, want 4 with exponential 1s..4s backoff", n)
+		}
+		if n := rec.count(PublishFailed); n != 0 {
+			t.Errorf("%d publish failures before the first connect, want 0", n)
+		}
+	})
+}
+
+func TestEngineStagesRampUpAndDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		p := meterPlan(100, time.Second, 15*time.Second, 0)
+		p.Stages = []Stage{{Duration: 5 * time.Second, Devices: 50}, {Duration: 5 * time.Second, Devices: 100}, {Duration: 5 * time.Second, Devices: 0}}
+		var mu sync.Mutex
+		samples := map[time.Duration]int{}
+		for _, s := range []time.Duration{2500 * time.Millisecond, 5 * time.Second, 10 * time.Second, 12500 * time.Millisecond} {
+			time.AfterFunc(s+time.Millisecond, func() {
+				mu.Lock()
+				samples[s] = b.connected()
+				mu.Unlock()
+			})
+		}
+		rec := run(t, p, b, t.Context())
+		want := map[time.Duration]int{2500 * time.Millisecond: 25, 5 * time.Second: 50, 10 * time.Second: 100, 12500 * time.Millisecond: 50}
+		mu.Lock()
+		defer mu.Unlock()
+		for s, w := range want {
+			if got := samples[s]; got < w-2 || got > w+1 {
+				t.Errorf("at %v: %d connected, want %d +/- 2", s, got, w)
+			}
+		}
+		if n := rec.count(Connected); n != 100 {
+			t.Errorf("%d connects, want each of the 100 devices once", n)
+		}
+		if n := rec.count(Closed); n != 100 {
+			t.Errorf("closed %d, want 100 (the ramp-down closes each once)", n)
+		}
+	})
+}
+
+func TestEngineCommandsAndRequestsRoundTrip(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(5 * time.Millisecond)
+		p := meterPlan(10, time.Second, 10*time.Second, 1)
+		g := &p.Groups[0]
+		g.Commands = &Exchange{Every: 2 * time.Second, Topic: MustTemplate("m/{{id}}/cmd"),
+			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{"c":"{{track}}"}`), QoS: 1}
+		g.Requests = &Exchange{Every: 3 * time.Second, Topic: MustTemplate("m/{{id}}/req"),
+			ReplyTopic: MustTemplate("m/{{id}}/req/re"), Payload: MustTemplate(`{"r":"{{track}}"}`), QoS: 1}
+		rec := run(t, p, b, t.Context())
+		if s, r := rec.count(CommandSent), rec.count(CommandReplied); s < 40 || r != s {
+			t.Errorf("commands sent %d, replied %d: want >= 40 and all replied", s, r)
+		}
+		if s, r := rec.count(RequestSent), rec.count(RequestAnswered); s < 25 || r != s {
+			t.Errorf("requests sent %d, answered %d: want >= 25 and all answered", s, r)
+		}
+		for _, k := range []EventKind{CommandReplied, RequestAnswered} {
+			for _, l := range rec.latencies(k) {
+				if d := l - 10*time.Millisecond; d < 0 || d >= time.Microsecond {
+					t.Fatalf("%v round trip %v, want two 5ms hops (to the token's 1us)", k, l)
+				}
+			}
+		}
+		if d := rec.count(Delivered); d != rec.count(Published) {
+			t.Errorf("telemetry: delivered %d of %d; replies or requests were mistaken for telemetry?", d, rec.count(Published))
+		}
+	})
+}
+
+func TestEngineInterruptDrainsAndCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(50 * time.Millisecond)
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(3*time.Second, cancel)
+		start := time.Now()
+		rec := run(t, meterPlan(30, 100*time.Millisecond, time.Hour, 1), b, ctx)
+		if el := time.Since(start); el > 3*time.Second+time.Second {
+			t.Errorf("Run returned after %v, want soon after the 3s interrupt", el)
+		}
+		if s, d := rec.count(Published), rec.count(Delivered); s == 0 || d != s {
+			t.Errorf("published %d, delivered %d: the drain lost in-flight messages", s, d)
+		}
+		if b.connected() != 0 {
+			t.Errorf("%d sessions open after Run", b.connected())
+		}
+	})
+}
+
+func TestNewRefusesExchangesWithoutBackend(t *testing.T) {
+	p := meterPlan(1, time.Second, time.Second, 0)
+	p.Groups[0].Commands = &Exchange{Every: time.Second, Topic: MustTemplate("c/{{id}}"), ReplyTopic: MustTemplate("r/{{id}}"), Payload: MustTemplate("x")}
+	if _, err := New(p, Options{Connector: newFakeBroker(0)}); err == nil {
+		t.Fatal("New with commands and no backend: want an error")
+	}
+}

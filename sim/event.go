@@ -1,0 +1,100 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Recorder receives the engine's measurements. It is called concurrently
+// from many goroutines and must be safe for that and fast.
+type Recorder interface {
+	Record(Event)
+}
+
+// RecorderFunc adapts a function to Recorder.
+type RecorderFunc func(Event)
+
+// Record calls f(e).
+func (f RecorderFunc) Record(e Event) { f(e) }
+
+// EventKind says what an Event measures.
+type EventKind uint8
+
+// Event kinds. Latency is set where the comment names one.
+const (
+	Connected       EventKind = iota + 1 // Latency: dial to CONNACK (and SUBACKs)
+	ConnectFailed                        // Err set
+	Disconnected                         // a live connection was lost; Err set
+	Closed                               // the engine closed a connection (stage ramp-down, end of run)
+	Reconnecting                         // a reconnect attempt is scheduled
+	Published                            // a telemetry message was written
+	PublishFailed                        // Err set
+	Acked                                // Latency: intended send time to PUBACK/PUBCOMP
+	Delivered                            // Latency: intended send time to backend delivery
+	Duplicate                            // the backend saw a message twice
+	CommandSent                          // backend sent a command
+	CommandReplied                       // Latency: intended command time to the device's reply at the backend
+	RequestSent                          // device sent a request
+	RequestAnswered                      // Latency: intended request time to the backend's answer at the device
+	Deferred                             // a send left the schedule late; Latency: the lag
+)
+
+var kindNames = [...]string{"", "connected", "connect_failed", "disconnected", "closed",
+	"reconnecting", "published", "publish_failed", "acked", "delivered", "duplicate",
+	"command_sent", "command_replied", "request_sent", "request_answered", "deferred"}
+
+// String names the kind.
+func (k EventKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Event is one measurement.
+type Event struct {
+	Kind  EventKind
+	Group int
+	// At is when the event happened, measured from the start of the run.
+	At time.Duration
+	// Latency is the measured duration, for kinds that carry one.
+	Latency time.Duration
+	// Err is the short kind of a failure (see ErrorKind).
+	Err string
+}
+
+// ErrorKind classifies err into a short, stable label for error counts:
+// a transport's own kind when the error has a Kind() string method,
+// otherwise timeout, refused, reset, closed, canceled or other.
+func ErrorKind(err error) string {
+	var k interface{ Kind() string }
+	var ne net.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &k):
+		return k.Kind()
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "reset"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "too_many_files"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "no_ports"
+	case errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF):
+		return "closed"
+	}
+	return "other"
+}

@@ -1,0 +1,221 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Plan is a complete, defaulted and validated description of a run. The
+// scenarios package builds it from YAML; tests build it directly.
+type Plan struct {
+	Name     string
+	Seed     uint64
+	Duration time.Duration
+	Groups   []Group
+	// Stages change the number of active devices over time. Empty means
+	// every device is active for the whole run.
+	Stages []Stage
+	// Drain bounds how long the engine waits for in-flight work (acks,
+	// deliveries, replies) after the schedule stops.
+	Drain time.Duration
+}
+
+// Devices is the fleet size: the sum of the group counts.
+func (p *Plan) Devices() int {
+	n := 0
+	for _, g := range p.Groups {
+		n += g.Count
+	}
+	return n
+}
+
+// Stage ramps the number of active devices linearly from the previous
+// stage's level (zero before the first stage) to Devices over Duration.
+type Stage struct {
+	Name     string
+	Duration time.Duration
+	Devices  int
+}
+
+// Group is a set of identical devices.
+type Group struct {
+	Name      string
+	Count     int
+	ClientID  *Template
+	Connect   Connect
+	Reconnect Backoff
+	// Telemetry is periodic device-to-backend reporting; nil for none.
+	Telemetry *Telemetry
+	// Commands are backend-initiated exchanges: the backend publishes on
+	// Topic, the device answers on ReplyTopic. Nil for none.
+	Commands *Exchange
+	// Requests are device-initiated exchanges: the device publishes on
+	// Topic, the backend answers on ReplyTopic. Nil for none.
+	Requests *Exchange
+}
+
+// Connect describes how a device connects.
+type Connect struct {
+	// Rate paces the group's first connects (the connect ramp).
+	Rate         Rate
+	Timeout      time.Duration
+	KeepAlive    time.Duration
+	CleanSession bool
+	Username     string
+	Password     string
+}
+
+// Telemetry is periodic reporting.
+type Telemetry struct {
+	Every time.Duration
+	// Jitter moves each report uniformly within +/- Jitter of its slot.
+	Jitter time.Duration
+	// Aligned makes every device report at the same phase; by default each
+	// device starts at a random phase within Every.
+	Aligned bool
+	Topic   *Template
+	Payload *Template
+	// Size pads the rendered payload with spaces up to this many bytes.
+	Size   int
+	QoS    byte
+	Retain bool
+}
+
+// Exchange is a request/response pair of messages between device and
+// backend, timed as a round trip.
+type Exchange struct {
+	Every      time.Duration
+	Jitter     time.Duration
+	Topic      *Template
+	ReplyTopic *Template
+	Payload    *Template
+	Size       int
+	QoS        byte
+}
+
+// Rate is a frequency: Freq events per Per.
+type Rate struct {
+	Freq int
+	Per  time.Duration
+}
+
+// Interval is the time between two events at rate r; zero for an unset or
+// unlimited rate.
+func (r Rate) Interval() time.Duration {
+	if r.Freq <= 0 || r.Per <= 0 {
+		return 0
+	}
+	return r.Per / time.Duration(r.Freq)
+}
+
+// String formats r the way ParseRate reads it.
+func (r Rate) String() string {
+	if r.Per == time.Second {
+		return fmt.Sprintf("%d/s", r.Freq)
+	}
+	return fmt.Sprintf("%d/%s", r.Freq, r.Per)
+}
+
+// ParseRate reads "500/s", "30/m", "10/1h" or "2/500ms".
+func ParseRate(s string) (Rate, error) {
+	num, per, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return Rate{}, fmt.Errorf("rate %q: want N/unit, such as 500/s", s)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(num))
+	if err != nil || n <= 0 {
+		return Rate{}, fmt.Errorf("rate %q: count must be a positive whole number", s)
+	}
+	per = strings.TrimSpace(per)
+	switch per {
+	case "s":
+		per = "1s"
+	case "m", "min":
+		per = "1m"
+	case "h":
+		per = "1h"
+	case "ms":
+		per = "1ms"
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d <= 0 {
+		return Rate{}, fmt.Errorf("rate %q: unit must be s, m, h or a duration such as 500ms", s)
+	}
+	return Rate{Freq: n, Per: d}, nil
+}
+
+// UnmarshalText lets encoders read a Rate from text.
+func (r *Rate) UnmarshalText(b []byte) error {
+	v, err := ParseRate(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
+// MarshalText writes a Rate as text.
+func (r Rate) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// BackoffPolicy names how reconnect delays grow.
+type BackoffPolicy uint8
+
+// Backoff policies.
+const (
+	BackoffNone        BackoffPolicy = iota // do not reconnect
+	BackoffFixed                            // Initial every time
+	BackoffExponential                      // Initial * 2^attempt, capped at Max
+	BackoffFullJitter                       // uniform in [0, min(Max, Initial * 2^attempt))
+)
+
+var backoffNames = [...]string{"none", "fixed", "exponential", "full-jitter"}
+
+// String returns the policy's scenario name.
+func (p BackoffPolicy) String() string {
+	if int(p) < len(backoffNames) {
+		return backoffNames[p]
+	}
+	return "BackoffPolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// ParseBackoffPolicy reads a policy name.
+func ParseBackoffPolicy(s string) (BackoffPolicy, error) {
+	for i, n := range backoffNames {
+		if s == n {
+			return BackoffPolicy(i), nil
+		}
+	}
+	return 0, fmt.Errorf("backoff %q: want one of %s", s, strings.Join(backoffNames[:], ", "))
+}
+
+// Backoff is a reconnect policy.
+type Backoff struct {
+	Policy  BackoffPolicy
+	Initial time.Duration
+	Max     time.Duration
+}
+
+// Delay returns the wait before reconnect attempt number attempt (0 for the
+// first retry), and false when the policy gives up.
+func (b Backoff) Delay(attempt int, r *rand.Rand) (time.Duration, bool) {
+	switch b.Policy {
+	case BackoffFixed:
+		return b.Initial, true
+	case BackoffExponential, BackoffFullJitter:
+		d := b.Initial
+		for i := 0; i < attempt && (b.Max <= 0 || d < b.Max); i++ {
+			d *= 2
+		}
+		if b.Max > 0 && d > b.Max {
+			d = b.Max
+		}
+		if b.Policy == BackoffFullJitter && d > 0 {
+			d = time.Duration(r.Int64N(int64(d)))
+		}
+		return d, true
+	}
+	return 0, false
+}

@@ -1,0 +1,193 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Template is a topic, client ID or payload with {{name}} placeholders,
+// parsed once and rendered per message without allocation beyond dst.
+//
+// Placeholders: {{id}} client ID, {{index}} device index in its group,
+// {{device}} fleet-wide device index, {{group}} group name, {{seq}} message
+// sequence number, {{ts}} Unix time in ms, {{time}} RFC 3339 UTC time,
+// {{rand}} a number in [0, 100) with two decimals from the device's random
+// source, {{track}} the measurement token (see Token).
+type Template struct {
+	src  string
+	segs []segment
+}
+
+type segment struct {
+	lit string
+	v   variable
+}
+
+type variable uint8
+
+const (
+	varNone variable = iota
+	varID
+	varIndex
+	varDevice
+	varGroup
+	varSeq
+	varTS
+	varTime
+	varRand
+	varTrack
+)
+
+var varNames = map[string]variable{
+	"id": varID, "index": varIndex, "device": varDevice, "group": varGroup, "seq": varSeq,
+	"ts": varTS, "time": varTime, "rand": varRand, "track": varTrack,
+}
+
+// Vars are the values a Template renders with.
+type Vars struct {
+	ID     string
+	Index  int
+	Device int
+	Group  string
+	Seq    uint32
+	Now    time.Time
+	Rand   *rand.Rand
+	Track  Token
+}
+
+// ParseTemplate parses s. Errors give the byte offset of the problem.
+func ParseTemplate(s string) (*Template, error) {
+	t := &Template{src: s}
+	rest, off := s, 0
+	for rest != "" {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			t.segs = append(t.segs, segment{lit: rest})
+			break
+		}
+		if i > 0 {
+			t.segs = append(t.segs, segment{lit: rest[:i]})
+		}
+		j := strings.Index(rest[i:], "}}")
+		if j < 0 {
+			return nil, fmt.Errorf("offset %d: unclosed {{", off+i)
+		}
+		name := strings.TrimSpace(rest[i+2 : i+j])
+		v, ok := varNames[name]
+		if !ok {
+			return nil, fmt.Errorf("offset %d: unknown placeholder {{%s}}; known: id, index, device, group, seq, ts, time, rand, track", off+i, name)
+		}
+		t.segs = append(t.segs, segment{v: v})
+		off += i + j + 2
+		rest = rest[i+j+2:]
+	}
+	return t, nil
+}
+
+// MustTemplate is ParseTemplate for constants; it panics on error.
+func MustTemplate(s string) *Template {
+	t, err := ParseTemplate(s)
+	if err != nil {
+		panic("sim.MustTemplate: " + err.Error())
+	}
+	return t
+}
+
+// UnmarshalText parses a template from text.
+func (t *Template) UnmarshalText(b []byte) error {
+	v, err := ParseTemplate(string(b))
+	if err != nil {
+		return err
+	}
+	*t = *v
+	return nil
+}
+
+// MarshalText returns the template's source.
+func (t *Template) MarshalText() ([]byte, error) { return []byte(t.src), nil }
+
+// String returns the template's source.
+func (t *Template) String() string { return t.src }
+
+// Uses reports whether the template has the placeholder name.
+func (t *Template) Uses(name string) bool {
+	want, ok := varNames[name]
+	for _, s := range t.segs {
+		if ok && s.v == want {
+			return true
+		}
+	}
+	return false
+}
+
+// PerMessage reports whether rendering depends on more than the device:
+// a sequence number, the time, randomness or the token.
+func (t *Template) PerMessage() bool {
+	for _, s := range t.segs {
+		switch s.v {
+		case varSeq, varTS, varTime, varRand, varTrack:
+			return true
+		}
+	}
+	return false
+}
+
+// Filter returns the MQTT topic filter matching every rendering of a topic
+// template: each level that holds a placeholder becomes "+".
+func (t *Template) Filter() string {
+	var b strings.Builder
+	for _, s := range t.segs {
+		if s.v == varNone {
+			b.WriteString(s.lit)
+		} else {
+			b.WriteByte(0)
+		}
+	}
+	levels := strings.Split(b.String(), "/")
+	for i, l := range levels {
+		if strings.IndexByte(l, 0) >= 0 {
+			levels[i] = "+"
+		}
+	}
+	return strings.Join(levels, "/")
+}
+
+// Append renders t with v onto dst.
+func (t *Template) Append(dst []byte, v *Vars) []byte {
+	for _, s := range t.segs {
+		switch s.v {
+		case varNone:
+			dst = append(dst, s.lit...)
+		case varID:
+			dst = append(dst, v.ID...)
+		case varIndex:
+			dst = strconv.AppendInt(dst, int64(v.Index), 10)
+		case varDevice:
+			dst = strconv.AppendInt(dst, int64(v.Device), 10)
+		case varGroup:
+			dst = append(dst, v.Group...)
+		case varSeq:
+			dst = strconv.AppendUint(dst, uint64(v.Seq), 10)
+		case varTS:
+			dst = strconv.AppendInt(dst, v.Now.UnixMilli(), 10)
+		case varTime:
+			dst = v.Now.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+		case varRand:
+			var x uint64
+			if v.Rand != nil {
+				x = v.Rand.Uint64N(10000)
+			}
+			dst = strconv.AppendUint(dst, x/100, 10)
+			dst = append(dst, '.', byte('0'+x/10%10), byte('0'+x%10))
+		case varTrack:
+			dst = v.Track.Append(dst)
+		}
+	}
+	return dst
+}
+
+// Render renders t with v as a string.
+func (t *Template) Render(v *Vars) string { return string(t.Append(nil, v)) }
