@@ -49,7 +49,13 @@ type device struct {
 	dedup      window
 }
 
-// allocID returns a packet id not in flight.
+// maxInflight bounds a device's unacknowledged QoS 1/2 messages, like
+// MQTT 5's Receive Maximum: a broker that stops acknowledging must not
+// grow a device's state without bound.
+const maxInflight = 256
+
+// allocID returns a packet id not in flight. The caller checks that fewer
+// than maxInflight are, so a free id exists.
 func (d *device) allocID() uint16 {
 	for {
 		d.nextID++

@@ -91,6 +91,9 @@ func New(p *Plan, o Options) (*Engine, error) {
 		if o.Backend == nil && (g.Commands != nil || g.Requests != nil) {
 			return nil, fmt.Errorf("sim: group %q: %w", g.Name, ErrNoBackend)
 		}
+		if err := g.check(); err != nil {
+			return nil, fmt.Errorf("sim: group %q: %w", g.Name, err)
+		}
 		e.groups = append(e.groups, newGroupState(g, i, base))
 		for j := 0; j < g.Count; j++ {
 			e.devs[base+j].group = uint16(i)

@@ -282,3 +282,28 @@ func TestNewRefusesExchangesWithoutBackend(t *testing.T) {
 		t.Fatal("New with commands and no backend: want an error")
 	}
 }
+
+// Jitter can put a device's first slot before it connected; that slot
+// must be skipped, not sent late with a latency counted from before the
+// device existed (or from a negative time).
+func TestEngineFirstSlotNeverBeforeConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		p := meterPlan(500, 10*time.Second, 25*time.Second, 0)
+		p.Groups[0].Telemetry.Jitter = 2 * time.Second
+		p.Groups[0].Connect.Rate = Rate{Freq: 20, Per: time.Second}
+		rec := run(t, p, b, t.Context())
+		l := rec.latencies(Delivered)
+		if len(l) < 500 {
+			t.Fatalf("%d deliveries, want >= 500", len(l))
+		}
+		for _, d := range l {
+			if d < 0 || d > 2*time.Millisecond {
+				t.Fatalf("end-to-end %v, want the 1ms hop: a slot before the connect was sent late", d)
+			}
+		}
+		if lag := slices.Max(rec.latencies(Published)); lag != 0 {
+			t.Errorf("schedule lag up to %v under a fake clock, want 0", lag)
+		}
+	})
+}

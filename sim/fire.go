@@ -149,6 +149,9 @@ func (e *Engine) startChains(dev int, d *device, now time.Duration) {
 	}{{gs.g.Telemetry != nil, jobTelemetry, gs.tele}, {gs.g.Commands != nil, jobCommand, gs.cmd}, {gs.g.Requests != nil, jobRequest, gs.req}} {
 		if c.on {
 			k := c.p.firstSlot(seed, dev, now)
+			for c.p.due(seed, dev, k) < now {
+				k++
+			}
 			e.schedule(dev, c.kind, d.life, k, c.p.due(seed, dev, k))
 		}
 	}
@@ -181,9 +184,9 @@ func (e *Engine) telemetry(j job, now time.Duration, sc *scratch) {
 		return
 	}
 	t := gs.g.Telemetry
-	if d.state != stateConnected {
+	if reason := d.cannotSend(t.QoS); reason != "" {
 		d.mu.Unlock()
-		e.record(PublishFailed, gs.idx, 0, "offline")
+		e.record(PublishFailed, gs.idx, 0, reason)
 		return
 	}
 	d.seq++
@@ -208,8 +211,23 @@ func (e *Engine) telemetry(j job, now time.Duration, sc *scratch) {
 	e.record(Published, gs.idx, max(0, now-intended), "")
 }
 
+// errInflightFull is the kind recorded for a publish refused because the
+// device already has maxInflight unacknowledged messages.
+const errInflightFull = "inflight_full"
+
+// cannotSend says why the device cannot publish now, or "". d.mu is held.
+func (d *device) cannotSend(qos byte) string {
+	switch {
+	case d.state != stateConnected:
+		return "offline"
+	case qos > 0 && len(d.inflight) >= maxInflight:
+		return errInflightFull
+	}
+	return ""
+}
+
 // track registers a QoS 1/2 publish and returns its packet id (0 for QoS
-// 0). d.mu is held.
+// 0). d.mu is held and d.cannotSend(qos) was "".
 func (e *Engine) track(d *device, qos byte, timed bool, intended time.Duration) uint16 {
 	if qos == 0 {
 		return 0
@@ -265,13 +283,13 @@ func (e *Engine) request(j job, now time.Duration, sc *scratch) {
 	if !ok {
 		return
 	}
-	if d.state != stateConnected {
+	r := gs.g.Requests
+	if reason := d.cannotSend(r.QoS); reason != "" {
 		d.mu.Unlock()
-		e.record(PublishFailed, gs.idx, 0, "offline")
+		e.record(PublishFailed, gs.idx, 0, reason)
 		return
 	}
 	d.reqSeq++
-	r := gs.g.Requests
 	v := e.vars(int(j.dev), d, d.reqSeq, Token{Kind: TokenRequest, Device: uint32(j.dev), Seq: d.reqSeq, Intended: intended})
 	sc.render(r.Topic, r.Payload, r.Size, &v)
 	id := e.track(d, r.QoS, false, intended)

@@ -49,12 +49,12 @@ func (h *handler) reply(tok Token, payload []byte) {
 	e := h.e
 	d := &e.devs[h.dev]
 	d.mu.Lock()
-	if d.conn != h.epoch || d.state != stateConnected {
+	gs := &e.groups[d.group]
+	c := gs.g.Commands
+	if d.conn != h.epoch || d.cannotSend(c.QoS) != "" {
 		d.mu.Unlock()
 		return
 	}
-	gs := &e.groups[d.group]
-	c := gs.g.Commands
 	v := e.vars(h.dev, d, tok.Seq, tok)
 	topic := c.ReplyTopic.Render(&v)
 	id := e.track(d, c.QoS, false, tok.Intended)

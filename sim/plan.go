@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -206,7 +208,7 @@ func (b Backoff) Delay(attempt int, r *rand.Rand) (time.Duration, bool) {
 		return b.Initial, true
 	case BackoffExponential, BackoffFullJitter:
 		d := b.Initial
-		for i := 0; i < attempt && (b.Max <= 0 || d < b.Max); i++ {
+		for i := 0; i < attempt && (b.Max <= 0 || d < b.Max) && d < math.MaxInt64/2; i++ {
 			d *= 2
 		}
 		if b.Max > 0 && d > b.Max {
@@ -218,4 +220,21 @@ func (b Backoff) Delay(attempt int, r *rand.Rand) (time.Duration, bool) {
 		return d, true
 	}
 	return 0, false
+}
+
+// check rejects what the engine cannot run; the scenarios package gives
+// users positioned messages for the same rules first.
+func (g *Group) check() error {
+	if g.ClientID == nil {
+		return errors.New("no client ID template")
+	}
+	if t := g.Telemetry; t != nil && (t.Every <= 0 || t.Topic == nil || t.Payload == nil) {
+		return errors.New("telemetry needs a positive period, a topic and a payload")
+	}
+	for _, x := range []*Exchange{g.Commands, g.Requests} {
+		if x != nil && (x.Every <= 0 || x.Topic == nil || x.ReplyTopic == nil || x.Payload == nil) {
+			return errors.New("commands and requests need a positive period, topics and a payload")
+		}
+	}
+	return nil
 }

@@ -71,8 +71,8 @@ func (s periodic) firstSlot(seed uint64, dev int, t time.Duration) uint64 {
 	return uint64((t - ph + s.every - 1) / s.every)
 }
 
-// level returns how many devices the stages want active at t, and whether
-// t is past the last stage.
+// level returns how many devices the stages want active at t; past the
+// last stage it holds the last stage's level.
 func level(stages []Stage, total int, t time.Duration) int {
 	if len(stages) == 0 {
 		return total

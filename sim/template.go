@@ -58,7 +58,16 @@ type Vars struct {
 	Track  Token
 }
 
-// ParseTemplate parses s. Errors give the byte offset of the problem.
+// TemplateError is a template syntax problem at a byte offset.
+type TemplateError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *TemplateError) Error() string { return fmt.Sprintf("offset %d: %s", e.Offset, e.Msg) }
+
+// ParseTemplate parses s. Errors are *TemplateError. Placeholder values
+// are assumed to hold no '/', '+' or '#' (see Filter).
 func ParseTemplate(s string) (*Template, error) {
 	t := &Template{src: s}
 	rest, off := s, 0
@@ -73,12 +82,12 @@ func ParseTemplate(s string) (*Template, error) {
 		}
 		j := strings.Index(rest[i:], "}}")
 		if j < 0 {
-			return nil, fmt.Errorf("offset %d: unclosed {{", off+i)
+			return nil, &TemplateError{Offset: off + i, Msg: "unclosed {{"}
 		}
 		name := strings.TrimSpace(rest[i+2 : i+j])
 		v, ok := varNames[name]
 		if !ok {
-			return nil, fmt.Errorf("offset %d: unknown placeholder {{%s}}; known: id, index, device, group, seq, ts, time, rand, track", off+i, name)
+			return nil, &TemplateError{Offset: off + i, Msg: fmt.Sprintf("unknown placeholder {{%s}}; known: id, index, device, group, seq, ts, time, rand, track", name)}
 		}
 		t.segs = append(t.segs, segment{v: v})
 		off += i + j + 2

@@ -59,7 +59,7 @@ func (t Token) Append(dst []byte) []byte {
 	dst = append(dst, byte(t.Kind))
 	dst = appendHex(dst, uint64(t.Device), 6)
 	dst = appendHex(dst, uint64(t.Seq), 8)
-	return appendHex(dst, uint64(t.Intended/time.Microsecond), 10)
+	return appendHex(dst, uint64(max(0, t.Intended)/time.Microsecond), 10)
 }
 
 func parseHex(b []byte) (uint64, bool) {
