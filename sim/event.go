@@ -25,14 +25,16 @@ func (f RecorderFunc) Record(e Event) { f(e) }
 // EventKind says what an Event measures.
 type EventKind uint8
 
-// Event kinds. Latency is set where the comment names one.
+// Event kinds. Latency is set where the comment names one. Disconnected
+// and Closed only ever follow a Connected, once each; a Duplicate is never
+// also a Delivered.
 const (
 	Connected       EventKind = iota + 1 // Latency: dial to CONNACK (and SUBACKs)
 	ConnectFailed                        // Err set
 	Disconnected                         // a live connection was lost; Err set
 	Closed                               // the engine closed a connection (stage ramp-down, end of run)
 	Reconnecting                         // a reconnect attempt is scheduled
-	Published                            // a telemetry message was written
+	Published                            // a telemetry message was written; Latency: how late it left against its intended time (schedule lag)
 	PublishFailed                        // Err set
 	Acked                                // Latency: intended send time to PUBACK/PUBCOMP
 	Delivered                            // Latency: intended send time to backend delivery
@@ -41,7 +43,7 @@ const (
 	CommandReplied                       // Latency: intended command time to the device's reply at the backend
 	RequestSent                          // device sent a request
 	RequestAnswered                      // Latency: intended request time to the backend's answer at the device
-	Deferred                             // a send left the schedule late; Latency: the lag
+	Deferred                             // a radio constraint (such as a duty cycle) held a send back; Latency: the hold
 )
 
 var kindNames = [...]string{"", "connected", "connect_failed", "disconnected", "closed",

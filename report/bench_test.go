@@ -1,0 +1,87 @@
+package report
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+)
+
+var benchLatencies = lognormal(9, 4096)
+
+// benchEvent is event i of a telemetry-like mix: publish, ack, delivery
+// and an occasional lag, 10 µs apart, with latencies from about 100 µs to
+// 100 ms. Time only moves forward, as in a run.
+func benchEvent(i int) sim.Event {
+	d := benchLatencies[i%len(benchLatencies)]
+	at := time.Duration(i) * 10 * time.Microsecond
+	switch i % 4 {
+	case 0:
+		return sim.Event{Kind: sim.Published, At: at}
+	case 1:
+		return sim.Event{Kind: sim.Acked, At: at + d/2, Latency: d / 2}
+	case 2:
+		return sim.Event{Kind: sim.Delivered, At: at + d, Latency: d}
+	}
+	return sim.Event{Kind: sim.Published, At: at, Latency: d / 100}
+}
+
+func benchRecord(b *testing.B, info Info) {
+	c := NewCollector(info)
+	for i := range 100_000 { // warm up: histograms, error kinds and seconds exist
+		c.Record(benchEvent(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		c.Record(benchEvent(i))
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	b.Run("stages=0", func(b *testing.B) { benchRecord(b, Info{Duration: time.Minute}) })
+	b.Run("stages=3", func(b *testing.B) { benchRecord(b, Info{Stages: testStages}) })
+}
+
+func BenchmarkRecordParallel(b *testing.B) {
+	c := NewCollector(Info{Duration: time.Minute})
+	for i := range 100_000 {
+		c.Record(benchEvent(i))
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		// Goroutines report about the same time, as concurrent devices do.
+		i := int(next.Add(1)) * 1000
+		for pb.Next() {
+			c.Record(benchEvent(i))
+			i++
+		}
+	})
+}
+
+func benchCollector(b *testing.B) *Collector {
+	c := NewCollector(Info{Duration: time.Minute, Stages: testStages})
+	for i := range 1_000_000 {
+		c.Record(benchEvent(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	return c
+}
+
+func BenchmarkSnapshot(b *testing.B) {
+	c := benchCollector(b)
+	for b.Loop() {
+		c.Snapshot()
+	}
+}
+
+func BenchmarkResult(b *testing.B) {
+	c := benchCollector(b)
+	for b.Loop() {
+		c.Result(StatusPassed, time.Minute)
+	}
+}

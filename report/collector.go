@@ -1,0 +1,343 @@
+package report
+
+import (
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/m2msim/m2msim/sim"
+)
+
+// Info describes the run a Collector measures.
+type Info struct {
+	Name     string
+	File     string
+	Seed     uint64
+	Devices  int
+	Duration time.Duration
+	Stages   []sim.Stage
+	// Started is the wall-clock start of the run, the origin of Event.At.
+	// Zero means the time NewCollector is called.
+	Started time.Time
+}
+
+// Histogram geometry: microseconds from 1 µs to 1 h, 3 significant figures.
+// Latencies outside the range are clamped into it.
+const (
+	histLowest  = 1
+	histHighest = int64(time.Hour / time.Microsecond)
+	histDigits  = 3
+)
+
+const numKinds = int(sim.Deferred) + 1
+
+// Latency kinds, in latencyNames order.
+const (
+	latConnect = iota
+	latAck
+	latE2E
+	latCommand
+	latRequest
+	latLag
+	numLatency
+)
+
+// latencySlot maps an event kind to 1 + its latency kind; 0 means the kind
+// carries no latency.
+var latencySlot = [numKinds]int8{
+	sim.Connected:       1 + latConnect,
+	sim.Acked:           1 + latAck,
+	sim.Delivered:       1 + latE2E,
+	sim.CommandReplied:  1 + latCommand,
+	sim.RequestAnswered: 1 + latRequest,
+	sim.Published:       1 + latLag,
+}
+
+// maxShards bounds lock striping: one process records at most a few
+// million events a second, which 16 stripes carry, and every shard may hold
+// a dense histogram (184 KB) per latency kind.
+const maxShards = 16
+
+// Collector aggregates Events into histograms, counters and per-second
+// series without keeping samples. It implements sim.Recorder.
+//
+// Record spreads events over lock-striped shards so concurrent recorders
+// rarely meet; Snapshot and Result lock one shard at a time.
+type Collector struct {
+	info      Info
+	now       func() time.Time
+	stageEnds []time.Duration // cumulative end of each stage
+	maxBucket int             // last series bucket; later events fold into it
+	shards    []shard
+	mask      uint64
+
+	// The connection gauge is global so its maximum is exact.
+	connected    atomic.Int64
+	connectedMax atomic.Int64
+
+	// snapMu guards scratch. Lock order: snapMu before any shard's mu.
+	snapMu  sync.Mutex
+	scratch *hdr.PackedHistogram // Snapshot's merge target, reused
+}
+
+// shard is one lock stripe of the Collector's state.
+type shard struct {
+	mu     sync.Mutex // guards every field below
+	stages []stageAcc // one per stage; one in all when there are no stages
+	hot    [numLatency]hotHistogram
+	errs   map[string]int64
+	series []second // by second of Event.At
+	_      [64]byte // keeps the next shard's lock off this cache line
+}
+
+// stageAcc accumulates the events attributed to one stage.
+type stageAcc struct {
+	counts [numKinds]int64
+	lat    [numLatency]latencyAcc
+}
+
+// hotHistogram takes a latency kind's samples for the latest stage seen.
+// A dense histogram records in a few ns, where the compact per-stage ones
+// (latencyAcc.h) search their buckets; it moves into the stage's compact
+// histogram when a later stage begins. Samples for an earlier stage, which
+// arrive only around stage boundaries, go to its compact histogram
+// directly.
+type hotHistogram struct {
+	h     *hdr.Histogram // nil until the kind's first sample
+	stage int
+}
+
+// latencyAcc is one latency distribution: an HDR histogram in µs plus the
+// exact sum and maximum, so Mean and Max carry no bucket error. In a shard,
+// h lacks the samples its hotHistogram holds.
+type latencyAcc struct {
+	h   *hdr.PackedHistogram
+	sum time.Duration
+	max time.Duration
+}
+
+// second holds the series counters of one second.
+type second struct {
+	sent, acked, delivered int64
+	connDelta, connects    int64
+	errors                 int64
+}
+
+// NewCollector returns a Collector for the run info describes.
+func NewCollector(info Info) *Collector {
+	return newCollector(info, runtime.GOMAXPROCS(0))
+}
+
+// newCollector returns a Collector with about procs shards.
+func newCollector(info Info, procs int) *Collector {
+	if info.Started.IsZero() {
+		info.Started = time.Now()
+	}
+	info.Stages = slices.Clone(info.Stages)
+	c := &Collector{info: info, now: time.Now}
+	var end time.Duration
+	for _, s := range info.Stages {
+		end += s.Duration
+		c.stageEnds = append(c.stageEnds, end)
+	}
+	c.maxBucket = seriesLimit(max(info.Duration, end))
+	n := 1
+	for n < min(procs, maxShards) {
+		n *= 2
+	}
+	c.mask = uint64(n - 1)
+	c.shards = make([]shard, n)
+	buckets := int(max(info.Duration, end)/time.Second) + 16
+	for i := range c.shards {
+		c.shards[i].init(max(1, len(info.Stages)), buckets)
+	}
+	return c
+}
+
+// seriesLimit is the last series bucket for a run planned to last d: an
+// hour of drain and overrun past the plan, or a week for an open run.
+func seriesLimit(d time.Duration) int {
+	if d <= 0 {
+		return 7 * 24 * 3600
+	}
+	return int((d+time.Hour)/time.Second) + 1
+}
+
+func (s *shard) init(stages, buckets int) {
+	s.stages = make([]stageAcc, stages)
+	for i := range s.stages {
+		s.stages[i].init()
+	}
+	s.errs = make(map[string]int64)
+	s.series = make([]second, 0, buckets)
+}
+
+func (a *stageAcc) init() {
+	for i := range a.lat {
+		a.lat[i].h = hdr.NewPacked(histLowest, histHighest, histDigits)
+	}
+}
+
+// Record adds e. It is safe for concurrent use. It allocates only while
+// warming up: a shard's first sample of a latency kind, first error of a
+// kind, a second past the planned duration, or a new bucket in a stage's
+// compact histogram.
+func (c *Collector) Record(e sim.Event) {
+	if e.Kind == 0 || int(e.Kind) >= numKinds {
+		return
+	}
+	c.gauge(e.Kind)
+	s := &c.shards[c.shardOf(e)]
+	st, b := c.stageOf(e), c.bucketOf(e.At)
+	s.mu.Lock()
+	s.add(e, st, b)
+	s.mu.Unlock()
+}
+
+// gauge tracks live connections and their maximum.
+func (c *Collector) gauge(k sim.EventKind) {
+	switch k {
+	case sim.Connected:
+		n := c.connected.Add(1)
+		for m := c.connectedMax.Load(); n > m && !c.connectedMax.CompareAndSwap(m, n); {
+			m = c.connectedMax.Load()
+		}
+	case sim.Disconnected, sim.Closed:
+		c.connected.Add(-1)
+	}
+}
+
+// shardOf picks a shard from the event's own bits: concurrent recorders
+// report different times, so they spread without sharing a counter.
+func (c *Collector) shardOf(e sim.Event) uint64 {
+	x := uint64(e.At) ^ uint64(e.Latency)<<17 ^ uint64(e.Kind)<<56
+	return (x * 0x9e3779b97f4a7c15 >> 40) & c.mask
+}
+
+// stageOf attributes e to a stage: latency events by their intended time
+// (At - Latency), others by At; events past the last stage go to it.
+func (c *Collector) stageOf(e sim.Event) int {
+	if len(c.stageEnds) == 0 {
+		return 0
+	}
+	t := e.At
+	if latencySlot[e.Kind] != 0 {
+		t -= e.Latency
+	}
+	i, found := slices.BinarySearch(c.stageEnds, t)
+	if found {
+		i++ // stages are half-open: [start, end)
+	}
+	return min(i, len(c.stageEnds)-1)
+}
+
+func (c *Collector) bucketOf(at time.Duration) int {
+	if at < 0 {
+		return 0
+	}
+	return int(min(at/time.Second, time.Duration(c.maxBucket)))
+}
+
+func (s *shard) add(e sim.Event, stage, bucket int) {
+	acc := &s.stages[stage]
+	acc.counts[e.Kind]++
+	if l := latencySlot[e.Kind]; l != 0 {
+		s.recordLatency(int(l-1), stage, e.Latency)
+	}
+	sec := s.second(bucket)
+	switch e.Kind {
+	case sim.Published:
+		sec.sent++
+	case sim.Acked:
+		sec.acked++
+	case sim.Delivered:
+		sec.delivered++
+	case sim.Connected:
+		sec.connects++
+		sec.connDelta++
+	case sim.Closed:
+		sec.connDelta--
+	case sim.Disconnected:
+		sec.connDelta--
+		fallthrough
+	case sim.ConnectFailed, sim.PublishFailed:
+		sec.errors++
+		s.errs[errLabel(e.Err)]++
+	}
+}
+
+// second returns bucket b, growing the series to hold it.
+func (s *shard) second(b int) *second {
+	if b >= len(s.series) {
+		s.series = slices.Grow(s.series, b+1-len(s.series))[:b+1]
+	}
+	return &s.series[b]
+}
+
+// errLabel names a failure that came without a kind.
+func errLabel(kind string) string {
+	if kind == "" {
+		return "unknown"
+	}
+	return kind
+}
+
+// recordLatency adds latency d of kind to stage. Recording cannot fail: d
+// is clamped into the histograms' range.
+func (s *shard) recordLatency(kind, stage int, d time.Duration) {
+	d = max(0, min(d, time.Hour))
+	us := int64((d + time.Microsecond/2) / time.Microsecond)
+	acc, hot := &s.stages[stage].lat[kind], &s.hot[kind]
+	acc.sum += d
+	acc.max = max(acc.max, d)
+	switch {
+	case hot.h == nil:
+		hot.h, hot.stage = hdr.New(histLowest, histHighest, histDigits), stage
+	case stage > hot.stage:
+		s.stages[hot.stage].lat[kind].h.MergeFrom(hot.h)
+		hot.h.Reset()
+		hot.stage = stage
+	case stage < hot.stage:
+		_ = acc.h.RecordValue(us)
+		return
+	}
+	_ = hot.h.RecordValue(us)
+}
+
+// hotFor returns the dense histogram holding samples of kind for stage,
+// or nil.
+func (s *shard) hotFor(kind, stage int) *hdr.Histogram {
+	if hot := &s.hot[kind]; hot.stage == stage {
+		return hot.h
+	}
+	return nil
+}
+
+// mergeStage adds the shard's share of stage to dst.
+func (s *shard) mergeStage(stage int, dst *stageAcc) {
+	dst.merge(&s.stages[stage])
+	for k := range dst.lat {
+		if h := s.hotFor(k, stage); h != nil {
+			dst.lat[k].h.MergeFrom(h)
+		}
+	}
+}
+
+func (a *latencyAcc) merge(b *latencyAcc) {
+	a.h.Merge(b.h)
+	a.sum += b.sum
+	a.max = max(a.max, b.max)
+}
+
+func (a *stageAcc) merge(b *stageAcc) {
+	for k := range a.counts {
+		a.counts[k] += b.counts[k]
+	}
+	for i := range a.lat {
+		a.lat[i].merge(&b.lat[i])
+	}
+}

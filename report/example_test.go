@@ -1,0 +1,59 @@
+package report_test
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/m2msim/m2msim/report"
+	"github.com/m2msim/m2msim/sim"
+)
+
+func Example() {
+	c := report.NewCollector(report.Info{Name: "example", Seed: 1, Devices: 1, Duration: 2 * time.Second,
+		Started: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)})
+	// The engine calls Record from many goroutines.
+	c.Record(sim.Event{Kind: sim.Connected, At: 20 * time.Millisecond, Latency: 20 * time.Millisecond})
+	for i := range 4 {
+		at := time.Duration(i) * 500 * time.Millisecond
+		c.Record(sim.Event{Kind: sim.Published, At: at})
+		c.Record(sim.Event{Kind: sim.Delivered, At: at + 1800*time.Microsecond, Latency: 1800 * time.Microsecond})
+	}
+	c.Record(sim.Event{Kind: sim.Closed, At: 2 * time.Second})
+
+	r := c.Result(report.StatusPassed, 2*time.Second)
+	t, err := report.ParseThreshold("latency.e2e.p99 < 250ms")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	report.Evaluate(r, []report.Threshold{t})
+	if err := report.WriteSummary(os.Stdout, r); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// m2msim example  PASSED
+	// seed 1, started 2025-01-02T03:04:05Z, ran 2s of 2s planned
+	//
+	// devices   1 planned, 1 connected at most; 1 connects, 0 failed (100% success), 0 disconnects, 0 reconnects, 1 closed
+	// messages  4 sent, 0 acked, 4 received, 0 lost (0%), 0 duplicates, 0 publish failures
+	// errors    none
+	//
+	//   latency ms    count     p50     p90     p99   p99.9     max    mean
+	//   connect           1  20.000  20.000  20.000  20.000  20.000  20.000
+	//   e2e               4   1.800   1.800   1.800   1.800   1.800   1.800
+	//   schedule lag      4   0.000   0.000   0.000   0.000   0.000   0.000
+	//
+	// thresholds
+	//   PASS  latency.e2e.p99 < 250ms  actual 1.8
+}
+
+func ExampleParseThreshold() {
+	for _, expr := range []string{"connect.success >= 99.9%", "latency.e2e.p99 < 99.9%"} {
+		t, err := report.ParseThreshold(expr)
+		fmt.Printf("%+v %v\n", t, err)
+	}
+	// Output:
+	// {Expr:connect.success >= 99.9% Metric:connect.success Op:>= Value:99.9} <nil>
+	// {Expr: Metric: Op: Value:0} threshold "latency.e2e.p99 < 99.9%": "99.9%" is a percent but latency.e2e.p99 is a duration
+}

@@ -1,0 +1,159 @@
+package report
+
+import (
+	"time"
+)
+
+// Schema names the format of result.json; readers reject any other.
+const Schema = "m2msim.result/v1"
+
+// Status is how a run ended.
+type Status string
+
+// Run outcomes.
+const (
+	StatusPassed      Status = "passed"
+	StatusFailed      Status = "failed" // a threshold failed
+	StatusInterrupted Status = "interrupted"
+)
+
+// Result is everything a run measured, as written to result.json. Field
+// order is the JSON order; /tmp/result-reference.md documents each field.
+// Latencies are in milliseconds with microsecond precision, times in
+// seconds.
+type Result struct {
+	Schema           string            `json:"schema"`
+	Status           Status            `json:"status"`
+	Seed             uint64            `json:"seed"`
+	Scenario         Scenario          `json:"scenario"`
+	Started          time.Time         `json:"started"`
+	ElapsedS         float64           `json:"elapsed_s"`
+	PlannedDurationS float64           `json:"planned_duration_s"`
+	Devices          Devices           `json:"devices"`
+	Connect          ConnectStats      `json:"connect"`
+	Messages         Messages          `json:"messages"`
+	Commands         Commands          `json:"commands"`
+	Requests         Requests          `json:"requests"`
+	LatencyMS        Latencies         `json:"latency_ms"`
+	Errors           ErrorCounts       `json:"errors"`
+	Stages           []StageResult     `json:"stages,omitempty"`
+	Series           Series            `json:"series"`
+	Thresholds       []ThresholdResult `json:"thresholds"`
+}
+
+// Scenario names what was run.
+type Scenario struct {
+	Name string `json:"name"`
+	File string `json:"file"`
+}
+
+// Devices counts connection events over the fleet.
+type Devices struct {
+	Planned         int   `json:"planned"`
+	ConnectedMax    int64 `json:"connected_max"`
+	Connects        int64 `json:"connects"`
+	ConnectFailures int64 `json:"connect_failures"`
+	Disconnects     int64 `json:"disconnects"`
+	Reconnects      int64 `json:"reconnects"`
+	Closed          int64 `json:"closed"`
+}
+
+// ConnectStats summarises connect attempts.
+type ConnectStats struct {
+	// SuccessPct is connects / (connects + failures) in percent; 0 without
+	// attempts.
+	SuccessPct float64 `json:"success_pct"`
+}
+
+// Messages counts telemetry messages.
+type Messages struct {
+	Sent            int64   `json:"sent"`
+	Acked           int64   `json:"acked"`
+	Received        int64   `json:"received"`
+	Lost            int64   `json:"lost"`
+	LossPct         float64 `json:"loss_pct"`
+	Duplicates      int64   `json:"duplicates"`
+	PublishFailures int64   `json:"publish_failures"`
+}
+
+// Commands counts backend-to-device exchanges.
+type Commands struct {
+	Sent    int64 `json:"sent"`
+	Replied int64 `json:"replied"`
+}
+
+// Requests counts device-to-backend exchanges.
+type Requests struct {
+	Sent     int64 `json:"sent"`
+	Answered int64 `json:"answered"`
+}
+
+// Latencies holds one distribution per latency kind; every kind is always
+// present, with Count 0 when it had no samples.
+type Latencies struct {
+	Connect     LatencyStats `json:"connect"`
+	Ack         LatencyStats `json:"ack"`
+	E2E         LatencyStats `json:"e2e"`
+	Command     LatencyStats `json:"command"`
+	Request     LatencyStats `json:"request"`
+	ScheduleLag LatencyStats `json:"schedule_lag"`
+}
+
+// byIndex returns the distribution for latency kind i, in latencyNames
+// order.
+func (l *Latencies) byIndex(i int) *LatencyStats {
+	return [...]*LatencyStats{&l.Connect, &l.Ack, &l.E2E, &l.Command, &l.Request, &l.ScheduleLag}[i]
+}
+
+// LatencyStats describes a latency distribution in milliseconds.
+// Percentiles come from an HDR histogram (3 significant figures, at most
+// 0.1% high, never above Max); Max and Mean are exact.
+type LatencyStats struct {
+	Count int64   `json:"count"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	Max   float64 `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+// ErrorCounts counts failures by error kind (see sim.ErrorKind). It is
+// written as a JSON object with sorted keys.
+type ErrorCounts map[string]int64
+
+// Total is the number of failures of every kind.
+func (e ErrorCounts) Total() int64 {
+	var n int64
+	for _, v := range e {
+		n += v
+	}
+	return n
+}
+
+// StageResult is what happened during one stage. Latency events belong to
+// the stage holding their intended time, other events to the stage holding
+// the time they happened.
+type StageResult struct {
+	Name      string    `json:"name"`
+	StartS    float64   `json:"start_s"`
+	EndS      float64   `json:"end_s"`
+	Devices   int       `json:"devices"`
+	Messages  Messages  `json:"messages"`
+	LatencyMS Latencies `json:"latency_ms"`
+}
+
+// Series are per-interval counts over the run. T[i] is the end of interval
+// i in seconds; interval i holds the events that happened in
+// [T[i]-IntervalS, T[i]). Connected is the number of live connections at
+// the end of each interval.
+type Series struct {
+	IntervalS float64 `json:"interval_s"`
+	T         []int64 `json:"t"`
+	Sent      []int64 `json:"sent"`
+	Acked     []int64 `json:"acked"`
+	Delivered []int64 `json:"delivered"`
+	Connected []int64 `json:"connected"`
+	Connects  []int64 `json:"connects"`
+	Errors    []int64 `json:"errors"`
+}

@@ -1,0 +1,151 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteSummary writes r for a terminal: the same figures as result.json,
+// at a glance. Latency kinds without samples are left out.
+func WriteSummary(w io.Writer, r *Result) error {
+	var b bytes.Buffer
+	summaryHead(&b, r)
+	summaryCounts(&b, r)
+	summaryLatency(&b, r)
+	summaryStages(&b, r)
+	summaryThresholds(&b, r)
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}
+
+func summaryHead(b *bytes.Buffer, r *Result) {
+	fmt.Fprintf(b, "m2msim %s", r.Scenario.Name)
+	if r.Scenario.File != "" {
+		fmt.Fprintf(b, " (%s)", r.Scenario.File)
+	}
+	fmt.Fprintf(b, "  %s\n", strings.ToUpper(string(r.Status)))
+	fmt.Fprintf(b, "seed %d, started %s, ran %s", r.Seed, r.Started.Format(time.RFC3339), fmtSeconds(r.ElapsedS))
+	if r.PlannedDurationS > 0 {
+		fmt.Fprintf(b, " of %s planned", fmtSeconds(r.PlannedDurationS))
+	}
+	b.WriteString("\n\n")
+}
+
+func summaryCounts(b *bytes.Buffer, r *Result) {
+	d, m := r.Devices, r.Messages
+	fmt.Fprintf(b, "devices   %d planned, %d connected at most; %d connects, %d failed (%s%% success), %d disconnects, %d reconnects, %d closed\n",
+		d.Planned, d.ConnectedMax, d.Connects, d.ConnectFailures, fmtFloat(r.Connect.SuccessPct), d.Disconnects, d.Reconnects, d.Closed)
+	fmt.Fprintf(b, "messages  %d sent, %d acked, %d received, %d lost (%s%%), %d duplicates, %d publish failures\n",
+		m.Sent, m.Acked, m.Received, m.Lost, fmtFloat(m.LossPct), m.Duplicates, m.PublishFailures)
+	if c := r.Commands; c.Sent+c.Replied > 0 {
+		fmt.Fprintf(b, "commands  %d sent, %d replied\n", c.Sent, c.Replied)
+	}
+	if q := r.Requests; q.Sent+q.Answered > 0 {
+		fmt.Fprintf(b, "requests  %d sent, %d answered\n", q.Sent, q.Answered)
+	}
+	fmt.Fprintf(b, "errors    %s\n", fmtErrors(r.Errors))
+}
+
+// fmtErrors lists error kinds, most frequent first.
+func fmtErrors(e ErrorCounts) string {
+	kinds := make([]string, 0, len(e))
+	for k, n := range e {
+		if n > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return "none"
+	}
+	slices.SortFunc(kinds, func(a, b string) int {
+		return cmp.Or(cmp.Compare(e[b], e[a]), strings.Compare(a, b))
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, e[k])
+	}
+	return fmt.Sprintf("%d (%s)", e.Total(), strings.Join(parts, ", "))
+}
+
+var latencyLabels = [...]string{"connect", "ack", "e2e", "command", "request", "schedule lag"}
+
+func summaryLatency(b *bytes.Buffer, r *Result) {
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	w := len("schedule lag")
+	fmt.Fprintf(tw, "%-*s\tcount\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n", w, "latency ms")
+	rows := 0
+	for i, name := range latencyLabels {
+		s := r.LatencyMS.byIndex(i)
+		if s.Count == 0 {
+			continue
+		}
+		rows++
+		fmt.Fprintf(tw, "%-*s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t\n",
+			w, name, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max, s.Mean)
+	}
+	if rows == 0 {
+		fmt.Fprintln(tw, "(no samples)\t\t\t\t\t\t\t\t")
+	}
+	tw.Flush()
+}
+
+func summaryStages(b *bytes.Buffer, r *Result) {
+	if len(r.Stages) == 0 {
+		return
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	w := len("stage")
+	for _, s := range r.Stages {
+		w = max(w, len(s.Name))
+	}
+	// Padding the names to one width left-aligns them in a right-aligned
+	// table.
+	fmt.Fprintf(tw, "%-*s\tfrom\tto\tdevices\tsent\treceived\tlost\tloss %%\tack p99\te2e p99\t\n", w, "stage")
+	for _, s := range r.Stages {
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", w, s.Name,
+			fmtSeconds(s.StartS), fmtSeconds(s.EndS), s.Devices, s.Messages.Sent, s.Messages.Received,
+			s.Messages.Lost, fmtFloat(s.Messages.LossPct), fmtP99(s.LatencyMS.Ack), fmtP99(s.LatencyMS.E2E))
+	}
+	tw.Flush()
+}
+
+func fmtP99(s LatencyStats) string {
+	if s.Count == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(s.P99, 'f', 3, 64)
+}
+
+func summaryThresholds(b *bytes.Buffer, r *Result) {
+	if len(r.Thresholds) == 0 {
+		return
+	}
+	b.WriteString("\nthresholds\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	for _, t := range r.Thresholds {
+		verdict, detail := "PASS", "actual "+fmtFloat(t.Actual)
+		if !t.Passed {
+			verdict, detail = "FAIL", t.Reason
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", verdict, t.Expr, detail)
+	}
+	tw.Flush()
+}
+
+// fmtSeconds writes seconds as a short duration: 30s, 1m30s, 2.5s.
+func fmtSeconds(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
+}
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -1,0 +1,280 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Threshold is a pass/fail condition on a Result, such as
+// "latency.e2e.p99 < 250ms". Value is in the metric's unit: milliseconds for
+// latencies, 0-100 for percentages, a plain number for counts.
+type Threshold struct {
+	Expr   string
+	Metric string
+	Op     string
+	Value  float64
+}
+
+// ThresholdResult is the outcome of one Threshold. Actual is in the
+// metric's unit (see Threshold); Reason says why a threshold failed.
+type ThresholdResult struct {
+	Expr   string  `json:"expr"`
+	Actual float64 `json:"actual"`
+	Passed bool    `json:"passed"`
+	Reason string  `json:"reason,omitempty"`
+}
+
+// ThresholdError is a threshold expression that does not parse.
+type ThresholdError struct {
+	Expr   string
+	Reason string
+}
+
+// Error names the expression and the problem.
+func (e *ThresholdError) Error() string {
+	return fmt.Sprintf("threshold %q: %s", e.Expr, e.Reason)
+}
+
+// unit is what a metric measures, which decides the values it accepts.
+type unit uint8
+
+const (
+	unitDuration unit = iota + 1
+	unitPercent
+	unitCount
+)
+
+func (u unit) String() string {
+	switch u {
+	case unitDuration:
+		return "a duration"
+	case unitPercent:
+		return "a percent"
+	}
+	return "a count"
+}
+
+// metric reads one figure from a Result; ok is false when the figure has no
+// samples to stand on, so a threshold never passes vacuously.
+type metric struct {
+	unit unit
+	get  func(r *Result) (v float64, ok bool)
+}
+
+var latencyNames = [...]string{"connect", "ack", "e2e", "command", "request", "schedule_lag"}
+var statNames = [...]string{"p50", "p90", "p99", "p999", "max", "mean"}
+
+// knownMetrics lists the metric names compactly, for error messages.
+const knownMetrics = "latency.{connect,ack,e2e,command,request,schedule_lag}.{p50,p90,p99,p999,max,mean}, " +
+	"connect.success, messages.{sent,received,lost,duplicates,loss}, devices.connected_max, errors.total"
+
+var metrics = buildMetrics()
+
+func buildMetrics() map[string]metric {
+	m := map[string]metric{
+		"connect.success":       {unitPercent, connectSuccess},
+		"messages.loss":         {unitPercent, messageLoss},
+		"messages.sent":         countMetric(func(r *Result) int64 { return r.Messages.Sent }),
+		"messages.received":     countMetric(func(r *Result) int64 { return r.Messages.Received }),
+		"messages.lost":         countMetric(func(r *Result) int64 { return r.Messages.Lost }),
+		"messages.duplicates":   countMetric(func(r *Result) int64 { return r.Messages.Duplicates }),
+		"devices.connected_max": countMetric(func(r *Result) int64 { return r.Devices.ConnectedMax }),
+		"errors.total":          countMetric(func(r *Result) int64 { return r.Errors.Total() }),
+	}
+	for li, ln := range latencyNames {
+		for si, sn := range statNames {
+			m["latency."+ln+"."+sn] = metric{unitDuration, latencyMetric(li, si)}
+		}
+	}
+	return m
+}
+
+func countMetric(f func(r *Result) int64) metric {
+	return metric{unitCount, func(r *Result) (float64, bool) { return float64(f(r)), true }}
+}
+
+func latencyMetric(kind, stat int) func(r *Result) (float64, bool) {
+	return func(r *Result) (float64, bool) {
+		s := r.LatencyMS.byIndex(kind)
+		if s.Count == 0 {
+			return 0, false
+		}
+		return [...]float64{s.P50, s.P90, s.P99, s.P999, s.Max, s.Mean}[stat], true
+	}
+}
+
+// connectSuccess is computed from the counts, not the rounded percent in
+// the Result, so 99.9996% does not pass ">= 100%".
+func connectSuccess(r *Result) (float64, bool) {
+	attempts := r.Devices.Connects + r.Devices.ConnectFailures
+	if attempts == 0 {
+		return 0, false
+	}
+	return 100 * float64(r.Devices.Connects) / float64(attempts), true
+}
+
+func messageLoss(r *Result) (float64, bool) {
+	if r.Messages.Sent == 0 {
+		return 0, false
+	}
+	return 100 * float64(r.Messages.Lost) / float64(r.Messages.Sent), true
+}
+
+var ops = map[string]func(a, b float64) bool{
+	"<":  func(a, b float64) bool { return a < b },
+	"<=": func(a, b float64) bool { return a <= b },
+	">":  func(a, b float64) bool { return a > b },
+	">=": func(a, b float64) bool { return a >= b },
+	"==": func(a, b float64) bool { return a == b },
+	"!=": func(a, b float64) bool { return a != b },
+}
+
+const opChars = "<>=!"
+
+// ParseThreshold reads "<metric> <op> <value>", such as
+// "latency.e2e.p99 < 250ms", "connect.success >= 99.9%" or
+// "messages.lost == 0". The spaces are optional. A latency takes a duration
+// or a bare number of milliseconds, a percent metric a percent or a bare
+// number, a count a bare number. Errors are *ThresholdError.
+func ParseThreshold(expr string) (Threshold, error) {
+	fail := func(format string, a ...any) (Threshold, error) {
+		return Threshold{}, &ThresholdError{Expr: expr, Reason: fmt.Sprintf(format, a...)}
+	}
+	s := strings.TrimSpace(expr)
+	i := strings.IndexAny(s, opChars)
+	if i < 0 {
+		return fail(`want "<metric> <op> <value>", such as "latency.e2e.p99 < 250ms"`)
+	}
+	j := i
+	for j < len(s) && strings.IndexByte(opChars, s[j]) >= 0 {
+		j++
+	}
+	name, op, val := strings.TrimSpace(s[:i]), s[i:j], strings.TrimSpace(s[j:])
+	switch {
+	case name == "":
+		return fail("missing metric before %q; known: %s", op, knownMetrics)
+	case ops[op] == nil:
+		return fail("unknown operator %q; want one of <, <=, >, >=, ==, !=", op)
+	case val == "":
+		return fail("missing value after %q", op)
+	}
+	m, ok := metrics[name]
+	if !ok {
+		return fail("unknown metric %q; known: %s", name, knownMetrics)
+	}
+	v, err := parseValue(name, m.unit, val)
+	if err != nil {
+		return fail("%s", err)
+	}
+	return Threshold{Expr: s, Metric: name, Op: op, Value: v}, nil
+}
+
+// parseValue reads val in the unit of metric name.
+func parseValue(name string, want unit, val string) (float64, error) {
+	got, v, err := readValue(val)
+	if err != nil {
+		return 0, err
+	}
+	if got != 0 && got != want {
+		return 0, fmt.Errorf("%q is %s but %s is %s", val, got, name, want)
+	}
+	switch {
+	case v < 0:
+		return 0, fmt.Errorf("value %q is negative", val)
+	case want == unitPercent && v > 100:
+		return 0, fmt.Errorf("value %q is over 100%%", val)
+	}
+	return v, nil
+}
+
+// readValue reads a percent ("99.9%"), a duration ("250ms", returned in
+// ms) or a bare number (unit 0).
+func readValue(val string) (unit, float64, error) {
+	if num, ok := strings.CutSuffix(val, "%"); ok {
+		v, err := parseFinite(strings.TrimSpace(num))
+		if err != nil {
+			return 0, 0, fmt.Errorf("value %q: percent is not a number", val)
+		}
+		return unitPercent, v, nil
+	}
+	if v, err := parseFinite(val); err == nil {
+		return 0, v, nil
+	}
+	d, err := time.ParseDuration(val)
+	if err != nil {
+		return 0, 0, fmt.Errorf("value %q is not a number, a percent (99.9%%) or a duration (250ms)", val)
+	}
+	return unitDuration, float64(d) / float64(time.Millisecond), nil
+}
+
+func parseFinite(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		return 0, strconv.ErrSyntax
+	}
+	return v, err
+}
+
+// Evaluate checks every threshold against r, records the outcomes in
+// r.Thresholds and marks r failed if any threshold fails, unless r was
+// interrupted. It reports whether all passed. A latency without samples, a
+// connect success without attempts and a loss without messages fail with
+// reason "no samples".
+func Evaluate(r *Result, ts []Threshold) bool {
+	all := true
+	r.Thresholds = make([]ThresholdResult, 0, len(ts))
+	for _, t := range ts {
+		tr := evaluate(r, t)
+		all = all && tr.Passed
+		r.Thresholds = append(r.Thresholds, tr)
+	}
+	if !all && r.Status != StatusInterrupted {
+		r.Status = StatusFailed
+	}
+	return all
+}
+
+func evaluate(r *Result, t Threshold) ThresholdResult {
+	tr := ThresholdResult{Expr: t.Expr}
+	m, ok := metrics[t.Metric]
+	cmp := ops[t.Op]
+	switch {
+	case !ok:
+		tr.Reason = fmt.Sprintf("unknown metric %q", t.Metric)
+		return tr
+	case cmp == nil:
+		tr.Reason = fmt.Sprintf("unknown operator %q", t.Op)
+		return tr
+	}
+	v, ok := m.get(r)
+	if !ok {
+		tr.Reason = "no samples"
+		return tr
+	}
+	tr.Actual = round3(v)
+	tr.Passed = cmp(v, t.Value)
+	if !tr.Passed {
+		tr.Reason = fmt.Sprintf("%s is %s, not %s %s", t.Metric, formatValue(v, m.unit), t.Op, formatValue(t.Value, m.unit))
+	}
+	return tr
+}
+
+// formatValue writes v in unit u for people.
+func formatValue(v float64, u unit) string {
+	// Ten significant digits show why 99.99996% fails ">= 100%" without
+	// printing float noise.
+	s := strconv.FormatFloat(v, 'g', 10, 64)
+	switch u {
+	case unitDuration:
+		return s + "ms"
+	case unitPercent:
+		return s + "%"
+	}
+	return s
+}
+
+// round3 rounds to three decimals: microseconds for values in ms.
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
