@@ -115,8 +115,13 @@ func (r Rate) Interval() time.Duration {
 
 // String formats r the way ParseRate reads it.
 func (r Rate) String() string {
-	if r.Per == time.Second {
-		return fmt.Sprintf("%d/s", r.Freq)
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Second, "s"}, {time.Minute, "m"}, {time.Hour, "h"}, {time.Millisecond, "ms"}} {
+		if r.Per == u.d {
+			return fmt.Sprintf("%d/%s", r.Freq, u.name)
+		}
 	}
 	return fmt.Sprintf("%d/%s", r.Freq, r.Per)
 }

@@ -46,8 +46,8 @@ func TestRateStringRoundTrip(t *testing.T) {
 		want string
 	}{
 		{Rate{500, time.Second}, "500/s"},
-		{Rate{30, time.Minute}, "30/1m0s"},
-		{Rate{10, time.Hour}, "10/1h0m0s"},
+		{Rate{30, time.Minute}, "30/m"},
+		{Rate{10, time.Hour}, "10/h"},
 		{Rate{2, 500 * time.Millisecond}, "2/500ms"},
 		{Rate{1, 1500 * time.Millisecond}, "1/1.5s"},
 	}

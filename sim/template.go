@@ -116,7 +116,12 @@ func (t *Template) UnmarshalText(b []byte) error {
 }
 
 // MarshalText returns the template's source.
-func (t *Template) MarshalText() ([]byte, error) { return []byte(t.src), nil }
+func (t *Template) MarshalText() ([]byte, error) {
+	if t == nil {
+		return nil, nil
+	}
+	return []byte(t.src), nil
+}
 
 // String returns the template's source.
 func (t *Template) String() string { return t.src }

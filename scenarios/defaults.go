@@ -1,0 +1,176 @@
+package scenarios
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+)
+
+// Defaults, as the scenario reference documents them.
+const (
+	brokerEmbedded     = "embedded"
+	defaultPort        = "1883"
+	defaultDrain       = 5 * time.Second
+	defaultClientID    = "{{group}}-{{index}}"
+	defaultTimeout     = 10 * time.Second
+	defaultKeepAlive   = 60 * time.Second
+	defaultBackoff     = "exponential"
+	defaultInitial     = time.Second
+	defaultMax         = 30 * time.Second
+	phaseRandom        = "random"
+	phaseAligned       = "aligned"
+	defaultTelemetry   = "m2msim/{{group}}/{{id}}/up"
+	defaultTelemetryPL = `{"id":"{{id}}","seq":{{seq}},"ts":{{ts}},"value":{{rand}},"m2m":"{{track}}"}`
+	defaultCommand     = "m2msim/{{group}}/{{id}}/cmd"
+	defaultCommandPL   = `{"cmd":"ping","m2m":"{{track}}"}`
+	defaultRequest     = "m2msim/{{group}}/{{id}}/req"
+	defaultRequestPL   = `{"req":"restock","m2m":"{{track}}"}`
+)
+
+var defaultRate = sim.Rate{Freq: 100, Per: time.Second}
+
+// withDefaults fills in what the document left out; has reports whether a
+// YAML path was given, so an explicit zero is kept.
+func (s *Scenario) withDefaults(has func(path string) bool) {
+	s.seedSet = has("seed")
+	if !has("drain") {
+		s.Drain = defaultDrain
+	}
+	s.Target.withDefaults(scope(has, "target"))
+	for i := range s.Groups {
+		s.Groups[i].withDefaults(i, scope(has, fmt.Sprintf("groups[%d]", i)))
+	}
+	for i := range s.Stages {
+		if !has(fmt.Sprintf("stages[%d].name", i)) {
+			s.Stages[i].Name = fmt.Sprintf("stage-%d", i+1)
+		}
+	}
+	if !has("duration") && len(s.Stages) > 0 {
+		s.Duration = s.stagesTotal()
+	}
+}
+
+// scope narrows has to the keys under prefix.
+func scope(has func(string) bool, prefix string) func(string) bool {
+	return func(key string) bool { return has(prefix + "." + key) }
+}
+
+// stagesTotal sums the stage durations, saturating rather than wrapping
+// on absurd values (validation reports those).
+func (s *Scenario) stagesTotal() time.Duration {
+	var total time.Duration
+	for _, st := range s.Stages {
+		if st.Duration > 0 && total > 1<<63-1-st.Duration {
+			return 1<<63 - 1
+		}
+		total += max(st.Duration, 0)
+	}
+	return total
+}
+
+func (t *Target) withDefaults(has func(string) bool) {
+	if !has("broker") {
+		t.Broker = brokerEmbedded
+	}
+	if b, err := normaliseBroker(t.Broker); err == nil {
+		t.Broker = b
+	}
+}
+
+// normaliseBroker checks a broker address and gives it its default port.
+func normaliseBroker(b string) (string, error) {
+	if b == brokerEmbedded {
+		return b, nil
+	}
+	u, err := url.Parse(b)
+	switch {
+	case err != nil, u.Scheme != "tcp" && u.Scheme != "mqtt", u.Opaque != "":
+		return "", fmt.Errorf("must be embedded, tcp://host:port or mqtt://host:port, got %q", b)
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("must be only scheme://host:port (credentials go in username_env and password_env), got %q", b)
+	case u.Hostname() == "":
+		return "", fmt.Errorf("has no host, got %q", b)
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultPort
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("port must be 1 to 65535, got %q", port)
+	}
+	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
+}
+
+func (g *Group) withDefaults(i int, has func(string) bool) {
+	if !has("name") {
+		g.Name = fmt.Sprintf("group-%d", i+1)
+	}
+	g.ClientID = orTemplate(g.ClientID, defaultClientID)
+	g.Connect.withDefaults(scope(has, "connect"))
+	g.Reconnect.withDefaults(scope(has, "reconnect"))
+	if g.Telemetry != nil {
+		g.Telemetry.withDefaults(scope(has, "telemetry"))
+	}
+	if g.Commands != nil {
+		g.Commands.withDefaults(defaultCommand, defaultCommandPL)
+	}
+	if g.Requests != nil {
+		g.Requests.withDefaults(defaultRequest, defaultRequestPL)
+	}
+}
+
+func orTemplate(t *sim.Template, def string) *sim.Template {
+	if t != nil {
+		return t
+	}
+	return sim.MustTemplate(def)
+}
+
+func (c *Connect) withDefaults(has func(string) bool) {
+	if !has("rate") {
+		c.Rate = defaultRate
+	}
+	if !has("timeout") {
+		c.Timeout = defaultTimeout
+	}
+	if !has("keepalive") {
+		c.KeepAlive = defaultKeepAlive
+	}
+	if !has("clean_session") {
+		c.CleanSession = true
+	}
+}
+
+func (r *Reconnect) withDefaults(has func(string) bool) {
+	if !has("backoff") {
+		r.Backoff = defaultBackoff
+	}
+	if !has("initial") {
+		r.Initial = defaultInitial
+	}
+	if !has("max") {
+		// A long initial delay raises the cap rather than making the
+		// defaults contradict it.
+		r.Max = max(defaultMax, r.Initial)
+	}
+}
+
+func (t *Telemetry) withDefaults(has func(string) bool) {
+	if !has("phase") {
+		t.Phase = phaseRandom
+	}
+	t.Topic = orTemplate(t.Topic, defaultTelemetry)
+	t.Payload = orTemplate(t.Payload, defaultTelemetryPL)
+}
+
+// withDefaults fills an exchange's topics from base: base for the topic,
+// base + "/reply" for the reply topic.
+func (e *Exchange) withDefaults(base, payload string) {
+	e.Topic = orTemplate(e.Topic, base)
+	e.ReplyTopic = orTemplate(e.ReplyTopic, base+"/reply")
+	e.Payload = orTemplate(e.Payload, payload)
+}

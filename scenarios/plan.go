@@ -1,0 +1,76 @@
+package scenarios
+
+import "github.com/m2msim/m2msim/sim"
+
+// Plan converts s into the engine's plan. Seed is s.Seed when the
+// scenario sets one and 0 otherwise: the caller then picks one and prints
+// it. Credentials are left empty; the runtime reads them from the
+// environment variables the target names. Templates are shared with s.
+func (s *Scenario) Plan() *sim.Plan {
+	p := &sim.Plan{
+		Name:     s.Name,
+		Duration: s.Duration,
+		Drain:    s.Drain,
+		Groups:   make([]sim.Group, len(s.Groups)),
+	}
+	if s.seedSet {
+		p.Seed = s.Seed
+	}
+	for i := range s.Groups {
+		p.Groups[i] = s.Groups[i].plan()
+	}
+	for _, st := range s.Stages {
+		p.Stages = append(p.Stages, sim.Stage{Name: st.Name, Duration: st.Duration, Devices: st.Devices})
+	}
+	return p
+}
+
+func (g *Group) plan() sim.Group {
+	policy, _ := sim.ParseBackoffPolicy(g.Reconnect.Backoff)
+	return sim.Group{
+		Name:     g.Name,
+		Count:    g.Count,
+		ClientID: g.ClientID,
+		Connect: sim.Connect{
+			Rate:         g.Connect.Rate,
+			Timeout:      g.Connect.Timeout,
+			KeepAlive:    g.Connect.KeepAlive,
+			CleanSession: g.Connect.CleanSession,
+		},
+		Reconnect: sim.Backoff{Policy: policy, Initial: g.Reconnect.Initial, Max: g.Reconnect.Max},
+		Telemetry: g.Telemetry.plan(),
+		Commands:  g.Commands.plan(),
+		Requests:  g.Requests.plan(),
+	}
+}
+
+func (t *Telemetry) plan() *sim.Telemetry {
+	if t == nil {
+		return nil
+	}
+	return &sim.Telemetry{
+		Every:   t.Every,
+		Jitter:  t.Jitter,
+		Aligned: t.Phase == phaseAligned,
+		Topic:   t.Topic,
+		Payload: t.Payload,
+		Size:    int(t.Size),
+		QoS:     byte(t.QoS),
+		Retain:  t.Retain,
+	}
+}
+
+func (e *Exchange) plan() *sim.Exchange {
+	if e == nil {
+		return nil
+	}
+	return &sim.Exchange{
+		Every:      e.Every,
+		Jitter:     e.Jitter,
+		Topic:      e.Topic,
+		ReplyTopic: e.ReplyTopic,
+		Payload:    e.Payload,
+		Size:       int(e.Size),
+		QoS:        byte(e.QoS),
+	}
+}

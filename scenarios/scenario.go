@@ -1,0 +1,203 @@
+package scenarios
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/m2msim/m2msim/report"
+	"github.com/m2msim/m2msim/sim"
+)
+
+// Version is the scenario format version this package reads.
+const Version = 1
+
+// Scenario is a decoded, defaulted and validated scenario file. Its fields
+// mirror the YAML keys, given in the yaml tags.
+type Scenario struct {
+	Version     int    `yaml:"version"`
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Seed seeds every random choice of the run; see SeedSet.
+	Seed     uint64        `yaml:"seed"`
+	Duration time.Duration `yaml:"duration"`
+	Drain    time.Duration `yaml:"drain"`
+	Target   Target        `yaml:"target"`
+	Groups   []Group       `yaml:"groups"`
+	Stages   []Stage       `yaml:"stages"`
+	// ThresholdExprs are the thresholds as written; Thresholds returns
+	// them parsed.
+	ThresholdExprs []string `yaml:"thresholds"`
+
+	// File is the path the scenario was read from, as given to Load.
+	File string `yaml:"-"`
+
+	seedSet    bool
+	thresholds []report.Threshold
+}
+
+// Target is the broker under test.
+type Target struct {
+	// Broker is "embedded" or a normalised "tcp://host:port" or
+	// "mqtt://host:port".
+	Broker string `yaml:"broker"`
+	// UsernameEnv and PasswordEnv name environment variables that hold
+	// the credentials; the values are read at run time, never stored.
+	UsernameEnv string `yaml:"username_env"`
+	PasswordEnv string `yaml:"password_env"`
+	// SourceAddresses is the size of the 127.0.0.x source-address pool
+	// for loopback brokers; 0 lets the run choose.
+	SourceAddresses int `yaml:"source_addresses"`
+}
+
+// Group is a set of identical devices.
+type Group struct {
+	Name      string        `yaml:"name"`
+	Count     int           `yaml:"count"`
+	ClientID  *sim.Template `yaml:"client_id"`
+	Connect   Connect       `yaml:"connect"`
+	Reconnect Reconnect     `yaml:"reconnect"`
+	Telemetry *Telemetry    `yaml:"telemetry"`
+	Commands  *Exchange     `yaml:"commands"`
+	Requests  *Exchange     `yaml:"requests"`
+}
+
+// Connect is how a group's devices connect.
+type Connect struct {
+	Rate         sim.Rate      `yaml:"rate"`
+	Timeout      time.Duration `yaml:"timeout"`
+	KeepAlive    time.Duration `yaml:"keepalive"`
+	CleanSession bool          `yaml:"clean_session"`
+}
+
+// Reconnect is a group's reconnect policy.
+type Reconnect struct {
+	// Backoff is none, fixed, exponential or full-jitter.
+	Backoff string        `yaml:"backoff"`
+	Initial time.Duration `yaml:"initial"`
+	Max     time.Duration `yaml:"max"`
+}
+
+// Telemetry is periodic device-to-backend reporting.
+type Telemetry struct {
+	Every  time.Duration `yaml:"every"`
+	Jitter time.Duration `yaml:"jitter"`
+	// Phase is random (each device starts at its own offset) or aligned.
+	Phase   string        `yaml:"phase"`
+	Topic   *sim.Template `yaml:"topic"`
+	Payload *sim.Template `yaml:"payload"`
+	// Size pads payloads with spaces up to this size; 0 sends them as
+	// rendered.
+	Size   ByteSize `yaml:"size"`
+	QoS    int      `yaml:"qos"`
+	Retain bool     `yaml:"retain"`
+}
+
+// Exchange is a request and its reply: commands (backend to device) or
+// requests (device to backend).
+type Exchange struct {
+	Every      time.Duration `yaml:"every"`
+	Jitter     time.Duration `yaml:"jitter"`
+	Topic      *sim.Template `yaml:"topic"`
+	ReplyTopic *sim.Template `yaml:"reply_topic"`
+	Payload    *sim.Template `yaml:"payload"`
+	Size       ByteSize      `yaml:"size"`
+	QoS        int           `yaml:"qos"`
+}
+
+// Stage ramps the number of active devices linearly from the previous
+// stage's level to Devices over Duration.
+type Stage struct {
+	Name     string        `yaml:"name"`
+	Duration time.Duration `yaml:"duration"`
+	Devices  int           `yaml:"devices"`
+}
+
+// Load reads and parses the scenario file at path. A scenario that is not
+// valid gives Problems.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes, defaults and validates the scenario in data; file names
+// it in problems. It returns Problems, listing every problem found, when
+// the scenario is not valid. It never panics.
+func Parse(file string, data []byte) (*Scenario, error) {
+	s, probs := parse(newSource(file, data), data)
+	if len(probs) > 0 {
+		return nil, probs.sorted()
+	}
+	return s, nil
+}
+
+func parse(src *source, data []byte) (*Scenario, Problems) {
+	if p, bad := src.badChar(); bad {
+		return nil, Problems{p}
+	}
+	root, p, ok := parseYAML(src, data)
+	if !ok {
+		return nil, Problems{p}
+	}
+	d := newDecoder(src)
+	s := &Scenario{File: src.file}
+	d.decode(root, "", s)
+	if d.stopped {
+		return nil, d.probs
+	}
+	s.withDefaults(d.has)
+	s.validate(d.tree)
+	return s, d.probs
+}
+
+// SeedSet reports whether the scenario gives a seed. When it does not,
+// the run picks one and prints it so the run can be repeated.
+func (s *Scenario) SeedSet() bool { return s.seedSet }
+
+// Thresholds returns the parsed thresholds.
+func (s *Scenario) Thresholds() []report.Threshold {
+	return append([]report.Threshold(nil), s.thresholds...)
+}
+
+// Devices is the fleet size: the sum of the group counts.
+func (s *Scenario) Devices() int {
+	n := 0
+	for _, g := range s.Groups {
+		n += g.Count
+	}
+	return n
+}
+
+// Embedded reports whether the target is the embedded broker.
+func (t Target) Embedded() bool { return t.Broker == brokerEmbedded }
+
+// Addr returns the broker's host:port, or "" for the embedded broker.
+func (t Target) Addr() string {
+	u, err := url.Parse(t.Broker)
+	if t.Embedded() || err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// Loopback reports whether the broker is embedded or on a loopback
+// address, where a pool of 127.0.0.x source addresses can reach it.
+func (t Target) Loopback() bool {
+	if t.Embedded() {
+		return true
+	}
+	host, _, err := net.SplitHostPort(t.Addr())
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,268 @@
+package scenarios
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/m2msim/m2msim/report"
+	"github.com/m2msim/m2msim/sim"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json")
+
+// examples lists the shipped scenarios.
+func examples(t testing.TB) []string {
+	t.Helper()
+	files, err := filepath.Glob("examples/*.yaml")
+	if err != nil || len(files) < 4 {
+		t.Fatalf("examples: %v, %v; want at least 4 files", files, err)
+	}
+	return files
+}
+
+// normalised is s's normalised form as indented JSON.
+func normalised(t *testing.T, s *Scenario) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		t.Fatalf("encode %s: %v", s.File, err)
+	}
+	return b.Bytes()
+}
+
+func TestExamplesGolden(t *testing.T) {
+	for _, file := range examples(t) {
+		s, err := Load(file)
+		if err != nil {
+			t.Errorf("Load(%q) = %v", file, err)
+			continue
+		}
+		got := normalised(t, s)
+		golden := filepath.Join("testdata", strings.TrimSuffix(filepath.Base(file), ".yaml")+".golden.json")
+		if *update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test ./scenarios -update)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("normalised %s differs from %s:\n%s", file, golden, got)
+		}
+	}
+}
+
+// TestNormalisedRoundTrip checks that the normalised form, read back as
+// a scenario (JSON is YAML), gives the same scenario.
+func TestNormalisedRoundTrip(t *testing.T) {
+	for _, file := range examples(t) {
+		s, err := Load(file)
+		if err != nil {
+			t.Fatalf("Load(%q) = %v", file, err)
+		}
+		first := normalised(t, s)
+		again, err := Parse(file, first)
+		if err != nil {
+			t.Fatalf("Parse(normalised %s) = %v", file, err)
+		}
+		if second := normalised(t, again); !bytes.Equal(first, second) {
+			t.Errorf("normalised %s changed when read back:\n%s\nwant:\n%s", file, second, first)
+		}
+	}
+}
+
+func TestPlanQuickstart(t *testing.T) {
+	s, err := Load("examples/quickstart.yaml")
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	p := s.Plan()
+	g := p.Groups[0]
+	tests := []struct {
+		field string
+		got   any
+		want  any
+	}{
+		{"Name", p.Name, "quickstart"},
+		{"Seed", p.Seed, uint64(0)},
+		{"Duration", p.Duration, 30 * time.Second},
+		{"Drain", p.Drain, 5 * time.Second},
+		{"Devices", p.Devices(), 1000},
+		{"len(Groups)", len(p.Groups), 1},
+		{"len(Stages)", len(p.Stages), 0},
+		{"Group.Name", g.Name, "devices"},
+		{"Group.ClientID", g.ClientID.String(), "{{group}}-{{index}}"},
+		{"Connect.Rate", g.Connect.Rate, sim.Rate{Freq: 500, Per: time.Second}},
+		{"Connect.Timeout", g.Connect.Timeout, 10 * time.Second},
+		{"Connect.KeepAlive", g.Connect.KeepAlive, time.Minute},
+		{"Connect.CleanSession", g.Connect.CleanSession, true},
+		{"Connect.Username", g.Connect.Username, ""},
+		{"Reconnect", g.Reconnect, sim.Backoff{Policy: sim.BackoffExponential, Initial: time.Second, Max: 30 * time.Second}},
+		{"Telemetry.Every", g.Telemetry.Every, 5 * time.Second},
+		{"Telemetry.Jitter", g.Telemetry.Jitter, 500 * time.Millisecond},
+		{"Telemetry.Aligned", g.Telemetry.Aligned, false},
+		{"Telemetry.Topic", g.Telemetry.Topic.String(), "m2msim/{{group}}/{{id}}/up"},
+		{"Telemetry.Size", g.Telemetry.Size, 128},
+		{"Telemetry.QoS", g.Telemetry.QoS, byte(1)},
+		{"Telemetry.Retain", g.Telemetry.Retain, false},
+		{"Commands.Every", g.Commands.Every, 15 * time.Second},
+		{"Commands.QoS", g.Commands.QoS, byte(1)},
+		{"Commands.ReplyTopic", g.Commands.ReplyTopic.String(), "m2msim/{{group}}/{{id}}/cmd/reply"},
+		{"Requests", g.Requests == nil, true},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("Plan().%s = %v, want %v", tc.field, tc.got, tc.want)
+		}
+	}
+}
+
+func TestPlanSeedAndStages(t *testing.T) {
+	s, err := Load("examples/capacity-ramp.yaml")
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	p := s.Plan()
+	want := []sim.Stage{
+		{Name: "warm-up", Duration: 30 * time.Second, Devices: 1000},
+		{Name: "ramp-5k", Duration: time.Minute, Devices: 5000},
+		{Name: "ramp-10k", Duration: time.Minute, Devices: 10000},
+		{Name: "hold", Duration: time.Minute, Devices: 10000},
+	}
+	if !s.SeedSet() || p.Seed != 20240601 || p.Duration != 210*time.Second || len(p.Stages) != len(want) {
+		t.Fatalf("Plan() = seed %d (set %t), duration %s, %d stages; want 20240601, 210s, 4", p.Seed, s.SeedSet(), p.Duration, len(p.Stages))
+	}
+	for i, st := range p.Stages {
+		if st != want[i] {
+			t.Errorf("Plan().Stages[%d] = %+v, want %+v", i, st, want[i])
+		}
+	}
+}
+
+func TestThresholds(t *testing.T) {
+	s, err := Load("examples/quickstart.yaml")
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	want := []report.Threshold{
+		{Expr: "latency.e2e.p99 < 250ms", Metric: "latency.e2e.p99", Op: "<", Value: 250},
+		{Expr: "connect.success > 99.9%", Metric: "connect.success", Op: ">", Value: 99.9},
+		{Expr: "messages.lost == 0", Metric: "messages.lost", Op: "==", Value: 0},
+	}
+	got := s.Thresholds()
+	if len(got) != len(want) {
+		t.Fatalf("Thresholds() = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Thresholds()[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestTarget(t *testing.T) {
+	tests := []struct {
+		broker   string
+		addr     string
+		embedded bool
+		loopback bool
+	}{
+		{"embedded", "", true, true},
+		{"tcp://127.0.0.1:1883", "127.0.0.1:1883", false, true},
+		{"mqtt://localhost:1884", "localhost:1884", false, true},
+		{"tcp://[::1]:1883", "[::1]:1883", false, true},
+		{"tcp://127.0.0.9:1883", "127.0.0.9:1883", false, true},
+		{"tcp://10.0.0.1:1883", "10.0.0.1:1883", false, false},
+		{"tcp://broker.example:1883", "broker.example:1883", false, false},
+	}
+	for _, tc := range tests {
+		tg := Target{Broker: tc.broker}
+		if tg.Addr() != tc.addr || tg.Embedded() != tc.embedded || tg.Loopback() != tc.loopback {
+			t.Errorf("Target{%q} = Addr %q, Embedded %t, Loopback %t; want %q, %t, %t", tc.broker,
+				tg.Addr(), tg.Embedded(), tg.Loopback(), tc.addr, tc.embedded, tc.loopback)
+		}
+	}
+}
+
+func TestCredentialsNotRead(t *testing.T) {
+	t.Setenv("M2MSIM_TEST_PASSWORD", "hunter2")
+	in := head + "  - count: 1\ntarget: {username_env: M2MSIM_TEST_USER, password_env: M2MSIM_TEST_PASSWORD}\n"
+	s, err := Parse("t.yaml", []byte(in))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	out, err := json.Marshal(s)
+	if err != nil || bytes.Contains(out, []byte("hunter2")) || !bytes.Contains(out, []byte("M2MSIM_TEST_PASSWORD")) {
+		t.Errorf("normalised form = %s, %v; want the variable's name and not its value", out, err)
+	}
+	if u := s.Plan().Groups[0].Connect.Password; u != "" {
+		t.Errorf("Plan().Groups[0].Connect.Password = %q, want empty (read at run time)", u)
+	}
+}
+
+func TestProblems(t *testing.T) {
+	ps := Problems{
+		{File: "f.yaml", Line: 9, Col: 3, Path: "groups[1].count", Msg: "b"},
+		{File: "f.yaml", Line: 2, Col: 5, Msg: "a"},
+		{File: "f.yaml", Line: 9, Col: 3, Path: "groups[1].count", Msg: "b"},
+		{File: "f.yaml", Line: 9, Col: 1, Path: "groups[1]", Msg: "c"},
+	}
+	want := "f.yaml:2:5: a\nf.yaml:9:1: groups[1]: c\nf.yaml:9:3: groups[1].count: b"
+	if got := ps.sorted().Error(); got != want {
+		t.Errorf("Problems.sorted().Error() = %q, want %q", got, want)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    ByteSize
+		text    string
+		wantErr bool
+	}{
+		{"0", 0, "0B", false},
+		{"128", 128, "128B", false},
+		{"128B", 128, "128B", false},
+		{"1KiB", KiB, "1KiB", false},
+		{"1536", 1536, "1536B", false},
+		{"2MiB", 2 * MiB, "2MiB", false},
+		{" 3 GiB ", 3 * GiB, "3GiB", false},
+		{"1KB", 0, "", true},
+		{"-1B", 0, "", true},
+		{"1.5KiB", 0, "", true},
+		{"9999999999GiB", 0, "", true},
+		{"", 0, "", true},
+	}
+	for _, tc := range tests {
+		got, err := ParseByteSize(tc.in)
+		if (err != nil) != tc.wantErr || got != tc.want || (err == nil && got.String() != tc.text) {
+			t.Errorf("ParseByteSize(%q) = %v (%q), %v; want %v (%q), error %t", tc.in, int64(got), got, err, int64(tc.want), tc.text, tc.wantErr)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"qos", "qos", 0}, {"qso", "qos", 1}, {"keep_alive", "keepalive", 1}, {"", "abc", 3}, {"kitten", "sitting", 3},
+	}
+	for _, tc := range tests {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

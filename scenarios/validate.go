@@ -1,0 +1,353 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/m2msim/m2msim/report"
+	"github.com/m2msim/m2msim/sim"
+)
+
+// Limits the schema enforces.
+const (
+	// MaxDevices is the fleet's size limit: sim.Token carries the device
+	// index in 24 bits.
+	MaxDevices = 1<<24 - 1
+	// MaxRun bounds duration plus drain: sim.Token carries the intended
+	// send time in 40 bits of microseconds (about 305h).
+	MaxRun = 300 * time.Hour
+	// MaxSize bounds padded payload sizes.
+	MaxSize        = 256 * MiB
+	maxNameLen     = 100
+	maxSourceAddrs = 254
+	maxKeepAlive   = 65535 * time.Second
+	perMessageMsg  = "must not use per-message placeholders ({{seq}}, {{ts}}, {{time}}, {{rand}}, {{track}})"
+)
+
+var (
+	namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+	envPattern  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+func (s *Scenario) validate(t *tree) {
+	switch {
+	case !t.has("version"):
+		t.add("version", "required: add version: %d", Version)
+	case s.Version != Version:
+		t.add("version", "must be %d, got %d", Version, s.Version)
+	}
+	if !t.has("name") {
+		t.add("name", "required: it names the output directory")
+	} else {
+		checkName(t, "name", s.Name)
+	}
+	s.validateTiming(t)
+	s.Target.validate(t)
+	s.validateGroups(t)
+	s.validateStages(t)
+	s.validateThresholds(t)
+}
+
+// checkName checks a name that ends up in paths and topics.
+func checkName(t *tree, path, name string) bool {
+	switch {
+	case !namePattern.MatchString(name):
+		t.add(path, "must be letters, digits, '.', '_' or '-', got %q", name)
+	case strings.Trim(name, ".") == "":
+		t.add(path, "must not be only dots, got %q", name)
+	case len(name) > maxNameLen:
+		t.add(path, "must be at most %d characters, got %d", maxNameLen, len(name))
+	default:
+		return true
+	}
+	return false
+}
+
+func (s *Scenario) validateTiming(t *tree) {
+	total := s.stagesTotal()
+	switch {
+	case !t.has("duration") && len(s.Stages) == 0:
+		t.add("duration", "required unless stages are given")
+	case t.has("duration") && s.Duration <= 0:
+		t.add("duration", "must be > 0, got %s", s.Duration)
+	case s.Duration < total:
+		t.add("duration", "must be at least the stages' total %s, got %s", total, s.Duration)
+	case s.Duration > MaxRun || s.Drain > MaxRun-s.Duration:
+		t.add("duration", "plus drain must be at most %s, got %s + %s", MaxRun, s.Duration, s.Drain)
+	}
+	if s.Drain < 0 {
+		t.add("drain", "must be >= 0, got %s", s.Drain)
+	}
+}
+
+func (tg *Target) validate(t *tree) {
+	if _, err := normaliseBroker(tg.Broker); err != nil {
+		t.add("target.broker", "%v", err)
+	}
+	checkEnv(t, "target.username_env", tg.UsernameEnv)
+	checkEnv(t, "target.password_env", tg.PasswordEnv)
+	switch n := tg.SourceAddresses; {
+	case n < 0 || n > maxSourceAddrs:
+		t.add("target.source_addresses", "must be 0 (auto) to %d, got %d", maxSourceAddrs, n)
+	case n > 0 && !tg.Loopback():
+		t.add("target.source_addresses", "only applies to the embedded broker and loopback brokers, not %s", tg.Broker)
+	}
+}
+
+// checkEnv checks the name of a credentials variable; empty means none.
+func checkEnv(t *tree, path, name string) {
+	if name != "" && !envPattern.MatchString(name) {
+		t.add(path, "must be the name of an environment variable ([A-Za-z_][A-Za-z0-9_]*), got %q", name)
+	}
+}
+
+func (s *Scenario) validateGroups(t *tree) {
+	if len(s.Groups) == 0 {
+		t.add("groups", "required: list at least one group of devices")
+		return
+	}
+	names := map[string]int{}
+	shared := map[string]string{}
+	total := 0
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		p := fmt.Sprintf("groups[%d]", i)
+		if checkName(t, p+".name", g.Name) {
+			if j, dup := names[g.Name]; dup {
+				t.add(p+".name", "%q is already the name of groups[%d]", g.Name, j)
+			} else {
+				names[g.Name] = i
+			}
+		}
+		total = g.validateCount(t, p, total)
+		g.validate(t, p, shared)
+	}
+}
+
+// validateCount checks a group's count and the running fleet total, which
+// it returns.
+func (g *Group) validateCount(t *tree, p string, total int) int {
+	switch {
+	case !t.has(p + ".count"):
+		t.add(p+".count", "required: the number of devices in the group")
+	case g.Count < 1 || g.Count > MaxDevices:
+		t.add(p+".count", "must be 1 to %d, got %d", MaxDevices, g.Count)
+	case total <= MaxDevices && total+g.Count > MaxDevices:
+		t.add(p+".count", "brings the fleet to %d devices; at most %d in total", total+g.Count, MaxDevices)
+	}
+	if g.Count > 0 && total <= MaxDevices {
+		total += min(g.Count, MaxDevices+1)
+	}
+	return total
+}
+
+// validate checks a group at path p. shared maps the templates that only
+// {{index}} makes unique to the path that first used them, to catch two
+// groups rendering the same client IDs or topics.
+func (g *Group) validate(t *tree, p string, shared map[string]string) {
+	g.validateClientID(t, p+".client_id", shared)
+	g.Connect.validate(t, p+".connect")
+	g.Reconnect.validate(t, p+".reconnect")
+	if g.Telemetry != nil {
+		g.Telemetry.validate(t, p+".telemetry")
+	}
+	if g.Commands != nil {
+		g.Commands.validate(t, p+".commands", shared)
+	}
+	if g.Requests != nil {
+		g.Requests.validate(t, p+".requests", shared)
+	}
+	g.validateTopicsDiffer(t, p)
+}
+
+func (g *Group) validateClientID(t *tree, path string, shared map[string]string) {
+	id := g.ClientID
+	if !id.Uses("index") && !id.Uses("device") {
+		t.add(path, "must use {{index}} or {{device}} so each device gets its own ID, got %q", id)
+	}
+	if id.Uses("id") {
+		t.add(path, "must not use {{id}}: it is the client ID itself")
+	}
+	if id.PerMessage() {
+		t.add(path, perMessageMsg)
+	}
+	if strings.ContainsAny(id.String(), "/+#\x00") {
+		t.add(path, "must not contain /, +, # or NUL: topics use it through {{id}}")
+	}
+	if !id.Uses("group") && !id.Uses("device") {
+		checkShared(t, path, id, shared)
+	}
+}
+
+// checkShared reports a template that a previous group already used
+// when only {{index}} tells its renderings apart: device 0 of both groups
+// would render the same string.
+func checkShared(t *tree, path string, tpl *sim.Template, shared map[string]string) {
+	key := tpl.String()
+	if first, ok := shared[key]; ok {
+		t.add(path, "renders the same strings as %s; add {{group}} or use {{device}}", first)
+		return
+	}
+	shared[key] = path
+}
+
+func (c *Connect) validate(t *tree, p string) {
+	if c.Timeout <= 0 {
+		t.add(p+".timeout", "must be > 0, got %s", c.Timeout)
+	}
+	switch k := c.KeepAlive; {
+	case k < 0 || k > maxKeepAlive:
+		t.add(p+".keepalive", "must be 0s to %s, got %s", maxKeepAlive, k)
+	case k%time.Second != 0:
+		t.add(p+".keepalive", "must be whole seconds, got %s", k)
+	}
+}
+
+func (r *Reconnect) validate(t *tree, p string) {
+	policy, err := sim.ParseBackoffPolicy(r.Backoff)
+	switch {
+	case err != nil:
+		t.add(p+".backoff", "must be none, fixed, exponential or full-jitter, got %q", r.Backoff)
+	case policy == sim.BackoffNone:
+		return // the delays are not used
+	}
+	if r.Initial <= 0 {
+		t.add(p+".initial", "must be > 0, got %s", r.Initial)
+	}
+	if r.Max < r.Initial {
+		t.add(p+".max", "must be >= initial (%s), got %s", r.Initial, r.Max)
+	}
+}
+
+func (tm *Telemetry) validate(t *tree, p string) {
+	checkPeriod(t, p, tm.Every, tm.Jitter)
+	if tm.Phase != phaseRandom && tm.Phase != phaseAligned {
+		t.add(p+".phase", "must be random or aligned, got %q", tm.Phase)
+	}
+	checkTopic(t, p+".topic", tm.Topic)
+	checkSize(t, p+".size", tm.Size)
+	checkQoS(t, p+".qos", tm.QoS)
+}
+
+func (e *Exchange) validate(t *tree, p string, shared map[string]string) {
+	checkPeriod(t, p, e.Every, e.Jitter)
+	for _, f := range []struct {
+		key string
+		tpl *sim.Template
+	}{{"topic", e.Topic}, {"reply_topic", e.ReplyTopic}} {
+		path := p + "." + f.key
+		checkTopic(t, path, f.tpl)
+		if !f.tpl.Uses("id") && !f.tpl.Uses("index") && !f.tpl.Uses("device") {
+			t.add(path, "must use {{id}}, {{index}} or {{device}} so each device gets its own topic, got %q", f.tpl)
+		} else if !f.tpl.Uses("id") && !f.tpl.Uses("device") && !f.tpl.Uses("group") {
+			checkShared(t, path, f.tpl, shared)
+		}
+	}
+	if e.Topic.String() == e.ReplyTopic.String() {
+		t.add(p+".reply_topic", "must differ from topic, got %q for both", e.Topic)
+	}
+	checkSize(t, p+".size", e.Size)
+	checkQoS(t, p+".qos", e.QoS)
+}
+
+func checkPeriod(t *tree, p string, every, jitter time.Duration) {
+	switch {
+	case !t.has(p + ".every"):
+		t.add(p+".every", "required: the time between two messages")
+	case every <= 0:
+		t.add(p+".every", "must be > 0, got %s", every)
+	case jitter < 0 || jitter > every/2:
+		t.add(p+".jitter", "must be 0s to every/2 (%s), got %s", every/2, jitter)
+	}
+}
+
+func checkTopic(t *tree, path string, tpl *sim.Template) {
+	src := tpl.String()
+	if src == "" {
+		t.add(path, "must not be empty")
+	}
+	if strings.ContainsAny(src, "+#") {
+		t.add(path, "must not contain the wildcards + or #, got %q", src)
+	}
+	if strings.ContainsRune(src, 0) {
+		t.add(path, "must not contain NUL")
+	}
+	if tpl.PerMessage() {
+		t.add(path, perMessageMsg)
+	}
+}
+
+func checkSize(t *tree, path string, size ByteSize) {
+	if size < 0 || size > MaxSize {
+		t.add(path, "must be 0 to %s, got %s", MaxSize, size)
+	}
+}
+
+func checkQoS(t *tree, path string, qos int) {
+	if qos < 0 || qos > 2 {
+		t.add(path, "must be 0, 1 or 2, got %d", qos)
+	}
+}
+
+// validateTopicsDiffer checks that a group's flows do not share a topic,
+// where a device would take its own messages for another flow's.
+func (g *Group) validateTopicsDiffer(t *tree, p string) {
+	seen := map[string]string{}
+	add := func(path string, tpl *sim.Template) {
+		if first, ok := seen[tpl.String()]; ok {
+			t.add(path, "is the same topic as %s", first)
+			return
+		}
+		seen[tpl.String()] = path
+	}
+	if g.Telemetry != nil {
+		add(p+".telemetry.topic", g.Telemetry.Topic)
+	}
+	for _, x := range []struct {
+		key string
+		e   *Exchange
+	}{{"commands", g.Commands}, {"requests", g.Requests}} {
+		if x.e != nil {
+			add(p+"."+x.key+".topic", x.e.Topic)
+			if x.e.ReplyTopic.String() != x.e.Topic.String() {
+				add(p+"."+x.key+".reply_topic", x.e.ReplyTopic)
+			}
+		}
+	}
+}
+
+func (s *Scenario) validateStages(t *tree) {
+	devices := s.Devices()
+	for i, st := range s.Stages {
+		p := fmt.Sprintf("stages[%d]", i)
+		checkName(t, p+".name", st.Name)
+		if st.Duration <= 0 {
+			t.add(p+".duration", "must be > 0, got %s", st.Duration)
+		}
+		switch {
+		case !t.has(p + ".devices"):
+			t.add(p+".devices", "required: the number of active devices at the end of the stage")
+		case st.Devices < 0 || st.Devices > devices:
+			t.add(p+".devices", "must be 0 to the fleet size %d, got %d", devices, st.Devices)
+		}
+	}
+}
+
+func (s *Scenario) validateThresholds(t *tree) {
+	s.thresholds = nil
+	for i, expr := range s.ThresholdExprs {
+		th, err := report.ParseThreshold(expr)
+		var te *report.ThresholdError
+		switch {
+		case errors.As(err, &te):
+			t.add(fmt.Sprintf("thresholds[%d]", i), "%s", te.Reason)
+		case err != nil:
+			t.add(fmt.Sprintf("thresholds[%d]", i), "%v", err)
+		default:
+			s.thresholds = append(s.thresholds, th)
+		}
+	}
+}
