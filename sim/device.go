@@ -49,10 +49,13 @@ type device struct {
 	dedup      window
 }
 
-// maxInflight bounds a device's unacknowledged QoS 1/2 messages, like
-// MQTT 5's Receive Maximum: a broker that stops acknowledging must not
-// grow a device's state without bound.
-const maxInflight = 256
+// maxInflight bounds a device's unacknowledged QoS 1/2 messages, as MQTT
+// 5's Receive Maximum does: a broker that stops acknowledging must not
+// grow a device's state without bound. MQTT 3.1.1 negotiates nothing, and
+// Mosquitto silently drops a client's 21st unfinished QoS 2 message
+// (max_inflight_messages 20), so 20 it is; sends past it are refused and
+// counted as inflight_full.
+const maxInflight = 20
 
 // allocID returns a packet id not in flight. The caller checks that fewer
 // than maxInflight are, so a free id exists.

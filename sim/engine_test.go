@@ -307,3 +307,27 @@ func TestEngineFirstSlotNeverBeforeConnect(t *testing.T) {
 		}
 	})
 }
+
+func TestEngineBoundsUnacknowledgedMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		b.noAck = true
+		p := meterPlan(1, 100*time.Millisecond, 5*time.Second, 1)
+		p.Drain = 100 * time.Millisecond
+		rec := run(t, p, b, t.Context())
+		if n := rec.count(Published); n != maxInflight {
+			t.Errorf("published %d with no acks coming back, want the in-flight cap %d", n, maxInflight)
+		}
+		rec.mu.Lock()
+		full := 0
+		for _, e := range rec.ev {
+			if e.Kind == PublishFailed && e.Err == errInflightFull {
+				full++
+			}
+		}
+		rec.mu.Unlock()
+		if full < 25 {
+			t.Errorf("%d sends refused as %s, want the ~30 past the cap", full, errInflightFull)
+		}
+	})
+}

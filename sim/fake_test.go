@@ -22,6 +22,7 @@ type fakeBroker struct {
 	deliver   func(string, []byte)
 	log       []string // "topic|payload" of every device publish, in order
 	refuse    bool
+	noAck     bool
 }
 
 func newFakeBroker(delay time.Duration) *fakeBroker {
@@ -143,8 +144,9 @@ type fakeSession struct {
 func (s *fakeSession) Publish(id uint16, topic string, payload []byte, qos byte, retain bool) error {
 	s.b.mu.Lock()
 	s.b.log = append(s.b.log, topic+"|"+string(payload))
+	noAck := s.b.noAck
 	s.b.mu.Unlock()
-	if qos > 0 {
+	if qos > 0 && !noAck {
 		s.b.later(func() { s.h.Acked(id) })
 	}
 	s.b.route(topic, payload)

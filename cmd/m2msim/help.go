@@ -1,0 +1,56 @@
+package main
+
+const mainHelp = `m2msim simulates fleets of M2M/IoT devices against real brokers and
+reports how the servers held up.
+
+Usage:
+  m2msim run FILE [flags]        run a scenario, write DIR/result.json
+  m2msim validate FILE...        check scenarios without running them
+  m2msim version                 print the version
+  m2msim help COMMAND            help for a command
+
+Examples:
+  m2msim run scenarios/examples/quickstart.yaml
+  m2msim run capacity.yaml --out reports/nightly --seed 42
+  m2msim validate scenarios/examples/*.yaml
+
+Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage,
+130 interrupted (the result is still written).
+`
+
+const runHelp = `Usage: m2msim run FILE [flags]
+
+Runs the scenario in FILE: connects its devices to the target broker,
+drives them on the schedule, and writes DIR/result.json and a summary.
+Ctrl-C (or SIGTERM) stops the schedule, drains in-flight messages for the
+scenario's drain time and still writes the result, with status
+"interrupted"; a second Ctrl-C quits at once.
+
+Flags:
+  --out DIR        where to write result.json [out/<scenario name>]
+  --duration D     override the scenario's duration, e.g. 10s or 2m
+  --seed N         override the scenario's seed (printed at start either way)
+  --progress D     how often to print progress when stdout is not a
+                   terminal [10s]; 0 turns it off
+  --log-level L    debug, info, warn or error [warn]
+
+Examples:
+  m2msim run scenarios/examples/quickstart.yaml
+  m2msim run scenarios/examples/quickstart.yaml --duration 10s --seed 7
+  MQTT_PASSWORD=secret m2msim run staging.yaml --out /tmp/staging
+
+Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage,
+130 interrupted.
+`
+
+const validateHelp = `Usage: m2msim validate FILE...
+
+Checks each scenario (syntax, unknown fields, types, ranges, templates,
+thresholds) without running it, and prints every problem as
+file:line:col: path: message.
+
+Example:
+  m2msim validate scenarios/examples/*.yaml
+
+Exit codes: 0 all valid, 2 a problem was found.
+`

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/m2msim/m2msim/report"
+	"github.com/m2msim/m2msim/scenarios"
+	"github.com/m2msim/m2msim/sim"
+	"golang.org/x/term"
+)
+
+// runFlags are the run command's options.
+type runFlags struct {
+	out      string
+	duration time.Duration
+	seed     *uint64
+	progress time.Duration
+	logLevel slog.Level
+}
+
+func parseRunFlags(args []string) (runFlags, []string, error) {
+	f := runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.out, "out", "", "")
+	fs.DurationVar(&f.duration, "duration", 0, "")
+	fs.DurationVar(&f.progress, "progress", f.progress, "")
+	fs.Func("seed", "", func(s string) error {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a whole number from 0 to %d", uint64(1<<64-1))
+		}
+		f.seed = &v
+		return nil
+	})
+	fs.Func("log-level", "", func(s string) error { return f.logLevel.UnmarshalText([]byte(s)) })
+	pos, err := parseInterspersed(fs, args)
+	if err == nil && f.duration < 0 {
+		err = errors.New("--duration must be positive")
+	}
+	return f, pos, err
+}
+
+// parseInterspersed lets flags follow positional arguments
+// ("run FILE --out DIR"), which the flag package alone does not.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+}
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, pos, err := parseRunFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, runHelp)
+		return nil
+	}
+	if err != nil {
+		return usageErr("run: %v (see: m2msim help run)", err)
+	}
+	if len(pos) != 1 {
+		return usageErr("run: want one scenario FILE, got %d arguments (see: m2msim help run)", len(pos))
+	}
+	sc, err := loadScenario(pos[0], stderr)
+	if err != nil {
+		return err
+	}
+	plan := sc.Plan()
+	if f.duration > 0 {
+		plan.Duration = f.duration
+	}
+	switch {
+	case f.seed != nil:
+		plan.Seed = *f.seed
+	case !sc.SeedSet():
+		plan.Seed = randomSeed()
+	}
+	if f.out == "" {
+		f.out = filepath.Join("out", sc.Name)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
+	if err := checkOpenFiles(plan, sc.Target.Embedded(), stdout); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	return execute(ctx, sc, plan, f, log, stdout)
+}
+
+func loadScenario(path string, stderr io.Writer) (*scenarios.Scenario, error) {
+	sc, err := scenarios.Load(path)
+	var probs scenarios.Problems
+	if errors.As(err, &probs) {
+		fmt.Fprintln(stderr, probs.Error())
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: %d problem(s); nothing was run", path, len(probs))}
+	}
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return sc, nil
+}
+
+func randomSeed() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) >> 1
+}
+
+// execute runs a loaded plan and writes its result, whatever happens
+// after the target is up.
+func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runFlags, log *slog.Logger, stdout io.Writer) error {
+	rt, err := scenarios.Open(ctx, sc, log)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("target %s: %w", sc.Target.Broker, err)}
+	}
+	defer rt.Close()
+	coll := report.NewCollector(report.Info{Name: sc.Name, File: sc.File, Seed: plan.Seed,
+		Devices: plan.Devices(), Duration: plan.Duration, Stages: plan.Stages, Started: time.Now()})
+	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Backend: rt.Backend, Recorder: coll, Logger: log})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	target := sc.Target.Broker
+	if sc.Target.Embedded() {
+		target = "embedded broker"
+	}
+	fmt.Fprintf(stdout, "m2msim: %s: %d devices for %s against %s at %s, seed %d (repeat with --seed %d)\n",
+		sc.Name, plan.Devices(), plan.Duration, target, rt.Addr, plan.Seed, plan.Seed)
+	stopProgress := startProgress(coll, plan.Duration, f.progress, stdout)
+	runErr := eng.Run(ctx)
+	stopProgress()
+	status := report.StatusPassed
+	if ctx.Err() != nil {
+		status = report.StatusInterrupted
+	}
+	res := coll.Result(status, coll.Snapshot().Elapsed)
+	passed := report.Evaluate(res, sc.Thresholds())
+	path := filepath.Join(f.out, "result.json")
+	if err := report.WriteJSON(path, res); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("write result: %w", err)}
+	}
+	_ = report.WriteSummary(stdout, res)
+	fmt.Fprintf(stdout, "result: %s\n", path)
+	switch {
+	case runErr != nil:
+		return &exitError{code: exitUsage, err: runErr}
+	case status == report.StatusInterrupted:
+		return &exitError{code: exitInterrupted, err: errors.New("interrupted; partial result written")}
+	case !passed:
+		return &exitError{code: exitThreshold, err: errors.New("threshold failed")}
+	}
+	return nil
+}
+
+// startProgress prints a progress line each second on a terminal, or a
+// plain line every interval otherwise (CI logs). It returns a function
+// that stops it and waits for the printer to finish.
+func startProgress(c *report.Collector, total, interval time.Duration, w io.Writer) func() {
+	tty := isTerminal(w)
+	if tty {
+		interval = time.Second
+	}
+	if interval <= 0 {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if tty {
+					fmt.Fprint(w, "\r\033[K")
+				}
+				return
+			case <-t.C:
+				line := report.ProgressLine(c.Snapshot(), total)
+				if tty {
+					fmt.Fprint(w, "\r\033[K"+strings.TrimSpace(line))
+				} else {
+					fmt.Fprintln(w, line)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/m2msim/m2msim/scenarios"
+)
+
+func validateCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	files, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, validateHelp)
+		return nil
+	}
+	if err != nil {
+		return usageErr("validate: %v (see: m2msim help validate)", err)
+	}
+	if len(files) == 0 {
+		return usageErr("validate: want one or more scenario files (see: m2msim help validate)")
+	}
+	bad := 0
+	for _, file := range files {
+		sc, err := scenarios.Load(file)
+		if err != nil {
+			bad++
+			fmt.Fprintln(stderr, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok (%s: %d devices in %d group(s), %s)\n", file, sc.Name, sc.Devices(), len(sc.Groups), sc.Plan().Duration)
+	}
+	if bad > 0 {
+		return usageErr("%d of %d scenario(s) have problems", bad, len(files))
+	}
+	return nil
+}
+
+func versionCmd(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" {
+		return usageErr("version takes no arguments")
+	}
+	v, goV := "(devel)", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goV = bi.GoVersion
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "m2msim %s (%s)\n", v, goV)
+	return nil
+}

@@ -1,0 +1,136 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/dial"
+	"github.com/m2msim/m2msim/transports/mqtt"
+	"github.com/m2msim/m2msim/transports/mqtt/broker"
+)
+
+// Runtime is a scenario's live target: the embedded broker when the
+// scenario asks for one, and the MQTT connector and backend the engine
+// drives.
+type Runtime struct {
+	Connector sim.Connector
+	Backend   sim.Backend
+	// Addr is the broker's host:port.
+	Addr string
+	// Sources is the number of local source addresses devices dial from.
+	Sources int
+
+	broker  *broker.Broker
+	backend *mqtt.Backend
+}
+
+// sourcesPerAddress is how many connections one source address is given
+// before the pool grows: below the 28,232 ephemeral ports Linux offers
+// per address by default, with room for the backend and retries.
+const sourcesPerAddress = 25000
+
+// Open starts what s targets: the embedded broker if asked, a backend
+// connection, and a connector for the devices. Credentials are read from
+// the environment variables the scenario names, here and nowhere else.
+func Open(ctx context.Context, s *Scenario, log *slog.Logger) (*Runtime, error) {
+	user, pass, err := credentials(s.Target)
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{Addr: s.Target.Addr()}
+	if s.Target.Embedded() {
+		b, err := broker.Start("127.0.0.1:0", log)
+		if err != nil {
+			return nil, fmt.Errorf("start embedded broker: %w", err)
+		}
+		rt.broker, rt.Addr = b, b.Addr()
+	}
+	var d dial.Func
+	if s.Target.Loopback() {
+		rt.Sources = s.Target.SourceAddresses
+		if rt.Sources == 0 {
+			rt.Sources = (s.Devices() + sourcesPerAddress - 1) / sourcesPerAddress
+		}
+		d = dial.SourcePool(dial.LoopbackSources(rt.Sources))
+	}
+	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
+	o.ClientID = "m2msim-backend-" + s.Name
+	rt.backend, err = mqtt.DialBackend(ctx, o, log)
+	if err != nil {
+		rt.Close()
+		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
+	}
+	rt.Backend = backend{rt.backend}
+	rt.Connector = connector{base: o}
+	return rt, nil
+}
+
+// Close disconnects the backend and stops the embedded broker.
+func (rt *Runtime) Close() error {
+	var errs []error
+	if rt.backend != nil {
+		errs = append(errs, rt.backend.Close())
+	}
+	if rt.broker != nil {
+		errs = append(errs, rt.broker.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ErrCredentials is returned by Open when a credential variable the
+// scenario names is not set.
+var ErrCredentials = errors.New("credentials variable not set")
+
+func credentials(t Target) (user, pass string, err error) {
+	get := func(name string) (string, error) {
+		if name == "" {
+			return "", nil
+		}
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return "", fmt.Errorf("target names $%s: %w", name, ErrCredentials)
+		}
+		return v, nil
+	}
+	if user, err = get(t.UsernameEnv); err != nil {
+		return "", "", err
+	}
+	pass, err = get(t.PasswordEnv)
+	return user, pass, err
+}
+
+func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
+	out := make([]mqtt.Subscription, len(subs))
+	for i, s := range subs {
+		out[i] = mqtt.Subscription{Topic: s.Topic, QoS: s.QoS}
+	}
+	return out
+}
+
+// connector adapts mqtt sessions to sim.Connector.
+type connector struct{ base mqtt.Options }
+
+func (c connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
+	o := c.base
+	o.ClientID = spec.ClientID
+	o.KeepAlive = spec.Connect.KeepAlive
+	o.CleanSession = spec.Connect.CleanSession
+	o.Timeout = spec.Connect.Timeout
+	o.Subscribe = mqttSubs(spec.Subscribe)
+	s, err := mqtt.Connect(ctx, o, h)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// backend adapts mqtt.Backend to sim.Backend.
+type backend struct{ *mqtt.Backend }
+
+func (b backend) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(string, []byte)) error {
+	return b.Backend.Subscribe(ctx, mqttSubs(subs), deliver)
+}
