@@ -45,7 +45,7 @@ type pool struct {
 
 func (p *pool) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	src := p.addrs[(p.next.Add(1)-1)%uint64(len(p.addrs))]
-	d := net.Dialer{LocalAddr: localAddr(network, src)}
+	d := net.Dialer{LocalAddr: localAddr(network, src), Control: bindNoPort}
 	return d.DialContext(ctx, network, addr)
 }
 
