@@ -36,7 +36,11 @@ const sourcesPerAddress = 25000
 // Open starts what s targets: the embedded broker if asked, a backend
 // connection, and a connector for the devices. Credentials are read from
 // the environment variables the scenario names, here and nowhere else.
+// A nil log discards.
 func Open(ctx context.Context, s *Scenario, log *slog.Logger) (*Runtime, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	user, pass, err := credentials(s.Target)
 	if err != nil {
 		return nil, err

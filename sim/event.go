@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -71,11 +72,14 @@ type Event struct {
 }
 
 // ErrorKind classifies err into a short, stable label for error counts:
-// a transport's own kind when the error has a Kind() string method,
-// otherwise timeout, refused, reset, closed, canceled or other.
+// a transport's own kind when the error has a Kind() string method;
+// timeout, refused, reset, closed, canceled, too_many_files or no_ports
+// for the common cases; the system error's own text, as a label, for any
+// other errno ("network_is_unreachable"); otherwise other.
 func ErrorKind(err error) string {
 	var k interface{ Kind() string }
 	var ne net.Error
+	var errno syscall.Errno
 	switch {
 	case err == nil:
 		return ""
@@ -97,6 +101,8 @@ func ErrorKind(err error) string {
 		return "no_ports"
 	case errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF):
 		return "closed"
+	case errors.As(err, &errno):
+		return strings.ReplaceAll(strings.ToLower(errno.Error()), " ", "_")
 	}
 	return "other"
 }

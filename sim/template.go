@@ -64,6 +64,7 @@ type TemplateError struct {
 	Msg    string
 }
 
+// Error formats the problem with its offset.
 func (e *TemplateError) Error() string { return fmt.Sprintf("offset %d: %s", e.Offset, e.Msg) }
 
 // ParseTemplate parses s. Errors are *TemplateError. Placeholder values
