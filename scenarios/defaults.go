@@ -143,6 +143,9 @@ func (c *Connect) withDefaults(has func(string) bool) {
 	if !has("clean_session") {
 		c.CleanSession = true
 	}
+	if !has("mode") {
+		c.Mode = ModePersistent
+	}
 }
 
 func (r *Reconnect) withDefaults(has func(string) bool) {

@@ -51,6 +51,11 @@ var problemCases = []struct {
 		`t.yaml:6:43: groups[0].connect.timeout: must be > 0, got 0s`}},
 	{"keepalive too long", head + "  - count: 1\n    connect: {keepalive: 70000s}\n", []string{
 		`t.yaml:6:26: groups[0].connect.keepalive: must be 0s to 18h12m15s, got 19h26m40s`}},
+	{"bad connect mode and linger", head + "  - count: 1\n    connect: {mode: sometimes, linger: -1s}\n    telemetry: {every: 1s}\n", []string{
+		`t.yaml:6:21: groups[0].connect.mode: must be persistent or per-report, got "sometimes"`,
+		`t.yaml:6:40: groups[0].connect.linger: must be >= 0, got -1s`}},
+	{"per-report with nothing to wake it", head + "  - count: 1\n    connect: {mode: per-report}\n    commands: {every: 1s}\n", []string{
+		`t.yaml:6:21: groups[0].connect.mode: per-report devices only wake to send: add telemetry or requests, or use persistent`}},
 	{"count zero", head + "  - count: 0\n", []string{
 		`t.yaml:5:12: groups[0].count: must be 1 to 16777215, got 0`}},
 	{"count missing", head + "  - name: a\n", []string{

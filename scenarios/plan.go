@@ -36,6 +36,8 @@ func (g *Group) plan() sim.Group {
 			Timeout:      g.Connect.Timeout,
 			KeepAlive:    g.Connect.KeepAlive,
 			CleanSession: g.Connect.CleanSession,
+			PerReport:    g.Connect.Mode == ModePerReport,
+			Linger:       g.Connect.Linger,
 		},
 		Reconnect: sim.Backoff{Policy: policy, Initial: g.Reconnect.Initial, Max: g.Reconnect.Max},
 		Telemetry: g.Telemetry.plan(),

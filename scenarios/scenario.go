@@ -70,7 +70,20 @@ type Connect struct {
 	Timeout      time.Duration `yaml:"timeout"`
 	KeepAlive    time.Duration `yaml:"keepalive"`
 	CleanSession bool          `yaml:"clean_session"`
+	// Mode is persistent (connect once, stay connected) or per-report
+	// (sleep without a connection; each report or request wakes the
+	// device, which connects, sends, and disconnects).
+	Mode string `yaml:"mode"`
+	// Linger keeps a per-report device connected this long after its
+	// sends are acknowledged, to take commands the broker queued.
+	Linger time.Duration `yaml:"linger"`
 }
+
+// Connection modes.
+const (
+	ModePersistent = "persistent"
+	ModePerReport  = "per-report"
+)
 
 // Reconnect is a group's reconnect policy.
 type Reconnect struct {

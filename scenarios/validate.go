@@ -150,6 +150,9 @@ func (g *Group) validateCount(t *tree, p string, total int) int {
 func (g *Group) validate(t *tree, p string, shared map[string]string) {
 	g.validateClientID(t, p+".client_id", shared)
 	g.Connect.validate(t, p+".connect")
+	if g.Connect.Mode == ModePerReport && g.Telemetry == nil && g.Requests == nil {
+		t.add(p+".connect.mode", "per-report devices only wake to send: add telemetry or requests, or use %s", ModePersistent)
+	}
 	g.Reconnect.validate(t, p+".reconnect")
 	if g.Telemetry != nil {
 		g.Telemetry.validate(t, p+".telemetry")
@@ -203,6 +206,14 @@ func (c *Connect) validate(t *tree, p string) {
 		t.add(p+".keepalive", "must be 0s to %s, got %s", maxKeepAlive, k)
 	case k%time.Second != 0:
 		t.add(p+".keepalive", "must be whole seconds, got %s", k)
+	}
+	switch c.Mode {
+	case ModePersistent, ModePerReport:
+	default:
+		t.add(p+".mode", "must be %s or %s, got %q", ModePersistent, ModePerReport, c.Mode)
+	}
+	if c.Linger < 0 {
+		t.add(p+".linger", "must be >= 0, got %s", c.Linger)
 	}
 }
 

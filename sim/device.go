@@ -14,7 +14,27 @@ const (
 	stateConnecting                 // a dial is under way
 	stateConnected
 	stateOffline // gave up reconnecting (backoff none)
+	stateAsleep  // per-report: active, no connection until a send wakes it
 )
+
+// maxPending bounds the sends a sleeping per-report device holds while it
+// wakes up.
+const maxPending = 16
+
+// earlyReply is a command's reply held until the session that received
+// the command is up: a broker delivers a persistent session's queued
+// messages right after CONNACK, before Connect returns.
+type earlyReply struct {
+	tok     Token
+	payload []byte
+}
+
+// pendingSend is a send that woke a per-report device and waits for its
+// connection.
+type pendingSend struct {
+	kind     uint8 // jobTelemetry or jobRequest
+	intended time.Duration
+}
 
 // inflight is a QoS 1/2 publish awaiting its PUBACK or PUBCOMP.
 type inflight struct {
@@ -42,6 +62,9 @@ type device struct {
 	cmdSeq     uint32
 	reqSeq     uint32
 	lastWrite  time.Duration
+	upAt       time.Duration // when the current connection came up
+	pending    []pendingSend
+	early      []earlyReply // commands that arrived during the handshake
 	sess       Session
 	id         string // rendered client ID, once connected
 	inflight   []inflight

@@ -238,6 +238,12 @@ func (e *Engine) activate(gs *groupState, dev int, now time.Duration) {
 	d.state = stateWaiting
 	d.started, d.everUp, d.attempt = false, false, 0
 	life := d.life
+	if gs.g.Connect.PerReport {
+		d.state, d.started = stateAsleep, true
+		e.startChains(dev, d, now)
+		d.mu.Unlock()
+		return
+	}
 	d.mu.Unlock()
 	slot := max(now, gs.nextConnect)
 	gs.nextConnect = slot + gs.g.Connect.Rate.Interval()
@@ -251,6 +257,7 @@ func (e *Engine) deactivate(dev int) {
 	d.life++
 	d.conn++
 	d.state = stateIdle
+	d.pending, d.early = nil, nil
 	s := d.sess
 	d.sess = nil
 	e.outstanding.Add(-int64(d.drop()))

@@ -331,3 +331,82 @@ func TestEngineBoundsUnacknowledgedMessages(t *testing.T) {
 		}
 	})
 }
+
+// Per-report devices hold no connection between reports: each report
+// wakes its device, which connects, sends, waits for the ack and sleeps.
+func TestEnginePerReportConnectsForEachReport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(5 * time.Millisecond)
+		p := meterPlan(50, 2*time.Second, 10*time.Second, 1)
+		p.Groups[0].Connect.PerReport = true
+		peak := 0
+		tick := time.NewTicker(time.Millisecond)
+		stop := make(chan struct{})
+		var mu sync.Mutex
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					mu.Lock()
+					peak = max(peak, b.connected())
+					mu.Unlock()
+				}
+			}
+		}()
+		rec := run(t, p, b, t.Context())
+		close(stop)
+		tick.Stop()
+		sent, conns := rec.count(Published), rec.count(Connected)
+		// A device woken in the run's last instant may be closed by the
+		// end of the run before it sends.
+		if sent < 200 || conns < sent || conns > sent+2 {
+			t.Errorf("published %d with %d connects: want >= 200 and one connect per report", sent, conns)
+		}
+		if closed := rec.count(Closed); closed != conns {
+			t.Errorf("closed %d of %d sessions: every wake must end asleep", closed, conns)
+		}
+		if d := rec.count(Delivered); d != sent {
+			t.Errorf("delivered %d of %d", d, sent)
+		}
+		for _, l := range rec.latencies(Delivered) {
+			if l < 5*time.Millisecond || l > 6*time.Millisecond {
+				t.Fatalf("end-to-end %v, want the 5ms hop from the intended time", l)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		// 50 devices x 0.5 reports/s, each connected for one 5ms ack round trip.
+		if peak > 10 {
+			t.Errorf("up to %d devices connected at once, want a handful", peak)
+		}
+		if b.connected() != 0 {
+			t.Errorf("%d sessions left open", b.connected())
+		}
+	})
+}
+
+func TestEnginePerReportRetriesAFailedWake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		b.refuse = true
+		time.AfterFunc(2500*time.Millisecond, func() {
+			b.mu.Lock()
+			b.refuse = false
+			b.mu.Unlock()
+		})
+		p := meterPlan(1, 10*time.Second, 9*time.Second, 1)
+		p.Groups[0].Telemetry.Aligned = true
+		p.Groups[0].Connect.PerReport = true
+		rec := run(t, p, b, t.Context())
+		// The report due at 0 waits through failed wakes at 0, 1 and 2 s
+		// and goes out on the attempt at 3 s.
+		if f, s := rec.count(ConnectFailed), rec.count(Published); f != 3 || s != 1 {
+			t.Errorf("%d failed wakes and %d reports, want 3 and 1", f, s)
+		}
+		if l := rec.latencies(Delivered); len(l) != 1 || l[0] < 3*time.Second || l[0] > 3*time.Second+2*time.Millisecond {
+			t.Errorf("end-to-end %v, want the 3s the report waited for its device to wake", l)
+		}
+	})
+}

@@ -29,12 +29,24 @@ func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
 		e.request(j, now, sc)
 	case jobPing:
 		e.ping(j, now)
+	case jobLinger:
+		e.linger(j, now)
 	}
+}
+
+// clientID renders the device's client ID once and keeps it. d.mu is
+// held.
+func (e *Engine) clientID(dev int, d *device) string {
+	if d.id == "" {
+		gs := &e.groups[d.group]
+		d.id = gs.g.ClientID.Render(&Vars{Index: dev - gs.base, Device: dev, Group: gs.g.Name})
+	}
+	return d.id
 }
 
 func (e *Engine) vars(dev int, d *device, seq uint32, tok Token) Vars {
 	gs := &e.groups[d.group]
-	return Vars{ID: d.id, Index: dev - gs.base, Device: dev, Group: gs.g.Name, Seq: seq,
+	return Vars{ID: e.clientID(dev, d), Index: dev - gs.base, Device: dev, Group: gs.g.Name, Seq: seq,
 		Now: e.start.Add(tok.Intended), Rand: d.rng, Track: tok}
 }
 
@@ -63,10 +75,7 @@ func (e *Engine) connect(j job) {
 	d.conn++
 	epoch := d.conn
 	gs := &e.groups[d.group]
-	if d.id == "" {
-		d.id = gs.g.ClientID.Render(&Vars{Index: dev - gs.base, Device: dev, Group: gs.g.Name})
-	}
-	spec := ConnectSpec{ClientID: d.id, Connect: gs.g.Connect, Subscribe: e.deviceSubs(gs, dev, d.id), Device: dev}
+	spec := ConnectSpec{ClientID: e.clientID(dev, d), Connect: gs.g.Connect, Subscribe: e.deviceSubs(gs, dev, d.id), Device: dev}
 	d.mu.Unlock()
 	e.dials.Add(1)
 	go e.dial(dev, epoch, spec)
@@ -108,7 +117,7 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 		e.record(ConnectFailed, g, 0, ErrorKind(err))
 		return
 	}
-	d.sess, d.state, d.attempt, d.everUp, d.lastWrite = s, stateConnected, 0, true, now
+	d.sess, d.state, d.attempt, d.everUp, d.lastWrite, d.upAt = s, stateConnected, 0, true, now, now
 	if !d.started {
 		d.started = true
 		e.startChains(dev, d, now)
@@ -116,8 +125,87 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 	if ka := spec.Connect.KeepAlive; ka > 0 {
 		e.schedule(dev, jobPing, epoch, 0, now+ka)
 	}
+	pending, early := d.pending, d.early
+	d.pending, d.early = nil, nil
+	if spec.Connect.PerReport {
+		e.schedule(dev, jobLinger, epoch, 0, now+spec.Connect.Linger)
+	}
 	d.mu.Unlock()
 	e.record(Connected, g, now-t0, "")
+	h := &handler{e: e, dev: dev, epoch: epoch}
+	for _, r := range early {
+		h.reply(r.tok, r.payload)
+	}
+	e.flush(dev, epoch, pending)
+}
+
+// flush sends what a per-report device held while it woke up.
+func (e *Engine) flush(dev int, epoch uint32, pending []pendingSend) {
+	if len(pending) == 0 {
+		return
+	}
+	d := &e.devs[dev]
+	sc := new(scratch)
+	for _, p := range pending {
+		d.mu.Lock()
+		if d.conn != epoch {
+			d.mu.Unlock()
+			e.record(PublishFailed, int(d.group), 0, "offline")
+			continue
+		}
+		if p.kind == jobTelemetry {
+			e.sendTelemetry(dev, d, p.intended, e.since(), sc)
+		} else {
+			e.sendRequest(dev, d, p.intended, e.since(), sc)
+		}
+	}
+}
+
+// wake queues a send on a per-report device that is not connected, and
+// starts connecting if it sleeps. d.mu is held and released.
+func (e *Engine) wake(dev int, d *device, kind uint8, intended, now time.Duration) {
+	if len(d.pending) >= maxPending || d.state == stateOffline {
+		g := int(d.group)
+		d.mu.Unlock()
+		e.record(PublishFailed, g, 0, "offline")
+		return
+	}
+	d.pending = append(d.pending, pendingSend{kind: kind, intended: intended})
+	if d.state == stateAsleep {
+		d.state = stateWaiting
+		e.schedule(dev, jobConnect, d.life, 0, now)
+	}
+	d.mu.Unlock()
+}
+
+// lingerPoll is how often a per-report device checks whether its
+// acknowledgements are in before it disconnects.
+const lingerPoll = 10 * time.Millisecond
+
+// linger puts a per-report device back to sleep once nothing is in flight
+// (or its connect timeout has passed waiting for acks).
+func (e *Engine) linger(j job, now time.Duration) {
+	dev := int(j.dev)
+	d := &e.devs[dev]
+	d.mu.Lock()
+	if d.conn != j.epoch || d.state != stateConnected {
+		d.mu.Unlock()
+		return
+	}
+	timeout := e.groups[d.group].g.Connect.Timeout
+	if len(d.inflight) > 0 && (timeout <= 0 || now-d.upAt < timeout) {
+		e.schedule(dev, jobLinger, j.epoch, 0, now+lingerPoll)
+		d.mu.Unlock()
+		return
+	}
+	s := d.sess
+	d.sess, d.state = nil, stateAsleep
+	d.conn++
+	e.outstanding.Add(-int64(d.drop()))
+	g := int(d.group)
+	d.mu.Unlock()
+	_ = s.Close()
+	e.record(Closed, g, 0, "")
 }
 
 // retry schedules the next connect attempt per the group's backoff, or
@@ -127,6 +215,13 @@ func (e *Engine) retry(dev int, d *device, now time.Duration) {
 	d.retries++
 	r := rand.New(rand.NewPCG(e.plan.Seed, mix(e.plan.Seed, dev, purposeBackoff, uint64(d.retries))))
 	delay, ok := gs.g.Reconnect.Delay(int(d.attempt), r)
+	if gs.g.Connect.PerReport && (!ok || len(d.pending) == 0) {
+		for range d.pending {
+			e.record(PublishFailed, int(d.group), 0, "offline")
+		}
+		d.pending, d.state, d.attempt = nil, stateAsleep, 0
+		return
+	}
 	if !ok {
 		d.state = stateOffline
 		return
@@ -183,6 +278,16 @@ func (e *Engine) telemetry(j job, now time.Duration, sc *scratch) {
 	if !ok {
 		return
 	}
+	if gs.g.Connect.PerReport && d.state != stateConnected {
+		e.wake(int(j.dev), d, jobTelemetry, intended, now)
+		return
+	}
+	e.sendTelemetry(int(j.dev), d, intended, now, sc)
+}
+
+// sendTelemetry publishes one report. d.mu is held and released.
+func (e *Engine) sendTelemetry(dev int, d *device, intended, now time.Duration, sc *scratch) {
+	gs := &e.groups[d.group]
 	t := gs.g.Telemetry
 	if reason := d.cannotSend(t.QoS); reason != "" {
 		d.mu.Unlock()
@@ -190,11 +295,11 @@ func (e *Engine) telemetry(j job, now time.Duration, sc *scratch) {
 		return
 	}
 	d.seq++
-	tok := Token{Kind: TokenTelemetry, Device: uint32(j.dev), Seq: d.seq, Intended: intended}
+	tok := Token{Kind: TokenTelemetry, Device: uint32(dev), Seq: d.seq, Intended: intended}
 	if t.Payload.Uses("rand") && d.rng == nil {
-		d.rng = rand.New(rand.NewPCG(e.plan.Seed^uint64(purposePayload), uint64(j.dev)))
+		d.rng = rand.New(rand.NewPCG(e.plan.Seed^uint64(purposePayload), uint64(dev)))
 	}
-	v := e.vars(int(j.dev), d, d.seq, tok)
+	v := e.vars(dev, d, d.seq, tok)
 	sc.render(t.Topic, t.Payload, t.Size, &v)
 	id := e.track(d, t.QoS, true, intended)
 	s := d.sess
@@ -259,7 +364,7 @@ func (e *Engine) command(j job, now time.Duration, sc *scratch) {
 	if !ok {
 		return
 	}
-	if d.state != stateConnected {
+	if d.state != stateConnected && !gs.g.Connect.PerReport {
 		d.mu.Unlock()
 		return
 	}
@@ -283,6 +388,16 @@ func (e *Engine) request(j job, now time.Duration, sc *scratch) {
 	if !ok {
 		return
 	}
+	if gs.g.Connect.PerReport && d.state != stateConnected {
+		e.wake(int(j.dev), d, jobRequest, intended, now)
+		return
+	}
+	e.sendRequest(int(j.dev), d, intended, now, sc)
+}
+
+// sendRequest publishes one request. d.mu is held and released.
+func (e *Engine) sendRequest(dev int, d *device, intended, now time.Duration, sc *scratch) {
+	gs := &e.groups[d.group]
 	r := gs.g.Requests
 	if reason := d.cannotSend(r.QoS); reason != "" {
 		d.mu.Unlock()
@@ -290,7 +405,7 @@ func (e *Engine) request(j job, now time.Duration, sc *scratch) {
 		return
 	}
 	d.reqSeq++
-	v := e.vars(int(j.dev), d, d.reqSeq, Token{Kind: TokenRequest, Device: uint32(j.dev), Seq: d.reqSeq, Intended: intended})
+	v := e.vars(dev, d, d.reqSeq, Token{Kind: TokenRequest, Device: uint32(dev), Seq: d.reqSeq, Intended: intended})
 	sc.render(r.Topic, r.Payload, r.Size, &v)
 	id := e.track(d, r.QoS, false, intended)
 	s := d.sess

@@ -51,6 +51,11 @@ func (h *handler) reply(tok Token, payload []byte) {
 	d.mu.Lock()
 	gs := &e.groups[d.group]
 	c := gs.g.Commands
+	if d.conn == h.epoch && d.state == stateConnecting && len(d.early) < maxPending {
+		d.early = append(d.early, earlyReply{tok: tok, payload: payload})
+		d.mu.Unlock()
+		return
+	}
 	if d.conn != h.epoch || d.cannotSend(c.QoS) != "" {
 		d.mu.Unlock()
 		return

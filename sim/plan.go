@@ -68,6 +68,12 @@ type Connect struct {
 	CleanSession bool
 	Username     string
 	Password     string
+	// PerReport makes devices sleep without a connection between reports:
+	// a due report or request wakes the device, which connects, sends
+	// what is pending, waits for its acknowledgements and for Linger,
+	// then disconnects. Report latency then includes the wake-up.
+	PerReport bool
+	Linger    time.Duration
 }
 
 // Telemetry is periodic reporting.
@@ -232,6 +238,9 @@ func (b Backoff) Delay(attempt int, r *rand.Rand) (time.Duration, bool) {
 func (g *Group) check() error {
 	if g.ClientID == nil {
 		return errors.New("no client ID template")
+	}
+	if g.Connect.PerReport && g.Telemetry == nil && g.Requests == nil {
+		return errors.New("per-report devices need telemetry or requests to wake them")
 	}
 	if t := g.Telemetry; t != nil && (t.Every <= 0 || t.Topic == nil || t.Payload == nil) {
 		return errors.New("telemetry needs a positive period, a topic and a payload")

@@ -13,6 +13,7 @@ const (
 	jobCommand
 	jobRequest
 	jobPing
+	jobLinger
 )
 
 // job is one due item: run kind for device dev at due, if the device's

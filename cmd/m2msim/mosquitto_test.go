@@ -146,3 +146,41 @@ thresholds:
 	}
 	_ = report.StatusPassed
 }
+
+// Per-report devices sleep without a connection; with a persistent
+// session the broker holds their commands until the next wake, so a
+// command's round trip includes the wait for the device, as with PSM.
+func TestRunMosquittoPerReportStoreAndForward(t *testing.T) {
+	m := mqtttest.StartMosquitto(t)
+	s := mosquittoScenario(m.Addr(), `duration: 10s
+drain: 3s
+groups:
+  - name: meters
+    count: 50
+    connect: {rate: 1000/s, mode: per-report, linger: 200ms, clean_session: false}
+    telemetry: {every: 2s, qos: 1}
+    commands: {every: 3s, qos: 1}
+`)
+	out := t.TempDir()
+	code, stdout, errs := cli(t, t.Context(), "run", writeScenario(t, s), "--out", out)
+	if code != exitOK {
+		t.Fatalf("run = exit %d\n%s%s", code, stdout, errs)
+	}
+	r := readResult(t, out)
+	if r.Messages.Sent < 200 || r.Messages.Lost != 0 {
+		t.Errorf("messages %+v: want >= 200 sent, none lost", r.Messages)
+	}
+	if c := r.Devices.Connects; c < r.Messages.Sent || c > r.Messages.Sent+50 {
+		t.Errorf("%d connects for %d reports: want one wake per report", c, r.Messages.Sent)
+	}
+	if r.Devices.ConnectedMax >= 50 {
+		t.Errorf("connected_max %d: sleeping devices must not hold connections", r.Devices.ConnectedMax)
+	}
+	// Commands sent in the last 2 s wait for a wake that never comes.
+	if r.Commands.Sent == 0 || r.Commands.Replied*10 < r.Commands.Sent*6 {
+		t.Errorf("commands %+v: want most replied after the broker held them", r.Commands)
+	}
+	if c := r.LatencyMS.Command; c.P50 < 50 || c.Max > 2500 {
+		t.Errorf("command round trip p50 %.1f ms max %.1f ms: want the wait for the next wake (under 2 s)", c.P50, c.Max)
+	}
+}
