@@ -62,7 +62,7 @@ func BenchmarkTelemetryFire(b *testing.B) {
 	b.ReportAllocs()
 	var k uint64
 	for b.Loop() {
-		e.telemetry(job{dev: 0, kind: jobTelemetry, epoch: d.life, slot: k}, 0, sc)
+		e.devicePublish(job{dev: 0, kind: jobTelemetry, epoch: d.life, slot: k}, 0, sc)
 		d.inflight = d.inflight[:0]
 		k++
 		if k%1024 == 0 {

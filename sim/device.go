@@ -101,6 +101,16 @@ func (d *device) allocID() uint16 {
 	}
 }
 
+// next returns the next sequence number of a device-initiated flow.
+func (d *device) next(kind uint8) uint32 {
+	if kind == jobTelemetry {
+		d.seq++
+		return d.seq
+	}
+	d.reqSeq++
+	return d.reqSeq
+}
+
 // ack removes id from the in-flight list.
 func (d *device) ack(id uint16) (inflight, bool) {
 	for i, f := range d.inflight {
@@ -149,4 +159,19 @@ func (w *window) seen(seq uint32) bool {
 	dup := w.bits&bit != 0
 	w.bits |= bit
 	return dup
+}
+
+// errInflightFull is the kind recorded for a publish refused because the
+// device already has maxInflight unacknowledged messages.
+const errInflightFull = "inflight_full"
+
+// cannotSend says why the device cannot publish now, or "". d.mu is held.
+func (d *device) cannotSend(qos byte) string {
+	switch {
+	case d.state != stateConnected:
+		return "offline"
+	case qos > 0 && len(d.inflight) >= maxInflight:
+		return errInflightFull
+	}
+	return ""
 }

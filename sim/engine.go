@@ -62,12 +62,33 @@ type Engine struct {
 type groupState struct {
 	g                       *Group
 	idx                     int
-	base                    int // fleet index of the group's first device
-	tele, cmd, req          periodic
+	base                    int   // fleet index of the group's first device
+	tele, req               *flow // nil when the group has none
+	cmd                     periodic
 	active                  int           // devices activated; controller only
 	nextConnect             time.Duration // next free connect slot; controller only
 	backendSub, deviceSub   []Subscription
 	backendQoS, commandsQoS byte
+}
+
+// flow is a device-initiated message flow: telemetry or requests.
+type flow struct {
+	kind           uint8 // jobTelemetry or jobRequest
+	token          TokenKind
+	sent           EventKind
+	topic, payload *Template
+	size           int
+	qos            byte
+	retain         bool
+	sched          periodic
+}
+
+// flow returns the group's flow for a job kind.
+func (gs *groupState) flow(kind uint8) *flow {
+	if kind == jobTelemetry {
+		return gs.tele
+	}
+	return gs.req
 }
 
 // ErrNoBackend is returned by New for a plan that needs a Backend when
@@ -109,7 +130,9 @@ func New(p *Plan, o Options) (*Engine, error) {
 func newGroupState(g *Group, idx, base int) groupState {
 	gs := groupState{g: g, idx: idx, base: base}
 	if t := g.Telemetry; t != nil {
-		gs.tele = periodic{every: t.Every, jitter: t.Jitter, aligned: t.Aligned, p: purposeTelemetry}
+		gs.tele = &flow{kind: jobTelemetry, token: TokenTelemetry, sent: Published,
+			topic: t.Topic, payload: t.Payload, size: t.Size, qos: t.QoS, retain: t.Retain,
+			sched: periodic{every: t.Every, jitter: t.Jitter, aligned: t.Aligned, p: purposeTelemetry}}
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: t.Topic.Filter(), QoS: t.QoS})
 	}
 	if c := g.Commands; c != nil {
@@ -117,7 +140,9 @@ func newGroupState(g *Group, idx, base int) groupState {
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: c.ReplyTopic.Filter(), QoS: c.QoS})
 	}
 	if r := g.Requests; r != nil {
-		gs.req = periodic{every: r.Every, jitter: r.Jitter, p: purposeRequest}
+		gs.req = &flow{kind: jobRequest, token: TokenRequest, sent: RequestSent,
+			topic: r.Topic, payload: r.Payload, size: r.Size, qos: r.QoS,
+			sched: periodic{every: r.Every, jitter: r.Jitter, p: purposeRequest}}
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: r.Topic.Filter(), QoS: r.QoS})
 	}
 	return gs

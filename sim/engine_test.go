@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -407,6 +408,30 @@ func TestEnginePerReportRetriesAFailedWake(t *testing.T) {
 		}
 		if l := rec.latencies(Delivered); len(l) != 1 || l[0] < 3*time.Second || l[0] > 3*time.Second+2*time.Millisecond {
 			t.Errorf("end-to-end %v, want the 3s the report waited for its device to wake", l)
+		}
+	})
+}
+
+// Requests render {{rand}} from the device's random source like
+// telemetry does (they share one send path).
+func TestEngineRequestPayloadRand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		p := meterPlan(3, time.Hour, 5*time.Second, 0)
+		p.Groups[0].Requests = &Exchange{Every: time.Second, Topic: MustTemplate("q/{{id}}"),
+			ReplyTopic: MustTemplate("q/{{id}}/a"), Payload: MustTemplate(`{"v":{{rand}},"m":"{{track}}"}`)}
+		run(t, p, b, t.Context())
+		zero, n := 0, 0
+		for _, l := range b.log {
+			if strings.HasPrefix(l, "q/") {
+				n++
+				if strings.Contains(l, `"v":0.00,`) {
+					zero++
+				}
+			}
+		}
+		if n < 10 || zero == n {
+			t.Errorf("%d of %d request payloads render {{rand}} as 0.00", zero, n)
 		}
 	})
 }

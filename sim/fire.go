@@ -21,12 +21,10 @@ func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
 	switch j.kind {
 	case jobConnect:
 		e.connect(j)
-	case jobTelemetry:
-		e.telemetry(j, now, sc)
+	case jobTelemetry, jobRequest:
+		e.devicePublish(j, now, sc)
 	case jobCommand:
 		e.command(j, now, sc)
-	case jobRequest:
-		e.request(j, now, sc)
 	case jobPing:
 		e.ping(j, now)
 	case jobLinger:
@@ -153,11 +151,7 @@ func (e *Engine) flush(dev int, epoch uint32, pending []pendingSend) {
 			e.record(PublishFailed, int(d.group), 0, "offline")
 			continue
 		}
-		if p.kind == jobTelemetry {
-			e.sendTelemetry(dev, d, p.intended, e.since(), sc)
-		} else {
-			e.sendRequest(dev, d, p.intended, e.since(), sc)
-		}
+		e.send(dev, d, e.groups[d.group].flow(p.kind), p.intended, e.since(), sc)
 	}
 }
 
@@ -236,20 +230,25 @@ func (e *Engine) retry(dev int, d *device, now time.Duration) {
 // flow. d.mu is held.
 func (e *Engine) startChains(dev int, d *device, now time.Duration) {
 	gs := &e.groups[d.group]
-	seed := e.plan.Seed
-	for _, c := range []struct {
-		on   bool
-		kind uint8
-		p    periodic
-	}{{gs.g.Telemetry != nil, jobTelemetry, gs.tele}, {gs.g.Commands != nil, jobCommand, gs.cmd}, {gs.g.Requests != nil, jobRequest, gs.req}} {
-		if c.on {
-			k := c.p.firstSlot(seed, dev, now)
-			for c.p.due(seed, dev, k) < now {
-				k++
-			}
-			e.schedule(dev, c.kind, d.life, k, c.p.due(seed, dev, k))
-		}
+	if gs.tele != nil {
+		e.startChain(dev, d, jobTelemetry, gs.tele.sched, now)
 	}
+	if gs.g.Commands != nil {
+		e.startChain(dev, d, jobCommand, gs.cmd, now)
+	}
+	if gs.req != nil {
+		e.startChain(dev, d, jobRequest, gs.req.sched, now)
+	}
+}
+
+// startChain queues a flow's first slot due at or after now. d.mu is held.
+func (e *Engine) startChain(dev int, d *device, kind uint8, p periodic, now time.Duration) {
+	seed := e.plan.Seed
+	k := p.firstSlot(seed, dev, now)
+	for p.due(seed, dev, k) < now {
+		k++
+	}
+	e.schedule(dev, kind, d.life, k, p.due(seed, dev, k))
 }
 
 // next queues slot k+1 of a periodic flow and returns slot k's intended
@@ -272,63 +271,51 @@ func (e *Engine) begin(j job, p periodic) (*device, time.Duration, bool) {
 	return d, e.next(j, p, d), true
 }
 
-func (e *Engine) telemetry(j job, now time.Duration, sc *scratch) {
+// devicePublish runs a telemetry or request slot: it sends, or wakes a
+// sleeping per-report device to send.
+func (e *Engine) devicePublish(j job, now time.Duration, sc *scratch) {
 	gs := &e.groups[e.devs[j.dev].group]
-	d, intended, ok := e.begin(j, gs.tele)
+	f := gs.flow(j.kind)
+	d, intended, ok := e.begin(j, f.sched)
 	if !ok {
 		return
 	}
 	if gs.g.Connect.PerReport && d.state != stateConnected {
-		e.wake(int(j.dev), d, jobTelemetry, intended, now)
+		e.wake(int(j.dev), d, j.kind, intended, now)
 		return
 	}
-	e.sendTelemetry(int(j.dev), d, intended, now, sc)
+	e.send(int(j.dev), d, f, intended, now, sc)
 }
 
-// sendTelemetry publishes one report. d.mu is held and released.
-func (e *Engine) sendTelemetry(dev int, d *device, intended, now time.Duration, sc *scratch) {
-	gs := &e.groups[d.group]
-	t := gs.g.Telemetry
-	if reason := d.cannotSend(t.QoS); reason != "" {
+// send publishes one message of a device-initiated flow. d.mu is held
+// and released.
+func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, sc *scratch) {
+	g := int(d.group)
+	if reason := d.cannotSend(f.qos); reason != "" {
 		d.mu.Unlock()
-		e.record(PublishFailed, gs.idx, 0, reason)
+		e.record(PublishFailed, g, 0, reason)
 		return
 	}
-	d.seq++
-	tok := Token{Kind: TokenTelemetry, Device: uint32(dev), Seq: d.seq, Intended: intended}
-	if t.Payload.Uses("rand") && d.rng == nil {
+	seq := d.next(f.kind)
+	if f.payload.Uses("rand") && d.rng == nil {
 		d.rng = rand.New(rand.NewPCG(e.plan.Seed^uint64(purposePayload), uint64(dev)))
 	}
-	v := e.vars(dev, d, d.seq, tok)
-	sc.render(t.Topic, t.Payload, t.Size, &v)
-	id := e.track(d, t.QoS, true, intended)
+	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
+	sc.render(f.topic, f.payload, f.size, &v)
+	id := e.track(d, f.qos, f.kind == jobTelemetry, intended)
 	s := d.sess
 	d.lastWrite = now
 	d.mu.Unlock()
-	if e.o.Backend != nil {
+	awaited := e.o.Backend != nil // the backend's delivery, or its answer
+	if awaited {
 		e.outstanding.Add(1)
 	}
-	if err := s.Publish(id, bstr(sc.topic), sc.payload, t.QoS, t.Retain); err != nil {
-		e.untrack(d, id, e.o.Backend != nil)
-		e.record(PublishFailed, gs.idx, 0, ErrorKind(err))
+	if err := s.Publish(id, bstr(sc.topic), sc.payload, f.qos, f.retain); err != nil {
+		e.untrack(d, id, awaited)
+		e.record(PublishFailed, g, 0, ErrorKind(err))
 		return
 	}
-	e.record(Published, gs.idx, max(0, now-intended), "")
-}
-
-// errInflightFull is the kind recorded for a publish refused because the
-// device already has maxInflight unacknowledged messages.
-const errInflightFull = "inflight_full"
-
-// cannotSend says why the device cannot publish now, or "". d.mu is held.
-func (d *device) cannotSend(qos byte) string {
-	switch {
-	case d.state != stateConnected:
-		return "offline"
-	case qos > 0 && len(d.inflight) >= maxInflight:
-		return errInflightFull
-	}
-	return ""
+	e.record(f.sent, g, max(0, now-intended), "")
 }
 
 // track registers a QoS 1/2 publish and returns its packet id (0 for QoS
@@ -380,44 +367,6 @@ func (e *Engine) command(j job, now time.Duration, sc *scratch) {
 		return
 	}
 	e.record(CommandSent, gs.idx, max(0, now-intended), "")
-}
-
-func (e *Engine) request(j job, now time.Duration, sc *scratch) {
-	gs := &e.groups[e.devs[j.dev].group]
-	d, intended, ok := e.begin(j, gs.req)
-	if !ok {
-		return
-	}
-	if gs.g.Connect.PerReport && d.state != stateConnected {
-		e.wake(int(j.dev), d, jobRequest, intended, now)
-		return
-	}
-	e.sendRequest(int(j.dev), d, intended, now, sc)
-}
-
-// sendRequest publishes one request. d.mu is held and released.
-func (e *Engine) sendRequest(dev int, d *device, intended, now time.Duration, sc *scratch) {
-	gs := &e.groups[d.group]
-	r := gs.g.Requests
-	if reason := d.cannotSend(r.QoS); reason != "" {
-		d.mu.Unlock()
-		e.record(PublishFailed, gs.idx, 0, reason)
-		return
-	}
-	d.reqSeq++
-	v := e.vars(dev, d, d.reqSeq, Token{Kind: TokenRequest, Device: uint32(dev), Seq: d.reqSeq, Intended: intended})
-	sc.render(r.Topic, r.Payload, r.Size, &v)
-	id := e.track(d, r.QoS, false, intended)
-	s := d.sess
-	d.lastWrite = now
-	d.mu.Unlock()
-	e.outstanding.Add(1)
-	if err := s.Publish(id, bstr(sc.topic), sc.payload, r.QoS, false); err != nil {
-		e.untrack(d, id, true)
-		e.record(PublishFailed, gs.idx, 0, ErrorKind(err))
-		return
-	}
-	e.record(RequestSent, gs.idx, max(0, now-intended), "")
 }
 
 func (e *Engine) ping(j job, now time.Duration) {
