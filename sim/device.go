@@ -53,7 +53,6 @@ type device struct {
 	life, conn uint32
 	state      devState
 	started    bool // periodic chains are running for this life
-	everUp     bool // connected at least once in this life
 	group      uint16
 	attempt    uint16 // reconnect attempts since the last success
 	nextID     uint16

@@ -261,7 +261,7 @@ func (e *Engine) activate(gs *groupState, dev int, now time.Duration) {
 	d.mu.Lock()
 	d.life++
 	d.state = stateWaiting
-	d.started, d.everUp, d.attempt = false, false, 0
+	d.started, d.attempt = false, 0
 	life := d.life
 	if gs.g.Connect.PerReport {
 		d.state, d.started = stateAsleep, true

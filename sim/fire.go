@@ -115,7 +115,7 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 		e.record(ConnectFailed, g, 0, ErrorKind(err))
 		return
 	}
-	d.sess, d.state, d.attempt, d.everUp, d.lastWrite, d.upAt = s, stateConnected, 0, true, now, now
+	d.sess, d.state, d.attempt, d.lastWrite, d.upAt = s, stateConnected, 0, now, now
 	if !d.started {
 		d.started = true
 		e.startChains(dev, d, now)
