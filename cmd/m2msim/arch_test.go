@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"scenarios":  {"sim", "report", "transports/"},
 	"web":        {"sim", "report"},
 	"cmd":        {""},
+	"bench":      {""}, // measurement programs, leaves like cmd
 }
 
 type pkgFiles struct {

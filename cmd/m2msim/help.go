@@ -6,6 +6,7 @@ reports how the servers held up.
 Usage:
   m2msim run FILE [flags]        run a scenario, write DIR/result.json
   m2msim validate FILE...        check scenarios without running them
+  m2msim radios                  list the radio profiles, their numbers and sources
   m2msim version                 print the version
   m2msim help COMMAND            help for a command
 
@@ -41,6 +42,14 @@ Examples:
 
 Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage,
 130 interrupted.
+`
+
+const radiosHelp = `Usage: m2msim radios
+
+Prints every radio profile m2msim knows (NB-IoT, LTE-M, LoRaWAN SF7-SF12,
+Sigfox, satellite...) with its link numbers: median and p95 one-way delay,
+loss, uplink and downlink rate, maximum payload, airtime of a 20-byte
+message, regulatory limits, and the sources the numbers come from.
 `
 
 const validateHelp = `Usage: m2msim validate FILE...

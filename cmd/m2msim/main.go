@@ -73,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCmd(ctx, rest, stdout, stderr)
 	case "validate":
 		return validateCmd(rest, stdout, stderr)
+	case "radios":
+		return radiosCmd(rest, stdout)
 	case "version", "--version":
 		return versionCmd(rest, stdout)
 	case "help", "-h", "-help", "--help":

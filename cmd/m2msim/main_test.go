@@ -55,6 +55,9 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"run", "x.yaml", "--seed", "-1"}, exitUsage, "whole number"},
 		{[]string{"validate"}, exitUsage, "one or more scenario files"},
 		{[]string{"version"}, exitOK, "m2msim "},
+		{[]string{"radios"}, exitOK, "lorawan-sf12"},
+		{[]string{"help", "radios"}, exitOK, "sources the numbers come from"},
+		{[]string{"radios", "extra"}, exitUsage, "takes no arguments"},
 	} {
 		code, out, errs := cli(t, t.Context(), tc.args...)
 		if code != tc.code || !strings.Contains(out+errs, tc.want) {

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/m2msim/m2msim/scenarios"
+	"github.com/m2msim/m2msim/transports/radio"
 )
 
 func validateCmd(args []string, stdout, stderr io.Writer) error {
@@ -58,4 +59,15 @@ func versionCmd(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "m2msim %s (%s)\n", v, goV)
 	return nil
+}
+
+func radiosCmd(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		if args[0] == "--help" || args[0] == "-h" {
+			fmt.Fprint(stdout, radiosHelp)
+			return nil
+		}
+		return usageErr("radios takes no arguments (see: m2msim help radios)")
+	}
+	return radio.WriteTable(stdout)
 }
