@@ -27,7 +27,17 @@ import (
 // Optional arguments are recognised, as tc does, by starting with a digit
 // (or a minus sign). The result is not validated: call Validate.
 func ParseProfile(s string) (Profile, error) {
-	ps := &profileParser{args: strings.Fields(s), seen: map[string]bool{}}
+	return Profile{}.Override(s)
+}
+
+// Override reads options in ParseProfile's syntax on top of p: each
+// option given replaces that option's whole group (delay with its jitter
+// and correlation; loss with its model; rate with its overheads; slot),
+// as restating it to tc would, and every option not given keeps p's
+// value. "delay 50ms" on a profile with jitter therefore means 50 ms and
+// no jitter. The result is not validated: call Validate.
+func (p Profile) Override(s string) (Profile, error) {
+	ps := &profileParser{args: strings.Fields(s), seen: map[string]bool{}, p: p}
 	for ps.i < len(ps.args) {
 		if err := ps.option(); err != nil {
 			return Profile{}, fmt.Errorf("netem profile %q: %w", s, err)
@@ -57,6 +67,7 @@ func (ps *profileParser) option() error {
 		return fmt.Errorf("%s: %w: given twice", name, ErrSyntax)
 	}
 	ps.seen[name] = true
+	ps.clear(name)
 	switch name {
 	case "delay":
 		return ps.delay()
@@ -84,6 +95,28 @@ func (ps *profileParser) option() error {
 		return fmt.Errorf("%s: %w: not supported (the seed comes from the scenario)", kw, ErrSyntax)
 	}
 	return fmt.Errorf("%q: %w: unknown option", kw, ErrSyntax)
+}
+
+// clear resets the fields option name sets, so that restating an option
+// over a base profile replaces it whole.
+func (ps *profileParser) clear(name string) {
+	p := &ps.p
+	switch name {
+	case "delay":
+		p.Delay, p.Jitter, p.DelayCorr = 0, 0, 0
+	case "loss":
+		p.Loss = Loss{}
+	case "duplicate":
+		p.Duplicate, p.DuplicateCorr = 0, 0
+	case "corrupt":
+		p.Corrupt, p.CorruptCorr = 0, 0
+	case "reorder":
+		p.Reorder, p.ReorderCorr = 0, 0
+	case "rate":
+		p.Rate, p.PacketOverhead, p.CellSize, p.CellOverhead = 0, 0, 0, 0
+	case "slot":
+		p.Slot = Slot{}
+	}
 }
 
 // word parses the required argument of option name with f.
@@ -239,10 +272,11 @@ func parseTime(s string) (time.Duration, error) {
 			break
 		}
 	}
-	if num == "" || strings.ContainsAny(num, "eE") {
-		return 0, fmt.Errorf("time %q: %w", s, ErrSyntax)
+	d, err := time.ParseDuration(num + unitName(unit))
+	if num == "" || strings.ContainsAny(num, "eE") || err != nil {
+		return 0, fmt.Errorf("%w: want a time such as 100ms, 1.5s or 100msec, got %q", ErrSyntax, s)
 	}
-	return time.ParseDuration(num + unitName(unit))
+	return d, nil
 }
 
 func unitName(u time.Duration) string {

@@ -63,3 +63,35 @@ func TestProfileString(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+func TestOverride(t *testing.T) {
+	base, err := ParseProfile("delay 100ms 20ms 25% distribution normal loss gemodel 1% 30% rate 1mbit 20 64 limit 50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		over string
+		want string
+	}{
+		{"", base.String()},
+		{"delay 50ms", "delay 50ms distribution normal loss gemodel 1% 30% rate 1mbit 20 64 limit 50"},
+		{"loss 2%", "delay 100ms 20ms 25% distribution normal loss 2% rate 1mbit 20 64 limit 50"},
+		{"rate 10kbit limit 10", "delay 100ms 20ms 25% distribution normal loss gemodel 1% 30% rate 10kbit limit 10"},
+		{"duplicate 1%", "delay 100ms 20ms 25% distribution normal loss gemodel 1% 30% duplicate 1% rate 1mbit 20 64 limit 50"},
+	} {
+		got, err := base.Override(tc.over)
+		if err != nil {
+			t.Fatalf("Override(%q): %v", tc.over, err)
+		}
+		want, err := ParseProfile(tc.want)
+		if err != nil {
+			t.Fatalf("ParseProfile(%q): %v", tc.want, err)
+		}
+		if got != want {
+			t.Errorf("Override(%q) = %q, want %q", tc.over, got, want)
+		}
+	}
+	if _, err := base.Override("delay soon"); err == nil {
+		t.Error(`Override("delay soon") = nil error, want a syntax error`)
+	}
+}

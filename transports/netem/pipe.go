@@ -115,16 +115,20 @@ func (pp *pipe) slotNext(now int64) {
 func (pp *pipe) qlen() int { return len(pp.q) - pp.qhead + len(pp.headq) }
 
 // txTime is packet_time_ns for a packet of n wire bytes.
-func (pp *pipe) txTime(n int) int64 {
-	l := int64(n + pp.p.PacketOverhead)
-	if c := int64(pp.p.CellSize); c > 0 {
+func (pp *pipe) txTime(n int) int64 { return packetTime(&pp.p, n, pp.kernel) }
+
+// packetTime is sch_netem's packet_time_ns: n wire bytes plus the packet
+// overhead, rounded up to whole cells with their overhead, at p's rate.
+func packetTime(p *Profile, n int, kernel bool) int64 {
+	l := int64(n + p.PacketOverhead)
+	if c := int64(p.CellSize); c > 0 {
 		cells := l / c
 		if l > cells*c {
 			cells++
 		}
-		l = cells * (c + int64(pp.p.CellOverhead))
+		l = cells * (c + int64(p.CellOverhead))
 	}
-	return pp.p.Rate.txTime(l, pp.kernel)
+	return p.Rate.txTime(l, kernel)
 }
 
 // wireLen is n payload bytes plus their headers.

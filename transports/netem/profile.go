@@ -338,3 +338,13 @@ func (s Slot) validate(ps *problems) {
 		ps.add("slot", "packets and bytes need a min or max delay")
 	}
 }
+
+// TxTime is how long p's rate takes to serialise a packet of n bytes on
+// the wire (headers included), with its packet overhead and cells, as
+// the shaper computes it. Zero without a rate.
+func (p Profile) TxTime(n int) time.Duration {
+	if p.Rate <= 0 {
+		return 0
+	}
+	return time.Duration(packetTime(&p, n, p.Mode == ModeKernel))
+}
