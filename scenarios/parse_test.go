@@ -54,6 +54,11 @@ var problemCases = []struct {
 	{"bad connect mode and linger", head + "  - count: 1\n    connect: {mode: sometimes, linger: -1s}\n    telemetry: {every: 1s}\n", []string{
 		`t.yaml:6:21: groups[0].connect.mode: must be persistent or per-report, got "sometimes"`,
 		`t.yaml:6:40: groups[0].connect.linger: must be >= 0, got -1s`}},
+	{"unknown radio", head + "  - count: 1\n    radio: nbiotx\n", []string{
+		`t.yaml:6:12: groups[0].radio: unknown radio "nbiotx"; known: nbiot, ltem, gprs, 3g, lte, 5g, lorawan, lorawan-sf7..lorawan-sf12, sigfox, wifi, ble-gateway, geo, leo, iridium (m2msim radios lists them)`}},
+	{"bad link syntax and range", head + "  - count: 1\n    link: {up: delay soon, down: loss 140%}\n", []string{
+		`t.yaml:6:16: groups[0].link.up: netem profile "delay soon": delay "soon": syntax error: want a time such as 100ms, 1.5s or 100msec, got "soon"`,
+		`t.yaml:6:34: groups[0].link.down: loss: must be within 0..100%, got 140%`}},
 	{"per-report with nothing to wake it", head + "  - count: 1\n    connect: {mode: per-report}\n    commands: {every: 1s}\n", []string{
 		`t.yaml:6:21: groups[0].connect.mode: per-report devices only wake to send: add telemetry or requests, or use persistent`}},
 	{"count zero", head + "  - count: 0\n", []string{
@@ -167,7 +172,7 @@ var problemCases = []struct {
 	{"several problems, sorted", "version: 3\nname: t\nduration: 1s\ngroups:\n  - count: 1\n    telemetry: {every: 1s, qos: 9}\n    bogus: 1\nthresholds: [\"nope\"]\n", []string{
 		`t.yaml:1:10: version: must be 1, got 3`,
 		`t.yaml:6:33: groups[0].telemetry.qos: must be 0, 1 or 2, got 9`,
-		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, client_id, connect, reconnect, telemetry, commands, requests`,
+		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, client_id, connect, reconnect, telemetry, commands, requests, radio, link`,
 		`t.yaml:8:14: thresholds[0]: want "<metric> <op> <value>", such as "latency.e2e.p99 < 250ms"`}},
 }
 

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"runtime"
 
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/mqtt"
 	"github.com/m2msim/m2msim/transports/mqtt/broker"
+	"github.com/m2msim/m2msim/transports/netem"
 )
 
 // Runtime is a scenario's live target: the embedded broker when the
@@ -26,6 +29,9 @@ type Runtime struct {
 
 	broker  *broker.Broker
 	backend *mqtt.Backend
+	shaper  *netem.Shaper
+	stop    context.CancelFunc // ends the shaper's Run
+	done    chan error         // the shaper's Run result
 }
 
 // sourcesPerAddress is how many connections one source address is given
@@ -34,10 +40,11 @@ type Runtime struct {
 const sourcesPerAddress = 25000
 
 // Open starts what s targets: the embedded broker if asked, a backend
-// connection, and a connector for the devices. Credentials are read from
-// the environment variables the scenario names, here and nowhere else.
-// A nil log discards.
-func Open(ctx context.Context, s *Scenario, log *slog.Logger) (*Runtime, error) {
+// connection, and a connector for the devices, whose connections go
+// through their group's shaped link (seeded from seed and the device).
+// Credentials are read from the environment variables the scenario names,
+// here and nowhere else. A nil log discards.
+func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Runtime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -69,15 +76,62 @@ func Open(ctx context.Context, s *Scenario, log *slog.Logger) (*Runtime, error) 
 		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
 	}
 	rt.Backend = backend{rt.backend}
-	rt.Connector = connector{base: o}
+	rt.Connector = &connector{base: o, dial: rt.shape(s, d, seed)}
 	return rt, nil
 }
 
-// Close disconnects the backend and stops the embedded broker.
+// shape returns the per-device dialer: through the group's link where the
+// group has one, else d. It starts the fleet's shaper when one is needed.
+func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int) dial.Func {
+	if d == nil {
+		var nd net.Dialer
+		d = nd.DialContext
+	}
+	type span struct {
+		end    int
+		link   netem.Link
+		shaped bool
+	}
+	var spans []span
+	end, shapedAny := 0, false
+	for i := range s.Groups {
+		end += s.Groups[i].Count
+		l, ok := s.Groups[i].Shaped()
+		spans = append(spans, span{end, l, ok})
+		shapedAny = shapedAny || ok
+	}
+	if !shapedAny {
+		return func(int) dial.Func { return d }
+	}
+	rt.shaper = netem.NewShaper(runtime.GOMAXPROCS(0))
+	ctx, stop := context.WithCancel(context.Background())
+	rt.stop, rt.done = stop, make(chan error, 1)
+	go func() { rt.done <- rt.shaper.Run(ctx) }()
+	return func(device int) dial.Func {
+		for _, sp := range spans {
+			if device < sp.end {
+				if !sp.shaped {
+					return d
+				}
+				return rt.shaper.Dialer(d, sp.link, seed, device)
+			}
+		}
+		return d
+	}
+}
+
+// Close disconnects the backend, stops the shaper and the embedded
+// broker.
 func (rt *Runtime) Close() error {
 	var errs []error
 	if rt.backend != nil {
 		errs = append(errs, rt.backend.Close())
+	}
+	if rt.stop != nil {
+		rt.stop()
+		if err := <-rt.done; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
 	}
 	if rt.broker != nil {
 		errs = append(errs, rt.broker.Close())
@@ -115,11 +169,16 @@ func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
 	return out
 }
 
-// connector adapts mqtt sessions to sim.Connector.
-type connector struct{ base mqtt.Options }
+// connector adapts mqtt sessions to sim.Connector, dialing each device
+// through its own link.
+type connector struct {
+	base mqtt.Options
+	dial func(device int) dial.Func
+}
 
-func (c connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
+func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	o := c.base
+	o.Dial = c.dial(spec.Device)
 	o.ClientID = spec.ClientID
 	o.KeepAlive = spec.Connect.KeepAlive
 	o.CleanSession = spec.Connect.CleanSession

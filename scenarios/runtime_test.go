@@ -40,7 +40,7 @@ groups:
 		t.Fatal(err)
 	}
 	base := runtime.NumGoroutine()
-	rt, err := Open(t.Context(), s, nil)
+	rt, err := Open(t.Context(), s, 1, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/netem"
 )
 
 // Version is the scenario format version this package reads.
@@ -62,6 +63,28 @@ type Group struct {
 	Telemetry *Telemetry    `yaml:"telemetry"`
 	Commands  *Exchange     `yaml:"commands"`
 	Requests  *Exchange     `yaml:"requests"`
+	// Radio names a radio profile (m2msim radios lists them) whose link
+	// shapes every connection of the group.
+	Radio string `yaml:"radio"`
+	// Link overrides the radio's link, or gives the whole link when there
+	// is no radio, in tc-netem's own syntax per direction.
+	Link Link `yaml:"link"`
+
+	link netem.Link // Radio's link with Link applied, once validated
+}
+
+// Link is a device's link per direction, in tc-netem syntax ("delay 100ms
+// 20ms distribution normal loss 1% rate 1mbit"). Uplink is device to
+// server, downlink server to device.
+type Link struct {
+	Up   string `yaml:"up"`
+	Down string `yaml:"down"`
+}
+
+// Shaped reports whether the group's connections go through a shaped
+// link, and returns that link.
+func (g *Group) Shaped() (netem.Link, bool) {
+	return g.link, g.link != netem.Link{}
 }
 
 // Connect is how a group's devices connect.

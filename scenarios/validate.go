@@ -9,6 +9,8 @@ import (
 
 	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/netem"
+	"github.com/m2msim/m2msim/transports/radio"
 )
 
 // Limits the schema enforces.
@@ -154,6 +156,7 @@ func (g *Group) validate(t *tree, p string, shared map[string]string) {
 		t.add(p+".connect.mode", "per-report devices only wake to send: add telemetry or requests, or use %s", ModePersistent)
 	}
 	g.Reconnect.validate(t, p+".reconnect")
+	g.validateLink(t, p)
 	if g.Telemetry != nil {
 		g.Telemetry.validate(t, p+".telemetry")
 	}
@@ -361,4 +364,35 @@ func (s *Scenario) validateThresholds(t *tree) {
 			s.thresholds = append(s.thresholds, th)
 		}
 	}
+}
+
+// validateLink resolves the group's radio profile and link overrides into
+// the link its connections are shaped with.
+func (g *Group) validateLink(t *tree, p string) {
+	var base netem.Link
+	if g.Radio != "" {
+		prof, err := radio.Lookup(g.Radio)
+		if err != nil {
+			t.add(p+".radio", "%v (m2msim radios lists them)", err)
+			return
+		}
+		base = prof.Link
+	}
+	up, okUp := overrideLink(t, p+".link.up", base.Up, g.Link.Up)
+	down, okDown := overrideLink(t, p+".link.down", base.Down, g.Link.Down)
+	if okUp && okDown {
+		g.link = netem.Link{Up: up, Down: down}
+	}
+}
+
+func overrideLink(t *tree, path string, base netem.Profile, over string) (netem.Profile, bool) {
+	prof, err := base.Override(over)
+	if err == nil {
+		err = prof.Validate()
+	}
+	if err != nil {
+		t.add(path, "%v", err)
+		return netem.Profile{}, false
+	}
+	return prof, true
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/transports/mqtt/mqtttest"
+	"github.com/m2msim/m2msim/transports/netem"
+	"github.com/m2msim/m2msim/transports/radio"
 )
 
 func mosquittoScenario(addr, body string) string {
@@ -183,4 +186,99 @@ groups:
 	if c := r.LatencyMS.Command; c.P50 < 50 || c.Max > 2500 {
 		t.Errorf("command round trip p50 %.1f ms max %.1f ms: want the wait for the next wake (under 2 s)", c.P50, c.Max)
 	}
+}
+
+func runResult(t *testing.T, s string) *report.Result {
+	t.Helper()
+	out := t.TempDir()
+	code, stdout, errs := cli(t, t.Context(), "run", writeScenario(t, s), "--out", out)
+	if code != exitOK {
+		t.Fatalf("run = exit %d\n%s%s", code, stdout, errs)
+	}
+	return readResult(t, out)
+}
+
+func within(got, want, frac float64) bool { return got >= want*(1-frac) && got <= want*(1+frac) }
+
+// A link of 50 ms each way moves PUBACK by one round trip and CONNACK by
+// two (the TCP handshake, then CONNECT), measured against the same
+// scenario unshaped.
+func TestRunMosquittoLinkShiftsLatencies(t *testing.T) {
+	m := mqtttest.StartMosquitto(t)
+	body := `duration: 4s
+groups:
+  - name: d
+    count: 200
+    connect: {rate: 1000/s}
+    telemetry: {every: 500ms, qos: 1}
+%s`
+	plain := runResult(t, mosquittoScenario(m.Addr(), fmt.Sprintf(body, "")))
+	shaped := runResult(t, mosquittoScenario(m.Addr(), fmt.Sprintf(body, "    link: {up: delay 50ms, down: delay 50ms}\n")))
+	ack := shaped.LatencyMS.Ack.P50 - plain.LatencyMS.Ack.P50
+	conn := shaped.LatencyMS.Connect.P50 - plain.LatencyMS.Connect.P50
+	t.Logf("ack p50 %.2f -> %.2f ms, connect p50 %.2f -> %.2f ms", plain.LatencyMS.Ack.P50, shaped.LatencyMS.Ack.P50,
+		plain.LatencyMS.Connect.P50, shaped.LatencyMS.Connect.P50)
+	if !within(ack, 100, 0.05) {
+		t.Errorf("ack p50 moved %.2f ms, want one 100 ms round trip (+/- 5%%)", ack)
+	}
+	if !within(conn, 200, 0.05) {
+		t.Errorf("connect p50 moved %.2f ms, want two 100 ms round trips (+/- 5%%)", conn)
+	}
+	if shaped.Messages.Lost != 0 {
+		t.Errorf("lost %d through a lossless link", shaped.Messages.Lost)
+	}
+}
+
+// 5,000 devices on the ltem profile in one process: every one connects
+// and reports, and the PUBACK median sits at the profile's round trip.
+func TestRunMosquittoLTEM5000Devices(t *testing.T) {
+	m := mqtttest.StartMosquitto(t)
+	r := runResult(t, mosquittoScenario(m.Addr(), `duration: 15s
+drain: 10s
+groups:
+  - name: trackers
+    count: 5000
+    radio: ltem
+    connect: {rate: 2000/s}
+    telemetry: {every: 5s, qos: 1, size: 64B}
+`))
+	// ltem loses 0.5 % of packets in bursts; a lost SYN costs 1 s,
+	// doubling, so a handful of the 5,000 connects may time out and retry.
+	if r.Devices.ConnectedMax < 4975 || r.Messages.Sent < 10000 {
+		t.Fatalf("devices %+v messages %+v: want 5000 devices connected and reporting", r.Devices, r.Messages)
+	}
+	// The profile's round trip for one report: an uplink and a downlink
+	// delay draw, plus serialising the PUBLISH (2+2+32 topic+2+64 bytes)
+	// and the PUBACK (4 bytes), each with 52 bytes of TCP/IP headers.
+	p, err := radio.Lookup("ltem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := p.Link.Up.TxTime(102+52) + p.Link.Down.TxTime(4+52)
+	rtt := ltemRTTMedian(t) + float64(tx)/1e6
+	t.Logf("ltem %s / %s: ack p50 %.1f ms (profile round trip median %.1f ms, %v of it serialisation), p99 %.1f ms; connect p50 %.1f ms; lost %d",
+		p.Link.Up, p.Link.Down, r.LatencyMS.Ack.P50, rtt, tx, r.LatencyMS.Ack.P99, r.LatencyMS.Connect.P50, r.Messages.Lost)
+	if !within(r.LatencyMS.Ack.P50, rtt, 0.05) {
+		t.Errorf("ack p50 %.1f ms, want the ltem round-trip median %.1f ms (+/- 5%%)", r.LatencyMS.Ack.P50, rtt)
+	}
+}
+
+// ltemRTTMedian is the median of an uplink draw plus a downlink draw of
+// the ltem profile's delay, from its own distribution (Monte Carlo).
+func ltemRTTMedian(t *testing.T) float64 {
+	t.Helper()
+	p, err := radio.Lookup("ltem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	draw := func(pr netem.Profile, u float64) float64 {
+		return max(0, float64(pr.Delay)+pr.Distribution.Quantile(u)*float64(pr.Jitter)) / 1e6
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	sums := make([]float64, 200_000)
+	for i := range sums {
+		sums[i] = draw(p.Link.Up, rng.Float64()) + draw(p.Link.Down, rng.Float64())
+	}
+	slices.Sort(sums)
+	return sums[len(sums)/2]
 }

@@ -130,7 +130,7 @@ func randomSeed() uint64 {
 // execute runs a loaded plan and writes its result, whatever happens
 // after the target is up.
 func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runFlags, log *slog.Logger, stdout io.Writer) error {
-	rt, err := scenarios.Open(ctx, sc, log)
+	rt, err := scenarios.Open(ctx, sc, plan.Seed, log)
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("target %s: %w", sc.Target.Broker, err)}
 	}
