@@ -123,6 +123,7 @@ func messagesOf(a *stageAcc) Messages {
 		Received:        a.counts[sim.Delivered],
 		Duplicates:      a.counts[sim.Duplicate],
 		PublishFailures: a.counts[sim.PublishFailed],
+		Deferred:        a.counts[sim.Deferred],
 	}
 	m.Lost = max(0, m.Sent-m.Received)
 	if m.Sent > 0 {

@@ -74,6 +74,9 @@ type Messages struct {
 	LossPct         float64 `json:"loss_pct"`
 	Duplicates      int64   `json:"duplicates"`
 	PublishFailures int64   `json:"publish_failures"`
+	// Deferred counts sends a radio held back (duty cycle, time on air)
+	// before they went out.
+	Deferred int64 `json:"deferred"`
 }
 
 // Commands counts backend-to-device exchanges.

@@ -46,6 +46,9 @@ func summaryCounts(b *bytes.Buffer, r *Result) {
 		d.Planned, d.ConnectedMax, d.Connects, d.ConnectFailures, fmtFloat(r.Connect.SuccessPct), d.Disconnects, d.Reconnects, d.Closed)
 	fmt.Fprintf(b, "messages  %d sent, %d acked, %d received, %d lost (%s%%), %d duplicates, %d publish failures\n",
 		m.Sent, m.Acked, m.Received, m.Lost, fmtFloat(m.LossPct), m.Duplicates, m.PublishFailures)
+	if m.Deferred > 0 {
+		fmt.Fprintf(b, "radio     %d sends held back by the radio before they went out\n", m.Deferred)
+	}
 	if c := r.Commands; c.Sent+c.Replied > 0 {
 		fmt.Fprintf(b, "commands  %d sent, %d replied\n", c.Sent, c.Replied)
 	}

@@ -110,6 +110,12 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 		g.Name = fmt.Sprintf("group-%d", i+1)
 	}
 	g.ClientID = orTemplate(g.ClientID, defaultClientID)
+	if !has("on_busy") {
+		g.OnBusy = OnBusyDefer
+	}
+	if !has("queue") {
+		g.Queue = 16
+	}
 	g.Connect.withDefaults(scope(has, "connect"))
 	g.Reconnect.withDefaults(scope(has, "reconnect"))
 	if g.Telemetry != nil {

@@ -43,6 +43,7 @@ func (g *Group) plan() sim.Group {
 		Telemetry: g.Telemetry.plan(),
 		Commands:  g.Commands.plan(),
 		Requests:  g.Requests.plan(),
+		Radio:     g.limits,
 	}
 }
 

@@ -69,9 +69,21 @@ type Group struct {
 	// Link overrides the radio's link, or gives the whole link when there
 	// is no radio, in tc-netem's own syntax per direction.
 	Link Link `yaml:"link"`
+	// OnBusy is what a send does when the radio is on air or its band is
+	// closed by the duty cycle: defer (wait in the queue) or drop.
+	OnBusy string `yaml:"on_busy"`
+	// Queue bounds the sends held while the radio is busy.
+	Queue int `yaml:"queue"`
 
-	link netem.Link // Radio's link with Link applied, once validated
+	link   netem.Link // Radio's link with Link applied, once validated
+	limits *sim.Radio // Radio's airtime, duty cycle and payload cap
 }
+
+// Busy policies.
+const (
+	OnBusyDefer = "defer"
+	OnBusyDrop  = "drop"
+)
 
 // Link is a device's link per direction, in tc-netem syntax ("delay 100ms
 // 20ms distribution normal loss 1% rate 1mbit"). Uplink is device to

@@ -266,3 +266,30 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanRadioLimits(t *testing.T) {
+	s, err := Parse("lora.yaml", []byte(`version: 1
+name: lora
+duration: 1m
+groups:
+  - {name: sensors, count: 10, radio: lorawan-sf12, on_busy: drop, queue: 4, telemetry: {every: 1m, payload: "{{track}}"}}
+  - {name: trackers, count: 10, radio: ltem, telemetry: {every: 1m}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Plan()
+	r := p.Groups[0].Radio
+	if r == nil || r.DutyCycle != 0.01 || r.MaxPayload != 51 || r.Queue != 4 || !r.Drop {
+		t.Fatalf("lorawan-sf12 radio limits = %+v, want 1%% duty cycle, 51 B, queue 4, drop", r)
+	}
+	if air := r.Airtime(20); air < 1810*time.Millisecond || air > 1811*time.Millisecond {
+		t.Errorf("SF12 airtime of 20 B = %v, want 1810.4 ms", air)
+	}
+	if p.Groups[1].Radio != nil {
+		t.Errorf("ltem radio limits = %+v, want none: LTE-M has no duty cycle or airtime model", p.Groups[1].Radio)
+	}
+	if l, ok := s.Groups[1].Shaped(); !ok || l.Up.Delay == 0 {
+		t.Errorf("ltem group link %+v, shaped %v: want the profile's link", l, ok)
+	}
+}

@@ -377,6 +377,18 @@ func (g *Group) validateLink(t *tree, p string) {
 			return
 		}
 		base = prof.Link
+		if prof.Airtime != nil || prof.DutyCycle > 0 || prof.MaxPayload > 0 {
+			g.limits = &sim.Radio{Airtime: prof.Airtime, DutyCycle: prof.DutyCycle, MaxPayload: prof.MaxPayload,
+				Queue: g.Queue, Drop: g.OnBusy == OnBusyDrop}
+		}
+	}
+	switch g.OnBusy {
+	case OnBusyDefer, OnBusyDrop:
+	default:
+		t.add(p+".on_busy", "must be %s or %s, got %q", OnBusyDefer, OnBusyDrop, g.OnBusy)
+	}
+	if g.Queue < 1 || g.Queue > 1<<16 {
+		t.add(p+".queue", "must be 1 to 65536, got %d", g.Queue)
 	}
 	up, okUp := overrideLink(t, p+".link.up", base.Up, g.Link.Up)
 	down, okDown := overrideLink(t, p+".link.down", base.Down, g.Link.Down)

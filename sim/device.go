@@ -33,6 +33,7 @@ type earlyReply struct {
 // connection.
 type pendingSend struct {
 	kind     uint8 // jobTelemetry or jobRequest
+	waited   bool  // it found the radio busy (radio limits)
 	intended time.Duration
 }
 
@@ -63,7 +64,10 @@ type device struct {
 	lastWrite  time.Duration
 	upAt       time.Duration // when the current connection came up
 	pending    []pendingSend
-	early      []earlyReply // commands that arrived during the handshake
+	early      []earlyReply  // commands that arrived during the handshake
+	air        *frame        // the message on air (radio limits)
+	held       []pendingSend // sends waiting for the band (radio limits)
+	bandFree   time.Duration // when the band opens again (radio limits)
 	sess       Session
 	id         string // rendered client ID, once connected
 	inflight   []inflight

@@ -282,11 +282,18 @@ func (e *Engine) deactivate(dev int) {
 	d.life++
 	d.conn++
 	d.state = stateIdle
-	d.pending, d.early = nil, nil
+	unsent := len(d.held)
+	if d.air != nil {
+		unsent++
+	}
+	d.pending, d.early, d.held, d.air = nil, nil, nil, nil
 	s := d.sess
 	d.sess = nil
 	e.outstanding.Add(-int64(d.drop()))
 	d.mu.Unlock()
+	for range unsent {
+		e.record(PublishFailed, int(d.group), 0, errUnsent)
+	}
 	if s != nil {
 		_ = s.Close()
 		e.record(Closed, int(d.group), 0, "")

@@ -29,6 +29,8 @@ func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
 		e.ping(j, now)
 	case jobLinger:
 		e.linger(j, now)
+	case jobRadio:
+		e.radioDone(j, now, sc)
 	}
 }
 
@@ -296,10 +298,12 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 		e.record(PublishFailed, g, 0, reason)
 		return
 	}
-	seq := d.next(f.kind)
-	if f.payload.Uses("rand") && d.rng == nil {
-		d.rng = rand.New(rand.NewPCG(e.plan.Seed^uint64(purposePayload), uint64(dev)))
+	if r := e.groups[g].g.Radio; r.active() {
+		e.hold(dev, d, r, f.kind, intended, now, sc)
+		return
 	}
+	seq := d.next(f.kind)
+	e.payloadRand(dev, d, f)
 	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
 	sc.render(f.topic, f.payload, f.size, &v)
 	id := e.track(d, f.qos, f.kind == jobTelemetry, intended)
@@ -386,5 +390,13 @@ func (e *Engine) ping(j job, now time.Duration) {
 	d.mu.Unlock()
 	if send {
 		_ = s.Ping()
+	}
+}
+
+// payloadRand gives the device its seeded random source the first time a
+// payload needs one. d.mu is held.
+func (e *Engine) payloadRand(dev int, d *device, f *flow) {
+	if f.payload.Uses("rand") && d.rng == nil {
+		d.rng = rand.New(rand.NewPCG(e.plan.Seed^uint64(purposePayload), uint64(dev)))
 	}
 }

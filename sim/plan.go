@@ -57,6 +57,50 @@ type Group struct {
 	// Requests are device-initiated exchanges: the device publishes on
 	// Topic, the backend answers on ReplyTopic. Nil for none.
 	Requests *Exchange
+	// Radio constrains when and how much a device may send; nil for none.
+	Radio *Radio
+}
+
+// Radio is a radio's constraints on a device's sends: time on air, a
+// regulatory duty cycle and a payload cap. With them each device sends
+// through its own queue: one message on air at a time, then the band
+// stays closed for airtime*(1/DutyCycle - 1).
+type Radio struct {
+	// Airtime is the time on air of a payload of n bytes; nil for none.
+	// A message reaches the network when its airtime is over.
+	Airtime func(n int) time.Duration
+	// DutyCycle is the fraction of time a device may transmit (0.01 for
+	// 1 %); 0 for no limit.
+	DutyCycle float64
+	// MaxPayload refuses larger payloads; 0 for no cap.
+	MaxPayload int
+	// Queue bounds the sends a device holds while its band is closed
+	// [16]; when it is full the newest send is dropped.
+	Queue int
+	// Drop drops a send that finds the band closed instead of holding it.
+	Drop bool
+}
+
+// active reports whether r constrains anything.
+func (r *Radio) active() bool {
+	return r != nil && (r.Airtime != nil || r.DutyCycle > 0 || r.MaxPayload > 0)
+}
+
+// queue is the hold queue's bound.
+func (r *Radio) queue() int {
+	if r.Queue > 0 {
+		return r.Queue
+	}
+	return 16
+}
+
+// busy is how long the band stays closed after a message of the given
+// airtime starts.
+func (r *Radio) busy(air time.Duration) time.Duration {
+	if r.DutyCycle > 0 && r.DutyCycle < 1 {
+		return time.Duration(float64(air) / r.DutyCycle)
+	}
+	return air
 }
 
 // Connect describes how a device connects.

@@ -14,6 +14,7 @@ const (
 	jobRequest
 	jobPing
 	jobLinger
+	jobRadio
 )
 
 // job is one due item: run kind for device dev at due, if the device's

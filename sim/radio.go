@@ -1,0 +1,141 @@
+package sim
+
+import (
+	"bytes"
+	"time"
+)
+
+// frame is a message on air: rendered when it started, written to the
+// session when its airtime is over.
+type frame struct {
+	f              *flow
+	seq            uint32
+	waited         bool // it found the radio busy and was held
+	intended       time.Duration
+	start, end     time.Duration
+	topic, payload []byte
+}
+
+// Failure kinds recorded by the radio queue.
+const (
+	errDutyCycle = "duty_cycle"        // the band was closed and the policy drops
+	errQueueFull = "queue_full"        // the hold queue was full
+	errTooLarge  = "payload_too_large" // over the radio's payload cap
+	errUnsent    = "unsent_at_close"   // still held or on air when the device closed
+)
+
+// hold queues a send behind the device's radio and starts it if the band
+// is free. d.mu is held and released.
+func (e *Engine) hold(dev int, d *device, r *Radio, kind uint8, intended, now time.Duration, sc *scratch) {
+	g := int(d.group)
+	closed := d.air != nil || now < d.bandFree
+	switch {
+	case closed && r.Drop:
+		d.mu.Unlock()
+		e.record(PublishFailed, g, 0, errDutyCycle)
+		return
+	case len(d.held) >= r.queue():
+		d.mu.Unlock()
+		e.record(PublishFailed, g, 0, errQueueFull)
+		return
+	}
+	d.held = append(d.held, pendingSend{kind: kind, intended: intended, waited: closed})
+	fails := e.pump(dev, d, r, now, sc)
+	d.mu.Unlock()
+	for range fails {
+		e.record(PublishFailed, g, 0, errTooLarge)
+	}
+}
+
+// pump puts the next held send on air when the band is free, or wakes
+// the device's shard when it will be. It returns how many sends it
+// refused as too large. d.mu is held.
+func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration, sc *scratch) (tooLarge int) {
+	for d.air == nil && len(d.held) > 0 {
+		if now < d.bandFree {
+			e.schedule(dev, jobRadio, d.life, 0, d.bandFree)
+			return tooLarge
+		}
+		p := d.held[0]
+		d.held = d.held[1:]
+		fr := e.render(dev, d, e.groups[d.group].flow(p.kind), p.intended, sc)
+		fr.waited = p.waited
+		if r.MaxPayload > 0 && len(fr.payload) > r.MaxPayload {
+			tooLarge++
+			continue
+		}
+		var air time.Duration
+		if r.Airtime != nil {
+			air = r.Airtime(len(fr.payload))
+		}
+		fr.start, fr.end = now, now+air
+		d.air, d.bandFree = fr, now+r.busy(air)
+		e.schedule(dev, jobRadio, d.life, 0, fr.end)
+	}
+	return tooLarge
+}
+
+// render builds a flow's next message into a frame of its own. d.mu is
+// held.
+func (e *Engine) render(dev int, d *device, f *flow, intended time.Duration, sc *scratch) *frame {
+	seq := d.next(f.kind)
+	e.payloadRand(dev, d, f)
+	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
+	sc.render(f.topic, f.payload, f.size, &v)
+	return &frame{f: f, seq: seq, intended: intended, topic: bytes.Clone(sc.topic), payload: bytes.Clone(sc.payload)}
+}
+
+// radioDone writes the frame whose airtime is over and starts the next
+// held send.
+func (e *Engine) radioDone(j job, now time.Duration, sc *scratch) {
+	dev := int(j.dev)
+	d := &e.devs[dev]
+	d.mu.Lock()
+	if d.life != j.epoch {
+		d.mu.Unlock()
+		return
+	}
+	fr := d.air
+	if fr != nil && now >= fr.end {
+		d.air = nil
+		e.transmit(dev, d, fr, now)
+		d.mu.Lock()
+	}
+	r := e.groups[d.group].g.Radio
+	fails := e.pump(dev, d, r, now, sc)
+	g := int(d.group)
+	d.mu.Unlock()
+	for range fails {
+		e.record(PublishFailed, g, 0, errTooLarge)
+	}
+}
+
+// transmit hands a frame that left the air to the session. d.mu is held
+// and released.
+func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
+	g := int(d.group)
+	if reason := d.cannotSend(fr.f.qos); reason != "" {
+		d.mu.Unlock()
+		e.record(PublishFailed, g, 0, reason)
+		return
+	}
+	id := e.track(d, fr.f.qos, fr.f.kind == jobTelemetry, fr.intended)
+	s := d.sess
+	d.lastWrite = now
+	d.mu.Unlock()
+	awaited := e.o.Backend != nil
+	if awaited {
+		e.outstanding.Add(1)
+	}
+	if err := s.Publish(id, bstr(fr.topic), fr.payload, fr.f.qos, fr.f.retain); err != nil {
+		e.untrack(d, id, awaited)
+		e.record(PublishFailed, g, 0, ErrorKind(err))
+		return
+	}
+	if fr.waited {
+		e.record(Deferred, g, fr.start-fr.intended, "")
+	}
+	// The hold and the airtime are the radio's, not the generator's: the
+	// schedule lag is how late the frame left after its airtime.
+	e.record(fr.f.sent, g, max(0, now-fr.end), "")
+}

@@ -1,0 +1,115 @@
+package sim
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// sf12 is LoRaWAN SF12 at 1 %: 1810.4 ms on air for a 20-byte payload
+// (RADIO.md section 5), so the band stays closed for 181.04 s per send.
+func sf12(n int) time.Duration { return 1810400 * time.Microsecond }
+
+func sendTimes(rec *tally, k EventKind) []time.Duration {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var at []time.Duration
+	for _, e := range rec.ev {
+		if e.Kind == k {
+			at = append(at, e.At)
+		}
+	}
+	return at
+}
+
+func countErr(rec *tally, kind string) int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	n := 0
+	for _, e := range rec.ev {
+		if e.Kind == PublishFailed && e.Err == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func loraPlan(drop bool) *Plan {
+	p := meterPlan(1, time.Minute, 570*time.Second, 0) // slots 0..9 min, none on the end
+	p.Groups[0].Telemetry.Aligned = true
+	p.Groups[0].Telemetry.Size = 0
+	p.Groups[0].Telemetry.Payload = MustTemplate("{{track}}")
+	p.Groups[0].Radio = &Radio{Airtime: sf12, DutyCycle: 0.01, MaxPayload: 51, Queue: 2, Drop: drop}
+	return p
+}
+
+// An SF12 device scheduled every 60 s at a 1 % duty cycle gets a send out
+// at most once per 181 s; with the drop policy the sends in between are
+// refused and counted.
+func TestRadioDutyCycleDrops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := run(t, loraPlan(true), newFakeBroker(time.Millisecond), t.Context())
+		at := sendTimes(rec, Published)
+		// Slots 0..9 min: on air at 0, 4, 8 min (the band opens at 181 s
+		// after each), the rest dropped.
+		if len(at) != 3 {
+			t.Fatalf("sent at %v, want 3 sends in 10 min", at)
+		}
+		for i := 1; i < len(at); i++ {
+			if gap := at[i] - at[i-1]; gap < 181*time.Second {
+				t.Errorf("sends %v apart, want at least 181 s at 1 %% duty cycle", gap)
+			}
+		}
+		if n := countErr(rec, errDutyCycle); n != 7 {
+			t.Errorf("%d sends dropped for the duty cycle, want 7", n)
+		}
+		for _, l := range rec.latencies(Delivered) {
+			if l < 1810*time.Millisecond || l > 1812*time.Millisecond {
+				t.Errorf("end-to-end %v, want the 1810.4 ms on air plus the 1 ms hop", l)
+			}
+		}
+	})
+}
+
+// With the defer policy the sends wait for the band in a bounded queue:
+// they go out late, the hold is recorded, and overflow is dropped.
+func TestRadioDutyCycleDefers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := run(t, loraPlan(false), newFakeBroker(time.Millisecond), t.Context())
+		at := sendTimes(rec, Published)
+		if len(at) != 4 {
+			t.Fatalf("sent at %v, want 4 in 10 min (0, 181, 362, 543 s)", at)
+		}
+		for i := 1; i < len(at); i++ {
+			gap := at[i] - at[i-1]
+			if gap < 181040*time.Millisecond || gap > 181041*time.Millisecond {
+				t.Errorf("sends %v apart, want the band's 181.04 s", gap)
+			}
+		}
+		holds := rec.latencies(Deferred)
+		if len(holds) != 3 || holds[0] != 181040*time.Millisecond-60*time.Second {
+			t.Errorf("holds %v, want 3, the first 121.04 s (slot 1 min, band open at 181.04 s)", holds)
+		}
+		// Slots every minute, 0..9; the band is open again 181.04 s after
+		// each start, and the queue holds 2. On air: slots 0, 1, 2 and 4 (at
+		// 0, 181.04, 362.08, 543.12 s). Slots 3, 5, 6, 8 and 9 find the
+		// queue full; slot 7 is still held when the run ends.
+		if full, unsent := countErr(rec, errQueueFull), countErr(rec, errUnsent); full != 5 || unsent != 1 {
+			t.Errorf("%d dropped from the full queue, %d unsent at the end: want 5 and 1", full, unsent)
+		}
+		if lag := rec.latencies(Published); lag[1] != 0 {
+			t.Errorf("schedule lag %v for a held send, want 0: the hold is the radio's", lag[1])
+		}
+	})
+}
+
+func TestRadioRefusesOversizedPayloads(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := loraPlan(true)
+		p.Groups[0].Telemetry.Size = 64
+		rec := run(t, p, newFakeBroker(time.Millisecond), t.Context())
+		if n, s := countErr(rec, errTooLarge), rec.count(Published); n != 10 || s != 0 {
+			t.Errorf("%d refused as too large, %d sent; want all 10 refused (64 B > 51 B)", n, s)
+		}
+	})
+}
