@@ -44,6 +44,7 @@ func (g *Group) plan() sim.Group {
 		Commands:  g.Commands.plan(),
 		Requests:  g.Requests.plan(),
 		Radio:     g.limits,
+		Sleep:     g.Sleep.plan(),
 	}
 }
 
@@ -76,4 +77,11 @@ func (e *Exchange) plan() *sim.Exchange {
 		Size:       int(e.Size),
 		QoS:        byte(e.QoS),
 	}
+}
+
+func (s *Sleep) plan() *sim.Sleep {
+	if s == nil {
+		return nil
+	}
+	return &sim.Sleep{EDRX: s.EDRX, PTW: s.PTW, Inactivity: s.Inactivity}
 }

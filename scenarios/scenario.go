@@ -74,9 +74,20 @@ type Group struct {
 	OnBusy string `yaml:"on_busy"`
 	// Queue bounds the sends held while the radio is busy.
 	Queue int `yaml:"queue"`
+	// Sleep makes idle devices reachable only in eDRX paging windows.
+	Sleep *Sleep `yaml:"sleep"`
 
 	link   netem.Link // Radio's link with Link applied, once validated
 	limits *sim.Radio // Radio's airtime, duty cycle and payload cap
+}
+
+// Sleep is cellular idle-mode paging (eDRX): a device that has sent
+// nothing for Inactivity hears commands only in a paging window of PTW
+// once every EDRX cycle.
+type Sleep struct {
+	EDRX       time.Duration `yaml:"edrx"`
+	PTW        time.Duration `yaml:"ptw"`
+	Inactivity time.Duration `yaml:"inactivity"`
 }
 
 // Busy policies.

@@ -390,6 +390,17 @@ func (g *Group) validateLink(t *tree, p string) {
 	if g.Queue < 1 || g.Queue > 1<<16 {
 		t.add(p+".queue", "must be 1 to 65536, got %d", g.Queue)
 	}
+	if s := g.Sleep; s != nil {
+		switch {
+		case s.EDRX <= 0:
+			t.add(p+".sleep.edrx", "must be > 0, got %s", s.EDRX)
+		case s.PTW < 0 || s.PTW >= s.EDRX:
+			t.add(p+".sleep.ptw", "must be 0s or more and shorter than edrx %s, got %s", s.EDRX, s.PTW)
+		}
+		if s.Inactivity < 0 {
+			t.add(p+".sleep.inactivity", "must be >= 0, got %s", s.Inactivity)
+		}
+	}
 	up, okUp := overrideLink(t, p+".link.up", base.Up, g.Link.Up)
 	down, okDown := overrideLink(t, p+".link.down", base.Down, g.Link.Down)
 	if okUp && okDown {

@@ -32,8 +32,9 @@ type earlyReply struct {
 // pendingSend is a send that woke a per-report device and waits for its
 // connection.
 type pendingSend struct {
-	kind     uint8 // jobTelemetry or jobRequest
-	waited   bool  // it found the radio busy (radio limits)
+	kind     uint8         // jobTelemetry or jobRequest
+	waited   bool          // it found the radio busy (radio limits)
+	at       time.Duration // when its slot fired, before any wake-up
 	intended time.Duration
 }
 
@@ -65,6 +66,7 @@ type device struct {
 	upAt       time.Duration // when the current connection came up
 	pending    []pendingSend
 	early      []earlyReply  // commands that arrived during the handshake
+	paged      []earlyReply  // commands waiting for the next paging window
 	air        *frame        // the message on air (radio limits)
 	held       []pendingSend // sends waiting for the band (radio limits)
 	bandFree   time.Duration // when the band opens again (radio limits)

@@ -53,8 +53,11 @@ type Engine struct {
 	// outstanding counts what the drain waits for: acks, deliveries,
 	// replies and answers that are still due.
 	outstanding atomic.Int64
-	dials       sync.WaitGroup // connect goroutines
-	runCtx      context.Context
+	// draining is set when the schedule ends: shards then only finish
+	// work under way (acks, radio frames, paging, lingering sessions).
+	draining atomic.Bool
+	dials    sync.WaitGroup // connect goroutines
+	runCtx   context.Context
 }
 
 // groupState is a group's derived, read-only schedule plus the
@@ -174,18 +177,19 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.subscribe(ctx); err != nil {
 		return err
 	}
-	schedCtx, stopSched := context.WithCancel(ctx)
+	shardCtx, stopShards := context.WithCancel(runCtx)
 	var shards sync.WaitGroup
 	for _, s := range e.shards {
 		shards.Go(func() {
 			sc := new(scratch)
-			s.run(schedCtx, e.since, func(j job, now time.Duration) { e.fire(j, now, sc) })
+			s.run(shardCtx, e.since, func(j job, now time.Duration) { e.fire(j, now, sc) })
 		})
 	}
-	e.control(schedCtx)
-	stopSched()
-	shards.Wait()
+	e.control(ctx)
+	e.draining.Store(true)
 	e.drain()
+	stopShards()
+	shards.Wait()
 	stopRun()
 	e.closeAll()
 	e.dials.Wait()
@@ -282,11 +286,11 @@ func (e *Engine) deactivate(dev int) {
 	d.life++
 	d.conn++
 	d.state = stateIdle
-	unsent := len(d.held)
+	unsent := len(d.held) + len(d.pending)
 	if d.air != nil {
 		unsent++
 	}
-	d.pending, d.early, d.held, d.air = nil, nil, nil, nil
+	d.pending, d.early, d.held, d.air, d.paged = nil, nil, nil, nil, nil
 	s := d.sess
 	d.sess = nil
 	e.outstanding.Add(-int64(d.drop()))

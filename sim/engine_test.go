@@ -435,3 +435,22 @@ func TestEngineRequestPayloadRand(t *testing.T) {
 		}
 	})
 }
+
+// A per-report device's wake-up is not generator lag.
+func TestEnginePerReportWakeIsNotScheduleLag(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		b.refuse = true
+		time.AfterFunc(1500*time.Millisecond, func() {
+			b.mu.Lock()
+			b.refuse = false
+			b.mu.Unlock()
+		})
+		p := meterPlan(5, 10*time.Second, 5*time.Second, 0)
+		p.Groups[0].Connect.PerReport = true
+		rec := run(t, p, b, t.Context())
+		if lag := rec.latencies(Published); len(lag) == 0 || slices.Max(lag) != 0 {
+			t.Errorf("schedule lag %v under a fake clock, want 0 whatever the wake took", lag)
+		}
+	})
+}

@@ -18,6 +18,9 @@ type scratch struct {
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
+	if e.draining.Load() && j.kind <= jobRequest {
+		return // the schedule is over: start nothing new
+	}
 	switch j.kind {
 	case jobConnect:
 		e.connect(j)
@@ -31,6 +34,8 @@ func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
 		e.linger(j, now)
 	case jobRadio:
 		e.radioDone(j, now, sc)
+	case jobPage:
+		e.page(j)
 	}
 }
 
@@ -153,7 +158,9 @@ func (e *Engine) flush(dev int, epoch uint32, pending []pendingSend) {
 			e.record(PublishFailed, int(d.group), 0, "offline")
 			continue
 		}
-		e.send(dev, d, e.groups[d.group].flow(p.kind), p.intended, e.since(), sc)
+		// The wake-up is the device's, not the generator's: the schedule
+		// lag runs to when the slot fired.
+		e.send(dev, d, e.groups[d.group].flow(p.kind), p.intended, p.at, sc)
 	}
 }
 
@@ -166,7 +173,7 @@ func (e *Engine) wake(dev int, d *device, kind uint8, intended, now time.Duratio
 		e.record(PublishFailed, g, 0, "offline")
 		return
 	}
-	d.pending = append(d.pending, pendingSend{kind: kind, intended: intended})
+	d.pending = append(d.pending, pendingSend{kind: kind, intended: intended, at: now})
 	if d.state == stateAsleep {
 		d.state = stateWaiting
 		e.schedule(dev, jobConnect, d.life, 0, now)

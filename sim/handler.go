@@ -1,5 +1,7 @@
 package sim
 
+import "time"
+
 // handler receives one connection's session events for a device. epoch
 // ties it to that connection: events from an older one are ignored.
 type handler struct {
@@ -34,6 +36,9 @@ func (h *handler) Message(topic string, payload []byte) {
 	}
 	switch tok.Kind {
 	case TokenCommand:
+		if h.e.held(h.dev, h.epoch, tok, rekind(payload, off, TokenReply)) {
+			return
+		}
 		h.reply(tok, rekind(payload, off, TokenReply))
 	case TokenAnswer:
 		e := h.e
@@ -133,5 +138,46 @@ func (e *Engine) answer(dev int, d *device, tok Token, payload []byte) {
 	topic := r.ReplyTopic.Render(&v)
 	if err := e.o.Backend.Publish(e.runCtx, topic, payload, r.QoS); err != nil {
 		e.record(PublishFailed, gs.idx, 0, "backend_"+ErrorKind(err))
+	}
+}
+
+// held keeps a command that reached an idle device between paging
+// windows until the next window, and reports whether it did.
+func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte) bool {
+	d := &e.devs[dev]
+	sl := e.groups[d.group].g.Sleep
+	if sl == nil {
+		return false
+	}
+	now := e.since()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	phase := time.Duration(uniform(mix(e.plan.Seed, dev, purposePaging, 0), int64(sl.EDRX)))
+	at := sl.reachable(now, d.lastWrite, phase)
+	if at <= now || d.conn != epoch {
+		return false
+	}
+	if len(d.paged) >= maxPending {
+		return true // the device's paging buffer is full: the command is lost
+	}
+	d.paged = append(d.paged, earlyReply{tok: tok, payload: reply})
+	e.schedule(dev, jobPage, epoch, 0, at)
+	return true
+}
+
+// page handles the commands held for a paging window that has come.
+func (e *Engine) page(j job) {
+	d := &e.devs[j.dev]
+	d.mu.Lock()
+	paged := d.paged
+	d.paged = nil
+	ok := d.conn == j.epoch
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	h := &handler{e: e, dev: int(j.dev), epoch: j.epoch}
+	for _, r := range paged {
+		h.reply(r.tok, r.payload)
 	}
 }

@@ -59,6 +59,38 @@ type Group struct {
 	Requests *Exchange
 	// Radio constrains when and how much a device may send; nil for none.
 	Radio *Radio
+	// Sleep makes idle devices reachable only in paging windows; nil for
+	// always reachable.
+	Sleep *Sleep
+}
+
+// Sleep is cellular idle-mode paging (eDRX): a device that has sent
+// nothing for Inactivity is idle and hears the network only in paging
+// windows, one every EDRX cycle (at the device's own random phase) and
+// open for PTW. A downlink that reaches an idle device between windows
+// waits for the next one, so its latency spreads over 0..EDRX-PTW.
+type Sleep struct {
+	EDRX       time.Duration
+	PTW        time.Duration
+	Inactivity time.Duration
+}
+
+// reachable returns when a device idle since lastWrite (and paged at the
+// given phase) hears a downlink arriving at t: t itself if it is still
+// connected-active or inside a paging window, else the next window.
+func (s *Sleep) reachable(t, lastWrite, phase time.Duration) time.Duration {
+	if s == nil || s.EDRX <= 0 || t-lastWrite < s.Inactivity {
+		return t
+	}
+	if t < phase {
+		return phase
+	}
+	k := (t - phase) / s.EDRX
+	w := phase + k*s.EDRX
+	if t < w+s.PTW {
+		return t
+	}
+	return w + s.EDRX
 }
 
 // Radio is a radio's constraints on a device's sends: time on air, a

@@ -17,6 +17,7 @@ const (
 	purposeRequest
 	purposeBackoff
 	purposePayload
+	purposePaging
 )
 
 // mix is SplitMix64's finaliser over the combined inputs.

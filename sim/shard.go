@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// job kinds a shard runs.
+// job kinds a shard runs. The kinds up to jobRequest start new work and
+// are skipped once the engine drains; keep them first.
 const (
 	jobConnect uint8 = iota + 1
 	jobTelemetry
@@ -15,6 +16,7 @@ const (
 	jobPing
 	jobLinger
 	jobRadio
+	jobPage
 )
 
 // job is one due item: run kind for device dev at due, if the device's
