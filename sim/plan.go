@@ -142,8 +142,6 @@ type Connect struct {
 	Timeout      time.Duration
 	KeepAlive    time.Duration
 	CleanSession bool
-	Username     string
-	Password     string
 	// PerReport makes devices sleep without a connection between reports:
 	// a due report or request wakes the device, which connects, sends
 	// what is pending, waits for its acknowledgements and for Linger,
