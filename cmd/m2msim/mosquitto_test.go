@@ -282,3 +282,38 @@ func ltemRTTMedian(t *testing.T) float64 {
 	slices.Sort(sums)
 	return sums[len(sums)/2]
 }
+
+// Credentials come from the environment variables the scenario names,
+// reach the broker, and are never printed.
+func TestRunMosquittoCredentialsFromEnvironment(t *testing.T) {
+	m := mqtttest.StartMosquitto(t, mqtttest.WithUser("fleet", "s3cret-pw"))
+	s := writeScenario(t, fmt.Sprintf(`version: 1
+name: creds
+duration: 1s
+target: {broker: "tcp://%s", username_env: M2MSIM_T_USER, password_env: M2MSIM_T_PASS}
+groups:
+  - {name: d, count: 5, telemetry: {every: 200ms, qos: 1}}
+`, m.Addr()))
+	code, stdout, errs := cli(t, t.Context(), "run", s, "--out", t.TempDir())
+	if code != exitUsage || !strings.Contains(errs, "M2MSIM_T_USER") {
+		t.Errorf("run without the variables = exit %d, %q; want exit 2 naming $M2MSIM_T_USER", code, errs)
+	}
+	t.Setenv("M2MSIM_T_USER", "fleet")
+	t.Setenv("M2MSIM_T_PASS", "wrong")
+	code, stdout, errs = cli(t, t.Context(), "run", s, "--out", t.TempDir())
+	if code != exitUsage || !strings.Contains(errs, "not authorized") {
+		t.Errorf("run with a wrong password = exit %d, %q; want exit 2 and the broker's refusal", code, errs)
+	}
+	t.Setenv("M2MSIM_T_PASS", "s3cret-pw")
+	out := t.TempDir()
+	code, stdout, errs = cli(t, t.Context(), "run", s, "--out", out)
+	if code != exitOK {
+		t.Fatalf("run with credentials = exit %d\n%s%s", code, stdout, errs)
+	}
+	if r := readResult(t, out); r.Devices.ConnectedMax != 5 || r.Messages.Received == 0 {
+		t.Errorf("devices %+v messages %+v: want all 5 connected and reporting", r.Devices, r.Messages)
+	}
+	if strings.Contains(stdout+errs, "s3cret-pw") {
+		t.Errorf("the password appears in the output:\n%s%s", stdout, errs)
+	}
+}
