@@ -110,6 +110,9 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 		g.Name = fmt.Sprintf("group-%d", i+1)
 	}
 	g.ClientID = orTemplate(g.ClientID, defaultClientID)
+	if !has("downlink") {
+		g.Downlink = DownlinkAlways
+	}
 	if !has("on_busy") {
 		g.OnBusy = OnBusyDefer
 	}

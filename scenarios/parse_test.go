@@ -57,6 +57,8 @@ var problemCases = []struct {
 	{"bad sleep", head + "  - count: 1\n    sleep: {edrx: 20s, ptw: 30s, inactivity: -1s}\n", []string{
 		`t.yaml:6:29: groups[0].sleep.ptw: must be 0s or more and shorter than edrx 20s, got 30s`,
 		`t.yaml:6:46: groups[0].sleep.inactivity: must be >= 0, got -1s`}},
+	{"class-a without a LoRa radio", head + "  - count: 1\n    radio: ltem\n    downlink: class-a\n", []string{
+		`t.yaml:7:15: groups[0].downlink: class-a needs a radio with time on air, such as lorawan-sf9`}},
 	{"unknown radio", head + "  - count: 1\n    radio: nbiotx\n", []string{
 		`t.yaml:6:12: groups[0].radio: unknown radio "nbiotx"; known: nbiot, ltem, gprs, 3g, lte, 5g, lorawan, lorawan-sf7..lorawan-sf12, sigfox, wifi, ble-gateway, geo, leo, iridium (m2msim radios lists them)`}},
 	{"bad link syntax and range", head + "  - count: 1\n    link: {up: delay soon, down: loss 140%}\n", []string{
@@ -175,7 +177,7 @@ var problemCases = []struct {
 	{"several problems, sorted", "version: 3\nname: t\nduration: 1s\ngroups:\n  - count: 1\n    telemetry: {every: 1s, qos: 9}\n    bogus: 1\nthresholds: [\"nope\"]\n", []string{
 		`t.yaml:1:10: version: must be 1, got 3`,
 		`t.yaml:6:33: groups[0].telemetry.qos: must be 0, 1 or 2, got 9`,
-		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, sleep`,
+		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, sleep, downlink`,
 		`t.yaml:8:14: thresholds[0]: want "<metric> <op> <value>", such as "latency.e2e.p99 < 250ms"`}},
 }
 

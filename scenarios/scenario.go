@@ -76,6 +76,9 @@ type Group struct {
 	Queue int `yaml:"queue"`
 	// Sleep makes idle devices reachable only in eDRX paging windows.
 	Sleep *Sleep `yaml:"sleep"`
+	// Downlink is when a device hears the network: always, or class-a
+	// (LoRaWAN: only in RX1 after each of its uplinks).
+	Downlink string `yaml:"downlink"`
 
 	link   netem.Link // Radio's link with Link applied, once validated
 	limits *sim.Radio // Radio's airtime, duty cycle and payload cap
@@ -89,6 +92,12 @@ type Sleep struct {
 	PTW        time.Duration `yaml:"ptw"`
 	Inactivity time.Duration `yaml:"inactivity"`
 }
+
+// Downlink reception modes.
+const (
+	DownlinkAlways = "always"
+	DownlinkClassA = "class-a"
+)
 
 // Busy policies.
 const (

@@ -268,7 +268,7 @@ func TestPlanRadioLimits(t *testing.T) {
 name: lora
 duration: 1m
 groups:
-  - {name: sensors, count: 10, radio: lorawan-sf12, on_busy: drop, queue: 4, telemetry: {every: 1m, payload: "{{track}}"}}
+  - {name: sensors, count: 10, radio: lorawan-sf12, on_busy: drop, queue: 4, downlink: class-a, telemetry: {every: 1m, payload: "{{track}}"}}
   - {name: trackers, count: 10, radio: ltem, telemetry: {every: 1m}}
 `))
 	if err != nil {
@@ -276,8 +276,8 @@ groups:
 	}
 	p := s.Plan()
 	r := p.Groups[0].Radio
-	if r == nil || r.DutyCycle != 0.01 || r.MaxPayload != 51 || r.Queue != 4 || !r.Drop {
-		t.Fatalf("lorawan-sf12 radio limits = %+v, want 1%% duty cycle, 51 B, queue 4, drop", r)
+	if r == nil || r.DutyCycle != 0.01 || r.MaxPayload != 51 || r.Queue != 4 || !r.Drop || !r.ClassA {
+		t.Fatalf("lorawan-sf12 radio limits = %+v, want 1%% duty cycle, 51 B, queue 4, drop, class A", r)
 	}
 	if air := r.Airtime(20); air < 1810*time.Millisecond || air > 1811*time.Millisecond {
 		t.Errorf("SF12 airtime of 20 B = %v, want 1810.4 ms", air)

@@ -382,6 +382,14 @@ func (g *Group) validateLink(t *tree, p string) {
 				Queue: g.Queue, Drop: g.OnBusy == OnBusyDrop}
 		}
 	}
+	switch {
+	case g.Downlink != DownlinkAlways && g.Downlink != DownlinkClassA:
+		t.add(p+".downlink", "must be %s or %s, got %q", DownlinkAlways, DownlinkClassA, g.Downlink)
+	case g.Downlink == DownlinkClassA && (g.limits == nil || g.limits.Airtime == nil):
+		t.add(p+".downlink", "class-a needs a radio with time on air, such as lorawan-sf9")
+	case g.Downlink == DownlinkClassA:
+		g.limits.ClassA = true
+	}
 	switch g.OnBusy {
 	case OnBusyDefer, OnBusyDrop:
 	default:

@@ -70,6 +70,7 @@ type device struct {
 	air        *frame        // the message on air (radio limits)
 	held       []pendingSend // sends waiting for the band (radio limits)
 	bandFree   time.Duration // when the band opens again (radio limits)
+	uplinkEnd  time.Duration // when the last frame left the air (class A)
 	sess       Session
 	id         string // rendered client ID, once connected
 	inflight   []inflight

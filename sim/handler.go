@@ -145,23 +145,40 @@ func (e *Engine) answer(dev int, d *device, tok Token, payload []byte) {
 // windows until the next window, and reports whether it did.
 func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte) bool {
 	d := &e.devs[dev]
-	sl := e.groups[d.group].g.Sleep
-	if sl == nil {
+	g := e.groups[d.group].g
+	classA := g.Radio != nil && g.Radio.ClassA
+	if g.Sleep == nil && !classA {
 		return false
 	}
 	now := e.since()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	phase := time.Duration(uniform(mix(e.plan.Seed, dev, purposePaging, 0), int64(sl.EDRX)))
-	at := sl.reachable(now, d.lastWrite, phase)
-	if at <= now || d.conn != epoch {
+	if d.conn != epoch {
 		return false
 	}
+	at := now
+	switch {
+	case classA:
+		// Until the next RX1: the one after the last uplink if it has not
+		// opened yet, else the one after the next uplink (at -1).
+		at = -1
+		if rx1 := d.uplinkEnd + RXDelay; d.uplinkEnd > 0 && now <= rx1 {
+			at = rx1
+		}
+	default:
+		phase := time.Duration(uniform(mix(e.plan.Seed, dev, purposePaging, 0), int64(g.Sleep.EDRX)))
+		at = g.Sleep.reachable(now, d.lastWrite, phase)
+		if at <= now {
+			return false
+		}
+	}
 	if len(d.paged) >= maxPending {
-		return true // the device's paging buffer is full: the command is lost
+		return true // the device's downlink buffer is full: the command is lost
 	}
 	d.paged = append(d.paged, earlyReply{tok: tok, payload: reply})
-	e.schedule(dev, jobPage, epoch, 0, at)
+	if at >= 0 {
+		e.schedule(dev, jobPage, epoch, 0, at)
+	}
 	return true
 }
 

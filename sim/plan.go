@@ -111,7 +111,14 @@ type Radio struct {
 	Queue int
 	// Drop drops a send that finds the band closed instead of holding it.
 	Drop bool
+	// ClassA is LoRaWAN class A reception: the device hears the network
+	// only in the receive window RX1 that opens RXDelay after each of its
+	// uplinks; a command waits for the device's next uplink.
+	ClassA bool
 }
+
+// RXDelay is LoRaWAN's RECEIVE_DELAY1: RX1 opens 1 s after an uplink ends.
+const RXDelay = time.Second
 
 // active reports whether r constrains anything.
 func (r *Radio) active() bool {

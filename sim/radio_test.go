@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -110,6 +111,41 @@ func TestRadioRefusesOversizedPayloads(t *testing.T) {
 		rec := run(t, p, newFakeBroker(time.Millisecond), t.Context())
 		if n, s := countErr(rec, errTooLarge), rec.count(Published); n != 10 || s != 0 {
 			t.Errorf("%d refused as too large, %d sent; want all 10 refused (64 B > 51 B)", n, s)
+		}
+	})
+}
+
+// A class A device hears commands only in RX1, 1 s after each of its
+// uplinks: a command waits for the next report, so its round trip runs
+// up to a report period plus RX1.
+func TestRadioClassACommandsWaitForTheNextUplink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		air := 72 * time.Millisecond // SF7, a small payload
+		p := meterPlan(50, 30*time.Second, 5*time.Minute, 0)
+		p.Drain = 45 * time.Second
+		g := &p.Groups[0]
+		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, MaxPayload: 222, ClassA: true}
+		g.Commands = &Exchange{Every: 30 * time.Second, Topic: MustTemplate("m/{{id}}/cmd"),
+			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		l := rec.latencies(CommandReplied)
+		if s := rec.count(CommandSent); s < 400 || len(l) < s-50 {
+			t.Fatalf("%d of %d commands replied, want nearly all (those after the last report wait)", len(l), s)
+		}
+		lo, hi := slices.Min(l), slices.Max(l)
+		// A command reaching the network before an RX1 opens goes out in
+		// it; the shortest round trip is the two hops.
+		if lo < 10*time.Millisecond || hi > 30*time.Second+RXDelay+air+20*time.Millisecond {
+			t.Errorf("round trips %v..%v, want within the two hops .. one report period + RX1", lo, hi)
+		}
+		var sum time.Duration
+		for _, d := range l {
+			sum += d
+		}
+		// Commands land uniformly between reports: a wait of 15 s on average.
+		if mean := sum / time.Duration(len(l)); mean < 14*time.Second || mean > 18*time.Second {
+			t.Errorf("mean round trip %v, want about 15 s + RX1", mean)
 		}
 	})
 }
