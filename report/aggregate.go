@@ -37,6 +37,7 @@ func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 		r.Connect.SuccessPct = round3(100 * float64(r.Devices.Connects) / float64(a))
 	}
 	r.Stages = c.stageResults(stages)
+	r.Groups = c.groupResults()
 	return r
 }
 
@@ -189,6 +190,9 @@ func seriesOf(secs []second, elapsed time.Duration) Series {
 	}
 	return s
 }
+
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return round3(float64(d) / float64(time.Millisecond)) }
 
 // seconds is d in seconds, to the millisecond.
 func seconds(d time.Duration) float64 {

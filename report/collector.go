@@ -14,6 +14,8 @@ import (
 
 // Info describes the run a Collector measures.
 type Info struct {
+	// Groups names the device groups, in Event.Group order.
+	Groups   []GroupInfo
 	Name     string
 	File     string
 	Seed     uint64
@@ -33,7 +35,7 @@ const (
 	histDigits  = 3
 )
 
-const numKinds = int(sim.Deferred) + 1
+const numKinds = int(sim.Woke) + 1
 
 // Latency kinds, in latencyNames order.
 const (
@@ -90,8 +92,9 @@ type shard struct {
 	stages []stageAcc // one per stage; one in all when there are no stages
 	hot    [numLatency]hotHistogram
 	errs   map[string]int64
-	series []second // by second of Event.At
-	_      [64]byte // keeps the next shard's lock off this cache line
+	series []second   // by second of Event.At
+	groups []groupAcc // by Event.Group
+	_      [64]byte   // keeps the next shard's lock off this cache line
 }
 
 // stageAcc accumulates the events attributed to one stage.
@@ -245,6 +248,9 @@ func (c *Collector) bucketOf(at time.Duration) int {
 func (s *shard) add(e sim.Event, stage, bucket int) {
 	acc := &s.stages[stage]
 	acc.counts[e.Kind]++
+	if g := s.group(e.Group); g != nil {
+		g.add(e)
+	}
 	if l := latencySlot[e.Kind]; l != 0 {
 		s.recordLatency(int(l-1), stage, e.Latency)
 	}

@@ -37,6 +37,7 @@ type Result struct {
 	LatencyMS        Latencies         `json:"latency_ms"`
 	Errors           ErrorCounts       `json:"errors"`
 	Stages           []StageResult     `json:"stages,omitempty"`
+	Groups           []GroupResult     `json:"groups,omitempty"`
 	Series           Series            `json:"series"`
 	Thresholds       []ThresholdResult `json:"thresholds"`
 }

@@ -49,6 +49,11 @@ func summaryCounts(b *bytes.Buffer, r *Result) {
 	if m.Deferred > 0 {
 		fmt.Fprintf(b, "radio     %d sends held back by the radio before they went out\n", m.Deferred)
 	}
+	for _, g := range r.Groups {
+		if line := groupLine(g); line != "" && (len(r.Groups) > 1 || g.Radio != GroupRadio{}) {
+			fmt.Fprintln(b, line)
+		}
+	}
 	if c := r.Commands; c.Sent+c.Replied > 0 {
 		fmt.Fprintf(b, "commands  %d sent, %d replied\n", c.Sent, c.Replied)
 	}
@@ -152,3 +157,24 @@ func fmtSeconds(s float64) string {
 }
 
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// groupLine summarises one group: its messages and, when its radio did
+// anything, the radio's figures.
+func groupLine(g GroupResult) string {
+	m, r := g.Messages, g.Radio
+	line := fmt.Sprintf("group %-10s %d devices: %d sent, %d received, %d lost, %d deferred, %d failed",
+		g.Name, g.Devices, m.Sent, m.Received, m.Lost, m.Deferred, m.PublishFailures)
+	if r.Frames > 0 {
+		line += fmt.Sprintf("; %d frames, %ss on air", r.Frames, fmtFloat(r.AirtimeS))
+	}
+	if r.QueueAgeMS.Count > 0 {
+		line += fmt.Sprintf("; held %sms mean, %sms max", fmtFloat(r.QueueAgeMS.Mean), fmtFloat(r.QueueAgeMS.Max))
+	}
+	if r.DownlinkWaitMS.Count > 0 {
+		line += fmt.Sprintf("; commands waited %sms mean, %sms max", fmtFloat(r.DownlinkWaitMS.Mean), fmtFloat(r.DownlinkWaitMS.Max))
+	}
+	if r.Wakes > 0 {
+		line += fmt.Sprintf("; %d wakes, %ss asleep", r.Wakes, fmtFloat(r.AsleepS))
+	}
+	return line
+}

@@ -27,6 +27,7 @@ const maxPending = 16
 type earlyReply struct {
 	tok     Token
 	payload []byte
+	at      time.Duration // when it reached the device
 }
 
 // pendingSend is a send that woke a per-report device and waits for its
@@ -71,6 +72,7 @@ type device struct {
 	held       []pendingSend // sends waiting for the band (radio limits)
 	bandFree   time.Duration // when the band opens again (radio limits)
 	uplinkEnd  time.Duration // when the last frame left the air (class A)
+	asleepAt   time.Duration // when a per-report device last went to sleep
 	sess       Session
 	id         string // rendered client ID, once connected
 	inflight   []inflight

@@ -268,7 +268,7 @@ func (e *Engine) activate(gs *groupState, dev int, now time.Duration) {
 	d.started, d.attempt = false, 0
 	life := d.life
 	if gs.g.Connect.PerReport {
-		d.state, d.started = stateAsleep, true
+		d.state, d.started, d.asleepAt = stateAsleep, true, now
 		e.startChains(dev, d, now)
 		d.mu.Unlock()
 		return

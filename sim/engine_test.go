@@ -368,6 +368,14 @@ func TestEnginePerReportConnectsForEachReport(t *testing.T) {
 		if closed := rec.count(Closed); closed != conns {
 			t.Errorf("closed %d of %d sessions: every wake must end asleep", closed, conns)
 		}
+		if w := rec.count(Woke); w < conns-1 || w > conns {
+			t.Errorf("%d wake events for %d connects, want one per wake", w, conns)
+		}
+		for _, slept := range rec.latencies(Woke) {
+			if slept < 0 || slept > 2*time.Second {
+				t.Errorf("slept %v between reports 2 s apart, want within 0..2s", slept)
+			}
+		}
 		if d := rec.count(Delivered); d != sent {
 			t.Errorf("delivered %d of %d", d, sent)
 		}

@@ -45,11 +45,15 @@ const (
 	RequestSent                          // device sent a request
 	RequestAnswered                      // Latency: intended request time to the backend's answer at the device
 	Deferred                             // a radio constraint (such as a duty cycle) held a send back; Latency: the hold
+	OnAir                                // a frame was transmitted; Latency: its time on air
+	DownlinkWait                         // a command waited for the device to listen (paging window, RX1); Latency: the wait
+	Woke                                 // a sleeping per-report device woke to send; Latency: how long it slept
 )
 
 var kindNames = [...]string{"", "connected", "connect_failed", "disconnected", "closed",
 	"reconnecting", "published", "publish_failed", "acked", "delivered", "duplicate",
-	"command_sent", "command_replied", "request_sent", "request_answered", "deferred"}
+	"command_sent", "command_replied", "request_sent", "request_answered", "deferred",
+	"on_air", "downlink_wait", "woke"}
 
 // String names the kind.
 func (k EventKind) String() string {

@@ -174,11 +174,17 @@ func (e *Engine) wake(dev int, d *device, kind uint8, intended, now time.Duratio
 		return
 	}
 	d.pending = append(d.pending, pendingSend{kind: kind, intended: intended, at: now})
-	if d.state == stateAsleep {
+	woke := d.state == stateAsleep
+	slept := now - d.asleepAt
+	if woke {
 		d.state = stateWaiting
 		e.schedule(dev, jobConnect, d.life, 0, now)
 	}
+	g := int(d.group)
 	d.mu.Unlock()
+	if woke {
+		e.record(Woke, g, slept, "")
+	}
 }
 
 // lingerPoll is how often a per-report device checks whether its
@@ -202,7 +208,7 @@ func (e *Engine) linger(j job, now time.Duration) {
 		return
 	}
 	s := d.sess
-	d.sess, d.state = nil, stateAsleep
+	d.sess, d.state, d.asleepAt = nil, stateAsleep, now
 	d.conn++
 	e.outstanding.Add(-int64(d.drop()))
 	g := int(d.group)
@@ -222,7 +228,7 @@ func (e *Engine) retry(dev int, d *device, now time.Duration) {
 		for range d.pending {
 			e.record(PublishFailed, int(d.group), 0, "offline")
 		}
-		d.pending, d.state, d.attempt = nil, stateAsleep, 0
+		d.pending, d.state, d.attempt, d.asleepAt = nil, stateAsleep, 0, now
 		return
 	}
 	if !ok {

@@ -175,7 +175,7 @@ func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte) bool {
 	if len(d.paged) >= maxPending {
 		return true // the device's downlink buffer is full: the command is lost
 	}
-	d.paged = append(d.paged, earlyReply{tok: tok, payload: reply})
+	d.paged = append(d.paged, earlyReply{tok: tok, payload: reply, at: now})
 	if at >= 0 {
 		e.schedule(dev, jobPage, epoch, 0, at)
 	}
@@ -194,7 +194,9 @@ func (e *Engine) page(j job) {
 		return
 	}
 	h := &handler{e: e, dev: int(j.dev), epoch: j.epoch}
+	now := e.since()
 	for _, r := range paged {
+		e.record(DownlinkWait, int(d.group), now-r.at, "")
 		h.reply(r.tok, r.payload)
 	}
 }

@@ -141,6 +141,9 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 	if fr.waited {
 		e.record(Deferred, g, fr.start-fr.intended, "")
 	}
+	if air := fr.end - fr.start; air > 0 {
+		e.record(OnAir, g, air, "")
+	}
 	// The hold and the airtime are the radio's, not the generator's: the
 	// schedule lag is how late the frame left after its airtime.
 	e.record(fr.f.sent, g, max(0, now-fr.end), "")

@@ -64,6 +64,14 @@ func TestRadioDutyCycleDrops(t *testing.T) {
 		if n := countErr(rec, errDutyCycle); n != 7 {
 			t.Errorf("%d sends dropped for the duty cycle, want 7", n)
 		}
+		for _, air := range rec.latencies(OnAir) {
+			if air != 1810400*time.Microsecond {
+				t.Errorf("on-air event %v, want SF12's 1810.4 ms", air)
+			}
+		}
+		if n := rec.count(OnAir); n != 3 {
+			t.Errorf("%d on-air events, want one per frame (3)", n)
+		}
 		for _, l := range rec.latencies(Delivered) {
 			if l < 1810*time.Millisecond || l > 1812*time.Millisecond {
 				t.Errorf("end-to-end %v, want the 1810.4 ms on air plus the 1 ms hop", l)
@@ -138,6 +146,9 @@ func TestRadioClassACommandsWaitForTheNextUplink(t *testing.T) {
 		// it; the shortest round trip is the two hops.
 		if lo < 10*time.Millisecond || hi > 30*time.Second+RXDelay+air+20*time.Millisecond {
 			t.Errorf("round trips %v..%v, want within the two hops .. one report period + RX1", lo, hi)
+		}
+		if w := rec.count(DownlinkWait); w != len(l) {
+			t.Errorf("%d downlink waits recorded for %d replies, want one per held command", w, len(l))
 		}
 		var sum time.Duration
 		for _, d := range l {

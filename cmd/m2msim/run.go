@@ -135,7 +135,11 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 		return &exitError{code: exitUsage, err: fmt.Errorf("target %s: %w", sc.Target.Broker, err)}
 	}
 	defer rt.Close()
-	coll := report.NewCollector(report.Info{Name: sc.Name, File: sc.File, Seed: plan.Seed,
+	var groups []report.GroupInfo
+	for _, g := range plan.Groups {
+		groups = append(groups, report.GroupInfo{Name: g.Name, Devices: g.Count})
+	}
+	coll := report.NewCollector(report.Info{Groups: groups, Name: sc.Name, File: sc.File, Seed: plan.Seed,
 		Devices: plan.Devices(), Duration: plan.Duration, Stages: plan.Stages, Started: time.Now()})
 	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Backend: rt.Backend, Recorder: coll, Logger: log})
 	if err != nil {

@@ -1,0 +1,126 @@
+package report
+
+import (
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+)
+
+// GroupInfo names a device group and its size.
+type GroupInfo struct {
+	Name    string
+	Devices int
+}
+
+// GroupResult is one device group's figures: its messages and what its
+// radio did.
+type GroupResult struct {
+	Name     string        `json:"name"`
+	Devices  int           `json:"devices"`
+	Messages GroupMessages `json:"messages"`
+	Radio    GroupRadio    `json:"radio"`
+}
+
+// GroupMessages counts a group's telemetry.
+type GroupMessages struct {
+	Sent            int64 `json:"sent"`
+	Received        int64 `json:"received"`
+	Lost            int64 `json:"lost"`
+	Deferred        int64 `json:"deferred"`
+	PublishFailures int64 `json:"publish_failures"`
+}
+
+// GroupRadio is what a group's radios spent: frames and time on air,
+// how long held sends waited (queue age at send), how long commands
+// waited for the device to listen, and time asleep between reports.
+type GroupRadio struct {
+	Frames         int64   `json:"frames"`
+	AirtimeS       float64 `json:"airtime_s"`
+	QueueAgeMS     Spread  `json:"queue_age_ms"`
+	DownlinkWaitMS Spread  `json:"downlink_wait_ms"`
+	Wakes          int64   `json:"wakes"`
+	AsleepS        float64 `json:"asleep_s"`
+}
+
+// Spread summarises durations by count, mean and maximum.
+type Spread struct {
+	Count int64   `json:"count"`
+	Mean  float64 `json:"mean"`
+	Max   float64 `json:"max"`
+}
+
+// maxGroups bounds the groups tracked, against a wild Event.Group.
+const maxGroups = 1 << 12
+
+// groupAcc accumulates one group's event counts and, per kind, the sum
+// and maximum of the latencies.
+type groupAcc struct {
+	counts   [numKinds]int64
+	sum, max [numKinds]time.Duration
+}
+
+func (g *groupAcc) add(e sim.Event) {
+	g.counts[e.Kind]++
+	g.sum[e.Kind] += e.Latency
+	g.max[e.Kind] = max(g.max[e.Kind], e.Latency)
+}
+
+func (g *groupAcc) merge(o *groupAcc) {
+	for k := range g.counts {
+		g.counts[k] += o.counts[k]
+		g.sum[k] += o.sum[k]
+		g.max[k] = max(g.max[k], o.max[k])
+	}
+}
+
+func (g *groupAcc) spread(k sim.EventKind) Spread {
+	n := g.counts[k]
+	if n == 0 {
+		return Spread{}
+	}
+	return Spread{Count: n, Mean: millis(g.sum[k] / time.Duration(n)), Max: millis(g.max[k])}
+}
+
+// group returns the accumulator for group i, growing the list; nil for
+// an index out of range. s.mu is held.
+func (s *shard) group(i int) *groupAcc {
+	if i < 0 || i >= maxGroups {
+		return nil
+	}
+	for len(s.groups) <= i {
+		s.groups = append(s.groups, groupAcc{})
+	}
+	return &s.groups[i]
+}
+
+// groupResults merges the shards' group accumulators into one result per
+// group named in Info.Groups.
+func (c *Collector) groupResults() []GroupResult {
+	if len(c.info.Groups) == 0 {
+		return nil
+	}
+	all := make([]groupAcc, len(c.info.Groups))
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for g := range min(len(s.groups), len(all)) {
+			all[g].merge(&s.groups[g])
+		}
+		s.mu.Unlock()
+	}
+	out := make([]GroupResult, len(all))
+	for i, g := range all {
+		sent, received := g.counts[sim.Published], g.counts[sim.Delivered]
+		out[i] = GroupResult{
+			Name: c.info.Groups[i].Name, Devices: c.info.Groups[i].Devices,
+			Messages: GroupMessages{Sent: sent, Received: received, Lost: max(0, sent-received),
+				Deferred: g.counts[sim.Deferred], PublishFailures: g.counts[sim.PublishFailed]},
+			Radio: GroupRadio{
+				Frames: g.counts[sim.OnAir], AirtimeS: seconds(g.sum[sim.OnAir]),
+				QueueAgeMS: g.spread(sim.Deferred), DownlinkWaitMS: g.spread(sim.DownlinkWait),
+				Wakes: g.counts[sim.Woke], AsleepS: seconds(g.sum[sim.Woke]),
+			},
+		}
+	}
+	return out
+}

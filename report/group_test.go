@@ -1,0 +1,42 @@
+package report
+
+import (
+	"testing"
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+)
+
+func TestGroupResults(t *testing.T) {
+	c := NewCollector(Info{Groups: []GroupInfo{{"meters", 10}, {"sensors", 5}}})
+	ms := time.Millisecond
+	for _, e := range []sim.Event{
+		{Kind: sim.Published, Group: 0}, {Kind: sim.Published, Group: 0}, {Kind: sim.Delivered, Group: 0, Latency: ms},
+		{Kind: sim.Published, Group: 1}, {Kind: sim.Delivered, Group: 1, Latency: ms},
+		{Kind: sim.Deferred, Group: 1, Latency: 2 * time.Second}, {Kind: sim.Deferred, Group: 1, Latency: 4 * time.Second},
+		{Kind: sim.OnAir, Group: 1, Latency: 1500 * ms}, {Kind: sim.OnAir, Group: 1, Latency: 500 * ms},
+		{Kind: sim.DownlinkWait, Group: 1, Latency: 10 * time.Second},
+		{Kind: sim.Woke, Group: 0, Latency: time.Minute}, {Kind: sim.Woke, Group: 0, Latency: 2 * time.Minute},
+		{Kind: sim.PublishFailed, Group: 1, Err: "duty_cycle"},
+		{Kind: sim.Published, Group: 7}, // no such group: counted in the totals only
+	} {
+		c.Record(e)
+	}
+	g := c.Result(StatusPassed, time.Second).Groups
+	if len(g) != 2 {
+		t.Fatalf("%d group results, want 2", len(g))
+	}
+	want0 := GroupResult{Name: "meters", Devices: 10, Messages: GroupMessages{Sent: 2, Received: 1, Lost: 1},
+		Radio: GroupRadio{Wakes: 2, AsleepS: 180}}
+	want1 := GroupResult{Name: "sensors", Devices: 5, Messages: GroupMessages{Sent: 1, Received: 1, Deferred: 2, PublishFailures: 1},
+		Radio: GroupRadio{Frames: 2, AirtimeS: 2, QueueAgeMS: Spread{2, 3000, 4000}, DownlinkWaitMS: Spread{1, 10000, 10000}}}
+	if g[0] != want0 {
+		t.Errorf("group 0 = %+v, want %+v", g[0], want0)
+	}
+	if g[1] != want1 {
+		t.Errorf("group 1 = %+v, want %+v", g[1], want1)
+	}
+	if r := NewCollector(Info{}).Result(StatusPassed, 0); r.Groups != nil {
+		t.Errorf("groups %v without Info.Groups, want none", r.Groups)
+	}
+}
