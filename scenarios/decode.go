@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -157,6 +158,8 @@ func (d *decoder) resolved(n *yaml.Node, path string, v reflect.Value) {
 		d.unsigned(n, path, v)
 	case reflect.Bool:
 		d.boolean(n, path, v)
+	case reflect.Float64:
+		d.float(n, path, v)
 	default:
 		panic("scenarios: no decoder for " + v.Type().String())
 	}
@@ -193,6 +196,19 @@ func (d *decoder) unsigned(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	v.SetUint(x)
+}
+
+func (d *decoder) float(n *yaml.Node, path string, v reflect.Value) {
+	var x float64
+	if !d.scalar(n, path, "a number") {
+		return
+	}
+	tag := n.ShortTag()
+	if (tag != "!!float" && tag != "!!int") || n.Decode(&x) != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		d.fail(n, path, fmt.Sprintf("must be a number, got %s", describe(n)))
+		return
+	}
+	v.SetFloat(x)
 }
 
 func (d *decoder) boolean(n *yaml.Node, path string, v reflect.Value) {

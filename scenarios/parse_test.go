@@ -54,6 +54,9 @@ var problemCases = []struct {
 	{"bad connect mode and linger", head + "  - count: 1\n    connect: {mode: sometimes, linger: -1s}\n    telemetry: {every: 1s}\n", []string{
 		`t.yaml:6:21: groups[0].connect.mode: must be persistent or per-report, got "sometimes"`,
 		`t.yaml:6:40: groups[0].connect.linger: must be >= 0, got -1s`}},
+	{"bad drift", head + "  - count: 1\n    telemetry: {every: 1s, drift_ppm: -5}\n  - count: 1\n    telemetry: {every: 1s, drift_ppm: lots}\n", []string{
+		`t.yaml:6:39: groups[0].telemetry.drift_ppm: must be 0 to 10000 parts per million, got -5`,
+		`t.yaml:8:39: groups[1].telemetry.drift_ppm: must be a number, got "lots"`}},
 	{"bad sleep", head + "  - count: 1\n    sleep: {edrx: 20s, ptw: 30s, inactivity: -1s}\n", []string{
 		`t.yaml:6:29: groups[0].sleep.ptw: must be 0s or more and shorter than edrx 20s, got 30s`,
 		`t.yaml:6:46: groups[0].sleep.inactivity: must be >= 0, got -1s`}},

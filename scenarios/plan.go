@@ -53,14 +53,15 @@ func (t *Telemetry) plan() *sim.Telemetry {
 		return nil
 	}
 	return &sim.Telemetry{
-		Every:   t.Every,
-		Jitter:  t.Jitter,
-		Aligned: t.Phase == phaseAligned,
-		Topic:   t.Topic,
-		Payload: t.Payload,
-		Size:    int(t.Size),
-		QoS:     byte(t.QoS),
-		Retain:  t.Retain,
+		Every:    t.Every,
+		Jitter:   t.Jitter,
+		Aligned:  t.Phase == phaseAligned,
+		Topic:    t.Topic,
+		Payload:  t.Payload,
+		Size:     int(t.Size),
+		QoS:      byte(t.QoS),
+		Retain:   t.Retain,
+		DriftPPM: t.DriftPPM,
 	}
 }
 

@@ -161,6 +161,8 @@ type Telemetry struct {
 	Size   ByteSize `yaml:"size"`
 	QoS    int      `yaml:"qos"`
 	Retain bool     `yaml:"retain"`
+	// DriftPPM bounds each device's clock error in parts per million.
+	DriftPPM float64 `yaml:"drift_ppm"`
 }
 
 // Exchange is a request and its reply: commands (backend to device) or

@@ -237,6 +237,9 @@ func (r *Reconnect) validate(t *tree, p string) {
 }
 
 func (tm *Telemetry) validate(t *tree, p string) {
+	if tm.DriftPPM < 0 || tm.DriftPPM > 10000 {
+		t.add(p+".drift_ppm", "must be 0 to 10000 parts per million, got %g", tm.DriftPPM)
+	}
 	checkPeriod(t, p, tm.Every, tm.Jitter)
 	if tm.Phase != phaseRandom && tm.Phase != phaseAligned {
 		t.add(p+".phase", "must be random or aligned, got %q", tm.Phase)
@@ -377,9 +380,9 @@ func (g *Group) validateLink(t *tree, p string) {
 			return
 		}
 		base = prof.Link
-		if prof.Airtime != nil || prof.DutyCycle > 0 || prof.MaxPayload > 0 {
+		if prof.Airtime != nil || prof.DutyCycle > 0 || prof.MaxPayload > 0 || prof.MessagesPerDay > 0 {
 			g.limits = &sim.Radio{Airtime: prof.Airtime, DutyCycle: prof.DutyCycle, MaxPayload: prof.MaxPayload,
-				Queue: g.Queue, Drop: g.OnBusy == OnBusyDrop}
+				PerDay: prof.MessagesPerDay, Queue: g.Queue, Drop: g.OnBusy == OnBusyDrop}
 		}
 	}
 	switch {

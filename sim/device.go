@@ -73,6 +73,8 @@ type device struct {
 	bandFree   time.Duration // when the band opens again (radio limits)
 	uplinkEnd  time.Duration // when the last frame left the air (class A)
 	asleepAt   time.Duration // when a per-report device last went to sleep
+	day        uint32        // the day of the run dayCount counts (radio limits)
+	dayCount   int           // frames sent in that day
 	sess       Session
 	id         string // rendered client ID, once connected
 	inflight   []inflight

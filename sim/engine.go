@@ -135,7 +135,7 @@ func newGroupState(g *Group, idx, base int) groupState {
 	if t := g.Telemetry; t != nil {
 		gs.tele = &flow{kind: jobTelemetry, token: TokenTelemetry, sent: Published,
 			topic: t.Topic, payload: t.Payload, size: t.Size, qos: t.QoS, retain: t.Retain,
-			sched: periodic{every: t.Every, jitter: t.Jitter, aligned: t.Aligned, p: purposeTelemetry}}
+			sched: periodic{every: t.Every, jitter: t.Jitter, aligned: t.Aligned, p: purposeTelemetry, driftPPM: t.DriftPPM}}
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: t.Topic.Filter(), QoS: t.QoS})
 	}
 	if c := g.Commands; c != nil {

@@ -111,6 +111,9 @@ type Radio struct {
 	Queue int
 	// Drop drops a send that finds the band closed instead of holding it.
 	Drop bool
+	// PerDay caps the frames a device may send in each 24 h of the run
+	// (Sigfox: 140); sends past it are refused. 0 for no cap.
+	PerDay int
 	// ClassA is LoRaWAN class A reception: the device hears the network
 	// only in the receive window RX1 that opens RXDelay after each of its
 	// uplinks; a command waits for the device's next uplink.
@@ -122,7 +125,7 @@ const RXDelay = time.Second
 
 // active reports whether r constrains anything.
 func (r *Radio) active() bool {
-	return r != nil && (r.Airtime != nil || r.DutyCycle > 0 || r.MaxPayload > 0)
+	return r != nil && (r.Airtime != nil || r.DutyCycle > 0 || r.MaxPayload > 0 || r.PerDay > 0)
 }
 
 // queue is the hold queue's bound.
@@ -171,6 +174,10 @@ type Telemetry struct {
 	Size   int
 	QoS    byte
 	Retain bool
+	// DriftPPM bounds each device's clock error in parts per million
+	// (crystals: 20-100): over a day at 100 ppm a device's reports move by
+	// up to 8.6 s from the nominal schedule.
+	DriftPPM float64
 }
 
 // Exchange is a request/response pair of messages between device and

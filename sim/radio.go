@@ -22,6 +22,7 @@ const (
 	errQueueFull = "queue_full"        // the hold queue was full
 	errTooLarge  = "payload_too_large" // over the radio's payload cap
 	errUnsent    = "unsent_at_close"   // still held or on air when the device closed
+	errDailyCap  = "daily_cap"         // over the radio\'s frames per day
 )
 
 // hold queues a send behind the device's radio and starts it if the band
@@ -40,30 +41,32 @@ func (e *Engine) hold(dev int, d *device, r *Radio, kind uint8, intended, now ti
 		return
 	}
 	d.held = append(d.held, pendingSend{kind: kind, intended: intended, waited: closed})
-	fails := e.pump(dev, d, r, now, sc)
+	e.pump(dev, d, r, now, sc)
 	d.mu.Unlock()
-	for range fails {
-		e.record(PublishFailed, g, 0, errTooLarge)
-	}
 }
 
 // pump puts the next held send on air when the band is free, or wakes
-// the device's shard when it will be. It returns how many sends it
-// refused as too large. d.mu is held.
-func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration, sc *scratch) (tooLarge int) {
+// the device's shard when it will be; it refuses sends over the payload
+// cap or the daily cap. d.mu is held.
+func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration, sc *scratch) {
 	for d.air == nil && len(d.held) > 0 {
 		if now < d.bandFree {
 			e.schedule(dev, jobRadio, d.life, 0, d.bandFree)
-			return tooLarge
+			return
 		}
 		p := d.held[0]
 		d.held = d.held[1:]
+		if !d.withinDay(r, now) {
+			e.record(PublishFailed, int(d.group), 0, errDailyCap)
+			continue
+		}
 		fr := e.render(dev, d, e.groups[d.group].flow(p.kind), p.intended, sc)
 		fr.waited = p.waited
 		if r.MaxPayload > 0 && len(fr.payload) > r.MaxPayload {
-			tooLarge++
+			e.record(PublishFailed, int(d.group), 0, errTooLarge)
 			continue
 		}
+		d.dayCount++
 		var air time.Duration
 		if r.Airtime != nil {
 			air = r.Airtime(len(fr.payload))
@@ -72,7 +75,18 @@ func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration, sc *scrat
 		d.air, d.bandFree = fr, now+r.busy(air)
 		e.schedule(dev, jobRadio, d.life, 0, fr.end)
 	}
-	return tooLarge
+}
+
+// withinDay reports whether the device may send another frame today.
+// d.mu is held.
+func (d *device) withinDay(r *Radio, now time.Duration) bool {
+	if r.PerDay <= 0 {
+		return true
+	}
+	if day := uint32(now / (24 * time.Hour)); day != d.day {
+		d.day, d.dayCount = day, 0
+	}
+	return d.dayCount < r.PerDay
 }
 
 // render builds a flow's next message into a frame of its own. d.mu is
@@ -101,13 +115,8 @@ func (e *Engine) radioDone(j job, now time.Duration, sc *scratch) {
 		e.transmit(dev, d, fr, now)
 		d.mu.Lock()
 	}
-	r := e.groups[d.group].g.Radio
-	fails := e.pump(dev, d, r, now, sc)
-	g := int(d.group)
+	e.pump(dev, d, e.groups[d.group].g.Radio, now, sc)
 	d.mu.Unlock()
-	for range fails {
-		e.record(PublishFailed, g, 0, errTooLarge)
-	}
 }
 
 // transmit hands a frame that left the air to the session. d.mu is held

@@ -160,3 +160,28 @@ func TestRadioClassACommandsWaitForTheNextUplink(t *testing.T) {
 		}
 	})
 }
+
+// Sigfox allows 140 uplinks a day: a device scheduled every 5 minutes
+// (288 a day) sends 140 and has the rest refused, then starts again the
+// next day.
+func TestRadioDailyCap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(1, 5*time.Minute, 36*time.Hour-time.Minute, 0)
+		g := &p.Groups[0]
+		g.Telemetry.Aligned, g.Telemetry.Size, g.Telemetry.Payload = true, 0, MustTemplate("{{track}}")
+		g.Radio = &Radio{PerDay: 140}
+		rec := run(t, p, newFakeBroker(time.Millisecond), t.Context())
+		at := sendTimes(rec, Published)
+		// Day 1: slots 0..139 go; 140..287 are refused. Day 2 (12 h = 144
+		// slots, 288..431): all 144 would fit but only 140 may.
+		if len(at) != 280 || countErr(rec, errDailyCap) != 148+4 {
+			t.Errorf("%d sent, %d refused for the daily cap; want 280 and 152", len(at), countErr(rec, errDailyCap))
+		}
+		if last := at[139]; last >= 24*time.Hour {
+			t.Errorf("the 140th send of day 1 at %v, want within the first day", last)
+		}
+		if first := at[140]; first < 24*time.Hour {
+			t.Errorf("the 141st send at %v, want on day 2", first)
+		}
+	})
+}

@@ -45,6 +45,18 @@ type periodic struct {
 	every, jitter time.Duration
 	aligned       bool
 	p             purpose
+	// driftPPM bounds each device's clock error: its period is every
+	// times (1 + e), e uniform in +/- driftPPM parts per million.
+	driftPPM float64
+}
+
+// period is the device's own period under its clock drift.
+func (s periodic) period(seed uint64, dev int) time.Duration {
+	if s.driftPPM == 0 {
+		return s.every
+	}
+	u := float64(uniform(mix(seed, dev, s.p, 1<<62), 1<<53)) / (1 << 53)
+	return time.Duration(float64(s.every) * (1 + (2*u-1)*s.driftPPM/1e6))
 }
 
 func (s periodic) phase(seed uint64, dev int) time.Duration {
@@ -56,7 +68,7 @@ func (s periodic) phase(seed uint64, dev int) time.Duration {
 
 // due returns when slot k is due, from the start of the run.
 func (s periodic) due(seed uint64, dev int, k uint64) time.Duration {
-	d := s.phase(seed, dev) + time.Duration(k)*s.every
+	d := s.phase(seed, dev) + time.Duration(k)*s.period(seed, dev)
 	if s.jitter > 0 {
 		d += time.Duration(uniform(mix(seed, dev, s.p, k+1), 2*int64(s.jitter)+1)) - s.jitter
 	}
@@ -69,7 +81,8 @@ func (s periodic) firstSlot(seed uint64, dev int, t time.Duration) uint64 {
 	if t <= ph {
 		return 0
 	}
-	return uint64((t - ph + s.every - 1) / s.every)
+	every := s.period(seed, dev)
+	return uint64((t - ph + every - 1) / every)
 }
 
 // level returns how many devices the stages want active at t; past the

@@ -270,3 +270,32 @@ func TestLevel(t *testing.T) {
 		}
 	}
 }
+
+// Clock drift gives each device its own period within +/- ppm of the
+// nominal one, uniformly, and moves its reports accordingly.
+func TestPeriodicDrift(t *testing.T) {
+	s := periodic{every: time.Minute, p: purposeTelemetry, driftPPM: 100}
+	lo, hi := time.Minute-6*time.Millisecond, time.Minute+6*time.Millisecond
+	var sum float64
+	const n = 20000
+	for dev := range n {
+		per := s.period(7, dev)
+		if per < lo || per > hi {
+			t.Fatalf("device %d period %v, want within 100 ppm of 1m (+/- 6ms)", dev, per)
+		}
+		sum += float64(per - time.Minute)
+		// Slot k is k drifted periods after the phase.
+		if got, want := s.due(7, dev, 1440), s.phase(7, dev)+1440*per; got != want {
+			t.Fatalf("device %d: due(1440) = %v, want %v", dev, got, want)
+		}
+	}
+	if mean := time.Duration(sum / n); mean < -100*time.Microsecond || mean > 100*time.Microsecond {
+		t.Errorf("mean drift %v, want about 0 (uniform in +/- 6 ms)", mean)
+	}
+	if s.period(7, 1) == s.period(7, 2) {
+		t.Error("two devices drew the same drift")
+	}
+	if (periodic{every: time.Minute}).period(7, 1) != time.Minute {
+		t.Error("no drift: period differs from every")
+	}
+}
