@@ -45,6 +45,7 @@ func (g *Group) plan() sim.Group {
 		Requests:  g.Requests.plan(),
 		Radio:     g.limits,
 		Sleep:     g.Sleep.plan(),
+		Wake:      g.wake,
 	}
 }
 

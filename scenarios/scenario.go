@@ -82,6 +82,7 @@ type Group struct {
 
 	link   netem.Link // Radio's link with Link applied, once validated
 	limits *sim.Radio // Radio's airtime, duty cycle and payload cap
+	wake   *sim.Wake  // Radio's wake-up cost from idle
 }
 
 // Sleep is cellular idle-mode paging (eDRX): a device that has sent

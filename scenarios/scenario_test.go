@@ -282,6 +282,12 @@ groups:
 	if air := r.Airtime(20); air < 1810*time.Millisecond || air > 1811*time.Millisecond {
 		t.Errorf("SF12 airtime of 20 B = %v, want 1810.4 ms", air)
 	}
+	if w := p.Groups[1].Wake; w == nil || w.Min != 100*time.Millisecond || w.Max != 300*time.Millisecond || w.Inactivity <= 0 {
+		t.Errorf("ltem wake = %+v, want RRC setup 100-300 ms after an inactivity timer", w)
+	}
+	if p.Groups[0].Wake != nil {
+		t.Errorf("lorawan wake = %+v, want none", p.Groups[0].Wake)
+	}
 	if p.Groups[1].Radio != nil {
 		t.Errorf("ltem radio limits = %+v, want none: LTE-M has no duty cycle or airtime model", p.Groups[1].Radio)
 	}

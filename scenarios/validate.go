@@ -380,6 +380,7 @@ func (g *Group) validateLink(t *tree, p string) {
 			return
 		}
 		base = prof.Link
+		g.wake = wakeOf(prof, g.Sleep)
 		if prof.Airtime != nil || prof.DutyCycle > 0 || prof.MaxPayload > 0 || prof.MessagesPerDay > 0 {
 			g.limits = &sim.Radio{Airtime: prof.Airtime, DutyCycle: prof.DutyCycle, MaxPayload: prof.MaxPayload,
 				PerDay: prof.MessagesPerDay, Queue: g.Queue, Drop: g.OnBusy == OnBusyDrop}
@@ -429,4 +430,25 @@ func overrideLink(t *tree, path string, base netem.Profile, over string) (netem.
 		return netem.Profile{}, false
 	}
 	return prof, true
+}
+
+// defaultInactivity is how long a device stays connected after its last
+// packet when its radio profile gives no inactivity timer.
+const defaultInactivity = 10 * time.Second
+
+// wakeOf is the radio's wake-up cost from idle, nil where it has none.
+// The group's sleep.inactivity, when given, sets when a device is idle.
+func wakeOf(prof radio.Profile, sl *Sleep) *sim.Wake {
+	w := prof.Sleep.Wake
+	if w.Max <= 0 {
+		return nil
+	}
+	idle := prof.Sleep.Inactivity.Min
+	switch {
+	case sl != nil:
+		idle = sl.Inactivity
+	case idle <= 0:
+		idle = defaultInactivity
+	}
+	return &sim.Wake{Min: w.Min, Max: w.Max, Inactivity: idle}
 }

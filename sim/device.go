@@ -75,6 +75,8 @@ type device struct {
 	asleepAt   time.Duration // when a per-report device last went to sleep
 	day        uint32        // the day of the run dayCount counts (radio limits)
 	dayCount   int           // frames sent in that day
+	waking     bool          // an RRC setup is under way (Wake)
+	wakes      uint32        // wake draws so far: keeps each draw distinct
 	sess       Session
 	id         string // rendered client ID, once connected
 	inflight   []inflight

@@ -290,7 +290,7 @@ func (e *Engine) deactivate(dev int) {
 	if d.air != nil {
 		unsent++
 	}
-	d.pending, d.early, d.held, d.air, d.paged = nil, nil, nil, nil, nil
+	d.pending, d.early, d.held, d.air, d.paged, d.waking = nil, nil, nil, nil, nil, false
 	s := d.sess
 	d.sess = nil
 	e.outstanding.Add(-int64(d.drop()))

@@ -36,6 +36,8 @@ func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
 		e.radioDone(j, now, sc)
 	case jobPage:
 		e.page(j)
+	case jobWake:
+		e.woken(j)
 	}
 }
 
@@ -131,7 +133,7 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 		e.schedule(dev, jobPing, epoch, 0, now+ka)
 	}
 	pending, early := d.pending, d.early
-	d.pending, d.early = nil, nil
+	d.pending, d.early, d.waking = nil, nil, false
 	if spec.Connect.PerReport {
 		e.schedule(dev, jobLinger, epoch, 0, now+spec.Connect.Linger)
 	}
@@ -178,7 +180,7 @@ func (e *Engine) wake(dev int, d *device, kind uint8, intended, now time.Duratio
 	slept := now - d.asleepAt
 	if woke {
 		d.state = stateWaiting
-		e.schedule(dev, jobConnect, d.life, 0, now)
+		e.schedule(dev, jobConnect, d.life, 0, now+e.wakeDraw(dev, d, e.groups[d.group].g.Wake))
 	}
 	g := int(d.group)
 	d.mu.Unlock()
@@ -299,7 +301,56 @@ func (e *Engine) devicePublish(j job, now time.Duration, sc *scratch) {
 		e.wake(int(j.dev), d, j.kind, intended, now)
 		return
 	}
+	if w := gs.g.Wake; w != nil && d.state == stateConnected && (d.waking || now-d.lastWrite >= w.Inactivity) {
+		e.rrc(int(j.dev), d, w, j.kind, intended, now)
+		return
+	}
 	e.send(int(j.dev), d, f, intended, now, sc)
+}
+
+// wakeDraw is the device's next wake-up cost. d.mu is held.
+func (e *Engine) wakeDraw(dev int, d *device, w *Wake) time.Duration {
+	if w == nil {
+		return 0
+	}
+	d.wakes++
+	return w.Min + time.Duration(uniform(mix(e.plan.Seed, dev, purposeWake, uint64(d.wakes)), int64(w.Max-w.Min)+1))
+}
+
+// rrc holds a send of an idle, connected device for its radio's wake-up
+// (RRC setup). d.mu is held and released.
+func (e *Engine) rrc(dev int, d *device, w *Wake, kind uint8, intended, now time.Duration) {
+	if len(d.pending) >= maxPending {
+		g := int(d.group)
+		d.mu.Unlock()
+		e.record(PublishFailed, g, 0, errQueueFull)
+		return
+	}
+	d.pending = append(d.pending, pendingSend{kind: kind, intended: intended, at: now})
+	if !d.waking {
+		d.waking = true
+		e.schedule(dev, jobWake, d.conn, 0, now+e.wakeDraw(dev, d, w))
+	}
+	d.mu.Unlock()
+}
+
+// woken sends what waited for the radio's wake-up.
+func (e *Engine) woken(j job) {
+	dev := int(j.dev)
+	d := &e.devs[dev]
+	d.mu.Lock()
+	if d.conn != j.epoch {
+		d.mu.Unlock()
+		return
+	}
+	d.waking = false
+	pending := d.pending
+	d.pending = nil
+	d.mu.Unlock()
+	e.flush(dev, j.epoch, pending)
+	d.mu.Lock()
+	d.lastWrite = max(d.lastWrite, e.since())
+	d.mu.Unlock()
 }
 
 // send publishes one message of a device-initiated flow. d.mu is held

@@ -88,7 +88,7 @@ func (h *handler) Lost(err error) {
 		return
 	}
 	d.conn++
-	d.sess = nil
+	d.sess, d.waking = nil, false
 	e.outstanding.Add(-int64(d.drop()))
 	e.retry(h.dev, d, e.since())
 	g := int(d.group)

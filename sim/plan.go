@@ -62,6 +62,17 @@ type Group struct {
 	// Sleep makes idle devices reachable only in paging windows; nil for
 	// always reachable.
 	Sleep *Sleep
+	// Wake is the radio's cost of leaving idle; nil for none.
+	Wake *Wake
+}
+
+// Wake is the extra latency of the first uplink from idle (RACH and RRC
+// connection setup): a device that has sent nothing for Inactivity, or a
+// per-report device waking, waits a time drawn uniformly from [Min, Max]
+// before its uplink leaves.
+type Wake struct {
+	Min, Max   time.Duration
+	Inactivity time.Duration
 }
 
 // Sleep is cellular idle-mode paging (eDRX): a device that has sent

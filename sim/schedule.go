@@ -18,6 +18,7 @@ const (
 	purposeBackoff
 	purposePayload
 	purposePaging
+	purposeWake
 )
 
 // mix is SplitMix64's finaliser over the combined inputs.

@@ -17,6 +17,7 @@ const (
 	jobLinger
 	jobRadio
 	jobPage
+	jobWake
 )
 
 // job is one due item: run kind for device dev at due, if the device's

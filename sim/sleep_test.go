@@ -71,3 +71,51 @@ func TestSleepReachable(t *testing.T) {
 		t.Errorf("nil Sleep: reachable = %v, want at once", got)
 	}
 }
+
+// A connected device idle past its inactivity timer pays the radio's
+// wake-up on its next uplink; one that sent recently does not.
+func TestWakeCostOnTheFirstUplinkFromIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(100, 30*time.Second, 5*time.Minute, 0)
+		p.Groups[0].Wake = &Wake{Min: time.Second, Max: 3 * time.Second, Inactivity: 10 * time.Second}
+		rec := run(t, p, newFakeBroker(time.Millisecond), t.Context())
+		l := rec.latencies(Delivered)
+		if len(l) < 900 {
+			t.Fatalf("%d deliveries, want >= 900", len(l))
+		}
+		// Every report comes 30 s after the last and pays 1-3 s (+1 ms hop),
+		// except a first report within 10 s of connecting: the device is
+		// still connected then.
+		var sum time.Duration
+		woken := 0
+		for _, d := range l {
+			switch {
+			case d <= 2*time.Millisecond:
+			case d >= time.Second && d <= 3*time.Second+2*time.Millisecond:
+				sum += d
+				woken++
+			default:
+				t.Fatalf("end-to-end %v, want the hop alone or the 1-3 s wake plus the hop", d)
+			}
+		}
+		if len(l)-woken > 100 {
+			t.Errorf("%d reports without a wake, want at most one per device (the first)", len(l)-woken)
+		}
+		if mean := sum / time.Duration(woken); mean < 1900*time.Millisecond || mean > 2100*time.Millisecond {
+			t.Errorf("mean end-to-end %v, want the wake's mean, 2 s", mean)
+		}
+		if lag := slices.Max(rec.latencies(Published)); lag != 0 {
+			t.Errorf("schedule lag %v, want 0: the wake is the radio's", lag)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(20, 5*time.Second, time.Minute, 0)
+		p.Groups[0].Wake = &Wake{Min: time.Second, Max: 3 * time.Second, Inactivity: 10 * time.Second}
+		rec := run(t, p, newFakeBroker(time.Millisecond), t.Context())
+		for _, d := range rec.latencies(Delivered) {
+			if d > 2*time.Millisecond {
+				t.Fatalf("end-to-end %v for a device that sends every 5 s, want no wake (inactivity 10 s)", d)
+			}
+		}
+	})
+}
