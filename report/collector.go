@@ -35,7 +35,7 @@ const (
 	histDigits  = 3
 )
 
-const numKinds = int(sim.Woke) + 1
+const numKinds = int(sim.Collided) + 1
 
 // Latency kinds, in latencyNames order.
 const (

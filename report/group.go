@@ -35,6 +35,7 @@ type GroupMessages struct {
 // waited for the device to listen, and time asleep between reports.
 type GroupRadio struct {
 	Frames         int64   `json:"frames"`
+	Collisions     int64   `json:"collisions"`
 	AirtimeS       float64 `json:"airtime_s"`
 	QueueAgeMS     Spread  `json:"queue_age_ms"`
 	DownlinkWaitMS Spread  `json:"downlink_wait_ms"`
@@ -116,7 +117,7 @@ func (c *Collector) groupResults() []GroupResult {
 			Messages: GroupMessages{Sent: sent, Received: received, Lost: max(0, sent-received),
 				Deferred: g.counts[sim.Deferred], PublishFailures: g.counts[sim.PublishFailed]},
 			Radio: GroupRadio{
-				Frames: g.counts[sim.OnAir], AirtimeS: seconds(g.sum[sim.OnAir]),
+				Frames: g.counts[sim.OnAir], Collisions: g.counts[sim.Collided], AirtimeS: seconds(g.sum[sim.OnAir]),
 				QueueAgeMS: g.spread(sim.Deferred), DownlinkWaitMS: g.spread(sim.DownlinkWait),
 				Wakes: g.counts[sim.Woke], AsleepS: seconds(g.sum[sim.Woke]),
 			},

@@ -16,6 +16,7 @@ func TestGroupResults(t *testing.T) {
 		{Kind: sim.Deferred, Group: 1, Latency: 2 * time.Second}, {Kind: sim.Deferred, Group: 1, Latency: 4 * time.Second},
 		{Kind: sim.OnAir, Group: 1, Latency: 1500 * ms}, {Kind: sim.OnAir, Group: 1, Latency: 500 * ms},
 		{Kind: sim.DownlinkWait, Group: 1, Latency: 10 * time.Second},
+		{Kind: sim.Collided, Group: 1},
 		{Kind: sim.Woke, Group: 0, Latency: time.Minute}, {Kind: sim.Woke, Group: 0, Latency: 2 * time.Minute},
 		{Kind: sim.PublishFailed, Group: 1, Err: "duty_cycle"},
 		{Kind: sim.Published, Group: 7}, // no such group: counted in the totals only
@@ -29,7 +30,7 @@ func TestGroupResults(t *testing.T) {
 	want0 := GroupResult{Name: "meters", Devices: 10, Messages: GroupMessages{Sent: 2, Received: 1, Lost: 1},
 		Radio: GroupRadio{Wakes: 2, AsleepS: 180}}
 	want1 := GroupResult{Name: "sensors", Devices: 5, Messages: GroupMessages{Sent: 1, Received: 1, Deferred: 2, PublishFailures: 1},
-		Radio: GroupRadio{Frames: 2, AirtimeS: 2, QueueAgeMS: Spread{2, 3000, 4000}, DownlinkWaitMS: Spread{1, 10000, 10000}}}
+		Radio: GroupRadio{Frames: 2, Collisions: 1, AirtimeS: 2, QueueAgeMS: Spread{2, 3000, 4000}, DownlinkWaitMS: Spread{1, 10000, 10000}}}
 	if g[0] != want0 {
 		t.Errorf("group 0 = %+v, want %+v", g[0], want0)
 	}

@@ -165,7 +165,7 @@ func groupLine(g GroupResult) string {
 	line := fmt.Sprintf("group %-10s %d devices: %d sent, %d received, %d lost, %d deferred, %d failed",
 		g.Name, g.Devices, m.Sent, m.Received, m.Lost, m.Deferred, m.PublishFailures)
 	if r.Frames > 0 {
-		line += fmt.Sprintf("; %d frames, %ss on air", r.Frames, fmtFloat(r.AirtimeS))
+		line += fmt.Sprintf("; %d frames (%d collided), %ss on air", r.Frames, r.Collisions, fmtFloat(r.AirtimeS))
 	}
 	if r.QueueAgeMS.Count > 0 {
 		line += fmt.Sprintf("; held %sms mean, %sms max", fmtFloat(r.QueueAgeMS.Mean), fmtFloat(r.QueueAgeMS.Max))

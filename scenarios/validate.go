@@ -384,6 +384,9 @@ func (g *Group) validateLink(t *tree, p string) {
 		if prof.Airtime != nil || prof.DutyCycle > 0 || prof.MaxPayload > 0 || prof.MessagesPerDay > 0 {
 			g.limits = &sim.Radio{Airtime: prof.Airtime, DutyCycle: prof.DutyCycle, MaxPayload: prof.MaxPayload,
 				PerDay: prof.MessagesPerDay, Queue: g.Queue, Drop: g.OnBusy == OnBusyDrop}
+			if sf, ok := loraSF(prof.Name); ok {
+				g.limits.Channels, g.limits.Domain = euDefaultChannels, sf
+			}
 		}
 	}
 	switch {
@@ -451,4 +454,21 @@ func wakeOf(prof radio.Profile, sl *Sleep) *sim.Wake {
 		idle = defaultInactivity
 	}
 	return &sim.Wake{Min: w.Min, Max: w.Max, Inactivity: idle}
+}
+
+// euDefaultChannels is the number of join channels every EU868 LoRaWAN
+// device has (868.1, 868.3, 868.5 MHz); frames spread over them at random.
+const euDefaultChannels = 3
+
+// loraSF is a LoRaWAN profile's spreading factor: frames of different
+// spreading factors do not collide.
+func loraSF(name string) (int, bool) {
+	if !strings.HasPrefix(name, "lorawan") {
+		return 0, false
+	}
+	sf := 7
+	if _, n, ok := strings.Cut(name, "-sf"); ok {
+		fmt.Sscan(n, &sf)
+	}
+	return sf, true
 }

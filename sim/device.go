@@ -77,6 +77,7 @@ type device struct {
 	dayCount   int           // frames sent in that day
 	waking     bool          // an RRC setup is under way (Wake)
 	wakes      uint32        // wake draws so far: keeps each draw distinct
+	frames     uint32        // frames put on air: keeps each channel draw distinct
 	sess       Session
 	id         string // rendered client ID, once connected
 	inflight   []inflight

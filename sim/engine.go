@@ -56,6 +56,7 @@ type Engine struct {
 	// draining is set when the schedule ends: shards then only finish
 	// work under way (acks, radio frames, paging, lingering sessions).
 	draining atomic.Bool
+	ether    ether          // frames on air, for radios that can collide
 	dials    sync.WaitGroup // connect goroutines
 	runCtx   context.Context
 }

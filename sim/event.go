@@ -48,12 +48,13 @@ const (
 	OnAir                                // a frame was transmitted; Latency: its time on air
 	DownlinkWait                         // a command waited for the device to listen (paging window, RX1); Latency: the wait
 	Woke                                 // a sleeping per-report device woke to send; Latency: how long it slept
+	Collided                             // a frame overlapped another on its channel and was lost on the air
 )
 
 var kindNames = [...]string{"", "connected", "connect_failed", "disconnected", "closed",
 	"reconnecting", "published", "publish_failed", "acked", "delivered", "duplicate",
 	"command_sent", "command_replied", "request_sent", "request_answered", "deferred",
-	"on_air", "downlink_wait", "woke"}
+	"on_air", "downlink_wait", "woke", "collided"}
 
 // String names the kind.
 func (k EventKind) String() string {

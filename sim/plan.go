@@ -125,6 +125,12 @@ type Radio struct {
 	// PerDay caps the frames a device may send in each 24 h of the run
 	// (Sigfox: 140); sends past it are refused. 0 for no cap.
 	PerDay int
+	// Channels, when set, makes frames collide as on a shared medium:
+	// each frame goes out on a channel drawn at random, and two frames
+	// that overlap in time on the same channel and Domain (LoRa: the same
+	// spreading factor) are both lost (pure ALOHA, no capture effect).
+	Channels int
+	Domain   int
 	// ClassA is LoRaWAN class A reception: the device hears the network
 	// only in the receive window RX1 that opens RXDelay after each of its
 	// uplinks; a command waits for the device's next uplink.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -182,6 +183,34 @@ func TestRadioDailyCap(t *testing.T) {
 		}
 		if first := at[140]; first < 24*time.Hour {
 			t.Errorf("the 141st send at %v, want on day 2", first)
+		}
+	})
+}
+
+// Frames on a shared channel collide as pure ALOHA says: with G the
+// offered load per channel, a frame survives with probability e^-2G.
+// RADIO.md's example: 1,000 devices, one 1.81 s frame every 10 min each,
+// 3 channels: G = 1.006, 13.4 % delivered.
+func TestRadioCollisionsFollowALOHA(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n, every, air, channels = 1000, 600 * time.Second, 1810 * time.Millisecond, 3
+		p := meterPlan(n, every, 2*time.Hour, 0)
+		p.Drain = time.Second
+		g := &p.Groups[0]
+		g.Connect.Rate = Rate{Freq: 1000, Per: time.Second}
+		g.Telemetry.Jitter, g.Telemetry.Size, g.Telemetry.Payload = 60*time.Second, 0, MustTemplate("{{track}}")
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, Channels: channels, Domain: 12}
+		rec := run(t, p, newFakeBroker(time.Millisecond), t.Context())
+		sent, got, lost := rec.count(Published), rec.count(Delivered), rec.count(Collided)
+		if sent < 10000 || got+lost != sent {
+			t.Fatalf("%d sent, %d delivered, %d collided: want >= 10000 sent, each delivered or collided", sent, got, lost)
+		}
+		G := float64(n) * air.Seconds() / (every.Seconds() * channels)
+		want := math.Exp(-2 * G)
+		ratio := float64(got) / float64(sent)
+		t.Logf("ALOHA: %d frames, %.4f delivered, e^-2G = %.4f", sent, ratio, want)
+		if math.Abs(ratio-want) > 0.02 {
+			t.Errorf("delivered %.3f of frames, want e^-2G = %.3f (G = %.3f) +/- 0.02", ratio, want, G)
 		}
 	})
 }

@@ -19,6 +19,7 @@ const (
 	purposePayload
 	purposePaging
 	purposeWake
+	purposeChannel
 )
 
 // mix is SplitMix64's finaliser over the combined inputs.
