@@ -57,6 +57,10 @@ var problemCases = []struct {
 	{"bad drift", head + "  - count: 1\n    telemetry: {every: 1s, drift_ppm: -5}\n  - count: 1\n    telemetry: {every: 1s, drift_ppm: lots}\n", []string{
 		`t.yaml:6:39: groups[0].telemetry.drift_ppm: must be 0 to 10000 parts per million, got -5`,
 		`t.yaml:8:39: groups[1].telemetry.drift_ppm: must be a number, got "lots"`}},
+	{"bad bursts", head + "  - count: 1\n    telemetry: {every: 1s, bursts: {every: 0s, count: 0, spacing: -1s}}\n", []string{
+		`t.yaml:6:44: groups[0].telemetry.bursts.every: must be > 0, got 0s`,
+		`t.yaml:6:55: groups[0].telemetry.bursts.count: must be 1 to 1000, got 0`,
+		`t.yaml:6:67: groups[0].telemetry.bursts.spacing: must be >= 0, got -1s`}},
 	{"bad sleep", head + "  - count: 1\n    sleep: {edrx: 20s, ptw: 30s, inactivity: -1s}\n", []string{
 		`t.yaml:6:29: groups[0].sleep.ptw: must be 0s or more and shorter than edrx 20s, got 30s`,
 		`t.yaml:6:46: groups[0].sleep.inactivity: must be >= 0, got -1s`}},

@@ -63,6 +63,7 @@ func (t *Telemetry) plan() *sim.Telemetry {
 		QoS:      byte(t.QoS),
 		Retain:   t.Retain,
 		DriftPPM: t.DriftPPM,
+		Bursts:   t.Bursts.plan(),
 	}
 }
 
@@ -86,4 +87,11 @@ func (s *Sleep) plan() *sim.Sleep {
 		return nil
 	}
 	return &sim.Sleep{EDRX: s.EDRX, PTW: s.PTW, Inactivity: s.Inactivity}
+}
+
+func (b *Bursts) plan() *sim.Bursts {
+	if b == nil {
+		return nil
+	}
+	return &sim.Bursts{Every: b.Every, Count: b.Count, Spacing: b.Spacing}
 }

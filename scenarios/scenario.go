@@ -164,6 +164,16 @@ type Telemetry struct {
 	Retain bool     `yaml:"retain"`
 	// DriftPPM bounds each device's clock error in parts per million.
 	DriftPPM float64 `yaml:"drift_ppm"`
+	// Bursts adds exception reports at random times.
+	Bursts *Bursts `yaml:"bursts"`
+}
+
+// Bursts are exception reports: at random times, Every apart on average,
+// a device sends Count extra reports Spacing apart.
+type Bursts struct {
+	Every   time.Duration `yaml:"every"`
+	Count   int           `yaml:"count"`
+	Spacing time.Duration `yaml:"spacing"`
 }
 
 // Exchange is a request and its reply: commands (backend to device) or

@@ -237,6 +237,17 @@ func (r *Reconnect) validate(t *tree, p string) {
 }
 
 func (tm *Telemetry) validate(t *tree, p string) {
+	if b := tm.Bursts; b != nil {
+		if b.Every <= 0 {
+			t.add(p+".bursts.every", "must be > 0, got %s", b.Every)
+		}
+		if b.Count < 1 || b.Count > 1000 {
+			t.add(p+".bursts.count", "must be 1 to 1000, got %d", b.Count)
+		}
+		if b.Spacing < 0 {
+			t.add(p+".bursts.spacing", "must be >= 0, got %s", b.Spacing)
+		}
+	}
 	if tm.DriftPPM < 0 || tm.DriftPPM > 10000 {
 		t.add(p+".drift_ppm", "must be 0 to 10000 parts per million, got %g", tm.DriftPPM)
 	}

@@ -462,3 +462,42 @@ func TestEnginePerReportWakeIsNotScheduleLag(t *testing.T) {
 		}
 	})
 }
+
+// Bursts add Count reports Spacing apart at Poisson times, on top of the
+// periodic ones.
+func TestEngineBursts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		p := meterPlan(200, time.Hour, 2*time.Hour, 0)
+		p.Groups[0].Telemetry.Bursts = &Bursts{Every: 10 * time.Minute, Count: 3, Spacing: time.Second}
+		rec := run(t, p, b, t.Context())
+		// 200 devices: 2 periodic reports each, and about 12 bursts of 3.
+		want := 200*2 + 200*12*3
+		if got := rec.count(Published); got < want*9/10 || got > want*11/10 {
+			t.Errorf("published %d, want about %d (periodic plus bursts)", got, want)
+		}
+		if d := rec.count(Delivered); d != rec.count(Published) {
+			t.Errorf("delivered %d of %d", d, rec.count(Published))
+		}
+		// Within a burst, reports leave 1 s apart: count sends 1 s after
+		// another send of the same device from the broker's log order.
+		byDev := map[uint32][]time.Duration{}
+		for _, l := range b.log {
+			if tok, ok := FindToken([]byte(l)); ok {
+				byDev[tok.Device] = append(byDev[tok.Device], tok.Intended)
+			}
+		}
+		spaced := 0
+		for _, at := range byDev {
+			slices.Sort(at)
+			for i := 1; i < len(at); i++ {
+				if at[i]-at[i-1] == time.Second {
+					spaced++
+				}
+			}
+		}
+		if bursts := (rec.count(Published) - 400) / 3; spaced < bursts*2*9/10 {
+			t.Errorf("%d sends 1 s after the previous one, want 2 per burst (about %d)", spaced, bursts*2)
+		}
+	})
+}

@@ -18,7 +18,7 @@ type scratch struct {
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
-	if e.draining.Load() && j.kind <= jobRequest {
+	if e.draining.Load() && startsWork(j.kind) {
 		return // the schedule is over: start nothing new
 	}
 	switch j.kind {
@@ -38,6 +38,10 @@ func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
 		e.page(j)
 	case jobWake:
 		e.woken(j)
+	case jobBurst:
+		e.burst(j)
+	case jobBurstSend:
+		e.burstSend(j, now, sc)
 	}
 }
 
@@ -249,6 +253,9 @@ func (e *Engine) startChains(dev int, d *device, now time.Duration) {
 	gs := &e.groups[d.group]
 	if gs.tele != nil {
 		e.startChain(dev, d, jobTelemetry, gs.tele.sched, now)
+		if b := gs.g.Telemetry.Bursts; b != nil && b.Every > 0 && b.Count > 0 {
+			e.schedule(dev, jobBurst, d.life, 0, now+burstGap(e.plan.Seed, dev, 0, b.Every))
+		}
 	}
 	if gs.g.Commands != nil {
 		e.startChain(dev, d, jobCommand, gs.cmd, now)
@@ -297,15 +304,53 @@ func (e *Engine) devicePublish(j job, now time.Duration, sc *scratch) {
 	if !ok {
 		return
 	}
+	e.dispatch(int(j.dev), d, f, intended, now, sc)
+}
+
+// dispatch sends one message of a device-initiated flow now, or wakes the
+// device first: a sleeping per-report device connects, an idle one pays
+// its radio's wake-up. d.mu is held and released.
+func (e *Engine) dispatch(dev int, d *device, f *flow, intended, now time.Duration, sc *scratch) {
+	gs := &e.groups[d.group]
 	if gs.g.Connect.PerReport && d.state != stateConnected {
-		e.wake(int(j.dev), d, j.kind, intended, now)
+		e.wake(dev, d, f.kind, intended, now)
 		return
 	}
 	if w := gs.g.Wake; w != nil && d.state == stateConnected && (d.waking || now-d.lastWrite >= w.Inactivity) {
-		e.rrc(int(j.dev), d, w, j.kind, intended, now)
+		e.rrc(dev, d, w, f.kind, intended, now)
 		return
 	}
-	e.send(int(j.dev), d, f, intended, now, sc)
+	e.send(dev, d, f, intended, now, sc)
+}
+
+// burst starts a device's burst: Count extra reports Spacing apart from
+// its due time, and queues the next burst.
+func (e *Engine) burst(j job) {
+	dev := int(j.dev)
+	d := &e.devs[dev]
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := e.groups[d.group].g.Telemetry.Bursts
+	if d.life != j.epoch {
+		return
+	}
+	e.schedule(dev, jobBurst, d.life, j.slot+1, j.due+burstGap(e.plan.Seed, dev, j.slot+1, b.Every))
+	for i := range b.Count {
+		at := j.due + time.Duration(i)*b.Spacing
+		e.schedule(dev, jobBurstSend, d.life, uint64(at), at)
+	}
+}
+
+// burstSend sends one report of a burst; its slot is its intended time.
+func (e *Engine) burstSend(j job, now time.Duration, sc *scratch) {
+	dev := int(j.dev)
+	d := &e.devs[dev]
+	d.mu.Lock()
+	if d.life != j.epoch {
+		d.mu.Unlock()
+		return
+	}
+	e.dispatch(dev, d, e.groups[d.group].tele, time.Duration(j.slot), now, sc)
 }
 
 // wakeDraw is the device's next wake-up cost. d.mu is held.

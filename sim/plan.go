@@ -191,10 +191,21 @@ type Telemetry struct {
 	Size   int
 	QoS    byte
 	Retain bool
+	// Bursts adds event bursts to the periodic reports; nil for none.
+	Bursts *Bursts
 	// DriftPPM bounds each device's clock error in parts per million
 	// (crystals: 20-100): over a day at 100 ppm a device's reports move by
 	// up to 8.6 s from the nominal schedule.
 	DriftPPM float64
+}
+
+// Bursts are exception reports (an alarm, a door forced open): at random
+// times, Every apart on average (exponential gaps, as a Poisson process),
+// a device sends Count extra reports Spacing apart.
+type Bursts struct {
+	Every   time.Duration
+	Count   int
+	Spacing time.Duration
 }
 
 // Exchange is a request/response pair of messages between device and

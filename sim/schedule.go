@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"math/bits"
 	"time"
 )
@@ -20,6 +21,7 @@ const (
 	purposePaging
 	purposeWake
 	purposeChannel
+	purposeBurst
 )
 
 // mix is SplitMix64's finaliser over the combined inputs.
@@ -85,6 +87,13 @@ func (s periodic) firstSlot(seed uint64, dev int, t time.Duration) uint64 {
 	}
 	every := s.period(seed, dev)
 	return uint64((t - ph + every - 1) / every)
+}
+
+// burstGap returns the gap before a device's burst n: exponential with
+// the given mean, so bursts arrive as a Poisson process.
+func burstGap(seed uint64, dev int, n uint64, mean time.Duration) time.Duration {
+	u := (float64(uniform(mix(seed, dev, purposeBurst, n), 1<<53)) + 0.5) / (1 << 53)
+	return time.Duration(-math.Log(u) * float64(mean))
 }
 
 // level returns how many devices the stages want active at t; past the

@@ -299,3 +299,26 @@ func TestPeriodicDrift(t *testing.T) {
 		t.Error("no drift: period differs from every")
 	}
 }
+
+// Burst gaps are exponential: mean as asked, P(gap > mean) = e^-1.
+func TestBurstGapIsExponential(t *testing.T) {
+	const n, mean = 100000, 10 * time.Minute
+	var sum time.Duration
+	over := 0
+	for i := range n {
+		g := burstGap(3, i%97, uint64(i), mean)
+		if g < 0 {
+			t.Fatalf("gap %v < 0", g)
+		}
+		sum += g
+		if g > mean {
+			over++
+		}
+	}
+	if m := sum / n; m < mean*99/100 || m > mean*101/100 {
+		t.Errorf("mean gap %v, want %v +/- 1%%", m, mean)
+	}
+	if p := float64(over) / n; math.Abs(p-math.Exp(-1)) > 0.005 {
+		t.Errorf("P(gap > mean) = %.4f, want e^-1 = %.4f", p, math.Exp(-1))
+	}
+}

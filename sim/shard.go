@@ -6,8 +6,7 @@ import (
 	"time"
 )
 
-// job kinds a shard runs. The kinds up to jobRequest start new work and
-// are skipped once the engine drains; keep them first.
+// job kinds a shard runs.
 const (
 	jobConnect uint8 = iota + 1
 	jobTelemetry
@@ -18,7 +17,19 @@ const (
 	jobRadio
 	jobPage
 	jobWake
+	jobBurst     // a burst starts; slot counts the device's bursts
+	jobBurstSend // one report of a burst; slot is its intended time
 )
+
+// startsWork reports whether a job kind starts new work, which stops
+// once the engine drains (finishing work under way does not).
+func startsWork(kind uint8) bool {
+	switch kind {
+	case jobConnect, jobTelemetry, jobCommand, jobRequest, jobBurst, jobBurstSend:
+		return true
+	}
+	return false
+}
 
 // job is one due item: run kind for device dev at due, if the device's
 // epoch still matches (a stale job is dropped when it comes up, which is
