@@ -119,6 +119,9 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 	if !has("queue") {
 		g.Queue = 16
 	}
+	if !has("queue_drop") {
+		g.QueueDrop = DropNewest
+	}
 	g.Connect.withDefaults(scope(has, "connect"))
 	g.Reconnect.withDefaults(scope(has, "reconnect"))
 	if g.Telemetry != nil {

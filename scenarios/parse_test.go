@@ -57,6 +57,8 @@ var problemCases = []struct {
 	{"bad drift", head + "  - count: 1\n    telemetry: {every: 1s, drift_ppm: -5}\n  - count: 1\n    telemetry: {every: 1s, drift_ppm: lots}\n", []string{
 		`t.yaml:6:39: groups[0].telemetry.drift_ppm: must be 0 to 10000 parts per million, got -5`,
 		`t.yaml:8:39: groups[1].telemetry.drift_ppm: must be a number, got "lots"`}},
+	{"bad queue drop", head + "  - count: 1\n    queue_drop: middle\n", []string{
+		`t.yaml:6:17: groups[0].queue_drop: must be newest or oldest, got "middle"`}},
 	{"bad bursts", head + "  - count: 1\n    telemetry: {every: 1s, bursts: {every: 0s, count: 0, spacing: -1s}}\n", []string{
 		`t.yaml:6:44: groups[0].telemetry.bursts.every: must be > 0, got 0s`,
 		`t.yaml:6:55: groups[0].telemetry.bursts.count: must be 1 to 1000, got 0`,
@@ -184,7 +186,7 @@ var problemCases = []struct {
 	{"several problems, sorted", "version: 3\nname: t\nduration: 1s\ngroups:\n  - count: 1\n    telemetry: {every: 1s, qos: 9}\n    bogus: 1\nthresholds: [\"nope\"]\n", []string{
 		`t.yaml:1:10: version: must be 1, got 3`,
 		`t.yaml:6:33: groups[0].telemetry.qos: must be 0, 1 or 2, got 9`,
-		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, sleep, downlink`,
+		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, queue_bytes, queue_drop, sleep, downlink`,
 		`t.yaml:8:14: thresholds[0]: want "<metric> <op> <value>", such as "latency.e2e.p99 < 250ms"`}},
 }
 

@@ -72,8 +72,11 @@ type Group struct {
 	// OnBusy is what a send does when the radio is on air or its band is
 	// closed by the duty cycle: defer (wait in the queue) or drop.
 	OnBusy string `yaml:"on_busy"`
-	// Queue bounds the sends held while the radio is busy.
-	Queue int `yaml:"queue"`
+	// Queue bounds the sends held while the radio is busy; QueueBytes
+	// bounds their bytes too; QueueDrop says which go when it is full.
+	Queue      int      `yaml:"queue"`
+	QueueBytes ByteSize `yaml:"queue_bytes"`
+	QueueDrop  string   `yaml:"queue_drop"`
 	// Sleep makes idle devices reachable only in eDRX paging windows.
 	Sleep *Sleep `yaml:"sleep"`
 	// Downlink is when a device hears the network: always, or class-a
@@ -98,6 +101,12 @@ type Sleep struct {
 const (
 	DownlinkAlways = "always"
 	DownlinkClassA = "class-a"
+)
+
+// Queue drop policies.
+const (
+	DropNewest = "newest"
+	DropOldest = "oldest"
 )
 
 // Busy policies.

@@ -394,7 +394,8 @@ func (g *Group) validateLink(t *tree, p string) {
 		g.wake = wakeOf(prof, g.Sleep)
 		if prof.Airtime != nil || prof.DutyCycle > 0 || prof.MaxPayload > 0 || prof.MessagesPerDay > 0 {
 			g.limits = &sim.Radio{Airtime: prof.Airtime, DutyCycle: prof.DutyCycle, MaxPayload: prof.MaxPayload,
-				PerDay: prof.MessagesPerDay, Queue: g.Queue, Drop: g.OnBusy == OnBusyDrop}
+				PerDay: prof.MessagesPerDay, Queue: g.Queue, QueueBytes: int(g.QueueBytes),
+				DropOldest: g.QueueDrop == DropOldest, Drop: g.OnBusy == OnBusyDrop}
 			if sf, ok := loraSF(prof.Name); ok {
 				g.limits.Channels, g.limits.Domain = euDefaultChannels, sf
 			}
@@ -415,6 +416,12 @@ func (g *Group) validateLink(t *tree, p string) {
 	}
 	if g.Queue < 1 || g.Queue > 1<<16 {
 		t.add(p+".queue", "must be 1 to 65536, got %d", g.Queue)
+	}
+	if g.QueueBytes < 0 || g.QueueBytes > MaxSize {
+		t.add(p+".queue_bytes", "must be 0 to %s, got %s", ByteSize(MaxSize), g.QueueBytes)
+	}
+	if g.QueueDrop != DropNewest && g.QueueDrop != DropOldest {
+		t.add(p+".queue_drop", "must be %s or %s, got %q", DropNewest, DropOldest, g.QueueDrop)
 	}
 	if s := g.Sleep; s != nil {
 		switch {

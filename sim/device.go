@@ -34,7 +34,6 @@ type earlyReply struct {
 // connection.
 type pendingSend struct {
 	kind     uint8         // jobTelemetry or jobRequest
-	waited   bool          // it found the radio busy (radio limits)
 	at       time.Duration // when its slot fired, before any wake-up
 	intended time.Duration
 }
@@ -69,7 +68,8 @@ type device struct {
 	early      []earlyReply  // commands that arrived during the handshake
 	paged      []earlyReply  // commands waiting for the next paging window
 	air        *frame        // the message on air (radio limits)
-	held       []pendingSend // sends waiting for the band (radio limits)
+	held       []*frame      // rendered sends waiting for the band (radio limits)
+	heldBytes  int           // their payload bytes
 	bandFree   time.Duration // when the band opens again (radio limits)
 	uplinkEnd  time.Duration // when the last frame left the air (class A)
 	asleepAt   time.Duration // when a per-report device last went to sleep

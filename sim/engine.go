@@ -291,7 +291,7 @@ func (e *Engine) deactivate(dev int) {
 	if d.air != nil {
 		unsent++
 	}
-	d.pending, d.early, d.held, d.air, d.paged, d.waking = nil, nil, nil, nil, nil, false
+	d.pending, d.early, d.held, d.air, d.paged, d.waking, d.heldBytes = nil, nil, nil, nil, nil, false, 0
 	s := d.sess
 	d.sess = nil
 	e.outstanding.Add(-int64(d.drop()))

@@ -118,8 +118,12 @@ type Radio struct {
 	// MaxPayload refuses larger payloads; 0 for no cap.
 	MaxPayload int
 	// Queue bounds the sends a device holds while its band is closed
-	// [16]; when it is full the newest send is dropped.
-	Queue int
+	// [16]; QueueBytes, when set, bounds their payload bytes too. When
+	// either is full the newest send is dropped, or with DropOldest the
+	// oldest held ones make room (the freshest readings get out).
+	Queue      int
+	QueueBytes int
+	DropOldest bool
 	// Drop drops a send that finds the band closed instead of holding it.
 	Drop bool
 	// PerDay caps the frames a device may send in each 24 h of the run
@@ -151,6 +155,12 @@ func (r *Radio) queue() int {
 		return r.Queue
 	}
 	return 16
+}
+
+// fits reports whether a payload of n bytes fits a queue holding count
+// frames of total bytes.
+func (r *Radio) fits(count, bytes, n int) bool {
+	return count < r.queue() && (r.QueueBytes <= 0 || bytes+n <= r.QueueBytes)
 }
 
 // busy is how long the band stays closed after a message of the given

@@ -33,40 +33,52 @@ const (
 func (e *Engine) hold(dev int, d *device, r *Radio, kind uint8, intended, now time.Duration, sc *scratch) {
 	g := int(d.group)
 	closed := d.air != nil || now < d.bandFree
-	switch {
-	case closed && r.Drop:
+	if closed && r.Drop {
 		d.mu.Unlock()
 		e.record(PublishFailed, g, 0, errDutyCycle)
 		return
-	case len(d.held) >= r.queue():
+	}
+	// The reading is taken now and stored: render at generation time.
+	fr := e.render(dev, d, e.groups[g].flow(kind), intended, sc)
+	fr.waited = closed
+	if r.MaxPayload > 0 && len(fr.payload) > r.MaxPayload {
 		d.mu.Unlock()
-		e.record(PublishFailed, g, 0, errQueueFull)
+		e.record(PublishFailed, g, 0, errTooLarge)
 		return
 	}
-	d.held = append(d.held, pendingSend{kind: kind, intended: intended, waited: closed})
-	e.pump(dev, d, r, now, sc)
+	dropped := 0
+	for len(d.held) > 0 && !r.fits(len(d.held), d.heldBytes, len(fr.payload)) && r.DropOldest {
+		d.heldBytes -= len(d.held[0].payload)
+		d.held = d.held[1:]
+		dropped++
+	}
+	if !r.fits(len(d.held), d.heldBytes, len(fr.payload)) {
+		dropped++ // drop-newest, or a frame too large for an empty queue
+	} else {
+		d.held = append(d.held, fr)
+		d.heldBytes += len(fr.payload)
+		e.pump(dev, d, r, now)
+	}
 	d.mu.Unlock()
+	for range dropped {
+		e.record(PublishFailed, g, 0, errQueueFull)
+	}
 }
 
-// pump puts the next held send on air when the band is free, or wakes
-// the device's shard when it will be; it refuses sends over the payload
-// cap or the daily cap. d.mu is held.
-func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration, sc *scratch) {
+// pump puts the next held frame on air when the band is free, or wakes
+// the device's shard when it will be; it refuses frames over the daily
+// cap. d.mu is held.
+func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration) {
 	for d.air == nil && len(d.held) > 0 {
 		if now < d.bandFree {
 			e.schedule(dev, jobRadio, d.life, 0, d.bandFree)
 			return
 		}
-		p := d.held[0]
+		fr := d.held[0]
 		d.held = d.held[1:]
+		d.heldBytes -= len(fr.payload)
 		if !d.withinDay(r, now) {
 			e.record(PublishFailed, int(d.group), 0, errDailyCap)
-			continue
-		}
-		fr := e.render(dev, d, e.groups[d.group].flow(p.kind), p.intended, sc)
-		fr.waited = p.waited
-		if r.MaxPayload > 0 && len(fr.payload) > r.MaxPayload {
-			e.record(PublishFailed, int(d.group), 0, errTooLarge)
 			continue
 		}
 		d.dayCount++
@@ -123,7 +135,7 @@ func (e *Engine) radioDone(j job, now time.Duration, sc *scratch) {
 		e.transmit(dev, d, fr, now)
 		d.mu.Lock()
 	}
-	e.pump(dev, d, e.groups[d.group].g.Radio, now, sc)
+	e.pump(dev, d, e.groups[d.group].g.Radio, now)
 	d.mu.Unlock()
 }
 

@@ -214,3 +214,35 @@ func TestRadioCollisionsFollowALOHA(t *testing.T) {
 		}
 	})
 }
+
+// With drop-oldest the queue keeps the freshest readings: the sends that
+// get out are the newest when the band opens. A byte bound that holds two
+// 28-byte tokens acts as a two-frame queue.
+func TestRadioQueueDropsOldest(t *testing.T) {
+	for _, r := range []*Radio{
+		{Airtime: sf12, DutyCycle: 0.01, Queue: 2, DropOldest: true},
+		{Airtime: sf12, DutyCycle: 0.01, Queue: 100, QueueBytes: 60, DropOldest: true},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			b := newFakeBroker(time.Millisecond)
+			p := loraPlan(false)
+			p.Groups[0].Radio = r
+			rec := run(t, p, b, t.Context())
+			var seqs []uint32
+			for _, l := range b.log {
+				if tok, ok := FindToken([]byte(l)); ok {
+					seqs = append(seqs, tok.Seq)
+				}
+			}
+			// Slot k has seq k+1. On air at 0, 181.04, 362.08, 543.12 s: slot
+			// 0, then the newest held each time (2, 5, 8); slots 1, 3, 4, 6
+			// and 7 make room, and slot 9 is held at the end.
+			if !slices.Equal(seqs, []uint32{1, 3, 6, 9}) {
+				t.Errorf("queue %+v sent seqs %v, want [1 3 6 9]", r, seqs)
+			}
+			if full, unsent := countErr(rec, errQueueFull), countErr(rec, errUnsent); full != 5 || unsent != 1 {
+				t.Errorf("%d dropped, %d unsent, want 5 and 1", full, unsent)
+			}
+		})
+	}
+}
