@@ -68,6 +68,7 @@ type groupState struct {
 	idx                     int
 	base                    int   // fleet index of the group's first device
 	tele, req               *flow // nil when the group has none
+	reply                   *flow // command replies through a radio queue
 	cmd                     periodic
 	active                  int           // devices activated; controller only
 	nextConnect             time.Duration // next free connect slot; controller only
@@ -77,7 +78,8 @@ type groupState struct {
 
 // flow is a device-initiated message flow: telemetry or requests.
 type flow struct {
-	kind           uint8 // jobTelemetry or jobRequest
+	kind           uint8 // jobTelemetry or jobRequest; jobCommand for replies
+	reply          bool  // command replies: no event of their own, no delivery awaited
 	token          TokenKind
 	sent           EventKind
 	topic, payload *Template
@@ -141,6 +143,7 @@ func newGroupState(g *Group, idx, base int) groupState {
 	}
 	if c := g.Commands; c != nil {
 		gs.cmd = periodic{every: c.Every, jitter: c.Jitter, p: purposeCommand}
+		gs.reply = &flow{kind: jobCommand, reply: true, qos: c.QoS}
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: c.ReplyTopic.Filter(), QoS: c.QoS})
 	}
 	if r := g.Requests; r != nil {

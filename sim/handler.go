@@ -67,6 +67,19 @@ func (h *handler) reply(tok Token, payload []byte) {
 	}
 	v := e.vars(h.dev, d, tok.Seq, tok)
 	topic := c.ReplyTopic.Render(&v)
+	if r := gs.g.Radio; r.active() {
+		// A reply is an uplink like any other: it waits for the radio.
+		now := e.since()
+		closed := d.air != nil || now < d.bandFree
+		if closed && r.Drop {
+			d.mu.Unlock()
+			e.record(PublishFailed, gs.idx, 0, errDutyCycle)
+			return
+		}
+		fr := &frame{f: gs.reply, seq: tok.Seq, intended: now, topic: []byte(topic), payload: payload}
+		e.enqueue(h.dev, d, r, fr, closed, now)
+		return
+	}
 	id := e.track(d, c.QoS, false, tok.Intended)
 	s := d.sess
 	d.lastWrite = e.since()

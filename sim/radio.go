@@ -31,15 +31,22 @@ const (
 // hold queues a send behind the device's radio and starts it if the band
 // is free. d.mu is held and released.
 func (e *Engine) hold(dev int, d *device, r *Radio, kind uint8, intended, now time.Duration, sc *scratch) {
-	g := int(d.group)
 	closed := d.air != nil || now < d.bandFree
 	if closed && r.Drop {
+		g := int(d.group)
 		d.mu.Unlock()
 		e.record(PublishFailed, g, 0, errDutyCycle)
 		return
 	}
 	// The reading is taken now and stored: render at generation time.
-	fr := e.render(dev, d, e.groups[g].flow(kind), intended, sc)
+	e.enqueue(dev, d, r, e.render(dev, d, e.groups[d.group].flow(kind), intended, sc), closed, now)
+}
+
+// enqueue adds a rendered frame to the device's radio queue, making room
+// per the queue's policy, and starts it if the radio is free. d.mu is
+// held and released.
+func (e *Engine) enqueue(dev int, d *device, r *Radio, fr *frame, closed bool, now time.Duration) {
+	g := int(d.group)
 	fr.waited = closed
 	if r.MaxPayload > 0 && len(fr.payload) > r.MaxPayload {
 		d.mu.Unlock()
@@ -166,7 +173,7 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 		}
 	}
 	d.mu.Unlock()
-	awaited := e.o.Backend != nil
+	awaited := e.o.Backend != nil && !fr.f.reply
 	if awaited {
 		e.outstanding.Add(1)
 	}

@@ -134,7 +134,7 @@ func TestRadioClassACommandsWaitForTheNextUplink(t *testing.T) {
 		p.Drain = 45 * time.Second
 		g := &p.Groups[0]
 		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
-		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, MaxPayload: 222, ClassA: true}
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, MaxPayload: 222, ClassA: true}
 		g.Commands = &Exchange{Every: 30 * time.Second, Topic: MustTemplate("m/{{id}}/cmd"),
 			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
 		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
@@ -245,4 +245,33 @@ func TestRadioQueueDropsOldest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A command's reply is an uplink too: under a duty cycle it waits for the
+// band, which closes for airtime/dc after the uplink whose RX1 brought the
+// command (SF7, 72 ms at 1 %: 7.2 s).
+func TestRadioRepliesWaitForTheBand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		air := 72 * time.Millisecond
+		p := meterPlan(20, 30*time.Second, 3*time.Minute, 0)
+		p.Drain = 45 * time.Second
+		g := &p.Groups[0]
+		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, ClassA: true}
+		g.Commands = &Exchange{Every: 30 * time.Second, Topic: MustTemplate("m/{{id}}/cmd"),
+			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		l := rec.latencies(CommandReplied)
+		if len(l) < 50 {
+			t.Fatalf("%d replies, want >= 50", len(l))
+		}
+		// Replies triggered in RX1 go out when the band reopens, 7.2 s after
+		// the uplink started; none can arrive sooner than that minus RX1.
+		if lo := slices.Min(l); lo < 7200*time.Millisecond-RXDelay {
+			t.Errorf("fastest reply %v, want at least the band's 7.2 s less RX1", lo)
+		}
+		if d := rec.count(Deferred); d < len(l) {
+			t.Errorf("%d deferred sends for %d band-bound replies, want each reply held", d, len(l))
+		}
+	})
 }
