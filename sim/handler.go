@@ -70,13 +70,13 @@ func (h *handler) reply(tok Token, payload []byte) {
 	if r := gs.g.Radio; r.active() {
 		// A reply is an uplink like any other: it waits for the radio.
 		now := e.since()
-		closed := d.air != nil || now < d.bandFree
+		closed := d.radioBusy(now)
 		if closed && r.Drop {
 			d.mu.Unlock()
 			e.record(PublishFailed, gs.idx, 0, errDutyCycle)
 			return
 		}
-		fr := &frame{f: gs.reply, seq: tok.Seq, intended: now, topic: []byte(topic), payload: payload}
+		fr := &frame{f: gs.reply, intended: now, topic: []byte(topic), payload: payload}
 		e.enqueue(h.dev, d, r, fr, closed, now)
 		return
 	}

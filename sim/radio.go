@@ -12,7 +12,6 @@ import (
 type frame struct {
 	collided       atomic.Bool // another frame overlapped it on its channel
 	f              *flow
-	seq            uint32
 	waited         bool // it found the radio busy and was held
 	intended       time.Duration
 	start, end     time.Duration
@@ -31,7 +30,7 @@ const (
 // hold queues a send behind the device's radio and starts it if the band
 // is free. d.mu is held and released.
 func (e *Engine) hold(dev int, d *device, r *Radio, kind uint8, intended, now time.Duration, sc *scratch) {
-	closed := d.air != nil || now < d.bandFree
+	closed := d.radioBusy(now)
 	if closed && r.Drop {
 		g := int(d.group)
 		d.mu.Unlock()
@@ -104,6 +103,10 @@ func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration) {
 	}
 }
 
+// radioBusy reports whether the device's radio is on air or its band
+// closed at now. d.mu is held.
+func (d *device) radioBusy(now time.Duration) bool { return d.air != nil || now < d.bandFree }
+
 // withinDay reports whether the device may send another frame today.
 // d.mu is held.
 func (d *device) withinDay(r *Radio, now time.Duration) bool {
@@ -123,7 +126,7 @@ func (e *Engine) render(dev int, d *device, f *flow, intended time.Duration, sc 
 	e.payloadRand(dev, d, f)
 	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
 	sc.render(f.topic, f.payload, f.size, &v)
-	return &frame{f: f, seq: seq, intended: intended, topic: bytes.Clone(sc.topic), payload: bytes.Clone(sc.payload)}
+	return &frame{f: f, intended: intended, topic: bytes.Clone(sc.topic), payload: bytes.Clone(sc.payload)}
 }
 
 // radioDone writes the frame whose airtime is over and starts the next
