@@ -21,6 +21,7 @@ const (
 	defaultBackoff     = "exponential"
 	defaultInitial     = time.Second
 	defaultMax         = 30 * time.Second
+	defaultTAU         = 54 * time.Minute // T3412's default (TS 24.008)
 	phaseRandom        = "random"
 	phaseAligned       = "aligned"
 	defaultTelemetry   = "m2msim/{{group}}/{{id}}/up"
@@ -110,9 +111,6 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 		g.Name = fmt.Sprintf("group-%d", i+1)
 	}
 	g.ClientID = orTemplate(g.ClientID, defaultClientID)
-	if !has("downlink") {
-		g.Downlink = DownlinkAlways
-	}
 	if !has("on_busy") {
 		g.OnBusy = OnBusyDefer
 	}
@@ -123,6 +121,15 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 		g.QueueDrop = DropNewest
 	}
 	g.Connect.withDefaults(scope(has, "connect"))
+	if g.Sleep != nil && g.Sleep.PSM != nil {
+		if !has("sleep.psm.tau") {
+			g.Sleep.PSM.TAU = defaultTAU
+		}
+		if !has("connect.keepalive") {
+			// A ping is an uplink: it would wake the device from PSM.
+			g.Connect.KeepAlive = 0
+		}
+	}
 	g.Reconnect.withDefaults(scope(has, "reconnect"))
 	if g.Telemetry != nil {
 		g.Telemetry.withDefaults(scope(has, "telemetry"))

@@ -67,7 +67,25 @@ var problemCases = []struct {
 		`t.yaml:6:29: groups[0].sleep.ptw: must be 0s or more and shorter than edrx 20s, got 30s`,
 		`t.yaml:6:46: groups[0].sleep.inactivity: must be >= 0, got -1s`}},
 	{"class-a without a LoRa radio", head + "  - count: 1\n    radio: ltem\n    downlink: class-a\n", []string{
-		`t.yaml:7:15: groups[0].downlink: class-a needs a radio with time on air, such as lorawan-sf9`}},
+		`t.yaml:7:15: groups[0].downlink: class-a is LoRaWAN's: it needs a lorawan radio, got "ltem"`}},
+	{"after-uplink without a radio", head + "  - count: 1\n    downlink: after-uplink\n", []string{
+		`t.yaml:6:15: groups[0].downlink: after-uplink needs a radio, whose uplinks open the receive windows`}},
+	{"unknown downlink", head + "  - count: 1\n    radio: sigfox\n    downlink: sometimes\n", []string{
+		`t.yaml:7:15: groups[0].downlink: must be always, after-uplink, class-a or class-c, got "sometimes"`}},
+	{"sleep with neither edrx nor psm", head + "  - count: 1\n    sleep: {inactivity: 10s}\n", []string{
+		`t.yaml:6:12: groups[0].sleep: needs edrx (paging windows), psm (power saving mode) or both`}},
+	{"ptw without edrx", head + "  - count: 1\n    sleep: {ptw: 2s, psm: {active: 10s}}\n", []string{
+		`t.yaml:6:18: groups[0].sleep.ptw: is the paging window of an eDRX cycle: it needs edrx`}},
+	{"psm without active", head + "  - count: 1\n    sleep: {psm: {tau: 1h}}\n", []string{
+		`t.yaml:6:18: groups[0].sleep.psm.active: required: the active timer T3324, how long an idle device stays reachable before PSM (0s: at once)`}},
+	{"psm timers", head + "  - count: 1\n    sleep: {psm: {active: 4h, tau: 1h}}\n  - count: 1\n    sleep: {psm: {active: 1m, tau: 30s}}\n", []string{
+		`t.yaml:6:27: groups[0].sleep.psm.active: must be 0s to 3h6m0s (T3324), got 4h0m0s`,
+		`t.yaml:6:36: groups[0].sleep.psm.tau: must be longer than psm.active 4h0m0s, or the device never sleeps, got 1h0m0s`,
+		`t.yaml:8:36: groups[1].sleep.psm.tau: must be longer than psm.active 1m0s, or the device never sleeps, got 30s`}},
+	{"psm and keepalive", head + "  - count: 1\n    connect: {keepalive: 30s}\n    sleep: {inactivity: 10s, psm: {active: 30s}}\n", []string{
+		`t.yaml:6:26: groups[0].connect.keepalive: pings every 30s would keep the device out of PSM, which it enters 40s after an uplink: use a longer keepalive or 0s`}},
+	{"psm per report", head + "  - count: 1\n    connect: {mode: per-report}\n    telemetry: {every: 1m}\n    sleep: {psm: {active: 0s}}\n", []string{
+		`t.yaml:8:18: groups[0].sleep.psm: is a connected device's sleep; a per-report device already sleeps between reports without a connection`}},
 	{"unknown radio", head + "  - count: 1\n    radio: nbiotx\n", []string{
 		`t.yaml:6:12: groups[0].radio: unknown radio "nbiotx"; known: nbiot, ltem, gprs, 3g, lte, 5g, lorawan, lorawan-sf7..lorawan-sf12, sigfox, wifi, ble-gateway, geo, leo, iridium (m2msim radios lists them)`}},
 	{"bad link syntax and range", head + "  - count: 1\n    link: {up: delay soon, down: loss 140%}\n", []string{

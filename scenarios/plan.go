@@ -86,7 +86,11 @@ func (s *Sleep) plan() *sim.Sleep {
 	if s == nil {
 		return nil
 	}
-	return &sim.Sleep{EDRX: s.EDRX, PTW: s.PTW, Inactivity: s.Inactivity}
+	p := &sim.Sleep{EDRX: s.EDRX, PTW: s.PTW, Inactivity: s.Inactivity}
+	if s.PSM != nil {
+		p.Active, p.TAU = s.PSM.Active, s.PSM.TAU
+	}
+	return p
 }
 
 func (b *Bursts) plan() *sim.Bursts {

@@ -77,10 +77,13 @@ type Group struct {
 	Queue      int      `yaml:"queue"`
 	QueueBytes ByteSize `yaml:"queue_bytes"`
 	QueueDrop  string   `yaml:"queue_drop"`
-	// Sleep makes idle devices reachable only in eDRX paging windows.
+	// Sleep is cellular idle mode: eDRX paging windows and PSM.
 	Sleep *Sleep `yaml:"sleep"`
-	// Downlink is when a device hears the network: always, or class-a
-	// (LoRaWAN: only in RX1 after each of its uplinks).
+	// Downlink is when a device hears the network: always; class-a or
+	// after-uplink (only in a receive window after each of its uplinks);
+	// class-c (LoRaWAN, listening on RX2 between uplinks). The default is
+	// the radio's: after-uplink for Sigfox and Iridium, class-a for
+	// LoRaWAN, always otherwise.
 	Downlink string `yaml:"downlink"`
 
 	link   netem.Link // Radio's link with Link applied, once validated
@@ -88,19 +91,31 @@ type Group struct {
 	wake   *sim.Wake  // Radio's wake-up cost from idle
 }
 
-// Sleep is cellular idle-mode paging (eDRX): a device that has sent
-// nothing for Inactivity hears commands only in a paging window of PTW
-// once every EDRX cycle.
+// Sleep is cellular idle mode: a device that has sent nothing for
+// Inactivity goes idle and hears commands only in a paging window of PTW
+// once every EDRX cycle; with PSM it then becomes unreachable until its
+// next uplink or periodic TAU.
 type Sleep struct {
 	EDRX       time.Duration `yaml:"edrx"`
 	PTW        time.Duration `yaml:"ptw"`
 	Inactivity time.Duration `yaml:"inactivity"`
+	PSM        *PSM          `yaml:"psm"`
+}
+
+// PSM is 3GPP power saving mode: Active (T3324) after going idle the
+// device enters PSM; TAU (T3412) after going idle it wakes for a periodic
+// tracking area update.
+type PSM struct {
+	Active time.Duration `yaml:"active"`
+	TAU    time.Duration `yaml:"tau"`
 }
 
 // Downlink reception modes.
 const (
-	DownlinkAlways = "always"
-	DownlinkClassA = "class-a"
+	DownlinkAlways      = "always"
+	DownlinkAfterUplink = "after-uplink"
+	DownlinkClassA      = "class-a"
+	DownlinkClassC      = "class-c"
 )
 
 // Queue drop policies.

@@ -384,31 +384,28 @@ func (s *Scenario) validateThresholds(t *tree) {
 // the link its connections are shaped with.
 func (g *Group) validateLink(t *tree, p string) {
 	var base netem.Link
+	var prof radio.Profile
 	if g.Radio != "" {
-		prof, err := radio.Lookup(g.Radio)
+		var err error
+		prof, err = radio.Lookup(g.Radio)
 		if err != nil {
 			t.add(p+".radio", "%v (m2msim radios lists them)", err)
 			return
 		}
 		base = prof.Link
 		g.wake = wakeOf(prof, g.Sleep)
-		if prof.Airtime != nil || prof.DutyCycle > 0 || prof.MaxPayload > 0 || prof.MessagesPerDay > 0 {
+		if prof.Airtime != nil || prof.DutyCycle > 0 || prof.MaxPayload > 0 || prof.MessagesPerDay > 0 ||
+			prof.MinInterval > 0 || prof.MaxDownPayload > 0 {
 			g.limits = &sim.Radio{Airtime: prof.Airtime, DutyCycle: prof.DutyCycle, MaxPayload: prof.MaxPayload,
-				PerDay: prof.MessagesPerDay, Queue: g.Queue, QueueBytes: int(g.QueueBytes),
+				PerDay: prof.MessagesPerDay, MinInterval: prof.MinInterval, MaxDownPayload: prof.MaxDownPayload,
+				Queue: g.Queue, QueueBytes: int(g.QueueBytes),
 				DropOldest: g.QueueDrop == DropOldest, Drop: g.OnBusy == OnBusyDrop}
 			if sf, ok := loraSF(prof.Name); ok {
 				g.limits.Channels, g.limits.Domain = euDefaultChannels, sf
 			}
 		}
 	}
-	switch {
-	case g.Downlink != DownlinkAlways && g.Downlink != DownlinkClassA:
-		t.add(p+".downlink", "must be %s or %s, got %q", DownlinkAlways, DownlinkClassA, g.Downlink)
-	case g.Downlink == DownlinkClassA && (g.limits == nil || g.limits.Airtime == nil):
-		t.add(p+".downlink", "class-a needs a radio with time on air, such as lorawan-sf9")
-	case g.Downlink == DownlinkClassA:
-		g.limits.ClassA = true
-	}
+	g.validateDownlink(t, p, prof)
 	switch g.OnBusy {
 	case OnBusyDefer, OnBusyDrop:
 	default:
@@ -423,21 +420,111 @@ func (g *Group) validateLink(t *tree, p string) {
 	if g.QueueDrop != DropNewest && g.QueueDrop != DropOldest {
 		t.add(p+".queue_drop", "must be %s or %s, got %q", DropNewest, DropOldest, g.QueueDrop)
 	}
-	if s := g.Sleep; s != nil {
-		switch {
-		case s.EDRX <= 0:
-			t.add(p+".sleep.edrx", "must be > 0, got %s", s.EDRX)
-		case s.PTW < 0 || s.PTW >= s.EDRX:
-			t.add(p+".sleep.ptw", "must be 0s or more and shorter than edrx %s, got %s", s.EDRX, s.PTW)
-		}
-		if s.Inactivity < 0 {
-			t.add(p+".sleep.inactivity", "must be >= 0, got %s", s.Inactivity)
-		}
-	}
+	g.validateSleep(t, p)
 	up, okUp := overrideLink(t, p+".link.up", base.Up, g.Link.Up)
 	down, okDown := overrideLink(t, p+".link.down", base.Down, g.Link.Down)
 	if okUp && okDown {
 		g.link = netem.Link{Up: up, Down: down}
+	}
+}
+
+// validateDownlink resolves when the group's devices hear the network,
+// from the downlink key or the radio's default.
+func (g *Group) validateDownlink(t *tree, p string, prof radio.Profile) {
+	_, lora := loraSF(prof.Name)
+	if g.Downlink == "" {
+		switch {
+		case lora:
+			g.Downlink = DownlinkClassA
+		case prof.Sleep.DownlinkAfterUplink:
+			g.Downlink = DownlinkAfterUplink
+		default:
+			g.Downlink = DownlinkAlways
+		}
+	}
+	switch g.Downlink {
+	case DownlinkAlways:
+	case DownlinkClassA, DownlinkClassC:
+		if !lora {
+			t.add(p+".downlink", "%s is LoRaWAN's: it needs a lorawan radio, got %q", g.Downlink, g.Radio)
+			return
+		}
+		if g.Downlink == DownlinkClassC {
+			// RX2 at DR0 between uplinks: the downlink's own airtime, and
+			// DR0's payload cap.
+			dr, _ := radio.LoRaDataRateFor(radio.LoRaRX2SF)
+			g.limits.DownAirtime = func(n int) time.Duration { return radio.LoRaDownlinkAirtime(radio.LoRaRX2SF, n) }
+			g.limits.MaxDownPayload = dr.MaxPayload
+			return
+		}
+		fallthrough
+	case DownlinkAfterUplink:
+		if g.Radio == "" {
+			t.add(p+".downlink", "%s needs a radio, whose uplinks open the receive windows", g.Downlink)
+			return
+		}
+		if g.limits == nil {
+			g.limits = &sim.Radio{Queue: g.Queue, QueueBytes: int(g.QueueBytes),
+				DropOldest: g.QueueDrop == DropOldest, Drop: g.OnBusy == OnBusyDrop}
+		}
+		g.limits.AfterUplink, g.limits.RXDelay = true, prof.Sleep.RXWindow.Min
+		g.limits.DownPerDay, g.limits.DownAirtime = prof.DownlinksPerDay, prof.DownAirtime
+	default:
+		t.add(p+".downlink", "must be %s, %s, %s or %s, got %q", DownlinkAlways, DownlinkAfterUplink,
+			DownlinkClassA, DownlinkClassC, g.Downlink)
+	}
+}
+
+// Bounds of the 3GPP PSM timers (TS 24.008 [K]): T3324 up to 31 units of
+// 6 min; extended T3412 up to 31 units of 320 h.
+const (
+	maxT3324 = 186 * time.Minute
+	maxT3412 = 31 * 320 * time.Hour
+)
+
+// validateSleep checks the group's idle-mode timers.
+func (g *Group) validateSleep(t *tree, p string) {
+	s := g.Sleep
+	if s == nil {
+		return
+	}
+	gp := p
+	p += ".sleep"
+	switch {
+	case s.EDRX < 0:
+		t.add(p+".edrx", "must be > 0, got %s", s.EDRX)
+	case s.EDRX == 0 && s.PSM == nil:
+		t.add(p, "needs edrx (paging windows), psm (power saving mode) or both")
+	case s.EDRX == 0 && s.PTW != 0:
+		t.add(p+".ptw", "is the paging window of an eDRX cycle: it needs edrx")
+	case s.PTW < 0 || (s.EDRX > 0 && s.PTW >= s.EDRX):
+		t.add(p+".ptw", "must be 0s or more and shorter than edrx %s, got %s", s.EDRX, s.PTW)
+	}
+	if s.Inactivity < 0 {
+		t.add(p+".inactivity", "must be >= 0, got %s", s.Inactivity)
+	}
+	if s.PSM == nil {
+		return
+	}
+	a, tau := s.PSM.Active, s.PSM.TAU
+	switch {
+	case !t.has(p + ".psm.active"):
+		t.add(p+".psm.active", "required: the active timer T3324, how long an idle device stays reachable before PSM (0s: at once)")
+	case a < 0 || a > maxT3324:
+		t.add(p+".psm.active", "must be 0s to %s (T3324), got %s", maxT3324, a)
+	}
+	switch {
+	case tau <= 0 || tau > maxT3412:
+		t.add(p+".psm.tau", "must be > 0s and at most %s (T3412), got %s", maxT3412, tau)
+	case tau <= a:
+		t.add(p+".psm.tau", "must be longer than psm.active %s, or the device never sleeps, got %s", a, tau)
+	}
+	switch {
+	case g.Connect.Mode == ModePerReport:
+		t.add(p+".psm", "is a connected device's sleep; a per-report device already sleeps between reports without a connection")
+	case g.Connect.KeepAlive > 0 && g.Connect.KeepAlive <= s.Inactivity+max(a, 0):
+		t.add(gp+".connect.keepalive", "pings every %s would keep the device out of PSM, which it enters %s after an uplink: use a longer keepalive or 0s",
+			g.Connect.KeepAlive, s.Inactivity+max(a, 0))
 	}
 }
 

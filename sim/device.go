@@ -28,6 +28,7 @@ type earlyReply struct {
 	tok     Token
 	payload []byte
 	at      time.Duration // when it reached the device
+	due     time.Duration // when the device hears it; -1: in its next receive window
 }
 
 // pendingSend is a send that woke a per-report device and waits for its
@@ -66,12 +67,14 @@ type device struct {
 	upAt       time.Duration // when the current connection came up
 	pending    []pendingSend
 	early      []earlyReply  // commands that arrived during the handshake
-	paged      []earlyReply  // commands waiting for the next paging window
+	paged      []earlyReply  // commands the device cannot hear yet
 	air        *frame        // the message on air (radio limits)
 	held       []*frame      // rendered sends waiting for the band (radio limits)
 	heldBytes  int           // their payload bytes
 	bandFree   time.Duration // when the band opens again (radio limits)
-	uplinkEnd  time.Duration // when the last frame left the air (class A)
+	rxAt       time.Duration // when the receive window after the last uplink opens (AfterUplink)
+	rxFree     bool          // that window can still carry a downlink
+	rxPeriod   uint32        // 1 + the DownPerDay period of the last window asked for
 	asleepAt   time.Duration // when a per-report device last went to sleep
 	day        uint32        // the day of the run dayCount counts (radio limits)
 	dayCount   int           // frames sent in that day

@@ -417,7 +417,7 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 	sc.render(f.topic, f.payload, f.size, &v)
 	id := e.track(d, f.qos, f.kind == jobTelemetry, intended)
 	s := d.sess
-	d.lastWrite = now
+	e.uplinked(dev, d, now)
 	d.mu.Unlock()
 	awaited := e.o.Backend != nil // the backend's delivery, or its answer
 	if awaited {
@@ -493,7 +493,7 @@ func (e *Engine) ping(j job, now time.Duration) {
 	s := d.sess
 	send := now-d.lastWrite >= ka*9/10
 	if send {
-		d.lastWrite = now
+		e.uplinked(int(j.dev), d, now)
 	}
 	e.schedule(int(j.dev), jobPing, j.epoch, 0, d.lastWrite+ka)
 	d.mu.Unlock()

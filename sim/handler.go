@@ -36,7 +36,7 @@ func (h *handler) Message(topic string, payload []byte) {
 	}
 	switch tok.Kind {
 	case TokenCommand:
-		if h.e.held(h.dev, h.epoch, tok, rekind(payload, off, TokenReply)) {
+		if h.e.held(h.dev, h.epoch, tok, rekind(payload, off, TokenReply), len(payload)) {
 			return
 		}
 		h.reply(tok, rekind(payload, off, TokenReply))
@@ -82,7 +82,7 @@ func (h *handler) reply(tok Token, payload []byte) {
 	}
 	id := e.track(d, c.QoS, false, tok.Intended)
 	s := d.sess
-	d.lastWrite = e.since()
+	e.uplinked(h.dev, d, e.since())
 	d.mu.Unlock()
 	if err := s.Publish(id, topic, payload, c.QoS, false); err != nil {
 		e.untrack(d, id, false)
@@ -154,61 +154,161 @@ func (e *Engine) answer(dev int, d *device, tok Token, payload []byte) {
 	}
 }
 
-// held keeps a command that reached an idle device between paging
-// windows until the next window, and reports whether it did.
-func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte) bool {
+// Page job slots: what a jobPage releases.
+const (
+	pageDue    = iota // the held commands now due
+	pageUplink        // all of them: the device has just sent, so it is connected
+	pageWindow        // the oldest one waiting for a receive window
+)
+
+// Downlink failures, recorded as PublishFailed.
+const (
+	errDownTooLarge = "downlink_too_large"  // over the radio's downlink payload cap
+	errDownFull     = "downlink_queue_full" // too many commands waiting for the device
+)
+
+// held keeps a command the device cannot hear yet (it sleeps between
+// paging windows, is in PSM, listens only after its uplinks, or the
+// downlink takes time on air) until it can, and reports whether it did.
+// A command the device can never hear is dropped.
+func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) bool {
 	d := &e.devs[dev]
-	g := e.groups[d.group].g
-	classA := g.Radio != nil && g.Radio.ClassA
-	if g.Sleep == nil && !classA {
+	gs := &e.groups[d.group]
+	g, r := gs.g, gs.g.Radio
+	if g.Sleep == nil && !r.listens() {
 		return false
 	}
 	now := e.since()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.conn != epoch {
+		d.mu.Unlock()
 		return false
 	}
-	at := now
+	fail := ""
+	due := now
 	switch {
-	case classA:
-		// Until the next RX1: the one after the last uplink if it has not
-		// opened yet, else the one after the next uplink (at -1).
-		at = -1
-		if rx1 := d.uplinkEnd + RXDelay; d.uplinkEnd > 0 && now <= rx1 {
-			at = rx1
+	case r != nil && r.MaxDownPayload > 0 && n > r.MaxDownPayload:
+		fail = errDownTooLarge
+	case r != nil && r.AfterUplink:
+		due = -1
+	case g.Sleep != nil:
+		phase := time.Duration(uniform(mix(e.plan.Seed, dev, purposePaging, 0), int64(max(g.Sleep.EDRX, 1))))
+		at, idle := g.Sleep.listen(now, d.lastWrite, phase)
+		if idle {
+			at += e.wakeDraw(dev, d, g.Wake)
 		}
-	default:
-		phase := time.Duration(uniform(mix(e.plan.Seed, dev, purposePaging, 0), int64(g.Sleep.EDRX)))
-		at = g.Sleep.reachable(now, d.lastWrite, phase)
-		if at <= now {
-			return false
+		due = at
+	}
+	if due >= 0 && r != nil && r.DownAirtime != nil {
+		if d.air != nil {
+			due = max(due, d.air.end) // half duplex: not while it transmits
 		}
+		due += r.DownAirtime(n)
 	}
-	if len(d.paged) >= maxPending {
-		return true // the device's downlink buffer is full: the command is lost
+	if fail == "" && due == now {
+		d.mu.Unlock()
+		return false
 	}
-	d.paged = append(d.paged, earlyReply{tok: tok, payload: reply, at: now})
-	if at >= 0 {
-		e.schedule(dev, jobPage, epoch, 0, at)
+	if fail == "" && len(d.paged) >= maxPending {
+		fail = errDownFull
 	}
+	if fail != "" {
+		d.mu.Unlock()
+		e.outstanding.Add(-1) // its reply will never come
+		e.record(PublishFailed, gs.idx, 0, fail)
+		return true
+	}
+	d.paged = append(d.paged, earlyReply{tok: tok, payload: reply, at: now, due: due})
+	if due >= 0 {
+		e.schedule(dev, jobPage, epoch, pageDue, due)
+	} else {
+		e.claimWindow(dev, d, r, now)
+	}
+	d.mu.Unlock()
 	return true
 }
 
-// page handles the commands held for a paging window that has come.
+// claimWindow gives the oldest command waiting for a receive window the
+// window after the device's last uplink, if that window has not opened
+// yet and carries nothing else. d.mu is held.
+func (e *Engine) claimWindow(dev int, d *device, r *Radio, now time.Duration) {
+	if !d.rxFree || now > d.rxAt || len(d.paged) == 0 {
+		return
+	}
+	d.rxFree = false
+	at := d.rxAt
+	if r.DownAirtime != nil {
+		at += r.DownAirtime(len(d.paged[0].payload))
+	}
+	e.schedule(dev, jobPage, d.conn, pageWindow, at)
+}
+
+// openWindow opens the receive window after an uplink that just left the
+// air, if the device asks for one. d.mu is held.
+func (e *Engine) openWindow(dev int, d *device, r *Radio, now time.Duration) {
+	if r.DownPerDay > 0 {
+		p := uint32(now/(24*time.Hour/time.Duration(r.DownPerDay))) + 1
+		if p == d.rxPeriod {
+			return
+		}
+		d.rxPeriod = p
+	}
+	d.rxAt, d.rxFree = now+r.RXDelay, true
+	e.claimWindow(dev, d, r, now)
+}
+
+// uplinked notes an uplink the device writes now: it is connected, so
+// the network delivers what it held for a sleeping device. Leaving PSM
+// counts as a wake. d.mu is held.
+func (e *Engine) uplinked(dev int, d *device, now time.Duration) {
+	sl := e.groups[d.group].g.Sleep
+	if sl != nil {
+		if slept := sl.asleep(d.lastWrite, now); slept > 0 {
+			e.record(Woke, int(d.group), slept, "")
+		}
+		if len(d.paged) > 0 {
+			e.schedule(dev, jobPage, d.conn, pageUplink, now)
+		}
+	}
+	d.lastWrite = now
+}
+
+// page delivers held commands to the device: those a job releases.
 func (e *Engine) page(j job) {
 	d := &e.devs[j.dev]
 	d.mu.Lock()
-	paged := d.paged
-	d.paged = nil
-	ok := d.conn == j.epoch
-	d.mu.Unlock()
-	if !ok {
+	if d.conn != j.epoch || len(d.paged) == 0 {
+		d.mu.Unlock()
 		return
 	}
-	h := &handler{e: e, dev: int(j.dev), epoch: j.epoch}
+	var out []earlyReply
 	now := e.since()
-	for _, r := range paged {
+	switch j.slot {
+	case pageWindow:
+		out = []earlyReply{d.paged[0]}
+		d.paged = d.paged[1:]
+		r := e.groups[d.group].g.Radio
+		e.claimWindow(int(j.dev), d, r, now) // none: the window is used
+	case pageUplink:
+		out, d.paged = d.paged, nil
+	default:
+		keep := d.paged[:0]
+		for _, p := range d.paged {
+			if p.due >= 0 && p.due <= now {
+				out = append(out, p)
+			} else {
+				keep = append(keep, p)
+			}
+		}
+		clear(d.paged[len(keep):])
+		d.paged = keep
+	}
+	if len(d.paged) == 0 {
+		d.paged = nil
+	}
+	d.mu.Unlock()
+	h := &handler{e: e, dev: int(j.dev), epoch: j.epoch}
+	for _, r := range out {
 		e.record(DownlinkWait, int(d.group), now-r.at, "")
 		h.reply(r.tok, r.payload)
 	}

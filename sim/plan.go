@@ -75,33 +75,82 @@ type Wake struct {
 	Inactivity time.Duration
 }
 
-// Sleep is cellular idle-mode paging (eDRX): a device that has sent
-// nothing for Inactivity is idle and hears the network only in paging
-// windows, one every EDRX cycle (at the device's own random phase) and
-// open for PTW. A downlink that reaches an idle device between windows
-// waits for the next one, so its latency spreads over 0..EDRX-PTW.
+// Sleep is cellular idle mode. A device that has sent nothing for
+// Inactivity drops from connected to idle. Idle with EDRX set, it hears
+// the network only in paging windows, one every EDRX cycle (at the
+// device's own random phase) and open for PTW, so a downlink arriving
+// between windows waits for the next one: its latency spreads over
+// 0..EDRX-PTW. With TAU set the device also has power saving mode (PSM):
+// Active (T3324) after going idle it becomes unreachable until its next
+// uplink or its periodic tracking area update, TAU (T3412) after it went
+// idle, which connects it like an uplink does and restarts the cycle.
 type Sleep struct {
 	EDRX       time.Duration
 	PTW        time.Duration
 	Inactivity time.Duration
+	Active     time.Duration
+	TAU        time.Duration
 }
 
-// reachable returns when a device idle since lastWrite (and paged at the
-// given phase) hears a downlink arriving at t: t itself if it is still
-// connected-active or inside a paging window, else the next window.
-func (s *Sleep) reachable(t, lastWrite, phase time.Duration) time.Duration {
-	if s == nil || s.EDRX <= 0 || t-lastWrite < s.Inactivity {
-		return t
+// listen returns when a device whose last uplink was at last (and whose
+// paging windows open at phase) hears a downlink arriving at t: t itself
+// while it is connected or inside a paging window, else the next window
+// or, in PSM, the next TAU. idle reports whether the device is out of
+// connected mode at t, so that reaching it costs a wake-up (paging, RACH
+// and RRC setup) on top.
+func (s *Sleep) listen(t, last, phase time.Duration) (at time.Duration, idle bool) {
+	if s == nil {
+		return t, false
 	}
-	if t < phase {
-		return phase
+	since := max(0, t-last)
+	psm := time.Duration(math.MaxInt64) // when the device enters PSM
+	next := psm                         // its next TAU
+	if s.TAU > 0 {
+		// A TAU connects the device as an uplink would: the cycle
+		// restarts from the latest of them.
+		cycle := s.Inactivity + s.TAU
+		start := t - since%cycle
+		since = t - start
+		psm, next = start+s.Inactivity+s.Active, start+cycle
+		if t >= psm {
+			return next, true
+		}
 	}
-	k := (t - phase) / s.EDRX
-	w := phase + k*s.EDRX
-	if t < w+s.PTW {
-		return t
+	if since < s.Inactivity {
+		return t, false
 	}
-	return w + s.EDRX
+	if s.EDRX <= 0 {
+		return t, true
+	}
+	w := phase
+	if t >= phase {
+		w = phase + (t-phase)/s.EDRX*s.EDRX
+		if t < w+s.PTW {
+			return t, true
+		}
+		w += s.EDRX
+	}
+	if w >= psm {
+		return next, true
+	}
+	return w, true
+}
+
+// asleep is how long a device whose last uplink was at last has spent in
+// PSM by now.
+func (s *Sleep) asleep(last, now time.Duration) time.Duration {
+	if s == nil || s.TAU <= 0 || now <= last {
+		return 0
+	}
+	cycle := s.Inactivity + s.TAU
+	awake := s.Inactivity + s.Active // each cycle starts with this much
+	span := now - last
+	n := span / cycle
+	total := n * (cycle - awake)
+	if rem := span - n*cycle; rem > awake {
+		total += rem - awake
+	}
+	return total
 }
 
 // Radio is a radio's constraints on a device's sends: time on air, a
@@ -135,18 +184,34 @@ type Radio struct {
 	// spreading factor) are both lost (pure ALOHA, no capture effect).
 	Channels int
 	Domain   int
-	// ClassA is LoRaWAN class A reception: the device hears the network
-	// only in the receive window RX1 that opens RXDelay after each of its
-	// uplinks; a command waits for the device's next uplink.
-	ClassA bool
+	// MinInterval is the shortest time between the starts of two frames
+	// the modem allows (Iridium SBD: about 40 s); 0 for none.
+	MinInterval time.Duration
+	// AfterUplink is downlink that reaches the device only after one of
+	// its uplinks (LoRaWAN class A, Sigfox, Iridium SBD): a receive window
+	// opens RXDelay after each uplink leaves the air and carries one
+	// downlink, the oldest waiting; a command waits for such a window.
+	// DownPerDay, when set, is how many windows a device asks for a day
+	// (Sigfox: 4): on its first uplink in each 24h/DownPerDay.
+	AfterUplink bool
+	RXDelay     time.Duration
+	DownPerDay  int
+	// DownAirtime is the time on air of a downlink of n bytes, added to
+	// its delivery (LoRaWAN: RX1 at the uplink's data rate, or class C's
+	// RX2); a device on air cannot listen. Nil for none.
+	DownAirtime func(n int) time.Duration
+	// MaxDownPayload refuses larger downlinks (Sigfox: 8 B); 0 for no cap.
+	MaxDownPayload int
 }
 
-// RXDelay is LoRaWAN's RECEIVE_DELAY1: RX1 opens 1 s after an uplink ends.
-const RXDelay = time.Second
+// LoRaRX1Delay is LoRaWAN's RECEIVE_DELAY1: RX1 opens 1 s after an uplink
+// ends.
+const LoRaRX1Delay = time.Second
 
 // active reports whether r constrains anything.
 func (r *Radio) active() bool {
-	return r != nil && (r.Airtime != nil || r.DutyCycle > 0 || r.MaxPayload > 0 || r.PerDay > 0)
+	return r != nil && (r.Airtime != nil || r.DutyCycle > 0 || r.MaxPayload > 0 || r.PerDay > 0 ||
+		r.MinInterval > 0 || r.AfterUplink)
 }
 
 // queue is the hold queue's bound.
@@ -167,9 +232,15 @@ func (r *Radio) fits(count, bytes, n int) bool {
 // airtime starts.
 func (r *Radio) busy(air time.Duration) time.Duration {
 	if r.DutyCycle > 0 && r.DutyCycle < 1 {
-		return time.Duration(float64(air) / r.DutyCycle)
+		air = time.Duration(float64(air) / r.DutyCycle)
 	}
-	return air
+	return max(air, r.MinInterval)
+}
+
+// listens reports whether downlink to the device needs more than an open
+// connection: a receive window, airtime or a size check.
+func (r *Radio) listens() bool {
+	return r != nil && (r.AfterUplink || r.DownAirtime != nil || r.MaxDownPayload > 0)
 }
 
 // Connect describes how a device connects.

@@ -168,12 +168,9 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 	}
 	id := e.track(d, fr.f.qos, fr.f.kind == jobTelemetry, fr.intended)
 	s := d.sess
-	d.lastWrite = now
-	if r := e.groups[g].g.Radio; r.ClassA {
-		d.uplinkEnd = now
-		if len(d.paged) > 0 {
-			e.schedule(dev, jobPage, d.conn, 0, now+RXDelay)
-		}
+	e.uplinked(dev, d, now)
+	if r := e.groups[g].g.Radio; r.AfterUplink {
+		e.openWindow(dev, d, r, now)
 	}
 	d.mu.Unlock()
 	awaited := e.o.Backend != nil && !fr.f.reply

@@ -134,7 +134,7 @@ func TestRadioClassACommandsWaitForTheNextUplink(t *testing.T) {
 		p.Drain = 45 * time.Second
 		g := &p.Groups[0]
 		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
-		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, MaxPayload: 222, ClassA: true}
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, MaxPayload: 222, AfterUplink: true, RXDelay: LoRaRX1Delay}
 		g.Commands = &Exchange{Every: 30 * time.Second, Topic: MustTemplate("m/{{id}}/cmd"),
 			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
 		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
@@ -145,7 +145,7 @@ func TestRadioClassACommandsWaitForTheNextUplink(t *testing.T) {
 		lo, hi := slices.Min(l), slices.Max(l)
 		// A command reaching the network before an RX1 opens goes out in
 		// it; the shortest round trip is the two hops.
-		if lo < 10*time.Millisecond || hi > 30*time.Second+RXDelay+air+20*time.Millisecond {
+		if lo < 10*time.Millisecond || hi > 30*time.Second+LoRaRX1Delay+air+20*time.Millisecond {
 			t.Errorf("round trips %v..%v, want within the two hops .. one report period + RX1", lo, hi)
 		}
 		if w := rec.count(DownlinkWait); w != len(l) {
@@ -257,7 +257,7 @@ func TestRadioRepliesWaitForTheBand(t *testing.T) {
 		p.Drain = 45 * time.Second
 		g := &p.Groups[0]
 		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
-		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, ClassA: true}
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, AfterUplink: true, RXDelay: LoRaRX1Delay}
 		g.Commands = &Exchange{Every: 30 * time.Second, Topic: MustTemplate("m/{{id}}/cmd"),
 			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
 		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
@@ -267,11 +267,124 @@ func TestRadioRepliesWaitForTheBand(t *testing.T) {
 		}
 		// Replies triggered in RX1 go out when the band reopens, 7.2 s after
 		// the uplink started; none can arrive sooner than that minus RX1.
-		if lo := slices.Min(l); lo < 7200*time.Millisecond-RXDelay {
+		if lo := slices.Min(l); lo < 7200*time.Millisecond-LoRaRX1Delay {
 			t.Errorf("fastest reply %v, want at least the band's 7.2 s less RX1", lo)
 		}
 		if d := rec.count(Deferred); d < len(l) {
 			t.Errorf("%d deferred sends for %d band-bound replies, want each reply held", d, len(l))
+		}
+	})
+}
+
+// failures counts the PublishFailed events of one kind.
+func (t *tally) failures(kind string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, e := range t.ev {
+		if e.Kind == PublishFailed && e.Err == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func cmdEvery(every time.Duration) *Exchange {
+	return &Exchange{Every: every, Topic: MustTemplate("m/{{id}}/cmd"),
+		ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
+}
+
+// Sigfox-like downlink: a device asks for a downlink at most 4 times a
+// day (on its first uplink in each 6 h), the window opens 20 s after that
+// uplink and carries one command. Commands hourly pile up: each device
+// gets at most 4 a day, and its 16-command buffer overflows.
+func TestRadioDownlinksPerDay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		air := 6 * time.Second
+		p := meterPlan(50, 15*time.Minute, 24*time.Hour, 0)
+		p.Drain = time.Minute
+		g := &p.Groups[0]
+		g.Connect.KeepAlive = 0
+		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01,
+			AfterUplink: true, RXDelay: 20 * time.Second, DownPerDay: 4}
+		g.Commands = cmdEvery(time.Hour)
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		got := rec.count(DownlinkWait)
+		// The first period's window usually opens before any command.
+		if got > 4*50 || got < 3*50 {
+			t.Errorf("%d commands delivered, want 3 to 4 per device a day (150..200)", got)
+		}
+		if r := rec.count(CommandReplied); r > got {
+			t.Errorf("%d replies for %d delivered commands", r, got)
+		}
+		if full := rec.failures(errDownFull); full < 50 {
+			t.Errorf("%d commands dropped for a full downlink buffer, want >= 1 per device (24 a day, 4 delivered, 16 held)", full)
+		}
+	})
+}
+
+// A downlink over the radio's cap never reaches the device: it is counted
+// and the run does not wait for its reply.
+func TestRadioDownlinkTooLarge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(20, time.Minute, 10*time.Minute, 0)
+		p.Drain = time.Hour
+		g := &p.Groups[0]
+		g.Radio = &Radio{MaxDownPayload: 8}
+		g.Commands = cmdEvery(time.Minute)
+		start := time.Now()
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		sent, failed := rec.count(CommandSent), rec.failures(errDownTooLarge)
+		if sent < 150 || failed != sent || rec.count(CommandReplied) != 0 {
+			t.Errorf("%d commands sent, %d too large, %d replied; want all >= 150 refused", sent, failed, rec.count(CommandReplied))
+		}
+		if took := time.Since(start); took > 11*time.Minute {
+			t.Errorf("run took %v: the drain waited for replies that cannot come", took)
+		}
+	})
+}
+
+// Class C: the device listens between uplinks, but a downlink takes its
+// own time on air (RX2 at SF12: ~1.8 s for a short payload).
+func TestRadioDownlinkAirtime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		down := 1810 * time.Millisecond
+		p := meterPlan(50, time.Minute, 5*time.Minute, 0)
+		g := &p.Groups[0]
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return 72 * time.Millisecond },
+			DownAirtime: func(int) time.Duration { return down }}
+		g.Commands = cmdEvery(30 * time.Second)
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		l := rec.latencies(CommandReplied)
+		if len(l) < 400 {
+			t.Fatalf("%d replies, want >= 400", len(l))
+		}
+		slices.Sort(l)
+		// The reply is a 72 ms uplink frame. Half duplex: a command arriving
+		// while the device transmits also waits for the end of that frame.
+		base := down + 72*time.Millisecond + 10*time.Millisecond
+		if l[0] < base || l[len(l)/2] > base+time.Millisecond || l[len(l)-1] > base+72*time.Millisecond {
+			t.Errorf("round trips %v / %v / %v (min/p50/max), want %v (downlink + reply frame + hops), + at most one frame", l[0], l[len(l)/2], l[len(l)-1], base)
+		}
+	})
+}
+
+// Iridium SBD: the modem starts a session at most every 40 s, so reports
+// due every 10 s go out every 40 s and the rest wait (or overflow).
+func TestRadioMinInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(10, 10*time.Second, 10*time.Minute, 0)
+		g := &p.Groups[0]
+		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return 5 * time.Second }, MinInterval: 40 * time.Second}
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		// 600 s / 40 s = 15 frames per device, the first at its first report.
+		if n := rec.count(OnAir); n < 10*14 || n > 10*16 {
+			t.Errorf("%d frames on air, want 14-16 per device (one per 40 s)", n)
+		}
+		if d := rec.count(Deferred); d < 10*13 {
+			t.Errorf("%d deferred, want nearly every frame held", d)
 		}
 	})
 }

@@ -14,6 +14,8 @@ func edrxPlan(sl *Sleep) *Plan {
 	p.Groups[0].Commands = &Exchange{Every: time.Minute, Topic: MustTemplate("m/{{id}}/cmd"),
 		ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{"c":"{{track}}"}`), QoS: 1}
 	p.Groups[0].Sleep = sl
+	// A keepalive ping is an uplink, which would deliver what waits.
+	p.Groups[0].Connect.KeepAlive = 0
 	return p
 }
 
@@ -50,25 +52,66 @@ func TestSleepEDRXSpreadsCommandLatency(t *testing.T) {
 	})
 }
 
-func TestSleepReachable(t *testing.T) {
-	s := &Sleep{EDRX: 20 * time.Second, PTW: 2 * time.Second, Inactivity: 10 * time.Second}
+func TestSleepListen(t *testing.T) {
+	edrx := &Sleep{EDRX: 20 * time.Second, PTW: 2 * time.Second, Inactivity: 10 * time.Second}
+	// PSM: connected 10 s, idle 30 s (eDRX windows), PSM until the TAU
+	// 10 min after going idle; each TAU restarts the cycle (610 s).
+	psm := &Sleep{EDRX: 20 * time.Second, PTW: 2 * time.Second, Inactivity: 10 * time.Second,
+		Active: 30 * time.Second, TAU: 10 * time.Minute}
+	noEDRX := &Sleep{Inactivity: 10 * time.Second, Active: 30 * time.Second, TAU: 10 * time.Minute}
+	s := time.Second
 	for _, tc := range []struct {
+		sl                   *Sleep
 		t, last, phase, want time.Duration
+		idle                 bool
 	}{
-		{30 * time.Second, 25 * time.Second, 0, 30 * time.Second},       // active: sent 5 s ago
-		{41 * time.Second, 0, 0, 41 * time.Second},                      // inside the window at 40 s
-		{43 * time.Second, 0, 0, 60 * time.Second},                      // after the window: next at 60 s
-		{3 * time.Second, -time.Hour, 5 * time.Second, 5 * time.Second}, // before the first window
-		{25 * time.Second, 0, 5 * time.Second, 25 * time.Second},        // a window opens at 25 s
-		{28 * time.Second, 0, 5 * time.Second, 45 * time.Second},
+		{edrx, 30 * s, 25 * s, 0, 30 * s, false},      // connected: sent 5 s ago
+		{edrx, 41 * s, 0, 0, 41 * s, true},            // inside the window at 40 s
+		{edrx, 43 * s, 0, 0, 60 * s, true},            // after the window: next at 60 s
+		{edrx, 3 * s, -time.Hour, 5 * s, 5 * s, true}, // before the first window
+		{edrx, 25 * s, 0, 5 * s, 25 * s, true},        // a window opens at 25 s
+		{edrx, 28 * s, 0, 5 * s, 45 * s, true},        //
+		{psm, 5 * s, 0, 0, 5 * s, false},              // connected
+		{psm, 21 * s, 0, 0, 21 * s, true},             // idle, in the window at 20 s
+		{psm, 23 * s, 0, 0, 610 * s, true},            // the next window (40 s) falls in PSM: the TAU
+		{psm, 41 * s, 0, 0, 610 * s, true},            // PSM: the next TAU
+		{psm, 609 * s, 0, 0, 610 * s, true},           //
+		{psm, 612 * s, 0, 0, 612 * s, false},          // connected after the TAU
+		{psm, 621 * s, 0, 0, 621 * s, true},           // idle after the TAU, window at 620 s
+		{psm, 1300 * s, 0, 0, 1830 * s, true},         // PSM after the second TAU (1220 s)
+		{noEDRX, 25 * s, 0, 0, 25 * s, true},          // idle without eDRX: paged at once
+		{noEDRX, 45 * s, 0, 0, 610 * s, true},         // PSM
+		{noEDRX, 45 * s, 40 * s, 0, 45 * s, false},    // sent 5 s ago
+		{noEDRX, 100 * s, 40 * s, 0, 650 * s, true},   // PSM since 80 s: TAU at 650 s
 	} {
-		if got := s.reachable(tc.t, tc.last, tc.phase); got != tc.want {
-			t.Errorf("reachable(t=%v, last=%v, phase=%v) = %v, want %v", tc.t, tc.last, tc.phase, got, tc.want)
+		got, idle := tc.sl.listen(tc.t, tc.last, tc.phase)
+		if got != tc.want || idle != tc.idle {
+			t.Errorf("%+v.listen(t=%v, last=%v, phase=%v) = %v, %v; want %v, %v", *tc.sl, tc.t, tc.last, tc.phase, got, idle, tc.want, tc.idle)
 		}
 	}
 	var none *Sleep
-	if got := none.reachable(7*time.Second, 0, 0); got != 7*time.Second {
-		t.Errorf("nil Sleep: reachable = %v, want at once", got)
+	if got, idle := none.listen(7*time.Second, 0, 0); got != 7*time.Second || idle {
+		t.Errorf("nil Sleep: listen = %v, %v; want at once, connected", got, idle)
+	}
+}
+
+func TestSleepAsleep(t *testing.T) {
+	s := time.Second
+	psm := &Sleep{Inactivity: 10 * s, Active: 30 * s, TAU: 10 * time.Minute}
+	for _, tc := range []struct{ last, now, want time.Duration }{
+		{0, 40 * s, 0},
+		{0, 41 * s, s},
+		{0, 610 * s, 570 * s},           // one whole cycle: 610 - 40
+		{0, 700 * s, 570*s + 50*s},      // and 90 s into the next: 50 s past its 40 s awake
+		{100 * s, 100 * s, 0},           //
+		{0, 10 * 610 * s, 10 * 570 * s}, // ten cycles
+	} {
+		if got := psm.asleep(tc.last, tc.now); got != tc.want {
+			t.Errorf("asleep(%v, %v) = %v, want %v", tc.last, tc.now, got, tc.want)
+		}
+	}
+	if got := (&Sleep{EDRX: 20 * s}).asleep(0, time.Hour); got != 0 {
+		t.Errorf("eDRX only: asleep = %v, want 0 (no PSM)", got)
 	}
 }
 
@@ -116,6 +159,98 @@ func TestWakeCostOnTheFirstUplinkFromIdle(t *testing.T) {
 			if d > 2*time.Millisecond {
 				t.Fatalf("end-to-end %v for a device that sends every 5 s, want no wake (inactivity 10 s)", d)
 			}
+		}
+	})
+}
+
+// A persistent-connection device in PSM hears nothing until its next
+// uplink: with reports every 5 min and 40 s awake after each (10 s
+// connected, a 30 s active timer), a command arriving u seconds after a
+// report goes at once if u < 40 and waits 300-u otherwise: a mean wait of
+// 260/300 * 130 s = 112.7 s, none longer than a report period. Every
+// report ends a stretch of 260 s in PSM.
+func TestSleepPSMCommandsWaitForTheNextUplink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(100, 5*time.Minute, time.Hour, 0)
+		p.Drain = 6 * time.Minute
+		g := &p.Groups[0]
+		g.Connect.KeepAlive = 0
+		g.Telemetry.Jitter = 0
+		g.Commands = &Exchange{Every: 7 * time.Minute, Jitter: 3 * time.Minute, Topic: MustTemplate("m/{{id}}/cmd"),
+			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{"c":"{{track}}"}`), QoS: 1}
+		g.Sleep = &Sleep{Inactivity: 10 * time.Second, Active: 30 * time.Second, TAU: 24 * time.Hour}
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		l := rec.latencies(CommandReplied)
+		// Those sent after the last report wait past the end of the run.
+		if s := rec.count(CommandSent); s < 700 || len(l) < s*9/10 {
+			t.Fatalf("%d of %d commands replied, want >= 90 %% of >= 700", len(l), s)
+		}
+		hops := 10 * time.Millisecond
+		if hi := slices.Max(l); hi > 5*time.Minute+hops {
+			t.Errorf("longest round trip %v, want at most a report period", hi)
+		}
+		var sum time.Duration
+		for _, d := range l {
+			sum += d - hops
+		}
+		t.Logf("%d commands: mean wait %v (model 112.7 s), longest %v", len(l), sum/time.Duration(len(l)), slices.Max(l))
+		if mean := sum / time.Duration(len(l)); mean < 101*time.Second || mean > 124*time.Second {
+			t.Errorf("mean wait %v, want 112.7 s +/- 10%%", mean)
+		}
+		// Replies are uplinks too and restart the cycle, so some stretches
+		// between reports are cut short: at most 260 s each.
+		naps := rec.latencies(Woke)
+		if len(naps) < rec.count(Published)/2 {
+			t.Errorf("%d wakes from PSM for %d reports, want most reports to end one", len(naps), rec.count(Published))
+		}
+		if hi := slices.Max(naps); hi > 260*time.Second {
+			t.Errorf("longest PSM stretch %v, want <= 260 s (300 s between reports, 40 s awake)", hi)
+		}
+	})
+}
+
+// Without uplinks a PSM device is reachable only at its periodic TAU: a
+// command waits for the next one, at most a TAU cycle (inactivity +
+// T3412). Commands arrive at offsets spread over the cycle, so the mean
+// wait is near 570/610 * 285 s = 266 s. A device out of connected mode
+// also pays the wake-up (RRC setup, 1-3 s here).
+func TestSleepPSMCommandsWaitForTheTAU(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(100, time.Hour, 6*time.Hour, 0)
+		p.Drain = 11 * time.Minute
+		g := &p.Groups[0]
+		g.Connect.KeepAlive = 0
+		g.Telemetry = nil
+		g.Commands = &Exchange{Every: 23 * time.Minute, Jitter: 10 * time.Minute, Topic: MustTemplate("m/{{id}}/cmd"),
+			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{"c":"{{track}}"}`), QoS: 1}
+		g.Sleep = &Sleep{Inactivity: 10 * time.Second, Active: 30 * time.Second, TAU: 10 * time.Minute}
+		g.Wake = &Wake{Min: time.Second, Max: 3 * time.Second, Inactivity: 10 * time.Second}
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		l := rec.latencies(CommandReplied)
+		if s := rec.count(CommandSent); s < 1400 || len(l) != s {
+			t.Fatalf("%d of %d commands replied, want all of >= 1400", len(l), s)
+		}
+		if hi := slices.Max(l); hi > 610*time.Second+3*time.Second+10*time.Millisecond {
+			t.Errorf("longest round trip %v, want at most one TAU cycle (610 s) + wake-up + hops", hi)
+		}
+		var sum time.Duration
+		for _, d := range l {
+			sum += d
+		}
+		t.Logf("%d commands: mean round trip %v (model 266 s + 2 s), longest %v", len(l), sum/time.Duration(len(l)), slices.Max(l))
+		if mean := sum / time.Duration(len(l)); mean < 240*time.Second || mean > 295*time.Second {
+			t.Errorf("mean round trip %v, want about 266 s + 2 s wake-up (+/- 10%%)", mean)
+		}
+		// Only a command arriving while the device is connected (10 s of
+		// each 610 s cycle: 1.6 %) skips the wake-up.
+		quick := 0
+		for _, d := range l {
+			if d < time.Second {
+				quick++
+			}
+		}
+		if quick > len(l)*4/100 {
+			t.Errorf("%d of %d round trips under 1 s, want about 1.6 %% (the connected 10 s of each cycle)", quick, len(l))
 		}
 	})
 }

@@ -189,9 +189,10 @@ func lorawan(sf int) Profile {
 		Title:      "LoRaWAN EU868 class A, DR" + strconv.Itoa(dr.DR) + " SF" + strconv.Itoa(sf) + "BW125",
 		Link:       netem.Link{Up: backhaul(), Down: backhaul()},
 		MaxPayload: dr.MaxPayload, MaxDownPayload: dr.MaxPayload,
-		PHYRate:   netem.Bitrate(dr.BitRate),
-		Airtime:   func(payload int) time.Duration { return LoRaUplinkAirtime(sf, payload) },
-		DutyCycle: 0.01,
+		PHYRate:     netem.Bitrate(dr.BitRate),
+		Airtime:     func(payload int) time.Duration { return LoRaUplinkAirtime(sf, payload) },
+		DownAirtime: func(payload int) time.Duration { return LoRaDownlinkAirtime(sf, payload) },
+		DutyCycle:   0.01,
 		Sleep: SleepDefaults{
 			DownlinkAfterUplink: true,
 			RXWindow:            Range{1 * time.Second, 2 * time.Second},

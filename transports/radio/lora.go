@@ -75,6 +75,17 @@ func LoRaUplinkAirtime(sf, frmPayload int) time.Duration {
 	return LoRaAirtime(sf, LoRaBandwidth, LoRaPHYPayload(frmPayload), LoRaCodingRate, true, true, LoRaPreamble)
 }
 
+// LoRaDownlinkAirtime is LoRaUplinkAirtime for a downlink, which carries
+// no payload CRC (LoRaWAN [V]).
+func LoRaDownlinkAirtime(sf, frmPayload int) time.Duration {
+	return LoRaAirtime(sf, LoRaBandwidth, LoRaPHYPayload(frmPayload), LoRaCodingRate, false, true, LoRaPreamble)
+}
+
+// LoRaRX2SF is the spreading factor of EU868's RX2 window by default
+// (DR0, 869.525 MHz), where class C devices listen between uplinks
+// (LoRaWAN Regional Parameters [K]).
+const LoRaRX2SF = 12
+
 // TimeOff returns how long a sub-band stays closed after a transmission of
 // the given airtime under a regulatory duty cycle (ETSI EN 300 220 as
 // LoRaMac implements it [V]): airtime·(1/dutyCycle − 1). A duty cycle

@@ -200,3 +200,22 @@ func BenchmarkLoRaAirtime(b *testing.B) {
 		_ = LoRaUplinkAirtime(7+i%6, 20)
 	}
 }
+
+// A downlink sends no payload CRC, 16 bits fewer: at SF7 a 1-byte payload
+// (14 PHY bytes) needs 28 payload symbols instead of 33, so 40.25 symbols
+// of 1.024 ms in all against 45.25 for the uplink.
+func TestLoRaDownlinkAirtime(t *testing.T) {
+	if got, want := LoRaDownlinkAirtime(7, 1), 41216*time.Microsecond; got != want {
+		t.Errorf("SF7 1 B downlink: %v, want %v", got, want)
+	}
+	if got, want := LoRaUplinkAirtime(7, 1), 46336*time.Microsecond; got != want {
+		t.Errorf("SF7 1 B uplink: %v, want %v", got, want)
+	}
+	for sf := 7; sf <= 12; sf++ {
+		for _, n := range []int{0, 20, 51} {
+			if d, u := LoRaDownlinkAirtime(sf, n), LoRaUplinkAirtime(sf, n); d > u || d <= 0 {
+				t.Errorf("SF%d %d B: downlink %v, uplink %v; want 0 < downlink <= uplink", sf, n, d, u)
+			}
+		}
+	}
+}

@@ -36,6 +36,10 @@ type Profile struct {
 	// negligible against the link delay. Check MaxPayload first: beyond
 	// it the result means nothing (LoRa's is 0 past 255 PHY bytes).
 	Airtime func(payload int) time.Duration
+	// DownAirtime is the same for a downlink in the device's receive
+	// window (LoRaWAN RX1: the uplink's data rate without CRC); nil where
+	// Airtime is.
+	DownAirtime func(payload int) time.Duration
 	// DutyCycle is the regulatory fraction of time the device may
 	// transmit in its sub-band (0.01 for EU868 868.0-868.6 MHz); after a
 	// send the band is closed for TimeOff(airtime, DutyCycle). 0 = none.
