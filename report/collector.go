@@ -27,13 +27,16 @@ type Info struct {
 	Started time.Time
 }
 
-// Histogram geometry: microseconds from 1 µs to 1 h, 3 significant figures.
-// Latencies outside the range are clamped into it.
+// Histogram geometry: microseconds from 1 µs to 14 days (longer than any
+// run: a command to a sleeping device may wait hours), 3 significant
+// figures. Latencies outside the range are clamped into it.
 const (
 	histLowest  = 1
-	histHighest = int64(time.Hour / time.Microsecond)
+	histHighest = int64(histMax / time.Microsecond)
 	histDigits  = 3
 )
+
+const histMax = 14 * 24 * time.Hour
 
 const numKinds = int(sim.Collided) + 1
 
@@ -252,7 +255,11 @@ func (s *shard) add(e sim.Event, stage, bucket int) {
 		g.add(e)
 	}
 	if l := latencySlot[e.Kind]; l != 0 {
-		s.recordLatency(int(l-1), stage, e.Latency)
+		if e.Err != "" {
+			s.errs[e.Err]++ // counted, but without a latency
+		} else {
+			s.recordLatency(int(l-1), stage, e.Latency)
+		}
 	}
 	sec := s.second(bucket)
 	switch e.Kind {
@@ -295,7 +302,7 @@ func errLabel(kind string) string {
 // recordLatency adds latency d of kind to stage. Recording cannot fail: d
 // is clamped into the histograms' range.
 func (s *shard) recordLatency(kind, stage int, d time.Duration) {
-	d = max(0, min(d, time.Hour))
+	d = max(0, min(d, histMax))
 	us := int64((d + time.Microsecond/2) / time.Microsecond)
 	acc, hot := &s.stages[stage].lat[kind], &s.hot[kind]
 	acc.sum += d

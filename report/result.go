@@ -18,7 +18,7 @@ const (
 )
 
 // Result is everything a run measured, as written to result.json. Field
-// order is the JSON order; /tmp/result-reference.md documents each field.
+// order is the JSON order; the README's result reference documents each field.
 // Latencies are in milliseconds with microsecond precision, times in
 // seconds.
 type Result struct {

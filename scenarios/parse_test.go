@@ -82,6 +82,8 @@ var problemCases = []struct {
 		`t.yaml:6:27: groups[0].sleep.psm.active: must be 0s to 3h6m0s (T3324), got 4h0m0s`,
 		`t.yaml:6:36: groups[0].sleep.psm.tau: must be longer than psm.active 4h0m0s, or the device never sleeps, got 1h0m0s`,
 		`t.yaml:8:36: groups[1].sleep.psm.tau: must be longer than psm.active 1m0s, or the device never sleeps, got 30s`}},
+	{"short tokens in a large fleet", head + "  - count: 2097150\n  - count: 3\n    radio: sigfox\n    telemetry: {every: 1h}\n", []string{
+		`t.yaml:8:16: groups[1].telemetry.payload: the radio's default payload {{track8}} tells 2097152 devices apart, but this group's reach fleet index 2097152: use {{track}} or a smaller fleet`}},
 	{"psm and keepalive", head + "  - count: 1\n    connect: {keepalive: 30s}\n    sleep: {inactivity: 10s, psm: {active: 30s}}\n", []string{
 		`t.yaml:6:26: groups[0].connect.keepalive: pings every 30s would keep the device out of PSM, which it enters 40s after an uplink: use a longer keepalive or 0s`}},
 	{"psm per report", head + "  - count: 1\n    connect: {mode: per-report}\n    telemetry: {every: 1m}\n    sleep: {psm: {active: 0s}}\n", []string{
@@ -111,14 +113,14 @@ var problemCases = []struct {
 	{"bad size", head + "  - count: 1\n    telemetry: {every: 1s, size: 12KB}\n", []string{
 		`t.yaml:6:34: groups[0].telemetry.size: size "12KB": want a whole number of B, KiB, MiB or GiB, such as 128B`}},
 	{"unknown placeholder, plain", head + "  - count: 1\n    telemetry:\n      every: 1s\n      topic: up/{{nope}}\n", []string{
-		`t.yaml:8:17: groups[0].telemetry.topic: unknown placeholder {{nope}}; known: id, index, device, group, seq, ts, time, rand, track`}},
+		`t.yaml:8:17: groups[0].telemetry.topic: unknown placeholder {{nope}}; known: id, index, device, group, seq, ts, time, rand, track, track8`}},
 	{"unclosed placeholder, double-quoted", head + "  - count: 1\n    telemetry:\n      every: 1s\n      payload: \"{\\\"v\\\": {{rand\"\n", []string{
 		`t.yaml:8:16: groups[0].telemetry.payload: unclosed {{`}},
 	{"unclosed placeholder, single-quoted", head + "  - count: 1\n    telemetry:\n      every: 1s\n      payload: '{''v'': {{rand'\n", []string{
 		`t.yaml:8:25: groups[0].telemetry.payload: unclosed {{`}},
 	{"per-message topic and wildcard", head + "  - count: 1\n    telemetry:\n      every: 1s\n      topic: \"up/{{seq}}/#\"\n", []string{
 		`t.yaml:8:14: groups[0].telemetry.topic: must not contain the wildcards + or #, got "up/{{seq}}/#"`,
-		`t.yaml:8:14: groups[0].telemetry.topic: must not use per-message placeholders ({{seq}}, {{ts}}, {{time}}, {{rand}}, {{track}})`}},
+		`t.yaml:8:14: groups[0].telemetry.topic: must not use per-message placeholders ({{seq}}, {{ts}}, {{time}}, {{rand}}, {{track}}, {{track8}})`}},
 	{"bad rate", head + "  - count: 1\n    connect: {rate: fast}\n", []string{
 		`t.yaml:6:21: groups[0].connect.rate: rate "fast": want N/unit, such as 500/s`}},
 	{"bad duration", "version: 1\nname: t\nduration: 10 seconds\ngroups: [{count: 1}]\n", []string{
@@ -164,7 +166,7 @@ var problemCases = []struct {
 	{"client id not unique", head + "  - count: 1\n    client_id: dev\n", []string{
 		`t.yaml:6:16: groups[0].client_id: must use {{index}} or {{device}} so each device gets its own ID, got "dev"`}},
 	{"client id per message", head + "  - count: 1\n    client_id: \"d-{{index}}-{{rand}}\"\n", []string{
-		`t.yaml:6:16: groups[0].client_id: must not use per-message placeholders ({{seq}}, {{ts}}, {{time}}, {{rand}}, {{track}})`}},
+		`t.yaml:6:16: groups[0].client_id: must not use per-message placeholders ({{seq}}, {{ts}}, {{time}}, {{rand}}, {{track}}, {{track8}})`}},
 	{"client ids of two groups collide", head + "  - {name: a, count: 1, client_id: \"d-{{index}}\"}\n  - {name: b, count: 1, client_id: \"d-{{index}}\"}\n", []string{
 		`t.yaml:6:36: groups[1].client_id: renders the same strings as groups[0].client_id; add {{group}} or use {{device}}`}},
 	{"command topic not per device", head + "  - count: 1\n    commands: {every: 1s, topic: cmd/all}\n", []string{

@@ -295,3 +295,47 @@ groups:
 		t.Errorf("ltem group link %+v, shaped %v: want the profile's link", l, ok)
 	}
 }
+
+// Payloads left to their defaults shrink to what the radio carries: the
+// token alone under LoRaWAN SF12's 51 B, the 8-byte short token under
+// Sigfox's 12 B up and 8 B down. Payloads given are kept.
+func TestPlanFitsDefaultPayloads(t *testing.T) {
+	s, err := Parse("fit.yaml", []byte(`version: 1
+name: fit
+duration: 1m
+groups:
+  - {name: sf12, count: 1, radio: lorawan-sf12, telemetry: {every: 1m}, commands: {every: 1h}}
+  - {name: sigfox, count: 1, radio: sigfox, telemetry: {every: 1h}, commands: {every: 6h}, requests: {every: 6h}}
+  - {name: given, count: 1, radio: sigfox, telemetry: {every: 1h, payload: "x{{track8}}"}}
+  - {name: ltem, count: 1, radio: ltem, telemetry: {every: 1m}}
+  - {name: classc, count: 1, radio: lorawan-sf7, downlink: class-c, commands: {every: 1h}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Plan()
+	for _, tc := range []struct {
+		name string
+		tpl  *sim.Template
+		want string
+	}{
+		{"sf12 telemetry", p.Groups[0].Telemetry.Payload, "{{track}}"},
+		{"sf12 commands", p.Groups[0].Commands.Payload, "{{track}}"},
+		{"sigfox telemetry", p.Groups[1].Telemetry.Payload, "{{track8}}"},
+		{"sigfox commands", p.Groups[1].Commands.Payload, "{{track8}}"},
+		{"sigfox requests", p.Groups[1].Requests.Payload, "{{track8}}"},
+		{"given", p.Groups[2].Telemetry.Payload, "x{{track8}}"},
+		{"ltem telemetry", p.Groups[3].Telemetry.Payload, defaultTelemetryPL},
+		{"class C commands (RX2: 51 B)", p.Groups[4].Commands.Payload, "{{track}}"},
+	} {
+		if got := tc.tpl.String(); got != tc.want {
+			t.Errorf("%s payload = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if r := p.Groups[1].Radio; r == nil || !r.AfterUplink || r.RXDelay != 20*time.Second || r.DownPerDay != 4 || r.MaxDownPayload != 8 {
+		t.Errorf("sigfox radio = %+v, want downlink after uplinks, 20 s later, 4 a day, 8 B", r)
+	}
+	if r := p.Groups[4].Radio; r == nil || r.AfterUplink || r.DownAirtime == nil || r.MaxDownPayload != 51 {
+		t.Errorf("class C radio = %+v, want listening always, RX2 airtime and its 51 B cap", r)
+	}
+}

@@ -26,7 +26,7 @@ const (
 	maxNameLen     = 100
 	maxSourceAddrs = 254
 	maxKeepAlive   = 65535 * time.Second
-	perMessageMsg  = "must not use per-message placeholders ({{seq}}, {{ts}}, {{time}}, {{rand}}, {{track}})"
+	perMessageMsg  = "must not use per-message placeholders ({{seq}}, {{ts}}, {{time}}, {{rand}}, {{track}}, {{track8}})"
 )
 
 var (
@@ -124,9 +124,93 @@ func (s *Scenario) validateGroups(t *tree) {
 				names[g.Name] = i
 			}
 		}
+		base := total
 		total = g.validateCount(t, p, total)
 		g.validate(t, p, shared)
+		g.validateShortTokens(t, p, base)
 	}
+}
+
+// validateShortTokens checks that short tokens can name the group's
+// devices: they carry 21 bits of the fleet-wide device index.
+func (g *Group) validateShortTokens(t *tree, p string, base int) {
+	last := base + g.Count - 1
+	if last < sim.ShortMaxDevices {
+		return
+	}
+	for _, f := range []struct {
+		path string
+		tpl  *sim.Template
+	}{{".telemetry.payload", g.telemetryPayload()}, {".commands.payload", g.Commands.payload()}, {".requests.payload", g.Requests.payload()}} {
+		if f.tpl != nil && f.tpl.Uses("track8") {
+			what := "{{track8}}"
+			if !t.has(p + f.path) {
+				what = "the radio's default payload {{track8}}"
+			}
+			t.add(p+f.path, "%s tells %d devices apart, but this group's reach fleet index %d: use {{track}} or a smaller fleet",
+				what, sim.ShortMaxDevices, last)
+		}
+	}
+}
+
+func (g *Group) telemetryPayload() *sim.Template {
+	if g.Telemetry == nil {
+		return nil
+	}
+	return g.Telemetry.Payload
+}
+
+func (e *Exchange) payload() *sim.Template {
+	if e == nil {
+		return nil
+	}
+	return e.Payload
+}
+
+// Payloads that fit small radios, used instead of the defaults when those
+// are larger than the radio takes: the token alone, or the short token.
+const (
+	fullTokenPayload  = "{{track}}"
+	shortTokenPayload = "{{track8}}"
+	defaultPayloadMax = 128 // the default payloads render below this
+)
+
+// fitPayload returns the default payload to use under a radio payload cap
+// of max bytes (0: none), given the usual default.
+func fitPayload(def *sim.Template, max int) *sim.Template {
+	switch {
+	case max <= 0 || max >= defaultPayloadMax:
+		return def
+	case max >= sim.TokenLen:
+		return sim.MustTemplate(fullTokenPayload)
+	}
+	return sim.MustTemplate(shortTokenPayload)
+}
+
+// fitDefaults shrinks the payloads the scenario left to their defaults
+// to what the radio carries.
+func (g *Group) fitDefaults(t *tree, p string, prof radio.Profile) {
+	up, down := prof.MaxPayload, prof.MaxDownPayload
+	if g.Downlink == DownlinkClassC && g.limits != nil {
+		down = g.limits.MaxDownPayload
+	}
+	if g.Telemetry != nil && !t.has(p+".telemetry.payload") {
+		g.Telemetry.Payload = fitPayload(g.Telemetry.Payload, up)
+	}
+	if g.Commands != nil && !t.has(p+".commands.payload") {
+		g.Commands.Payload = fitPayload(g.Commands.Payload, min(nonZero(down), nonZero(up)))
+	}
+	if g.Requests != nil && !t.has(p+".requests.payload") {
+		g.Requests.Payload = fitPayload(g.Requests.Payload, min(nonZero(up), nonZero(down)))
+	}
+}
+
+// nonZero maps a cap of 0 (none) to the largest int, for min.
+func nonZero(n int) int {
+	if n <= 0 {
+		return int(^uint(0) >> 1)
+	}
+	return n
 }
 
 // validateCount checks a group's count and the running fleet total, which
@@ -406,6 +490,7 @@ func (g *Group) validateLink(t *tree, p string) {
 		}
 	}
 	g.validateDownlink(t, p, prof)
+	g.fitDefaults(t, p, prof)
 	switch g.OnBusy {
 	case OnBusyDefer, OnBusyDrop:
 	default:

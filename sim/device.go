@@ -86,6 +86,84 @@ type device struct {
 	inflight   []inflight
 	rng        *rand.Rand // payload {{rand}}; created on first use
 	dedup      window
+	stamps     *stamps // intended times of short-token messages; nil until one is sent
+}
+
+// stamp notes the intended time of a short-token message. d.mu is held.
+func (d *device) stamp(k TokenKind, seq uint32, at time.Duration) {
+	if d.stamps == nil {
+		d.stamps = new(stamps)
+	}
+	d.stamps.put(k, seq, at)
+}
+
+// unstamp gives a short token its full sequence number and intended time
+// from the device's stamps, and reports whether it found them; a full
+// token is returned as it is. d.mu is held.
+func (d *device) unstamp(t Token) (Token, bool) {
+	if t.Intended >= 0 {
+		return t, true
+	}
+	seq, at, ok := d.stamps.get(t.Kind, t.Seq)
+	if ok {
+		t.Seq, t.Intended = seq, at
+	}
+	return t, ok
+}
+
+// stamps keeps the intended times of a device's latest short-token
+// messages, which do not carry them, per flow: telemetry, commands (their
+// replies close the round trip) and requests (closed by their answers).
+// Commands get room for every one a sleeping device may hold.
+type stamps struct {
+	tele, req [8]stamp
+	cmd       [maxPending]stamp
+	n         [3]uint32
+}
+
+type stamp struct {
+	seq  uint32
+	used bool
+	at   time.Duration
+}
+
+// ring returns the stamps of a token kind's flow: the kind sent, or the
+// kind its answer comes back as.
+func (s *stamps) ring(k TokenKind) (int, []stamp) {
+	switch k {
+	case TokenTelemetry:
+		return 0, s.tele[:]
+	case TokenCommand, TokenReply:
+		return 1, s.cmd[:]
+	}
+	return 2, s.req[:]
+}
+
+// put notes a message's intended time.
+func (s *stamps) put(k TokenKind, seq uint32, at time.Duration) {
+	i, r := s.ring(k)
+	r[s.n[i]%uint32(len(r))] = stamp{seq: seq, used: true, at: at}
+	s.n[i]++
+}
+
+// get finds the latest message of the kind's flow whose sequence number
+// has the short token's low bits, and returns its full number and
+// intended time.
+func (s *stamps) get(k TokenKind, short uint32) (uint32, time.Duration, bool) {
+	if s == nil {
+		return 0, 0, false
+	}
+	_, r := s.ring(k)
+	var best *stamp
+	for i := range r {
+		if st := &r[i]; st.used && st.seq&shortSeqMask == short && (best == nil || st.seq > best.seq) {
+			best = st
+		}
+	}
+	if best == nil {
+		return 0, 0, false
+	}
+	return best.seq, best.at, true
 }
 
 // maxInflight bounds a device's unacknowledged QoS 1/2 messages, as MQTT

@@ -70,6 +70,7 @@ type groupState struct {
 	tele, req               *flow // nil when the group has none
 	reply                   *flow // command replies through a radio queue
 	cmd                     periodic
+	cmdShort                bool // commands carry short tokens
 	active                  int           // devices activated; controller only
 	nextConnect             time.Duration // next free connect slot; controller only
 	backendSub, deviceSub   []Subscription
@@ -87,6 +88,7 @@ type flow struct {
 	qos            byte
 	retain         bool
 	sched          periodic
+	short          bool // its payload carries a short token
 }
 
 // flow returns the group's flow for a job kind.
@@ -138,18 +140,21 @@ func newGroupState(g *Group, idx, base int) groupState {
 	if t := g.Telemetry; t != nil {
 		gs.tele = &flow{kind: jobTelemetry, token: TokenTelemetry, sent: Published,
 			topic: t.Topic, payload: t.Payload, size: t.Size, qos: t.QoS, retain: t.Retain,
-			sched: periodic{every: t.Every, jitter: t.Jitter, aligned: t.Aligned, p: purposeTelemetry, driftPPM: t.DriftPPM}}
+			sched: periodic{every: t.Every, jitter: t.Jitter, aligned: t.Aligned, p: purposeTelemetry, driftPPM: t.DriftPPM},
+			short: t.Payload.Uses("track8")}
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: t.Topic.Filter(), QoS: t.QoS})
 	}
 	if c := g.Commands; c != nil {
 		gs.cmd = periodic{every: c.Every, jitter: c.Jitter, p: purposeCommand}
 		gs.reply = &flow{kind: jobCommand, reply: true, qos: c.QoS}
+		gs.cmdShort = c.Payload.Uses("track8")
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: c.ReplyTopic.Filter(), QoS: c.QoS})
 	}
 	if r := g.Requests; r != nil {
 		gs.req = &flow{kind: jobRequest, token: TokenRequest, sent: RequestSent,
 			topic: r.Topic, payload: r.Payload, size: r.Size, qos: r.QoS,
-			sched: periodic{every: r.Every, jitter: r.Jitter, p: purposeRequest}}
+			sched: periodic{every: r.Every, jitter: r.Jitter, p: purposeRequest},
+			short: r.Payload.Uses("track8")}
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: r.Topic.Filter(), QoS: r.QoS})
 	}
 	return gs

@@ -26,7 +26,9 @@ func (f RecorderFunc) Record(e Event) { f(e) }
 // EventKind says what an Event measures.
 type EventKind uint8
 
-// Event kinds. Latency is set where the comment names one. Disconnected
+// Event kinds. Latency is set where the comment names one, unless Err is
+// "untimed": the message counts but its intended time was lost (a short
+// token whose stamp was overwritten). Disconnected
 // and Closed only ever follow a Connected, once each; a Duplicate is never
 // also a Delivered.
 const (

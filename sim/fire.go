@@ -66,7 +66,7 @@ func (e *Engine) vars(dev int, d *device, seq uint32, tok Token) Vars {
 func (sc *scratch) render(topic, payload *Template, size int, v *Vars) {
 	sc.topic = topic.Append(sc.topic[:0], v)
 	sc.payload = payload.Append(sc.payload[:0], v)
-	if !payload.Uses("track") {
+	if !payload.Uses("track") && !payload.Uses("track8") {
 		sc.payload = v.Track.Append(sc.payload)
 	}
 	for len(sc.payload) < size {
@@ -415,6 +415,9 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 	e.payloadRand(dev, d, f)
 	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
 	sc.render(f.topic, f.payload, f.size, &v)
+	if f.short {
+		d.stamp(f.token, seq, intended)
+	}
 	id := e.track(d, f.qos, f.kind == jobTelemetry, intended)
 	s := d.sess
 	e.uplinked(dev, d, now)
@@ -472,6 +475,9 @@ func (e *Engine) command(j job, now time.Duration, sc *scratch) {
 	c := gs.g.Commands
 	v := e.vars(int(j.dev), d, d.cmdSeq, Token{Kind: TokenCommand, Device: uint32(j.dev), Seq: d.cmdSeq, Intended: intended})
 	sc.render(c.Topic, c.Payload, c.Size, &v)
+	if gs.cmdShort {
+		d.stamp(TokenCommand, d.cmdSeq, intended)
+	}
 	d.mu.Unlock()
 	e.outstanding.Add(1)
 	if err := e.o.Backend.Publish(e.runCtx, bstr(sc.topic), sc.payload, c.QoS); err != nil {

@@ -43,9 +43,11 @@ func (h *handler) Message(topic string, payload []byte) {
 	case TokenAnswer:
 		e := h.e
 		d := &e.devs[h.dev]
+		d.mu.Lock()
+		tok, timed := d.unstamp(tok)
+		d.mu.Unlock()
 		e.outstanding.Add(-1)
-		at := e.since()
-		e.o.Recorder.Record(Event{Kind: RequestAnswered, Group: int(d.group), At: at, Latency: at - tok.Intended})
+		e.timed(RequestAnswered, int(d.group), tok, timed)
 	}
 }
 
@@ -118,10 +120,10 @@ func (e *Engine) deliver(topic string, payload []byte) {
 	}
 	d := &e.devs[tok.Device]
 	g := int(d.group)
-	at := e.since()
 	switch tok.Kind {
 	case TokenTelemetry:
 		d.mu.Lock()
+		tok, timed := d.unstamp(tok)
 		dup := d.dedup.seen(tok.Seq)
 		d.mu.Unlock()
 		if dup {
@@ -129,13 +131,30 @@ func (e *Engine) deliver(topic string, payload []byte) {
 			return
 		}
 		e.outstanding.Add(-1)
-		e.o.Recorder.Record(Event{Kind: Delivered, Group: g, At: at, Latency: at - tok.Intended})
+		e.timed(Delivered, g, tok, timed)
 	case TokenReply:
+		d.mu.Lock()
+		tok, timed := d.unstamp(tok)
+		d.mu.Unlock()
 		e.outstanding.Add(-1)
-		e.o.Recorder.Record(Event{Kind: CommandReplied, Group: g, At: at, Latency: at - tok.Intended})
+		e.timed(CommandReplied, g, tok, timed)
 	case TokenRequest:
 		e.answer(int(tok.Device), d, tok, rekind(payload, off, TokenAnswer))
 	}
+}
+
+// errUntimed marks a measurement whose short token's intended time was no
+// longer kept: it counts, without a latency.
+const errUntimed = "untimed"
+
+// timed records a measurement that closes tok's flow now.
+func (e *Engine) timed(k EventKind, g int, tok Token, ok bool) {
+	at := e.since()
+	if !ok {
+		e.o.Recorder.Record(Event{Kind: k, Group: g, At: at, Err: errUntimed})
+		return
+	}
+	e.o.Recorder.Record(Event{Kind: k, Group: g, At: at, Latency: at - tok.Intended})
 }
 
 // answer publishes the backend's answer to a device's request.

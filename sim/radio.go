@@ -126,6 +126,9 @@ func (e *Engine) render(dev int, d *device, f *flow, intended time.Duration, sc 
 	e.payloadRand(dev, d, f)
 	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
 	sc.render(f.topic, f.payload, f.size, &v)
+	if f.short {
+		d.stamp(f.token, seq, intended)
+	}
 	return &frame{f: f, intended: intended, topic: bytes.Clone(sc.topic), payload: bytes.Clone(sc.payload)}
 }
 

@@ -388,3 +388,56 @@ func TestRadioMinInterval(t *testing.T) {
 		}
 	})
 }
+
+// untimed counts the latency events that came without a latency.
+func (t *tally) untimed() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, e := range t.ev {
+		if e.Err == errUntimed {
+			n++
+		}
+	}
+	return n
+}
+
+// Sigfox end to end: 12-byte reports and 8-byte commands cannot hold a
+// 28-byte token, so they carry the 8-byte short one and the engine keeps
+// their intended times. Reports take their 6 s on air; commands wait for
+// one of the 4 downlink windows a day, 20 s after an uplink.
+func TestRadioSigfoxShortTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		air := 6 * time.Second
+		p := meterPlan(20, 15*time.Minute, 24*time.Hour, 0)
+		p.Drain = time.Minute
+		g := &p.Groups[0]
+		g.Connect.KeepAlive = 0
+		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track8}}t="), 12
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, MaxPayload: 12, PerDay: 140,
+			AfterUplink: true, RXDelay: 20 * time.Second, DownPerDay: 4, MaxDownPayload: 8}
+		g.Commands = cmdEvery(6 * time.Hour)
+		g.Commands.Payload = MustTemplate("{{track8}}")
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		e2e := rec.latencies(Delivered)
+		if len(e2e) < 20*90 || rec.failures(errTooLarge) != 0 {
+			t.Fatalf("%d reports delivered, %d too large; want >= 1,800 (96 a day each), none too large", len(e2e), rec.failures(errTooLarge))
+		}
+		slices.Sort(e2e)
+		if e2e[0] < air || e2e[len(e2e)/2] > air+10*time.Millisecond {
+			t.Errorf("report latency min %v, p50 %v; want the 6 s on air + 5 ms", e2e[0], e2e[len(e2e)/2])
+		}
+		cmd := rec.latencies(CommandReplied)
+		if len(cmd) < 20*2 || rec.failures(errDownTooLarge) != 0 {
+			t.Fatalf("%d commands replied, %d too large; want >= 2 per device, none too large", len(cmd), rec.failures(errDownTooLarge))
+		}
+		// The window opens 20 s after the uplink; the reply then waits for
+		// the band (6 s on air at 1 %: 600 s) and takes 6 s on air.
+		if lo := slices.Min(cmd); lo < 20*time.Second {
+			t.Errorf("fastest command round trip %v, want >= the 20 s to the window", lo)
+		}
+		if n := rec.untimed(); n != 0 {
+			t.Errorf("%d measurements untimed, want every short token resolved", n)
+		}
+	})
+}

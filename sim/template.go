@@ -15,7 +15,8 @@ import (
 // {{device}} fleet-wide device index, {{group}} group name, {{seq}} message
 // sequence number, {{ts}} Unix time in ms, {{time}} RFC 3339 UTC time,
 // {{rand}} a number in [0, 100) with two decimals from the device's random
-// source, {{track}} the measurement token (see Token).
+// source, {{track}} the measurement token (see Token), {{track8}} the
+// 8-byte short token (see Token.AppendShort) for radios with tiny payloads.
 type Template struct {
 	src  string
 	segs []segment
@@ -39,11 +40,13 @@ const (
 	varTime
 	varRand
 	varTrack
+	varTrack8
 )
 
 var varNames = map[string]variable{
 	"id": varID, "index": varIndex, "device": varDevice, "group": varGroup, "seq": varSeq,
 	"ts": varTS, "time": varTime, "rand": varRand, "track": varTrack,
+	"track8": varTrack8,
 }
 
 // Vars are the values a Template renders with.
@@ -88,7 +91,7 @@ func ParseTemplate(s string) (*Template, error) {
 		name := strings.TrimSpace(rest[i+2 : i+j])
 		v, ok := varNames[name]
 		if !ok {
-			return nil, &TemplateError{Offset: off + i, Msg: fmt.Sprintf("unknown placeholder {{%s}}; known: id, index, device, group, seq, ts, time, rand, track", name)}
+			return nil, &TemplateError{Offset: off + i, Msg: fmt.Sprintf("unknown placeholder {{%s}}; known: id, index, device, group, seq, ts, time, rand, track, track8", name)}
 		}
 		t.segs = append(t.segs, segment{v: v})
 		off += i + j + 2
@@ -143,7 +146,7 @@ func (t *Template) Uses(name string) bool {
 func (t *Template) PerMessage() bool {
 	for _, s := range t.segs {
 		switch s.v {
-		case varSeq, varTS, varTime, varRand, varTrack:
+		case varSeq, varTS, varTime, varRand, varTrack, varTrack8:
 			return true
 		}
 	}
@@ -199,6 +202,8 @@ func (t *Template) Append(dst []byte, v *Vars) []byte {
 			dst = append(dst, '.', byte('0'+x/10%10), byte('0'+x%10))
 		case varTrack:
 			dst = v.Track.Append(dst)
+		case varTrack8:
+			dst = v.Track.AppendShort(dst)
 		}
 	}
 	return dst

@@ -34,13 +34,15 @@ const tokenMagic = "m2m"
 // names the device, the message and its intended send time, so whoever
 // receives it can time the message without shared state and tell
 // duplicates apart. It is ASCII ("m2m", a kind letter and 24 hex digits), so it fits
-// inside JSON strings and text payloads.
+// inside JSON strings and text payloads. A short token (AppendShort) is 8
+// ASCII bytes without the time, for radios with tiny payloads.
 type Token struct {
 	Kind   TokenKind
 	Device uint32 // fleet-wide device index, < 2^24
 	Seq    uint32
 	// Intended is the scheduled send time, from the start of the run, at
-	// microsecond resolution (up to about 12 days).
+	// microsecond resolution (up to about 12 days); -1 in a decoded short
+	// token, which does not carry it.
 	Intended time.Duration
 }
 
@@ -77,7 +79,8 @@ func parseHex(b []byte) (uint64, bool) {
 	return v, true
 }
 
-// FindToken returns the first well-formed token in payload.
+// FindToken returns the first well-formed token in payload, or failing
+// that the first short one.
 func FindToken(payload []byte) (Token, bool) {
 	t, _, ok := findToken(payload)
 	return t, ok
@@ -88,7 +91,7 @@ func findToken(payload []byte) (Token, int, bool) {
 	for off := 0; ; {
 		i := bytes.Index(payload[off:], []byte(tokenMagic))
 		if i < 0 || off+i+TokenLen > len(payload) {
-			return Token{}, 0, false
+			return findShort(payload)
 		}
 		if t, ok := decodeToken(payload[off+i : off+i+TokenLen]); ok {
 			return t, off + i, true
@@ -101,8 +104,99 @@ func findToken(payload []byte) (Token, int, bool) {
 // echoes what it answers under its own kind.
 func rekind(payload []byte, off int, k TokenKind) []byte {
 	out := append([]byte(nil), payload...)
+	if out[off] == shortMagic {
+		t, _ := decodeShort(out[off : off+ShortTokenLen])
+		t.Kind = k
+		t.AppendShort(out[off:off])
+		return out
+	}
 	out[off+len(tokenMagic)] = byte(k)
 	return out
+}
+
+// ShortTokenLen is the encoded size of a short token.
+const ShortTokenLen = 8
+
+// A short token is '~' and 7 base64url digits holding 42 bits: the kind
+// (3 bits, its index in shortKinds), the device (21 bits) and the
+// sequence number's low 18 bits. It fits radios whose payloads are too
+// small for a Token (Sigfox: 12 B up, 8 B down) and carries no time: the
+// engine keeps the intended times of the messages it marks this way.
+const (
+	shortMagic   = '~'
+	shortDigits  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	shortDevBits = 21
+	shortSeqBits = 18
+	// ShortMaxDevices is how many devices short tokens can tell apart.
+	ShortMaxDevices = 1 << shortDevBits
+	shortSeqMask    = 1<<shortSeqBits - 1
+)
+
+var shortKinds = [...]TokenKind{TokenTelemetry, TokenCommand, TokenReply, TokenRequest, TokenAnswer}
+
+// shortValue maps a base64url digit to its value, -1 for other bytes.
+var shortValue = func() (v [256]int8) {
+	for i := range v {
+		v[i] = -1
+	}
+	for i := range len(shortDigits) {
+		v[shortDigits[i]] = int8(i)
+	}
+	return v
+}()
+
+// AppendShort encodes t as a short token onto dst: its kind, its device
+// (below ShortMaxDevices) and the low 18 bits of its Seq. Intended is not
+// carried.
+func (t Token) AppendShort(dst []byte) []byte {
+	k := 0
+	for i, sk := range shortKinds {
+		if sk == t.Kind {
+			k = i
+		}
+	}
+	v := uint64(k)<<(shortDevBits+shortSeqBits) | uint64(t.Device%ShortMaxDevices)<<shortSeqBits | uint64(t.Seq&shortSeqMask)
+	dst = append(dst, shortMagic)
+	for i := 6; i >= 0; i-- {
+		dst = append(dst, shortDigits[v>>(6*i)&63])
+	}
+	return dst
+}
+
+// decodeShort decodes a short token; its Intended is -1, unknown.
+func decodeShort(b []byte) (Token, bool) {
+	if len(b) < ShortTokenLen || b[0] != shortMagic {
+		return Token{}, false
+	}
+	var v uint64
+	for _, c := range b[1:ShortTokenLen] {
+		d := shortValue[c]
+		if d < 0 {
+			return Token{}, false
+		}
+		v = v<<6 | uint64(d)
+	}
+	k := v >> (shortDevBits + shortSeqBits)
+	if k >= uint64(len(shortKinds)) {
+		return Token{}, false
+	}
+	return Token{Kind: shortKinds[k], Device: uint32(v >> shortSeqBits % ShortMaxDevices), Seq: uint32(v & shortSeqMask),
+		Intended: -1}, true
+}
+
+// findShort returns the first short token in payload.
+func findShort(payload []byte) (Token, int, bool) {
+	for off := 0; off+ShortTokenLen <= len(payload); off++ {
+		i := bytes.IndexByte(payload[off:len(payload)-ShortTokenLen+1], shortMagic)
+		if i < 0 {
+			break
+		}
+		off += i
+		if t, ok := decodeShort(payload[off:]); ok {
+			return t, off, true
+		}
+	}
+	return Token{}, 0, false
 }
 
 func decodeToken(b []byte) (Token, bool) {

@@ -151,6 +151,21 @@ func TestTokenRekind(t *testing.T) {
 	}
 }
 
+// shortAt is an oracle independent of decodeShort: whether b holds a
+// well-formed short token at o. The kind index, which must be below 5, is
+// the top 3 of the first digit's 6 bits.
+func shortAt(b []byte, o int) bool {
+	if o+ShortTokenLen > len(b) || b[o] != '~' {
+		return false
+	}
+	for _, c := range b[o+1 : o+ShortTokenLen] {
+		if !strings.ContainsRune(shortDigits, rune(c)) {
+			return false
+		}
+	}
+	return strings.IndexByte(shortDigits, b[o+1])>>3 < 5
+}
+
 // tokenAt is an oracle independent of decodeToken: whether b holds a
 // well-formed token at o.
 func tokenAt(b []byte, o int) bool {
@@ -173,19 +188,35 @@ func FuzzFindToken(f *testing.F) {
 	f.Add(append([]byte("m2"), good[:TokenLen-1]...))
 	f.Add([]byte(`{"k":"` + string(good) + `"}`))
 	f.Add(bytes.ToUpper(good))
+	short := Token{Kind: TokenAnswer, Device: ShortMaxDevices - 1, Seq: shortSeqMask}.AppendShort(nil)
+	f.Add(short)
+	f.Add(append([]byte("~~"), short...))
+	f.Add([]byte("~_______"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tok, off, ok := findToken(b)
-		want := -1
+		want, short := -1, false
 		for o := range b {
 			if tokenAt(b, o) {
 				want = o
 				break
 			}
 		}
+		for o := range b {
+			if want < 0 && shortAt(b, o) {
+				want, short = o, true
+				break
+			}
+		}
 		if ok != (want >= 0) || (ok && off != want) {
-			t.Fatalf("findToken(%q) = %d, %v, want the first token, at %d", b, off, ok, want)
+			t.Fatalf("findToken(%q) = %d, %v, want the first token (or short token: %v), at %d", b, off, ok, short, want)
 		}
 		if !ok {
+			return
+		}
+		if short {
+			if enc := tok.AppendShort(nil); !bytes.Equal(enc, b[off:off+ShortTokenLen]) || tok.Intended != -1 {
+				t.Fatalf("findToken(%q) = %+v at %d, which encodes to %q, want %q and Intended -1", b, tok, off, enc, b[off:off+ShortTokenLen])
+			}
 			return
 		}
 		if enc := tok.Append(nil); !bytes.Equal(enc, b[off:off+TokenLen]) {
@@ -195,4 +226,78 @@ func FuzzFindToken(f *testing.F) {
 			t.Fatalf("FindToken(%q) = %+v, %v, want %+v, true", b, pub, pok, tok)
 		}
 	})
+}
+
+func TestShortTokenRoundTrip(t *testing.T) {
+	for _, k := range allKinds {
+		for _, dev := range []uint32{0, 1, 12345, ShortMaxDevices - 1} {
+			for _, seq := range []uint32{0, 1, 777, shortSeqMask, shortSeqMask + 5} {
+				in := Token{Kind: k, Device: dev, Seq: seq, Intended: time.Hour}
+				b := in.AppendShort([]byte("x"))[1:]
+				if len(b) != ShortTokenLen || b[0] != '~' {
+					t.Fatalf("AppendShort(%+v) = %q, want 8 bytes from '~'", in, b)
+				}
+				got, off, ok := findToken(append([]byte(`{"v":1,"m":"`), append(b, '"', '}')...))
+				want := Token{Kind: k, Device: dev, Seq: seq & shortSeqMask, Intended: -1}
+				if !ok || off != 12 || got != want {
+					t.Errorf("short %q decodes to %+v at %d, %v; want %+v at 12", b, got, off, ok, want)
+				}
+			}
+		}
+	}
+}
+
+func TestShortTokenNotFound(t *testing.T) {
+	good := string(Token{Kind: TokenReply, Device: 9, Seq: 3}.AppendShort(nil))
+	for _, s := range []string{"", "~", good[:7], "~ABC DEF", "~ABCDEF=", "0" + good[1:], "~" + "_______", "~" + "u______"} {
+		if got, ok := FindToken([]byte(s)); ok {
+			t.Errorf("FindToken(%q) = %+v, true; want not found", s, got)
+		}
+	}
+	// A full token wins over a short one anywhere in the payload.
+	full := Token{Kind: TokenTelemetry, Device: 1, Seq: 2, Intended: time.Second}
+	if got, ok := FindToken([]byte(good + " " + string(full.Append(nil)))); !ok || got != full {
+		t.Errorf("FindToken(short, full) = %+v, %v; want the full token", got, ok)
+	}
+}
+
+func TestShortTokenRekind(t *testing.T) {
+	tok := Token{Kind: TokenCommand, Device: 4242, Seq: 99}
+	payload := append([]byte("ab"), tok.AppendShort(nil)...)
+	out := rekind(payload, 2, TokenReply)
+	got, off, ok := findToken(out)
+	if !ok || off != 2 || got.Kind != TokenReply || got.Device != 4242 || got.Seq != 99 || string(out[:2]) != "ab" {
+		t.Errorf("rekind(%q) = %q decoding to %+v at %d, %v; want a reply of device 4242 seq 99 at 2", payload, out, got, off, ok)
+	}
+	if payload[2] != '~' || bytes.Equal(payload, out) {
+		t.Errorf("rekind changed its input or nothing: in %q, out %q", payload, out)
+	}
+}
+
+// Stamps resolve a short token's low 18 bits to the latest full sequence
+// number with them, per flow; a ring forgets the oldest.
+func TestStamps(t *testing.T) {
+	var s stamps
+	s.put(TokenTelemetry, 5, time.Second)
+	s.put(TokenTelemetry, 5+shortSeqMask+1, 2*time.Second) // same low bits, later
+	s.put(TokenCommand, 5, 3*time.Second)
+	if seq, at, ok := s.get(TokenTelemetry, 5); !ok || seq != 5+shortSeqMask+1 || at != 2*time.Second {
+		t.Errorf("get(t, 5) = %d, %v, %v; want the later message", seq, at, ok)
+	}
+	if seq, at, ok := s.get(TokenReply, 5); !ok || seq != 5 || at != 3*time.Second {
+		t.Errorf("get(reply, 5) = %d, %v, %v; want the command's stamp", seq, at, ok)
+	}
+	if _, _, ok := s.get(TokenAnswer, 5); ok {
+		t.Errorf("get(answer, 5) found a stamp; no request was sent")
+	}
+	for i := range uint32(len(s.tele)) {
+		s.put(TokenTelemetry, 100+i, 0)
+	}
+	if _, _, ok := s.get(TokenTelemetry, 5); ok {
+		t.Errorf("a telemetry stamp survived %d newer ones", len(s.tele))
+	}
+	var none *stamps
+	if _, _, ok := none.get(TokenTelemetry, 1); ok {
+		t.Errorf("nil stamps found something")
+	}
 }

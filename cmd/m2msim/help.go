@@ -52,14 +52,19 @@ loss, uplink and downlink rate, maximum payload, airtime of a 20-byte
 message, regulatory limits, and the sources the numbers come from.
 `
 
-const validateHelp = `Usage: m2msim validate FILE...
+const validateHelp = `Usage: m2msim validate [--print] FILE...
 
 Checks each scenario (syntax, unknown fields, types, ranges, templates,
 thresholds) without running it, and prints every problem as
 file:line:col: path: message.
 
-Example:
+Flags:
+  --print   print each valid scenario as JSON, normalised: every key with
+            the value the run will use, defaults filled in
+
+Examples:
   m2msim validate scenarios/examples/*.yaml
+  m2msim validate --print scenarios/examples/lorawan-sensors.yaml
 
 Exit codes: 0 all valid, 2 a problem was found.
 `

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -74,6 +75,26 @@ func TestValidateShippedExamples(t *testing.T) {
 	code, out, errs := cli(t, t.Context(), append([]string{"validate"}, files...)...)
 	if code != exitOK || strings.Count(out, ": ok (") != len(files) {
 		t.Errorf("validate examples = exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// --print shows the scenario as the run will use it: defaults filled in,
+// including those the radio chooses.
+func TestValidatePrintsNormalised(t *testing.T) {
+	p := writeScenario(t, "version: 1\nname: tiny\nduration: 5s\ngroups:\n  - count: 3\n    radio: sigfox\n    telemetry: {every: 1h}\n")
+	code, out, errs := cli(t, t.Context(), "validate", "--print", p)
+	var got struct {
+		Name   string
+		Groups []struct {
+			Downlink  string
+			Telemetry struct{ Payload string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != exitOK || err != nil {
+		t.Fatalf("validate --print = exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	if got.Name != "tiny" || len(got.Groups) != 1 || got.Groups[0].Downlink != "after-uplink" || got.Groups[0].Telemetry.Payload != "{{track8}}" {
+		t.Errorf("validate --print = %+v, want the sigfox defaults (after-uplink, {{track8}})", got)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 func validateCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	print := fs.Bool("print", false, "")
 	files, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, validateHelp)
@@ -31,6 +33,14 @@ func validateCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			bad++
 			fmt.Fprintln(stderr, err)
+			continue
+		}
+		if *print {
+			b, err := json.MarshalIndent(sc, "", "  ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s\n", b)
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: ok (%s: %d devices in %d group(s), %s)\n", file, sc.Name, sc.Devices(), len(sc.Groups), sc.Plan().Duration)
