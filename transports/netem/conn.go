@@ -61,14 +61,15 @@ func (s *Shaper) newStreamConn(c net.Conn, l Link, seed uint64, device int, k ui
 }
 
 // handshake draws the round trip of the TCP handshake: a delay each way,
-// plus Linux's 1 s initial RTO, doubling, per lost SYN or SYN-ACK.
+// plus Linux's 1 s initial RTO, doubling, per lost SYN or SYN-ACK (the
+// retransmissions lost at the long-run rate, as chunks' are).
 func (c *streamConn) handshake() time.Duration {
 	var d int64
 	for _, p := range []*pipe{c.up, c.down} {
 		p.mu.Lock()
 		d += max(0, p.delay.draw(p.rnd))
 		rto := int64(time.Second)
-		for i := 0; i < 6 && p.loss.event(p.rnd); i++ {
+		for i := 0; i < 6 && p.lost(i); i++ {
 			d += rto
 			rto *= 2
 		}

@@ -98,3 +98,57 @@ func (g *lossGen) gilbertElliott(r *rand.Rand) bool {
 		return r.Uint32() > g.a3
 	}
 }
+
+// Rate returns l's long-run loss in percent: P for random loss (its
+// correlation keeps the mean in model mode), π_B·H + π_G·K for
+// Gilbert-Elliott, the stationary loss of the 4-state model.
+func (l Loss) Rate() Percent {
+	if l.IsZero() {
+		return 0
+	}
+	switch l.Model {
+	case LossGE:
+		return geRate(l)
+	case LossState:
+		return stateRate(l)
+	}
+	return l.P
+}
+
+func geRate(l Loss) Percent {
+	p, r, h, k := float64(l.P)/100, float64(l.R)/100, float64(l.H)/100, float64(l.K)/100
+	if l.R == 0 {
+		r = 1 - p
+	}
+	if l.H == 0 {
+		h = 1
+	}
+	if p+r == 0 {
+		return Percent(100 * k)
+	}
+	bad := p / (p + r)
+	return Percent(100 * (bad*h + (1-bad)*k))
+}
+
+// stateRate solves the 4-state chain of RADIO.md 1.4 for the fraction of
+// packets lost: from gap-good, losses start with p13 (a burst) or p14 (an
+// isolated loss); a burst alternates between burst-loss (left with
+// p31+p32) and burst-good (back with p23).
+func stateRate(l Loss) Percent {
+	p13, p31, p32, p23, p14 := float64(l.P13)/100, float64(l.P31)/100, float64(l.P32)/100, float64(l.P23)/100, float64(l.P14)/100
+	if l.P31 == 0 {
+		p31 = 1 - p13
+	}
+	if l.P23 == 0 {
+		p23 = 1
+	}
+	// Unnormalised stationary weights relative to gap-good = 1.
+	var burstLoss, burstGood float64
+	if p31 > 0 {
+		burstLoss = p13 / p31
+		burstGood = burstLoss * p32 / p23
+	}
+	isolated := p14
+	total := 1 + burstLoss + burstGood + isolated
+	return Percent(100 * (burstLoss + isolated) / total)
+}

@@ -55,6 +55,7 @@ type pipe struct {
 	rnd, aux *rand.Rand
 	delay    delayGen
 	loss     lossGen
+	retry    uint32 // loss threshold of a retransmission: the long-run rate
 	dup      bern
 	corrupt  bern
 	reorder  bern
@@ -85,6 +86,7 @@ func newPipe(p Profile, stream bool, header int, rnd, aux *rand.Rand, now int64,
 	// reorder, corrupt.
 	pp.delay = newDelayGen(p, aux)
 	pp.loss = newLossGen(p, aux)
+	pp.retry = p.Loss.Rate().prob()
 	pp.dup = newBern(p.Duplicate, p.DuplicateCorr, p.Mode, aux)
 	pp.reorder = newBern(p.Reorder, p.ReorderCorr, p.Mode, aux)
 	pp.corrupt = newBern(p.Corrupt, p.CorruptCorr, p.Mode, aux)
@@ -242,6 +244,19 @@ func (pp *pipe) compact() {
 	pp.q, pp.qhead = pp.q[:n], 0
 }
 
+// lost reports whether a stream chunk's transmission (attempt 0) or
+// retransmission (attempt 1 on) is lost. The first follows the loss model,
+// bursts included. A retransmission goes at least an RTO (200 ms) later,
+// past a radio's loss burst: it is lost at the long-run rate, on its own.
+// Counting bursts in packets would instead have a rarely-sending device's
+// retransmissions, seconds apart, lost together: minutes of stall.
+func (pp *pipe) lost(attempt int) bool {
+	if attempt == 0 {
+		return pp.loss.event(pp.rnd)
+	}
+	return pp.rnd.Uint32() < pp.retry
+}
+
 // enqueueChunk queues a stream chunk written (or read) at now and returns
 // false when the queue is full. Streams keep their order: a chunk is due
 // no earlier than the one before it. A lost chunk is retransmitted after
@@ -253,7 +268,7 @@ func (pp *pipe) enqueueChunk(now int64, data []byte, force bool) bool {
 	it := item{buf: getBuf(data), wire: pp.wireLen(len(data))}
 	d := pp.delay.draw(pp.rnd)
 	rto := rtoMin
-	for i := 0; i < maxRetries && pp.loss.event(pp.rnd); i++ {
+	for i := 0; i < maxRetries && pp.lost(i); i++ {
 		d += rto
 		rto = min(2*rto, rtoMax)
 		pp.count(&pp.stats.retransmitted, &pp.shard.retransmitted)

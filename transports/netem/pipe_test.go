@@ -2,6 +2,7 @@ package netem
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -214,5 +215,39 @@ func TestRateWithDelay(t *testing.T) {
 	at, _ := departures(pp, 0)
 	if want := []int64{130 * ms, 210 * ms, 430 * ms}; !slices.Equal(at, want) {
 		t.Errorf("delay 50ms rate 10kbit: departures %v, want %v", at, want)
+	}
+}
+
+// A loss burst hits chunks sent back to back, not the retransmissions an
+// RTO later: with Gilbert-Elliott bursts of 10 packets (loss 5 %), a
+// chunk's first loss is followed by more only at the long-run rate, so
+// retransmissions per lost chunk average 1/(1-0.05) = 1.053 and none
+// needs more than a few, where counting the burst in packets would give
+// 10 on average and RTO chains of minutes.
+func TestStreamRetransmissionsOutlastBursts(t *testing.T) {
+	l := Loss{Model: LossGE, P: Percent(100 * 0.05 * 0.1 / 0.95), R: 10}
+	if r := float64(l.Rate()); math.Abs(r-5) > 1e-9 {
+		t.Fatalf("GE long-run loss %v%%, want 5%%", r)
+	}
+	pp := newTestPipe(t, Profile{Delay: 10 * time.Millisecond, Loss: l}, true)
+	firstLost, maxRetries := 0, 0
+	const chunks = 300_000
+	for i := range chunks {
+		before := pp.stats.retransmitted.Load()
+		pp.enqueueChunk(int64(i)*time.Second.Nanoseconds(), []byte{1}, true)
+		n := int(pp.stats.retransmitted.Load() - before)
+		if n > 0 {
+			firstLost++
+		}
+		maxRetries = max(maxRetries, n)
+		pp.q, pp.qhead = pp.q[:0], 0
+	}
+	per := float64(pp.stats.retransmitted.Load()) / float64(firstLost)
+	// Bursts of 10 make the count lumpy: ~1,500 bursts, so +/- 10 %.
+	if frac := 100 * float64(firstLost) / chunks; frac < 4.5 || frac > 5.5 {
+		t.Errorf("%.2f%% of chunks lost on first send, want 5 +/- 0.5%%", frac)
+	}
+	if per < 1.03 || per > 1.08 || maxRetries > 5 {
+		t.Errorf("%.3f retransmissions per lost chunk (max %d), want 1.053 and a handful at most", per, maxRetries)
 	}
 }

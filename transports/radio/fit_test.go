@@ -127,8 +127,8 @@ func TestGE(t *testing.T) {
 	tests := []struct{ loss, burst float64 }{{2, 3}, {0.5, 3}, {1, 10}, {2, 1}}
 	for _, tt := range tests {
 		l := ge(tt.loss, tt.burst)
-		if got := float64(lossRate(l)); math.Abs(got-tt.loss) > 1e-9 {
-			t.Errorf("lossRate(ge(%v, %v)) = %v, want %v", tt.loss, tt.burst, got, tt.loss)
+		if got := float64(l.Rate()); math.Abs(got-tt.loss) > 1e-9 {
+			t.Errorf("ge(%v, %v).Rate() = %v, want %v", tt.loss, tt.burst, got, tt.loss)
 		}
 		if want := 100 / tt.burst; math.Abs(float64(l.R)-want) > 1e-9 {
 			t.Errorf("ge(%v, %v).R = %v, want %v (r = 1/B)", tt.loss, tt.burst, l.R, want)
@@ -158,9 +158,9 @@ func TestLossRate(t *testing.T) {
 		{"state full", netem.Loss{Model: netem.LossState, P13: 5, P31: 50, P32: 25, P23: 50, P14: 1}, 100 * 0.11 / 1.16},
 	}
 	for _, tt := range tests {
-		got := float64(lossRate(tt.l))
+		got := float64(tt.l.Rate())
 		if math.Abs(got-tt.want) > 1e-9 {
-			t.Errorf("lossRate(%s) = %v, want %v", tt.name, got, tt.want)
+			t.Errorf("%s.Rate() = %v, want %v", tt.name, got, tt.want)
 		}
 		if tt.l.IsZero() {
 			continue
@@ -174,7 +174,7 @@ func TestLossRate(t *testing.T) {
 			l.R, l.H = 100-l.P, 100
 		}
 		if sim, _ := simulateLoss(l, 1_000_000, 2); math.Abs(sim-tt.want) > 0.05*tt.want {
-			t.Errorf("lossRate(%s) = %v, simulated %.3f", tt.name, got, sim)
+			t.Errorf("%s.Rate() = %v, simulated %.3f", tt.name, got, sim)
 		}
 	}
 }

@@ -93,7 +93,7 @@ func upP95(p Profile) float64    { return ms64(delayQuantile(p.Link.Up, 0.95)) }
 func upP01(p Profile) float64    { return ms64(delayQuantile(p.Link.Up, 0.01)) }
 func upRate(p Profile) float64   { return float64(p.Link.Up.Rate) }
 func downRate(p Profile) float64 { return float64(p.Link.Down.Rate) }
-func upLoss(p Profile) float64   { return float64(lossRate(p.Link.Up.Loss)) }
+func upLoss(p Profile) float64   { return float64(p.Link.Up.Loss.Rate()) }
 func mtu(p Profile) float64      { return float64(p.MTU) }
 func maxUp(p Profile) float64    { return float64(p.MaxPayload) }
 func maxDown(p Profile) float64  { return float64(p.MaxDownPayload) }

@@ -59,7 +59,7 @@ func rowOf(p Profile) Row {
 		Name: p.Name, Title: p.Title,
 		P50:  delayQuantile(p.Link.Up, 0.5),
 		P95:  delayQuantile(p.Link.Up, 0.95),
-		Loss: lossRate(p.Link.Up.Loss),
+		Loss: p.Link.Up.Loss.Rate(),
 		Up:   p.Link.Up.Rate, Down: p.Link.Down.Rate, PHYRate: p.PHYRate,
 		MTU: p.MTU, MaxPayload: p.MaxPayload, MaxDownPayload: p.MaxDownPayload,
 		DutyCycle: p.DutyCycle, MessagesPerDay: p.MessagesPerDay, MinInterval: p.MinInterval,
