@@ -65,6 +65,7 @@ func (h *handler) reply(tok Token, payload []byte) {
 	}
 	if d.conn != h.epoch || d.cannotSend(c.QoS) != "" {
 		d.mu.Unlock()
+		e.outstanding.Add(-1) // the round trip cannot close
 		return
 	}
 	v := e.vars(h.dev, d, tok.Seq, tok)
@@ -75,6 +76,7 @@ func (h *handler) reply(tok Token, payload []byte) {
 		closed := d.radioBusy(now)
 		if closed && r.Drop {
 			d.mu.Unlock()
+			e.outstanding.Add(-1)
 			e.record(PublishFailed, gs.idx, 0, errDutyCycle)
 			return
 		}
@@ -88,6 +90,7 @@ func (h *handler) reply(tok Token, payload []byte) {
 	d.mu.Unlock()
 	if err := s.Publish(id, topic, payload, c.QoS, false); err != nil {
 		e.untrack(d, id, false)
+		e.outstanding.Add(-1)
 		e.record(PublishFailed, gs.idx, 0, ErrorKind(err))
 	}
 }

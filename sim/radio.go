@@ -58,9 +58,12 @@ func (e *Engine) enqueue(dev int, d *device, r *Radio, fr *frame, closed bool, n
 		d.held = d.held[1:]
 		dropped++
 	}
+	e.outstanding.Add(-int64(dropped))
 	if !r.fits(len(d.held), d.heldBytes, len(fr.payload)) {
 		dropped++ // drop-newest, or a frame too large for an empty queue
 	} else {
+		// Held and on-air frames are work the drain waits for.
+		e.outstanding.Add(1)
 		d.held = append(d.held, fr)
 		d.heldBytes += len(fr.payload)
 		e.pump(dev, d, r, now)
@@ -84,6 +87,7 @@ func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration) {
 		d.held = d.held[1:]
 		d.heldBytes -= len(fr.payload)
 		if !d.withinDay(r, now) {
+			e.outstanding.Add(-1)
 			e.record(PublishFailed, int(d.group), 0, errDailyCap)
 			continue
 		}
@@ -156,13 +160,20 @@ func (e *Engine) radioDone(j job, now time.Duration, sc *scratch) {
 // and released.
 func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 	g := int(d.group)
+	e.outstanding.Add(-1) // the frame has left the radio
 	if reason := d.cannotSend(fr.f.qos); reason != "" {
 		d.mu.Unlock()
+		if fr.f.reply {
+			e.outstanding.Add(-1) // the command's round trip cannot close
+		}
 		e.record(PublishFailed, g, 0, reason)
 		return
 	}
 	if fr.collided.Load() {
 		d.mu.Unlock()
+		if fr.f.reply {
+			e.outstanding.Add(-1)
+		}
 		// The device sent it; the network never heard it.
 		e.record(OnAir, g, fr.end-fr.start, "")
 		e.record(Collided, g, 0, "")

@@ -441,3 +441,23 @@ func TestRadioSigfoxShortTokens(t *testing.T) {
 		}
 	})
 }
+
+// Frames held or on air are work the drain waits for: reports that start
+// 6 s of airtime near the end of the schedule still go out.
+func TestRadioDrainWaitsForFramesOnAir(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(50, 20*time.Second, 20*time.Second, 0)
+		p.Drain = 10 * time.Second
+		g := &p.Groups[0]
+		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track8}}"), 12
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return 6 * time.Second }, DutyCycle: 0.01, MaxPayload: 12}
+		start := time.Now()
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		if n, u := rec.count(Delivered), rec.failures(errUnsent); n != 50 || u != 0 {
+			t.Errorf("%d delivered, %d unsent at close; want all 50 delivered", n, u)
+		}
+		if took := time.Since(start); took > 27*time.Second {
+			t.Errorf("run took %v: want the drain to end once the last frame is delivered (~26 s)", took)
+		}
+	})
+}

@@ -188,6 +188,63 @@ groups:
 	}
 }
 
+// PSM on a kept session, against Mosquitto: after each uplink a device
+// stays connected 1 s, reachable 1 s more, then sleeps until its periodic
+// TAU 8 s after going idle (a 9 s cycle). Commands wait at the device's
+// side of the network for a wake; none longer than a cycle.
+func TestRunMosquittoPSMCommandsWaitForWakes(t *testing.T) {
+	m := mqtttest.StartMosquitto(t)
+	r := runResult(t, mosquittoScenario(m.Addr(), `duration: 20s
+drain: 12s
+groups:
+  - name: meters
+    count: 100
+    connect: {rate: 1000/s}
+    sleep: {inactivity: 1s, psm: {active: 1s, tau: 8s}}
+    telemetry: {every: 1m, qos: 1}
+    commands: {every: 5s, jitter: 2s, qos: 1}
+`))
+	c, g := r.LatencyMS.Command, r.Groups[0].Radio
+	t.Logf("commands %+v: round trip p50 %.0f ms, max %.0f ms; %d wakes, %.0f s asleep", r.Commands, c.P50, c.Max, g.Wakes, g.AsleepS)
+	if r.Commands.Sent < 300 || r.Commands.Replied != r.Commands.Sent {
+		t.Errorf("commands %+v: want >= 300, all replied", r.Commands)
+	}
+	// Uniform arrivals over the cycle: 7 s of 9 asleep, a mean wait near
+	// 7/9 * 3.5 s = 2.7 s, so the median waits too.
+	if c.P50 < 1000 || c.Max > 9500 {
+		t.Errorf("command round trip p50 %.0f ms, max %.0f ms: want most waiting for a wake, none past the 9 s cycle", c.P50, c.Max)
+	}
+	if g.DownlinkWaitMS.Count == 0 || g.Wakes == 0 || g.AsleepS < 100 {
+		t.Errorf("group radio %+v: want held commands, wakes from PSM and time asleep", g)
+	}
+}
+
+// Sigfox against Mosquitto: 12-byte reports carry the short token and are
+// timed end to end: the 6 s on air plus the backhaul (50-300 ms).
+func TestRunMosquittoSigfoxShortTokens(t *testing.T) {
+	m := mqtttest.StartMosquitto(t)
+	r := runResult(t, mosquittoScenario(m.Addr(), `duration: 20s
+drain: 10s
+groups:
+  - name: tanks
+    count: 50
+    radio: sigfox
+    connect: {rate: 1000/s}
+    telemetry: {every: 20s, qos: 1, size: 12B}
+`))
+	e := r.LatencyMS.E2E
+	t.Logf("messages %+v; e2e p50 %.0f ms, max %.0f ms; errors %v", r.Messages, e.P50, e.Max, r.Errors)
+	if r.Messages.Sent < 40 || r.Messages.Received != r.Messages.Sent || e.Count != r.Messages.Received {
+		t.Errorf("messages %+v, %d timed: want >= 40 sent, all received and timed", r.Messages, e.Count)
+	}
+	if e.P50 < 6050 || e.P50 > 6350 || e.Max > 6500 {
+		t.Errorf("e2e p50 %.0f ms, max %.0f ms: want 6 s on air + 50-300 ms backhaul", e.P50, e.Max)
+	}
+	if len(r.Errors) != 0 {
+		t.Errorf("errors %v, want none (no untimed, nothing too large)", r.Errors)
+	}
+}
+
 func runResult(t *testing.T, s string) *report.Result {
 	t.Helper()
 	out := t.TempDir()
