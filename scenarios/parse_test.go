@@ -84,6 +84,9 @@ var problemCases = []struct {
 		`t.yaml:8:36: groups[1].sleep.psm.tau: must be longer than psm.active 1m0s, or the device never sleeps, got 30s`}},
 	{"short tokens in a large fleet", head + "  - count: 2097150\n  - count: 3\n    radio: sigfox\n    telemetry: {every: 1h}\n", []string{
 		`t.yaml:8:16: groups[1].telemetry.payload: the radio's default payload {{track8}} tells 2097152 devices apart, but this group's reach fleet index 2097152: use {{track}} or a smaller fleet`}},
+	{"collisions", head + "  - count: 1\n    radio: ltem\n    collisions: aloha\n  - count: 1\n    radio: lorawan\n    collisions: none\n", []string{
+		`t.yaml:7:17: groups[0].collisions: is how LoRaWAN frames collide at the gateway: it needs a lorawan radio, got "ltem"`,
+		`t.yaml:10:17: groups[1].collisions: must be capture or aloha, got "none"`}},
 	{"psm and keepalive", head + "  - count: 1\n    connect: {keepalive: 30s}\n    sleep: {inactivity: 10s, psm: {active: 30s}}\n", []string{
 		`t.yaml:6:26: groups[0].connect.keepalive: pings every 30s would keep the device out of PSM, which it enters 40s after an uplink: use a longer keepalive or 0s`}},
 	{"psm per report", head + "  - count: 1\n    connect: {mode: per-report}\n    telemetry: {every: 1m}\n    sleep: {psm: {active: 0s}}\n", []string{
@@ -206,7 +209,7 @@ var problemCases = []struct {
 	{"several problems, sorted", "version: 3\nname: t\nduration: 1s\ngroups:\n  - count: 1\n    telemetry: {every: 1s, qos: 9}\n    bogus: 1\nthresholds: [\"nope\"]\n", []string{
 		`t.yaml:1:10: version: must be 1, got 3`,
 		`t.yaml:6:33: groups[0].telemetry.qos: must be 0, 1 or 2, got 9`,
-		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, queue_bytes, queue_drop, sleep, downlink`,
+		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, queue_bytes, queue_drop, sleep, downlink, collisions`,
 		`t.yaml:8:14: thresholds[0]: want "<metric> <op> <value>", such as "latency.e2e.p99 < 250ms"`}},
 }
 

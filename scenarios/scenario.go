@@ -85,6 +85,10 @@ type Group struct {
 	// the radio's: after-uplink for Sigfox and Iridium, class-a for
 	// LoRaWAN, always otherwise.
 	Downlink string `yaml:"downlink"`
+	// Collisions is how LoRaWAN frames that overlap at the gateway fare:
+	// capture (the stronger survives; the gateway demodulates 8 at once)
+	// or aloha (both lost). Only for lorawan radios; capture by default.
+	Collisions string `yaml:"collisions"`
 
 	link   netem.Link // Radio's link with Link applied, once validated
 	limits *sim.Radio // Radio's airtime, duty cycle and payload cap
@@ -116,6 +120,12 @@ const (
 	DownlinkAfterUplink = "after-uplink"
 	DownlinkClassA      = "class-a"
 	DownlinkClassC      = "class-c"
+)
+
+// Collision models.
+const (
+	CollisionsCapture = "capture"
+	CollisionsALOHA   = "aloha"
 )
 
 // Queue drop policies.

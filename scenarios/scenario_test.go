@@ -276,7 +276,7 @@ groups:
 	}
 	p := s.Plan()
 	r := p.Groups[0].Radio
-	if r == nil || r.DutyCycle != 0.01 || r.MaxPayload != 51 || r.Queue != 4 || !r.Drop || !r.AfterUplink || r.RXDelay != time.Second || r.Channels != 3 || r.Domain != 12 {
+	if r == nil || r.DutyCycle != 0.01 || r.MaxPayload != 51 || r.Queue != 4 || !r.Drop || !r.AfterUplink || r.RXDelay != time.Second || r.Channels != 3 || r.Domain != 12 || !r.Capture {
 		t.Fatalf("lorawan-sf12 radio limits = %+v, want 1%% duty cycle, 51 B, queue 4, drop, class A", r)
 	}
 	if air := r.Airtime(20); air < 1810*time.Millisecond || air > 1811*time.Millisecond {

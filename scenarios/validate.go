@@ -489,6 +489,7 @@ func (g *Group) validateLink(t *tree, p string) {
 			}
 		}
 	}
+	g.validateCollisions(t, p)
 	g.validateDownlink(t, p, prof)
 	g.fitDefaults(t, p, prof)
 	switch g.OnBusy {
@@ -510,6 +511,25 @@ func (g *Group) validateLink(t *tree, p string) {
 	down, okDown := overrideLink(t, p+".link.down", base.Down, g.Link.Down)
 	if okUp && okDown {
 		g.link = netem.Link{Up: up, Down: down}
+	}
+}
+
+// validateCollisions resolves the LoRa collision model.
+func (g *Group) validateCollisions(t *tree, p string) {
+	lora := g.limits != nil && g.limits.Channels > 0
+	switch {
+	case g.Collisions == "" && lora:
+		g.Collisions = CollisionsCapture
+	case g.Collisions == "":
+	case !lora:
+		t.add(p+".collisions", "is how LoRaWAN frames collide at the gateway: it needs a lorawan radio, got %q", g.Radio)
+		return
+	case g.Collisions != CollisionsCapture && g.Collisions != CollisionsALOHA:
+		t.add(p+".collisions", "must be %s or %s, got %q", CollisionsCapture, CollisionsALOHA, g.Collisions)
+		return
+	}
+	if lora {
+		g.limits.Capture = g.Collisions == CollisionsCapture
 	}
 }
 

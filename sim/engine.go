@@ -70,7 +70,7 @@ type groupState struct {
 	tele, req               *flow // nil when the group has none
 	reply                   *flow // command replies through a radio queue
 	cmd                     periodic
-	cmdShort                bool // commands carry short tokens
+	cmdShort                bool          // commands carry short tokens
 	active                  int           // devices activated; controller only
 	nextConnect             time.Duration // next free connect slot; controller only
 	backendSub, deviceSub   []Subscription

@@ -178,12 +178,17 @@ type Radio struct {
 	// PerDay caps the frames a device may send in each 24 h of the run
 	// (Sigfox: 140); sends past it are refused. 0 for no cap.
 	PerDay int
-	// Channels, when set, makes frames collide as on a shared medium:
-	// each frame goes out on a channel drawn at random, and two frames
-	// that overlap in time on the same channel and Domain (LoRa: the same
-	// spreading factor) are both lost (pure ALOHA, no capture effect).
+	// Channels, when set, puts frames on a medium shared by the fleet
+	// (one LoRa gateway): each frame goes out on a channel drawn at random
+	// and may be lost to frames that overlap it there. Domain is the
+	// frame's spreading factor. Without Capture two overlapping frames of
+	// the same Domain are both lost and other Domains never interfere
+	// (pure ALOHA); with Capture a frame survives when its received power
+	// is far enough above the interference, per spreading factor pair, and
+	// one of the gateway's 8 demodulators is free (see ether).
 	Channels int
 	Domain   int
+	Capture  bool
 	// MinInterval is the shortest time between the starts of two frames
 	// the modem allows (Iridium SBD: about 40 s); 0 for none.
 	MinInterval time.Duration

@@ -2,20 +2,24 @@ package sim
 
 import (
 	"bytes"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // frame is a message on air: rendered when it started, written to the
 // session when its airtime is over.
 type frame struct {
-	collided       atomic.Bool // another frame overlapped it on its channel
-	f              *flow
-	waited         bool // it found the radio busy and was held
-	intended       time.Duration
-	start, end     time.Duration
-	topic, payload []byte
+	f *flow
+	// On a shared medium (see ether): decided by the capture model or not,
+	// no demodulator free at its start, its channel and spreading factor,
+	// its received power at the gateway (mW, relative).
+	shared, capture bool
+	noPath          bool
+	channel, domain int
+	power           float64
+	waited          bool // it found the radio busy and was held
+	intended        time.Duration
+	start, end      time.Duration
+	topic, payload  []byte
 }
 
 // Failure kinds recorded by the radio queue.
@@ -99,8 +103,10 @@ func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration) {
 		fr.start, fr.end = now, now+air
 		if r.Channels > 0 {
 			d.frames++
-			ch := int(uniform(mix(e.plan.Seed, dev, purposeChannel, uint64(d.frames)), int64(r.Channels)))
-			e.ether.transmit(airKey{domain: r.Domain, channel: ch}, fr)
+			fr.channel = int(uniform(mix(e.plan.Seed, dev, purposeChannel, uint64(d.frames)), int64(r.Channels)))
+			fr.domain, fr.power = r.Domain, e.rxPower(dev)
+			fr.shared, fr.capture = true, r.Capture
+			e.ether.transmit(fr)
 		}
 		d.air, d.bandFree = fr, now+r.busy(air)
 		e.schedule(dev, jobRadio, d.life, 0, fr.end)
@@ -169,7 +175,7 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 		e.record(PublishFailed, g, 0, reason)
 		return
 	}
-	if fr.collided.Load() {
+	if fr.shared && e.ether.lost(fr) {
 		d.mu.Unlock()
 		if fr.f.reply {
 			e.outstanding.Add(-1)
@@ -205,34 +211,4 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 	// The hold and the airtime are the radio's, not the generator's: the
 	// schedule lag is how late the frame left after its airtime.
 	e.record(fr.f.sent, g, max(0, now-fr.end), "")
-}
-
-// airKey is a collision domain: frames on the same channel and domain
-// (LoRa: spreading factor) destroy each other when they overlap.
-type airKey struct{ domain, channel int }
-
-// ether is the shared medium of radios with Channels set: the frames on
-// air per collision domain.
-type ether struct {
-	mu    sync.Mutex // guards onAir
-	onAir map[airKey][]*frame
-}
-
-// transmit puts fr on air in domain k and marks it, and every frame it
-// overlaps, collided.
-func (a *ether) transmit(k airKey, fr *frame) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.onAir == nil {
-		a.onAir = map[airKey][]*frame{}
-	}
-	live := a.onAir[k][:0]
-	for _, o := range a.onAir[k] {
-		if o.end > fr.start {
-			live = append(live, o)
-			o.collided.Store(true)
-			fr.collided.Store(true)
-		}
-	}
-	a.onAir[k] = append(live, fr)
 }

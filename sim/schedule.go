@@ -22,6 +22,7 @@ const (
 	purposeWake
 	purposeChannel
 	purposeBurst
+	purposePower
 )
 
 // mix is SplitMix64's finaliser over the combined inputs.
