@@ -23,11 +23,16 @@ func (t *tally) Record(e Event) {
 }
 
 func (t *tally) count(k EventKind) int {
+	return t.countIf(func(e Event) bool { return e.Kind == k })
+}
+
+// countIf counts the events f accepts.
+func (t *tally) countIf(f func(Event) bool) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
 	for _, e := range t.ev {
-		if e.Kind == k {
+		if f(e) {
 			n++
 		}
 	}

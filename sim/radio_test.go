@@ -25,15 +25,7 @@ func sendTimes(rec *tally, k EventKind) []time.Duration {
 }
 
 func countErr(rec *tally, kind string) int {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	n := 0
-	for _, e := range rec.ev {
-		if e.Kind == PublishFailed && e.Err == kind {
-			n++
-		}
-	}
-	return n
+	return rec.countIf(func(e Event) bool { return e.Kind == PublishFailed && e.Err == kind })
 }
 
 func loraPlan(drop bool) *Plan {
@@ -299,20 +291,29 @@ func cmdEvery(every time.Duration) *Exchange {
 		ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
 }
 
+// sigfoxPlan is a day of devices reporting every 15 min on a Sigfox-like
+// radio: 6 s on air, 1 % duty cycle, 12 B up, 140 a day, and a downlink
+// window 20 s after an uplink, 4 a day, 8 B.
+func sigfoxPlan(devices int, payload string) *Plan {
+	p := meterPlan(devices, 15*time.Minute, 24*time.Hour, 0)
+	p.Drain = time.Minute
+	g := &p.Groups[0]
+	g.Connect.KeepAlive = 0
+	g.Telemetry.Payload, g.Telemetry.Size = MustTemplate(payload), 0
+	g.Radio = &Radio{Airtime: func(int) time.Duration { return 6 * time.Second }, DutyCycle: 0.01, MaxPayload: 12, PerDay: 140,
+		AfterUplink: true, RXDelay: 20 * time.Second, DownPerDay: 4, MaxDownPayload: 8}
+	return p
+}
+
 // Sigfox-like downlink: a device asks for a downlink at most 4 times a
 // day (on its first uplink in each 6 h), the window opens 20 s after that
 // uplink and carries one command. Commands hourly pile up: each device
 // gets at most 4 a day, and its 16-command buffer overflows.
 func TestRadioDownlinksPerDay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		air := 6 * time.Second
-		p := meterPlan(50, 15*time.Minute, 24*time.Hour, 0)
-		p.Drain = time.Minute
+		p := sigfoxPlan(50, "{{track}}")
 		g := &p.Groups[0]
-		g.Connect.KeepAlive = 0
-		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
-		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01,
-			AfterUplink: true, RXDelay: 20 * time.Second, DownPerDay: 4}
+		g.Radio.MaxPayload, g.Radio.PerDay, g.Radio.MaxDownPayload = 0, 0, 0
 		g.Commands = cmdEvery(time.Hour)
 		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
 		got := rec.count(DownlinkWait)
@@ -396,15 +397,7 @@ func TestRadioMinInterval(t *testing.T) {
 
 // untimed counts the latency events that came without a latency.
 func (t *tally) untimed() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := 0
-	for _, e := range t.ev {
-		if e.Err == errUntimed {
-			n++
-		}
-	}
-	return n
+	return t.countIf(func(e Event) bool { return e.Err == errUntimed })
 }
 
 // Sigfox end to end: 12-byte reports and 8-byte commands cannot hold a
@@ -414,13 +407,9 @@ func (t *tally) untimed() int {
 func TestRadioSigfoxShortTokens(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		air := 6 * time.Second
-		p := meterPlan(20, 15*time.Minute, 24*time.Hour, 0)
-		p.Drain = time.Minute
+		p := sigfoxPlan(20, "{{track8}}t=")
 		g := &p.Groups[0]
-		g.Connect.KeepAlive = 0
-		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track8}}t="), 12
-		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, MaxPayload: 12, PerDay: 140,
-			AfterUplink: true, RXDelay: 20 * time.Second, DownPerDay: 4, MaxDownPayload: 8}
+		g.Telemetry.Size = 12
 		g.Commands = cmdEvery(6 * time.Hour)
 		g.Commands.Payload = MustTemplate("{{track8}}")
 		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
