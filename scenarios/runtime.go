@@ -82,7 +82,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 
 // shape returns the per-device dialer: through the group's link where the
 // group has one, else d. It starts the fleet's shaper when one is needed.
-func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int) dial.Func {
+func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int, conn uint64) dial.Func {
 	if d == nil {
 		var nd net.Dialer
 		d = nd.DialContext
@@ -101,19 +101,19 @@ func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int)
 		shapedAny = shapedAny || ok
 	}
 	if !shapedAny {
-		return func(int) dial.Func { return d }
+		return func(int, uint64) dial.Func { return d }
 	}
 	rt.shaper = netem.NewShaper(runtime.GOMAXPROCS(0))
 	ctx, stop := context.WithCancel(context.Background())
 	rt.stop, rt.done = stop, make(chan error, 1)
 	go func() { rt.done <- rt.shaper.Run(ctx) }()
-	return func(device int) dial.Func {
+	return func(device int, conn uint64) dial.Func {
 		for _, sp := range spans {
 			if device < sp.end {
 				if !sp.shaped {
 					return d
 				}
-				return rt.shaper.Dialer(d, sp.link, seed, device)
+				return rt.shaper.DialerFor(d, sp.link, seed, device, conn)
 			}
 		}
 		return d
@@ -173,12 +173,12 @@ func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
 // through its own link.
 type connector struct {
 	base mqtt.Options
-	dial func(device int) dial.Func
+	dial func(device int, conn uint64) dial.Func
 }
 
 func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	o := c.base
-	o.Dial = c.dial(spec.Device)
+	o.Dial = c.dial(spec.Device, spec.Conn)
 	o.ClientID = spec.ClientID
 	o.KeepAlive = spec.Connect.KeepAlive
 	o.CleanSession = spec.Connect.CleanSession

@@ -181,6 +181,13 @@ func TestEngineReconnectsAfterLoss(t *testing.T) {
 		if n := rec.count(Connected); n != 80 {
 			t.Errorf("connects %d, want 80 (40 + 40 reconnects)", n)
 		}
+		// Each device's connections are numbered apart, so a shaped link
+		// draws afresh for the reconnect.
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if seen := len(slices.Compact(slices.Sorted(slices.Values(b.conns)))); len(b.conns) != 80 || seen < 2 {
+			t.Errorf("connection numbers %v: want 80, first connects and reconnects numbered apart", b.conns)
+		}
 	})
 }
 

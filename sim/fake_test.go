@@ -23,6 +23,7 @@ type fakeBroker struct {
 	log       []string // "topic|payload" of every device publish, in order
 	refuse    bool
 	noAck     bool
+	conns     []uint64 // ConnectSpec.Conn of every accepted connect
 }
 
 func newFakeBroker(delay time.Duration) *fakeBroker {
@@ -113,6 +114,7 @@ func (b *fakeBroker) Connect(ctx context.Context, spec ConnectSpec, h Handler) (
 	s := &fakeSession{b: b, h: h, subs: spec.Subscribe}
 	b.mu.Lock()
 	b.sessions[s] = true
+	b.conns = append(b.conns, spec.Conn)
 	b.mu.Unlock()
 	return s, nil
 }

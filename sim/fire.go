@@ -86,7 +86,8 @@ func (e *Engine) connect(j job) {
 	d.conn++
 	epoch := d.conn
 	gs := &e.groups[d.group]
-	spec := ConnectSpec{ClientID: e.clientID(dev, d), Connect: gs.g.Connect, Subscribe: e.deviceSubs(gs, dev, d.id), Device: dev}
+	spec := ConnectSpec{ClientID: e.clientID(dev, d), Connect: gs.g.Connect, Subscribe: e.deviceSubs(gs, dev, d.id), Device: dev,
+		Conn: uint64(epoch)}
 	d.mu.Unlock()
 	e.dials.Add(1)
 	go e.dial(dev, epoch, spec)

@@ -189,15 +189,16 @@ const (
 	errDownFull     = "downlink_queue_full" // too many commands waiting for the device
 )
 
-// held keeps a command the device cannot hear yet (it sleeps between
-// paging windows, is in PSM, listens only after its uplinks, or the
-// downlink takes time on air) until it can, and reports whether it did.
+// held keeps a command the device cannot hear yet (it is idle and must
+// be paged, sleeps between paging windows, is in PSM, listens only after
+// its uplinks, or the downlink takes time on air) until it can, and
+// reports whether it did.
 // A command the device can never hear is dropped.
 func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) bool {
 	d := &e.devs[dev]
 	gs := &e.groups[d.group]
 	g, r := gs.g, gs.g.Radio
-	if g.Sleep == nil && !r.listens() {
+	if g.Sleep == nil && g.Wake == nil && !r.listens() {
 		return false
 	}
 	now := e.since()
@@ -220,6 +221,10 @@ func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) boo
 			at += e.wakeDraw(dev, d, g.Wake)
 		}
 		due = at
+	case g.Wake != nil && now-d.lastWrite >= g.Wake.Inactivity:
+		// Idle: the network pages the device, which sets up its
+		// connection before the downlink can follow.
+		due = now + e.wakeDraw(dev, d, g.Wake)
 	}
 	if due >= 0 && r != nil && r.DownAirtime != nil {
 		if d.air != nil {

@@ -20,6 +20,10 @@ type ConnectSpec struct {
 	// Device is the device's fleet-wide index; dialers may use it to pick
 	// a source address or a link profile.
 	Device int
+	// Conn numbers the device's connections, rising with each: a shaped
+	// link seeds each connection's draws from it, so reconnections and
+	// per-report wakes differ, yet repeat from run to run.
+	Conn uint64
 }
 
 // Subscription is a topic filter and its QoS.

@@ -254,3 +254,37 @@ func TestSleepPSMCommandsWaitForTheTAU(t *testing.T) {
 		}
 	})
 }
+
+// Without sleep timers an idle device is still paged before a downlink
+// reaches it: the command waits for the radio's wake-up (1-3 s here),
+// unless the device sent something within its inactivity timer.
+func TestWakeCostOnDownlinkToAnIdleDevice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(100, time.Hour, 10*time.Minute, 0)
+		g := &p.Groups[0]
+		g.Telemetry, g.Connect.KeepAlive = nil, 0
+		g.Commands = &Exchange{Every: time.Minute, Topic: MustTemplate("m/{{id}}/cmd"),
+			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{"c":"{{track}}"}`), QoS: 1}
+		g.Wake = &Wake{Min: time.Second, Max: 3 * time.Second, Inactivity: 10 * time.Second}
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		l := rec.latencies(CommandReplied)
+		if len(l) < 800 {
+			t.Fatalf("%d commands replied, want >= 800", len(l))
+		}
+		// The first command of a device that connected under 10 s before
+		// finds it still connected: a few of the 1,000.
+		slow, sum := 0, time.Duration(0)
+		for _, d := range l {
+			if d >= time.Second {
+				slow++
+				sum += d
+			}
+		}
+		if slow < len(l)*95/100 {
+			t.Errorf("%d of %d round trips paid a wake-up, want nearly all", slow, len(l))
+		}
+		if mean := sum / time.Duration(slow); mean < 1900*time.Millisecond || mean > 2100*time.Millisecond {
+			t.Errorf("mean round trip with a wake-up %v, want 2 s + hops", mean)
+		}
+	})
+}

@@ -300,3 +300,36 @@ func TestPacketConnLossAndStats(t *testing.T) {
 		}
 	})
 }
+
+// A connection's link draws come from (seed, device, connection number):
+// DialerFor with the same number repeats them, another number differs,
+// and Dialer numbers its conns itself.
+func TestDialerForSeedsPerConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewShaper(1)
+		defer runShaper(t, s)()
+		next := func(ctx context.Context, network, addr string) (net.Conn, error) {
+			a, b := net.Pipe()
+			go func() { <-ctx.Done(); b.Close() }()
+			return a, nil
+		}
+		l := Link{Up: Profile{Delay: 100 * time.Millisecond, Jitter: 90 * time.Millisecond}, Down: Profile{Delay: 10 * time.Millisecond}}
+		took := func(d func(context.Context, string, string) (net.Conn, error)) time.Duration {
+			start := time.Now()
+			c, err := d(t.Context(), "tcp", "x:1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			return time.Since(start)
+		}
+		a0, b0, a1 := took(s.DialerFor(next, l, 1, 3, 0)), took(s.DialerFor(next, l, 1, 3, 0)), took(s.DialerFor(next, l, 1, 3, 1))
+		if a0 != b0 || a0 == a1 {
+			t.Errorf("handshakes took %v and %v for connection 0, %v for 1: want 0 repeated, 1 different", a0, b0, a1)
+		}
+		counting := s.Dialer(next, l, 1, 3)
+		if c0, c1 := took(counting), took(counting); c0 != a0 || c1 != a1 {
+			t.Errorf("Dialer's first two handshakes took %v, %v; want DialerFor's %v, %v", c0, c1, a0, a1)
+		}
+	})
+}

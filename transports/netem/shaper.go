@@ -112,8 +112,19 @@ func (l Link) Validate() error {
 // SYN and SYN-ACK the kernel exchanged unshaped; a lost SYN costs Linux's
 // 1 s initial RTO, doubling. An invalid l fails every dial.
 func (s *Shaper) Dialer(next dial.Func, l Link, seed uint64, device int) dial.Func {
-	verr := l.Validate()
 	var conns atomic.Uint64
+	return s.dialer(next, l, seed, device, func() uint64 { return conns.Add(1) - 1 })
+}
+
+// DialerFor is Dialer for a caller that numbers a device's connections
+// itself and makes a Func per connection: its conns are seeded from
+// (seed, device, conn).
+func (s *Shaper) DialerFor(next dial.Func, l Link, seed uint64, device int, conn uint64) dial.Func {
+	return s.dialer(next, l, seed, device, func() uint64 { return conn })
+}
+
+func (s *Shaper) dialer(next dial.Func, l Link, seed uint64, device int, number func() uint64) dial.Func {
+	verr := l.Validate()
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if verr != nil {
 			return nil, fmt.Errorf("netem: dial %s: %w", addr, verr)
@@ -122,7 +133,7 @@ func (s *Shaper) Dialer(next dial.Func, l Link, seed uint64, device int) dial.Fu
 		if err != nil {
 			return nil, err
 		}
-		k := conns.Add(1) - 1
+		k := number()
 		if isDatagram(network) {
 			pc, _ := c.(net.PacketConn)
 			return s.newPacketConn(pc, c, l, seed, device, k), nil
