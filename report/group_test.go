@@ -37,6 +37,15 @@ func TestGroupResults(t *testing.T) {
 	if g[1] != want1 {
 		t.Errorf("group 1 = %+v, want %+v", g[1], want1)
 	}
+	for i, want := range []string{
+		"group meters     10 devices: 2 sent, 1 received, 1 lost, 0 deferred, 0 failed; 2 wakes, 3m0s asleep",
+		"group sensors    5 devices: 1 sent, 1 received, 0 lost, 2 deferred, 1 failed; 2 frames (1 collided), 2s on air; " +
+			"held 3s mean, 4s max; commands waited 10s mean, 10s max",
+	} {
+		if got := groupLine(g[i]); got != want {
+			t.Errorf("summary line\n got %q\nwant %q", got, want)
+		}
+	}
 	if r := NewCollector(Info{}).Result(StatusPassed, 0); r.Groups != nil {
 		t.Errorf("groups %v without Info.Groups, want none", r.Groups)
 	}

@@ -156,6 +156,10 @@ func fmtSeconds(s float64) string {
 	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
 }
 
+// fmtMillis prints a duration in milliseconds as a Go duration, to the
+// millisecond ("41.852s").
+func fmtMillis(ms float64) string { return fmtSeconds(ms / 1000) }
+
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // groupLine summarises one group: its messages and, when its radio did
@@ -165,16 +169,16 @@ func groupLine(g GroupResult) string {
 	line := fmt.Sprintf("group %-10s %d devices: %d sent, %d received, %d lost, %d deferred, %d failed",
 		g.Name, g.Devices, m.Sent, m.Received, m.Lost, m.Deferred, m.PublishFailures)
 	if r.Frames > 0 {
-		line += fmt.Sprintf("; %d frames (%d collided), %ss on air", r.Frames, r.Collisions, fmtFloat(r.AirtimeS))
+		line += fmt.Sprintf("; %d frames (%d collided), %s on air", r.Frames, r.Collisions, fmtSeconds(r.AirtimeS))
 	}
 	if r.QueueAgeMS.Count > 0 {
-		line += fmt.Sprintf("; held %sms mean, %sms max", fmtFloat(r.QueueAgeMS.Mean), fmtFloat(r.QueueAgeMS.Max))
+		line += fmt.Sprintf("; held %s mean, %s max", fmtMillis(r.QueueAgeMS.Mean), fmtMillis(r.QueueAgeMS.Max))
 	}
 	if r.DownlinkWaitMS.Count > 0 {
-		line += fmt.Sprintf("; commands waited %sms mean, %sms max", fmtFloat(r.DownlinkWaitMS.Mean), fmtFloat(r.DownlinkWaitMS.Max))
+		line += fmt.Sprintf("; commands waited %s mean, %s max", fmtMillis(r.DownlinkWaitMS.Mean), fmtMillis(r.DownlinkWaitMS.Max))
 	}
 	if r.Wakes > 0 {
-		line += fmt.Sprintf("; %d wakes, %ss asleep", r.Wakes, fmtFloat(r.AsleepS))
+		line += fmt.Sprintf("; %d wakes, %s asleep", r.Wakes, fmtSeconds(r.AsleepS))
 	}
 	return line
 }

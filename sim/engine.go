@@ -299,9 +299,9 @@ func (e *Engine) deactivate(dev int) {
 	if d.air != nil {
 		unsent++
 	}
-	// Held and on-air frames, and commands held for the device, were
-	// awaited by the drain.
-	e.outstanding.Add(-int64(unsent - len(d.pending) + len(d.paged)))
+	// Sends waiting for a wake-up, held and on-air frames, and commands
+	// held for the device were awaited by the drain.
+	e.outstanding.Add(-int64(unsent + len(d.paged)))
 	d.pending, d.early, d.held, d.air, d.paged, d.waking, d.heldBytes = nil, nil, nil, nil, nil, false, 0
 	s := d.sess
 	d.sess = nil

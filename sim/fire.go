@@ -18,7 +18,7 @@ type scratch struct {
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
-	if e.draining.Load() && startsWork(j.kind) {
+	if e.draining.Load() && j.startsWork() {
 		return // the schedule is over: start nothing new
 	}
 	switch j.kind {
@@ -159,6 +159,7 @@ func (e *Engine) flush(dev int, epoch uint32, pending []pendingSend) {
 	d := &e.devs[dev]
 	sc := new(scratch)
 	for _, p := range pending {
+		e.outstanding.Add(-1) // it is sent now, or fails
 		d.mu.Lock()
 		if d.conn != epoch {
 			d.mu.Unlock()
@@ -181,11 +182,12 @@ func (e *Engine) wake(dev int, d *device, kind uint8, intended, now time.Duratio
 		return
 	}
 	d.pending = append(d.pending, pendingSend{kind: kind, intended: intended, at: now})
+	e.outstanding.Add(1) // the drain waits for the device to wake and send
 	woke := d.state == stateAsleep
 	slept := now - d.asleepAt
 	if woke {
 		d.state = stateWaiting
-		e.schedule(dev, jobConnect, d.life, 0, now+e.wakeDraw(dev, d, e.groups[d.group].g.Wake))
+		e.schedule(dev, jobConnect, d.life, connectCarries, now+e.wakeDraw(dev, d, e.groups[d.group].g.Wake))
 	}
 	g := int(d.group)
 	d.mu.Unlock()
@@ -232,6 +234,7 @@ func (e *Engine) retry(dev int, d *device, now time.Duration) {
 	r := rand.New(rand.NewPCG(e.plan.Seed, mix(e.plan.Seed, dev, purposeBackoff, uint64(d.retries))))
 	delay, ok := gs.g.Reconnect.Delay(int(d.attempt), r)
 	if gs.g.Connect.PerReport && (!ok || len(d.pending) == 0) {
+		e.outstanding.Add(-int64(len(d.pending)))
 		for range d.pending {
 			e.record(PublishFailed, int(d.group), 0, "offline")
 		}
@@ -244,7 +247,11 @@ func (e *Engine) retry(dev int, d *device, now time.Duration) {
 	}
 	d.attempt++
 	d.state = stateWaiting
-	e.schedule(dev, jobConnect, d.life, 0, now+delay)
+	slot := uint64(0)
+	if len(d.pending) > 0 {
+		slot = connectCarries
+	}
+	e.schedule(dev, jobConnect, d.life, slot, now+delay)
 	e.record(Reconnecting, int(d.group), 0, "")
 }
 
@@ -373,6 +380,7 @@ func (e *Engine) rrc(dev int, d *device, w *Wake, kind uint8, intended, now time
 		return
 	}
 	d.pending = append(d.pending, pendingSend{kind: kind, intended: intended, at: now})
+	e.outstanding.Add(1)
 	if !d.waking {
 		d.waking = true
 		e.schedule(dev, jobWake, d.conn, 0, now+e.wakeDraw(dev, d, w))

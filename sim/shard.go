@@ -21,11 +21,18 @@ const (
 	jobBurstSend // one report of a burst; slot is its intended time
 )
 
-// startsWork reports whether a job kind starts new work, which stops
-// once the engine drains (finishing work under way does not).
-func startsWork(kind uint8) bool {
-	switch kind {
-	case jobConnect, jobTelemetry, jobCommand, jobRequest, jobBurst, jobBurstSend:
+// connectCarries is a jobConnect's slot when the device has sends
+// waiting for the connection (a per-report wake): the connect finishes
+// work under way.
+const connectCarries = 1
+
+// startsWork reports whether a job starts new work, which stops once the
+// engine drains (finishing work under way does not).
+func (j job) startsWork() bool {
+	switch j.kind {
+	case jobConnect:
+		return j.slot != connectCarries
+	case jobTelemetry, jobCommand, jobRequest, jobBurst, jobBurstSend:
 		return true
 	}
 	return false

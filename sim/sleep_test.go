@@ -288,3 +288,19 @@ func TestWakeCostOnDownlinkToAnIdleDevice(t *testing.T) {
 		}
 	})
 }
+
+// A per-report device still waking when the schedule ends is work the
+// drain waits for: its report goes out, none is left unsent.
+func TestDrainWaitsForWakingDevices(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := meterPlan(100, 10*time.Second, 10*time.Second, 1)
+		p.Drain = 30 * time.Second
+		g := &p.Groups[0]
+		g.Connect.PerReport = true
+		g.Wake = &Wake{Min: 2 * time.Second, Max: 3 * time.Second}
+		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
+		if n, u := rec.count(Delivered), countErr(rec, errUnsent); n != 100 || u != 0 {
+			t.Errorf("%d delivered, %d unsent at close; want every device's one report delivered", n, u)
+		}
+	})
+}
