@@ -87,6 +87,8 @@ var problemCases = []struct {
 	{"collisions", head + "  - count: 1\n    radio: ltem\n    collisions: aloha\n  - count: 1\n    radio: lorawan\n    collisions: none\n", []string{
 		`t.yaml:7:17: groups[0].collisions: is how LoRaWAN frames collide at the gateway: it needs a lorawan radio, got "ltem"`,
 		`t.yaml:10:17: groups[1].collisions: must be capture or aloha, got "none"`}},
+	{"sleep on a radio with receive windows", head + "  - count: 1\n    radio: lorawan\n    sleep: {edrx: 20s}\n", []string{
+		`t.yaml:7:12: groups[0].sleep: is cellular idle mode; a device with downlink: class-a already listens only when its radio allows`}},
 	{"psm and keepalive", head + "  - count: 1\n    connect: {keepalive: 30s}\n    sleep: {inactivity: 10s, psm: {active: 30s}}\n", []string{
 		`t.yaml:6:26: groups[0].connect.keepalive: pings every 30s would keep the device out of PSM, which it enters 40s after an uplink: use a longer keepalive or 0s`}},
 	{"psm per report", head + "  - count: 1\n    connect: {mode: per-report}\n    telemetry: {every: 1m}\n    sleep: {psm: {active: 0s}}\n", []string{

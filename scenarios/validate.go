@@ -595,6 +595,10 @@ func (g *Group) validateSleep(t *tree, p string) {
 	}
 	gp := p
 	p += ".sleep"
+	if g.Downlink != DownlinkAlways {
+		t.add(p, "is cellular idle mode; a device with downlink: %s already listens only when its radio allows", g.Downlink)
+		return
+	}
 	switch {
 	case s.EDRX < 0:
 		t.add(p+".edrx", "must be > 0, got %s", s.EDRX)

@@ -288,14 +288,14 @@ func (e *Engine) openWindow(dev int, d *device, r *Radio, now time.Duration) {
 // the network delivers what it held for a sleeping device. Leaving PSM
 // counts as a wake. d.mu is held.
 func (e *Engine) uplinked(dev int, d *device, now time.Duration) {
-	sl := e.groups[d.group].g.Sleep
-	if sl != nil {
-		if slept := sl.asleep(d.lastWrite, now); slept > 0 {
-			e.record(Woke, int(d.group), slept, "")
-		}
-		if len(d.paged) > 0 {
-			e.schedule(dev, jobPage, d.conn, pageUplink, now)
-		}
+	g := e.groups[d.group].g
+	if slept := g.Sleep.asleep(d.lastWrite, now); slept > 0 {
+		e.record(Woke, int(d.group), slept, "")
+	}
+	// Only a cellular device's waits end with its uplinks; a radio with
+	// receive windows or downlink airtime times its own.
+	if len(d.paged) > 0 && (g.Sleep != nil || g.Wake != nil) && (g.Radio == nil || !g.Radio.listens()) {
+		e.schedule(dev, jobPage, d.conn, pageUplink, now)
 	}
 	d.lastWrite = now
 }
