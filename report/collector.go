@@ -38,7 +38,7 @@ const (
 
 const histMax = 14 * 24 * time.Hour
 
-const numKinds = int(sim.Collided) + 1
+const numKinds = int(sim.Promoted) + 1
 
 // Latency kinds, in latencyNames order.
 const (

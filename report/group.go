@@ -41,6 +41,7 @@ type GroupRadio struct {
 	DownlinkWaitMS Spread  `json:"downlink_wait_ms"`
 	Wakes          int64   `json:"wakes"`
 	AsleepS        float64 `json:"asleep_s"`
+	PromotionsMS   Spread  `json:"promotions_ms"`
 }
 
 // Spread summarises durations by count, mean and maximum.
@@ -120,6 +121,7 @@ func (c *Collector) groupResults() []GroupResult {
 				Frames: g.counts[sim.OnAir], Collisions: g.counts[sim.Collided], AirtimeS: seconds(g.sum[sim.OnAir]),
 				QueueAgeMS: g.spread(sim.Deferred), DownlinkWaitMS: g.spread(sim.DownlinkWait),
 				Wakes: g.counts[sim.Woke], AsleepS: seconds(g.sum[sim.Woke]),
+				PromotionsMS: g.spread(sim.Promoted),
 			},
 		}
 	}

@@ -18,6 +18,7 @@ func TestGroupResults(t *testing.T) {
 		{Kind: sim.DownlinkWait, Group: 1, Latency: 10 * time.Second},
 		{Kind: sim.Collided, Group: 1},
 		{Kind: sim.Woke, Group: 0, Latency: time.Minute}, {Kind: sim.Woke, Group: 0, Latency: 2 * time.Minute},
+		{Kind: sim.Promoted, Group: 0, Latency: time.Second}, {Kind: sim.Promoted, Group: 0, Latency: 3 * time.Second},
 		{Kind: sim.PublishFailed, Group: 1, Err: "duty_cycle"},
 		{Kind: sim.Published, Group: 7}, // no such group: counted in the totals only
 	} {
@@ -28,7 +29,7 @@ func TestGroupResults(t *testing.T) {
 		t.Fatalf("%d group results, want 2", len(g))
 	}
 	want0 := GroupResult{Name: "meters", Devices: 10, Messages: GroupMessages{Sent: 2, Received: 1, Lost: 1},
-		Radio: GroupRadio{Wakes: 2, AsleepS: 180}}
+		Radio: GroupRadio{Wakes: 2, AsleepS: 180, PromotionsMS: Spread{2, 2000, 3000}}}
 	want1 := GroupResult{Name: "sensors", Devices: 5, Messages: GroupMessages{Sent: 1, Received: 1, Deferred: 2, PublishFailures: 1},
 		Radio: GroupRadio{Frames: 2, Collisions: 1, AirtimeS: 2, QueueAgeMS: Spread{2, 3000, 4000}, DownlinkWaitMS: Spread{1, 10000, 10000}}}
 	if g[0] != want0 {
@@ -38,7 +39,7 @@ func TestGroupResults(t *testing.T) {
 		t.Errorf("group 1 = %+v, want %+v", g[1], want1)
 	}
 	for i, want := range []string{
-		"group meters     10 devices: 2 sent, 1 received, 1 lost, 0 deferred, 0 failed; 2 wakes, 3m0s asleep",
+		"group meters     10 devices: 2 sent, 1 received, 1 lost, 0 deferred, 0 failed; 2 wakes, 3m0s asleep; 2 radio promotions, 2s mean",
 		"group sensors    5 devices: 1 sent, 1 received, 0 lost, 2 deferred, 1 failed; 2 frames (1 collided), 2s on air; " +
 			"held 3s mean, 4s max; commands waited 10s mean, 10s max",
 	} {

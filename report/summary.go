@@ -180,5 +180,8 @@ func groupLine(g GroupResult) string {
 	if r.Wakes > 0 {
 		line += fmt.Sprintf("; %d wakes, %s asleep", r.Wakes, fmtSeconds(r.AsleepS))
 	}
+	if p := r.PromotionsMS; p.Count > 0 {
+		line += fmt.Sprintf("; %d radio promotions, %s mean", p.Count, fmtMillis(p.Mean))
+	}
 	return line
 }

@@ -51,12 +51,13 @@ const (
 	DownlinkWait                         // a command waited for the device to listen (paging window, RX1); Latency: the wait
 	Woke                                 // a sleeping per-report device woke to send; Latency: how long it slept
 	Collided                             // a frame overlapped another on its channel and was lost on the air
+	Promoted                             // an idle radio set up its connection to send or be reached (RRC setup); Latency: the setup time
 )
 
 var kindNames = [...]string{"", "connected", "connect_failed", "disconnected", "closed",
 	"reconnecting", "published", "publish_failed", "acked", "delivered", "duplicate",
 	"command_sent", "command_replied", "request_sent", "request_answered", "deferred",
-	"on_air", "downlink_wait", "woke", "collided"}
+	"on_air", "downlink_wait", "woke", "collided", "promoted"}
 
 // String names the kind.
 func (k EventKind) String() string {

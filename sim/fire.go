@@ -361,13 +361,16 @@ func (e *Engine) burstSend(j job, now time.Duration, sc *scratch) {
 	e.dispatch(dev, d, e.groups[d.group].tele, time.Duration(j.slot), now, sc)
 }
 
-// wakeDraw is the device's next wake-up cost. d.mu is held.
+// wakeDraw is the device's next wake-up cost, which it pays now: a radio
+// promotion out of idle. d.mu is held.
 func (e *Engine) wakeDraw(dev int, d *device, w *Wake) time.Duration {
 	if w == nil {
 		return 0
 	}
 	d.wakes++
-	return w.Min + time.Duration(uniform(mix(e.plan.Seed, dev, purposeWake, uint64(d.wakes)), int64(w.Max-w.Min)+1))
+	cost := w.Min + time.Duration(uniform(mix(e.plan.Seed, dev, purposeWake, uint64(d.wakes)), int64(w.Max-w.Min)+1))
+	e.record(Promoted, int(d.group), cost, "")
+	return cost
 }
 
 // rrc holds a send of an idle, connected device for its radio's wake-up

@@ -286,6 +286,10 @@ func TestWakeCostOnDownlinkToAnIdleDevice(t *testing.T) {
 		if mean := sum / time.Duration(slow); mean < 1900*time.Millisecond || mean > 2100*time.Millisecond {
 			t.Errorf("mean round trip with a wake-up %v, want 2 s + hops", mean)
 		}
+		// Each wake-up is a radio promotion, recorded with its cost.
+		if p := rec.latencies(Promoted); len(p) != slow || slices.Min(p) < time.Second || slices.Max(p) > 3*time.Second {
+			t.Errorf("%d promotions recorded for %d paid wake-ups, want one each of 1-3 s", len(p), slow)
+		}
 	})
 }
 
