@@ -192,8 +192,7 @@ const (
 // held keeps a command the device cannot hear yet (it is idle and must
 // be paged, sleeps between paging windows, is in PSM, listens only after
 // its uplinks, or the downlink takes time on air) until it can, and
-// reports whether it did.
-// A command the device can never hear is dropped.
+// reports whether it did. A command the device can never hear is dropped.
 func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) bool {
 	d := &e.devs[dev]
 	gs := &e.groups[d.group]
@@ -294,7 +293,7 @@ func (e *Engine) uplinked(dev int, d *device, now time.Duration) {
 	}
 	// Only a cellular device's waits end with its uplinks; a radio with
 	// receive windows or downlink airtime times its own.
-	if len(d.paged) > 0 && (g.Sleep != nil || g.Wake != nil) && (g.Radio == nil || !g.Radio.listens()) {
+	if len(d.paged) > 0 && (g.Sleep != nil || g.Wake != nil) && !g.Radio.timesDownlink() {
 		e.schedule(dev, jobPage, d.conn, pageUplink, now)
 	}
 	d.lastWrite = now

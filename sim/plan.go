@@ -245,7 +245,13 @@ func (r *Radio) busy(air time.Duration) time.Duration {
 // listens reports whether downlink to the device needs more than an open
 // connection: a receive window, airtime or a size check.
 func (r *Radio) listens() bool {
-	return r != nil && (r.AfterUplink || r.DownAirtime != nil || r.MaxDownPayload > 0)
+	return r.timesDownlink() || (r != nil && r.MaxDownPayload > 0)
+}
+
+// timesDownlink reports whether the radio decides when a downlink
+// arrives: a receive window after uplinks, or the downlink's airtime.
+func (r *Radio) timesDownlink() bool {
+	return r != nil && (r.AfterUplink || r.DownAirtime != nil)
 }
 
 // Connect describes how a device connects.
