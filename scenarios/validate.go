@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -197,18 +198,20 @@ func (g *Group) fitDefaults(t *tree, p string, prof radio.Profile) {
 	if g.Telemetry != nil && !t.has(p+".telemetry.payload") {
 		g.Telemetry.Payload = fitPayload(g.Telemetry.Payload, up)
 	}
+	// An exchange's payload crosses both ways: it must fit either cap.
+	both := min(noCap(up), noCap(down))
 	if g.Commands != nil && !t.has(p+".commands.payload") {
-		g.Commands.Payload = fitPayload(g.Commands.Payload, min(nonZero(down), nonZero(up)))
+		g.Commands.Payload = fitPayload(g.Commands.Payload, both)
 	}
 	if g.Requests != nil && !t.has(p+".requests.payload") {
-		g.Requests.Payload = fitPayload(g.Requests.Payload, min(nonZero(up), nonZero(down)))
+		g.Requests.Payload = fitPayload(g.Requests.Payload, both)
 	}
 }
 
-// nonZero maps a cap of 0 (none) to the largest int, for min.
-func nonZero(n int) int {
+// noCap maps a cap of 0 (none) to the largest int, for min.
+func noCap(n int) int {
 	if n <= 0 {
-		return int(^uint(0) >> 1)
+		return math.MaxInt
 	}
 	return n
 }

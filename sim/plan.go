@@ -209,10 +209,6 @@ type Radio struct {
 	MaxDownPayload int
 }
 
-// LoRaRX1Delay is LoRaWAN's RECEIVE_DELAY1: RX1 opens 1 s after an uplink
-// ends.
-const LoRaRX1Delay = time.Second
-
 // active reports whether r constrains anything.
 func (r *Radio) active() bool {
 	return r != nil && (r.Airtime != nil || r.DutyCycle > 0 || r.MaxPayload > 0 || r.PerDay > 0 ||

@@ -24,6 +24,10 @@ func sendTimes(rec *tally, k EventKind) []time.Duration {
 	return at
 }
 
+// rx1 is LoRaWAN's RECEIVE_DELAY1, which the scenarios package takes from
+// the lorawan profiles.
+const rx1 = time.Second
+
 func countErr(rec *tally, kind string) int {
 	return rec.countIf(func(e Event) bool { return e.Kind == PublishFailed && e.Err == kind })
 }
@@ -126,7 +130,7 @@ func TestRadioClassACommandsWaitForTheNextUplink(t *testing.T) {
 		p.Drain = 45 * time.Second
 		g := &p.Groups[0]
 		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
-		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, MaxPayload: 222, AfterUplink: true, RXDelay: LoRaRX1Delay}
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, MaxPayload: 222, AfterUplink: true, RXDelay: rx1}
 		g.Commands = &Exchange{Every: 30 * time.Second, Topic: MustTemplate("m/{{id}}/cmd"),
 			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
 		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
@@ -137,7 +141,7 @@ func TestRadioClassACommandsWaitForTheNextUplink(t *testing.T) {
 		lo, hi := slices.Min(l), slices.Max(l)
 		// A command reaching the network before an RX1 opens goes out in
 		// it; the shortest round trip is the two hops.
-		if lo < 10*time.Millisecond || hi > 30*time.Second+LoRaRX1Delay+air+20*time.Millisecond {
+		if lo < 10*time.Millisecond || hi > 30*time.Second+rx1+air+20*time.Millisecond {
 			t.Errorf("round trips %v..%v, want within the two hops .. one report period + RX1", lo, hi)
 		}
 		if w := rec.count(DownlinkWait); w != len(l) {
@@ -267,7 +271,7 @@ func TestRadioRepliesWaitForTheBand(t *testing.T) {
 		p.Drain = 45 * time.Second
 		g := &p.Groups[0]
 		g.Telemetry.Payload, g.Telemetry.Size = MustTemplate("{{track}}"), 0
-		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, AfterUplink: true, RXDelay: LoRaRX1Delay}
+		g.Radio = &Radio{Airtime: func(int) time.Duration { return air }, DutyCycle: 0.01, AfterUplink: true, RXDelay: rx1}
 		g.Commands = &Exchange{Every: 30 * time.Second, Topic: MustTemplate("m/{{id}}/cmd"),
 			ReplyTopic: MustTemplate("m/{{id}}/cmd/re"), Payload: MustTemplate(`{{track}}`), QoS: 1}
 		rec := run(t, p, newFakeBroker(5*time.Millisecond), t.Context())
@@ -277,7 +281,7 @@ func TestRadioRepliesWaitForTheBand(t *testing.T) {
 		}
 		// Replies triggered in RX1 go out when the band reopens, 7.2 s after
 		// the uplink started; none can arrive sooner than that minus RX1.
-		if lo := slices.Min(l); lo < 7200*time.Millisecond-LoRaRX1Delay {
+		if lo := slices.Min(l); lo < 7200*time.Millisecond-rx1 {
 			t.Errorf("fastest reply %v, want at least the band's 7.2 s less RX1", lo)
 		}
 		if d := rec.count(Deferred); d < len(l) {
