@@ -21,7 +21,7 @@ func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 		Status:           status,
 		Seed:             c.info.Seed,
 		Scenario:         Scenario{Name: c.info.Name, File: c.info.File},
-		Started:          c.info.Started.UTC().Truncate(time.Millisecond),
+		Started:          c.started().UTC().Truncate(time.Millisecond),
 		ElapsedS:         seconds(elapsed),
 		PlannedDurationS: seconds(c.info.Duration),
 		Devices:          devicesOf(total, c.info.Devices, c.connectedMax.Load()),

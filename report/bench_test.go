@@ -18,13 +18,13 @@ func benchEvent(i int) sim.Event {
 	at := time.Duration(i) * 10 * time.Microsecond
 	switch i % 4 {
 	case 0:
-		return sim.Event{Kind: sim.Published, At: at}
+		return sim.Event{Kind: sim.Published, At: at, Intended: at}
 	case 1:
-		return sim.Event{Kind: sim.Acked, At: at + d/2, Latency: d / 2}
+		return sim.Event{Kind: sim.Acked, At: at + d/2, Latency: d / 2, Intended: at}
 	case 2:
-		return sim.Event{Kind: sim.Delivered, At: at + d, Latency: d}
+		return sim.Event{Kind: sim.Delivered, At: at + d, Latency: d, Intended: at}
 	}
-	return sim.Event{Kind: sim.Published, At: at, Latency: d / 100}
+	return sim.Event{Kind: sim.Published, At: at + d/100, Latency: d / 100, Intended: at}
 }
 
 func benchRecord(b *testing.B, info Info) {

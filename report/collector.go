@@ -23,7 +23,8 @@ type Info struct {
 	Duration time.Duration
 	Stages   []sim.Stage
 	// Started is the wall-clock start of the run, the origin of Event.At.
-	// Zero means the time NewCollector is called.
+	// Zero means the time NewCollector is called, until the engine says
+	// otherwise through Collector.Started.
 	Started time.Time
 }
 
@@ -38,7 +39,7 @@ const (
 
 const histMax = 14 * 24 * time.Hour
 
-const numKinds = int(sim.Promoted) + 1
+const numKinds = sim.NumKinds
 
 // Latency kinds, in latencyNames order.
 const (
@@ -79,6 +80,9 @@ type Collector struct {
 	maxBucket int             // last series bucket; later events fold into it
 	shards    []shard
 	mask      uint64
+
+	// origin is the run clock's start, the origin of Event.At.
+	origin atomic.Pointer[time.Time]
 
 	// The connection gauge is global so its maximum is exact.
 	connected    atomic.Int64
@@ -145,6 +149,7 @@ func newCollector(info Info, procs int) *Collector {
 	}
 	info.Stages = slices.Clone(info.Stages)
 	c := &Collector{info: info, now: time.Now}
+	c.origin.Store(&info.Started)
 	var end time.Duration
 	for _, s := range info.Stages {
 		end += s.Duration
@@ -163,6 +168,14 @@ func newCollector(info Info, procs int) *Collector {
 	}
 	return c
 }
+
+// Started sets the origin of Event.At: sim.Engine.Run calls it when its
+// clock starts, before its first event, so that elapsed times and the
+// seconds events fall in come from one clock.
+func (c *Collector) Started(t time.Time) { c.origin.Store(&t) }
+
+// started is the origin of Event.At.
+func (c *Collector) started() time.Time { return *c.origin.Load() }
 
 // seriesLimit is the last series bucket for a run planned to last d: an
 // hour of drain and overrun past the plan, or a week for an open run.
@@ -224,14 +237,26 @@ func (c *Collector) shardOf(e sim.Event) uint64 {
 	return (x * 0x9e3779b97f4a7c15 >> 40) & c.mask
 }
 
-// stageOf attributes e to a stage: latency events by their intended time
-// (At - Latency), others by At; events past the last stage go to it.
+// messageKinds are the events of one message's life, which belong to the
+// stage of the message's intended time, so that a stage's sent, acked and
+// received counts cover the same messages.
+var messageKinds = [numKinds]bool{
+	sim.Published: true, sim.Acked: true, sim.Unacked: true, sim.Delivered: true, sim.Duplicate: true,
+	sim.CommandSent: true, sim.CommandReplied: true, sim.RequestSent: true, sim.RequestAnswered: true,
+}
+
+// stageOf attributes e to a stage: message events by their intended time,
+// other latency events by when they began (At - Latency), the rest by At;
+// events past the last stage go to it.
 func (c *Collector) stageOf(e sim.Event) int {
 	if len(c.stageEnds) == 0 {
 		return 0
 	}
 	t := e.At
-	if latencySlot[e.Kind] != 0 {
+	switch {
+	case messageKinds[e.Kind]:
+		t = e.Intended
+	case latencySlot[e.Kind] != 0:
 		t -= e.Latency
 	}
 	i, found := slices.BinarySearch(c.stageEnds, t)

@@ -91,16 +91,19 @@ func TestCollectorStageAttribution(t *testing.T) {
 		e    sim.Event
 		want int
 	}{
-		{"published inside ramp", sim.Event{Kind: sim.Published, At: 5 * time.Second}, 0},
-		{"published on the boundary", sim.Event{Kind: sim.Published, At: 10 * time.Second}, 1},
-		{"delivered after the boundary, intended before", sim.Event{Kind: sim.Delivered, At: 11 * time.Second, Latency: 2 * time.Second}, 0},
-		{"delivered, intended on the boundary", sim.Event{Kind: sim.Delivered, At: 12 * time.Second, Latency: 2 * time.Second}, 1},
-		{"acked long after, intended in ramp", sim.Event{Kind: sim.Acked, At: 39 * time.Second, Latency: 35 * time.Second}, 0},
-		{"published late, intended before the start", sim.Event{Kind: sim.Published, At: time.Second, Latency: 2 * time.Second}, 0},
+		{"published inside ramp", sim.Event{Kind: sim.Published, At: 5 * time.Second, Intended: 5 * time.Second}, 0},
+		{"published on the boundary", sim.Event{Kind: sim.Published, At: 10 * time.Second, Intended: 10 * time.Second}, 1},
+		{"delivered after the boundary, intended before", sim.Event{Kind: sim.Delivered, At: 11 * time.Second, Latency: 2 * time.Second, Intended: 9 * time.Second}, 0},
+		{"delivered, intended on the boundary", sim.Event{Kind: sim.Delivered, At: 12 * time.Second, Latency: 2 * time.Second, Intended: 10 * time.Second}, 1},
+		{"acked long after, intended in ramp", sim.Event{Kind: sim.Acked, At: 39 * time.Second, Latency: 35 * time.Second, Intended: 4 * time.Second}, 0},
+		{"published late, intended before the start", sim.Event{Kind: sim.Published, At: time.Second, Latency: 2 * time.Second, Intended: -time.Second}, 0},
+		// A woken device's report leaves after its wake-up, which is not
+		// schedule lag: At - Latency is not its intended time.
+		{"published after a wake, intended in ramp", sim.Event{Kind: sim.Published, At: 11 * time.Second, Intended: 9 * time.Second}, 0},
 		{"connected intended in steady", sim.Event{Kind: sim.Connected, At: 31 * time.Second, Latency: 2 * time.Second}, 1},
 		{"failure by the time it happened", sim.Event{Kind: sim.PublishFailed, At: 35 * time.Second, Err: "timeout"}, 2},
-		{"after the last stage", sim.Event{Kind: sim.Published, At: 45 * time.Second}, 2},
-		{"delivered in the drain", sim.Event{Kind: sim.Delivered, At: 50 * time.Second, Latency: time.Second}, 2},
+		{"after the last stage", sim.Event{Kind: sim.Published, At: 45 * time.Second, Intended: 45 * time.Second}, 2},
+		{"delivered in the drain", sim.Event{Kind: sim.Delivered, At: 50 * time.Second, Latency: time.Second, Intended: 49 * time.Second}, 2},
 	}
 	for _, tt := range tests {
 		c := NewCollector(Info{Stages: testStages})
@@ -230,14 +233,14 @@ func events(seed uint64) []sim.Event {
 	for i := range 4000 {
 		at := time.Duration(i) * 10 * ms
 		out = append(out,
-			sim.Event{Kind: sim.Published, At: at + lat[i]/10},
-			sim.Event{Kind: sim.Acked, At: at + lat[i]/2, Latency: lat[i] / 2})
+			sim.Event{Kind: sim.Published, At: at + lat[i]/10, Intended: at},
+			sim.Event{Kind: sim.Acked, At: at + lat[i]/2, Latency: lat[i] / 2, Intended: at})
 		switch x := r.IntN(100); {
 		case x < 2: // lost
 		case x < 3:
 			out = append(out, sim.Event{Kind: sim.PublishFailed, At: at, Err: "timeout"})
 		default:
-			out = append(out, sim.Event{Kind: sim.Delivered, At: at + lat[i], Latency: lat[i]})
+			out = append(out, sim.Event{Kind: sim.Delivered, At: at + lat[i], Latency: lat[i], Intended: at})
 		}
 	}
 	return out

@@ -16,8 +16,8 @@ func Example() {
 	c.Record(sim.Event{Kind: sim.Connected, At: 20 * time.Millisecond, Latency: 20 * time.Millisecond})
 	for i := range 4 {
 		at := time.Duration(i) * 500 * time.Millisecond
-		c.Record(sim.Event{Kind: sim.Published, At: at})
-		c.Record(sim.Event{Kind: sim.Delivered, At: at + 1800*time.Microsecond, Latency: 1800 * time.Microsecond})
+		c.Record(sim.Event{Kind: sim.Published, At: at, Intended: at})
+		c.Record(sim.Event{Kind: sim.Delivered, At: at + 1800*time.Microsecond, Latency: 1800 * time.Microsecond, Intended: at})
 	}
 	c.Record(sim.Event{Kind: sim.Closed, At: 2 * time.Second})
 

@@ -29,13 +29,14 @@ func goldenResult(t *testing.T) *Result {
 	}
 	for i := range 20 {
 		at := time.Duration(i) * 2 * time.Second
-		c.Record(sim.Event{Kind: sim.CommandSent, At: at})
-		c.Record(sim.Event{Kind: sim.CommandReplied, At: at + time.Duration(20+i)*ms, Latency: time.Duration(20+i) * ms})
-		c.Record(sim.Event{Kind: sim.RequestSent, At: at + 500*ms})
-		c.Record(sim.Event{Kind: sim.Published, At: at + 501*ms, Latency: time.Duration(i+1) * time.Microsecond})
+		c.Record(sim.Event{Kind: sim.CommandSent, At: at, Intended: at})
+		c.Record(sim.Event{Kind: sim.CommandReplied, At: at + time.Duration(20+i)*ms, Latency: time.Duration(20+i) * ms, Intended: at})
+		c.Record(sim.Event{Kind: sim.RequestSent, At: at + 500*ms, Intended: at + 500*ms})
+		lag := time.Duration(i+1) * time.Microsecond
+		c.Record(sim.Event{Kind: sim.Published, At: at + 501*ms, Latency: lag, Intended: at + 501*ms - lag})
 	}
-	c.Record(sim.Event{Kind: sim.RequestAnswered, At: 700 * ms, Latency: 200 * ms})
-	c.Record(sim.Event{Kind: sim.Duplicate, At: 15 * time.Second})
+	c.Record(sim.Event{Kind: sim.RequestAnswered, At: 700 * ms, Latency: 200 * ms, Intended: 500 * ms})
+	c.Record(sim.Event{Kind: sim.Duplicate, At: 15 * time.Second, Intended: 15 * time.Second})
 	c.Record(sim.Event{Kind: sim.Disconnected, At: 12 * time.Second, Err: "reset"})
 	c.Record(sim.Event{Kind: sim.Reconnecting, At: 12 * time.Second})
 	c.Record(sim.Event{Kind: sim.ConnectFailed, At: 13 * time.Second, Err: "refused"})

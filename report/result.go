@@ -15,6 +15,9 @@ const (
 	StatusPassed      Status = "passed"
 	StatusFailed      Status = "failed" // a threshold failed
 	StatusInterrupted Status = "interrupted"
+	// StatusAborted is a run cut short a second time: its drain was
+	// skipped, so in-flight messages count as unfinished.
+	StatusAborted Status = "aborted"
 )
 
 // Result is everything a run measured, as written to result.json. Field

@@ -36,7 +36,7 @@ type Snapshot struct {
 // call it about once a second, not per event.
 func (c *Collector) Snapshot() Snapshot {
 	s := Snapshot{
-		Elapsed:      c.now().Sub(c.info.Started),
+		Elapsed:      c.now().Sub(c.started()),
 		Devices:      c.info.Devices,
 		Connected:    c.connected.Load(),
 		ConnectedMax: c.connectedMax.Load(),

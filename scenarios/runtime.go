@@ -194,6 +194,8 @@ func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Han
 // backend adapts mqtt.Backend to sim.Backend.
 type backend struct{ *mqtt.Backend }
 
-func (b backend) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(string, []byte)) error {
-	return b.Backend.Subscribe(ctx, mqttSubs(subs), deliver)
+func (b backend) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(sim.Delivery)) error {
+	return b.Backend.Subscribe(ctx, mqttSubs(subs), func(topic string, payload []byte) {
+		deliver(sim.Delivery{Topic: topic, Payload: payload})
+	})
 }

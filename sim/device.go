@@ -56,6 +56,7 @@ type device struct {
 	life, conn uint32
 	state      devState
 	started    bool // periodic chains are running for this life
+	timed      bool // the backend times its telemetry end to end; set by New
 	group      uint16
 	attempt    uint16 // reconnect attempts since the last success
 	nextID     uint16

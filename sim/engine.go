@@ -24,6 +24,15 @@ type Options struct {
 	Shards int
 	// Tick is how often stage levels are re-evaluated [100ms].
 	Tick time.Duration
+	// BackendTimeout bounds each backend call: a subscription, or one
+	// command or answer waiting for the backend's connection or its room
+	// for unacknowledged messages [10s].
+	BackendTimeout time.Duration
+	// BackendQueue is how many commands and answers may wait for the
+	// backend; when it is full a new one fails as backend_busy [4096].
+	BackendQueue int
+	// BackendSenders is how many goroutines send them [4].
+	BackendSenders int
 }
 
 func (o Options) withDefaults() Options {
@@ -38,6 +47,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Recorder == nil {
 		o.Recorder = RecorderFunc(func(Event) {})
+	}
+	if o.BackendTimeout <= 0 {
+		o.BackendTimeout = 10 * time.Second
+	}
+	if o.BackendQueue <= 0 {
+		o.BackendQueue = 4096
+	}
+	if o.BackendSenders <= 0 {
+		o.BackendSenders = 4
 	}
 	return o
 }
@@ -59,6 +77,16 @@ type Engine struct {
 	ether    ether          // frames on air, for radios that can collide
 	dials    sync.WaitGroup // connect goroutines
 	runCtx   context.Context
+	// outbox holds the backend's commands and answers for its senders, so
+	// that neither a shard nor a delivery ever waits on the backend.
+	outbox  chan outMsg
+	senders sync.WaitGroup
+	// stopped is set once Run has closed every session: deliveries that
+	// still arrive are not recorded.
+	stopped   atomic.Bool
+	live      atomic.Bool   // set once start is: deliveries may be timed
+	abort     chan struct{} // closed by Abort
+	abortOnce sync.Once
 }
 
 // groupState is a group's derived, read-only schedule plus the
@@ -113,7 +141,8 @@ func New(p *Plan, o Options) (*Engine, error) {
 	if n > 1<<24-1 {
 		return nil, fmt.Errorf("sim: %d devices: at most %d fit the measurement token", n, 1<<24-1)
 	}
-	e := &Engine{plan: p, o: o, devs: make([]device, n)}
+	e := &Engine{plan: p, o: o, devs: make([]device, n), abort: make(chan struct{}),
+		outbox: make(chan outMsg, o.BackendQueue)}
 	base := 0
 	for i := range p.Groups {
 		g := &p.Groups[i]
@@ -125,7 +154,9 @@ func New(p *Plan, o Options) (*Engine, error) {
 		}
 		e.groups = append(e.groups, newGroupState(g, i, base))
 		for j := 0; j < g.Count; j++ {
-			e.devs[base+j].group = uint16(i)
+			d := &e.devs[base+j]
+			d.group = uint16(i)
+			d.timed = o.Backend != nil && g.Telemetry != nil && p.E2E.picks(p.Seed, base+j)
 		}
 		base += g.Count
 	}
@@ -142,7 +173,6 @@ func newGroupState(g *Group, idx, base int) groupState {
 			topic: t.Topic, payload: t.Payload, size: t.Size, qos: t.QoS, retain: t.Retain,
 			sched: periodic{every: t.Every, jitter: t.Jitter, aligned: t.Aligned, p: purposeTelemetry, driftPPM: t.DriftPPM},
 			short: t.Payload.Uses("track8")}
-		gs.backendSub = append(gs.backendSub, Subscription{Topic: t.Topic.Filter(), QoS: t.QoS})
 	}
 	if c := g.Commands; c != nil {
 		gs.cmd = periodic{every: c.Every, jitter: c.Jitter, p: purposeCommand}
@@ -175,16 +205,27 @@ func (e *Engine) schedule(dev int, kind uint8, epoch uint32, slot uint64, due ti
 
 // Run executes the plan: it activates devices as the stages say, runs the
 // schedule until the plan's duration or until ctx ends, then stops the
-// schedule, drains in-flight work for at most Plan.Drain and closes every
-// session. It returns after all of its goroutines. An interrupted run is
-// not an error: ctx.Err() tells the caller.
+// schedule, drains in-flight work for at most Plan.Drain (cut short by
+// Abort) and closes every session. It returns after all of its
+// goroutines, within the drain of the schedule's end whatever the servers
+// do. An interrupted run is not an error: ctx.Err() tells the caller.
+//
+// If the Recorder has a Started(time.Time) method, Run calls it with the
+// origin of Event.At before any event.
 func (e *Engine) Run(ctx context.Context) error {
-	e.start = time.Now()
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
 	e.runCtx = runCtx
 	if err := e.subscribe(ctx); err != nil {
 		return err
+	}
+	e.start = time.Now()
+	e.live.Store(true)
+	if s, ok := e.o.Recorder.(interface{ Started(time.Time) }); ok {
+		s.Started(e.start)
+	}
+	for range e.o.BackendSenders {
+		e.senders.Go(func() { e.sendLoop(runCtx) })
 	}
 	shardCtx, stopShards := context.WithCancel(runCtx)
 	var shards sync.WaitGroup
@@ -200,32 +241,69 @@ func (e *Engine) Run(ctx context.Context) error {
 	stopShards()
 	shards.Wait()
 	stopRun()
+	e.senders.Wait()
+	e.dropOutbox()
 	e.closeAll()
 	e.dials.Wait()
+	e.stopped.Store(true)
 	return nil
 }
+
+// Abort cuts a run short: the schedule stops and the drain ends at once,
+// so Run closes every session without waiting for what is in flight. It
+// is safe to call from any goroutine, any number of times.
+func (e *Engine) Abort() { e.abortOnce.Do(func() { close(e.abort) }) }
 
 func (e *Engine) subscribe(ctx context.Context) error {
 	if e.o.Backend == nil {
 		return nil
 	}
-	var subs []Subscription
-	seen := map[string]bool{}
-	for _, gs := range e.groups {
-		for _, s := range gs.backendSub {
-			if !seen[s.Topic] {
-				seen[s.Topic] = true
-				subs = append(subs, s)
-			}
-		}
-	}
+	subs := e.backendSubs()
 	if len(subs) == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, e.o.BackendTimeout)
+	defer cancel()
 	if err := e.o.Backend.Subscribe(ctx, subs, e.deliver); err != nil {
 		return fmt.Errorf("backend subscribe: %w", err)
 	}
 	return nil
+}
+
+// backendSubs lists what the backend listens to, each filter once:
+// telemetry of the devices it times (by their own topic when only some
+// are), command replies and requests.
+func (e *Engine) backendSubs() []Subscription {
+	var subs []Subscription
+	seen := map[string]bool{}
+	add := func(s Subscription) {
+		if !seen[s.Topic] {
+			seen[s.Topic] = true
+			subs = append(subs, s)
+		}
+	}
+	for i := range e.groups {
+		gs := &e.groups[i]
+		if t := gs.g.Telemetry; t != nil {
+			all := t.Topic.Filter()
+			for dev := gs.base; dev < gs.base+gs.g.Count; dev++ {
+				d := &e.devs[dev]
+				if !d.timed {
+					continue
+				}
+				if e.plan.E2E == nil {
+					add(Subscription{Topic: all, QoS: t.QoS})
+					break
+				}
+				v := Vars{ID: e.clientID(dev, d), Index: dev - gs.base, Device: dev, Group: gs.g.Name}
+				add(Subscription{Topic: t.Topic.DeviceFilter(&v), QoS: t.QoS})
+			}
+		}
+		for _, s := range gs.backendSub {
+			add(s)
+		}
+	}
+	return subs
 }
 
 // control moves the number of active devices along the stages until the
@@ -240,6 +318,8 @@ func (e *Engine) control(ctx context.Context) {
 		e.setLevel(level(e.plan.Stages, total, e.since()), total)
 		select {
 		case <-ctx.Done():
+			return
+		case <-e.abort:
 			return
 		case <-end.C:
 			return
@@ -305,24 +385,31 @@ func (e *Engine) deactivate(dev int) {
 	d.pending, d.early, d.held, d.air, d.paged, d.waking, d.heldBytes = nil, nil, nil, nil, nil, false, 0
 	s := d.sess
 	d.sess = nil
-	e.outstanding.Add(-int64(d.drop()))
+	dropped := e.dropInflight(d)
 	d.mu.Unlock()
+	g := int(d.group)
 	for range unsent {
-		e.record(PublishFailed, int(d.group), 0, errUnsent)
+		e.record(PublishFailed, g, 0, errUnsent)
 	}
 	if s != nil {
 		_ = s.Close()
-		e.record(Closed, int(d.group), 0, "")
+		e.record(Closed, g, 0, "")
 	}
+	e.unacked(g, d.timed, dropped)
 }
 
-// drain waits until nothing is outstanding or the plan's drain time is up.
+// drain waits until nothing is outstanding, the plan's drain time is up
+// or the run is aborted.
 func (e *Engine) drain() {
 	deadline := time.Now().Add(e.plan.Drain)
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for e.outstanding.Load() > 0 && time.Now().Before(deadline) {
-		<-t.C
+		select {
+		case <-t.C:
+		case <-e.abort:
+			return
+		}
 	}
 }
 

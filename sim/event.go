@@ -32,32 +32,44 @@ type EventKind uint8
 // and Closed only ever follow a Connected, once each; a Duplicate is never
 // also a Delivered.
 const (
-	Connected       EventKind = iota + 1 // Latency: dial to CONNACK (and SUBACKs)
-	ConnectFailed                        // Err set
-	Disconnected                         // a live connection was lost; Err set
-	Closed                               // the engine closed a connection (stage ramp-down, end of run)
-	Reconnecting                         // a reconnect attempt is scheduled
-	Published                            // a telemetry message was written; Latency: how late it left against its intended time (schedule lag)
-	PublishFailed                        // Err set
-	Acked                                // Latency: intended send time to PUBACK/PUBCOMP
-	Delivered                            // Latency: intended send time to backend delivery
-	Duplicate                            // the backend saw a message twice
-	CommandSent                          // backend sent a command
-	CommandReplied                       // Latency: intended command time to the device's reply at the backend
-	RequestSent                          // device sent a request
-	RequestAnswered                      // Latency: intended request time to the backend's answer at the device
-	Deferred                             // a radio constraint (such as a duty cycle) held a send back; Latency: the hold
-	OnAir                                // a frame was transmitted; Latency: its time on air
-	DownlinkWait                         // a command waited for the device to listen (paging window, RX1); Latency: the wait
-	Woke                                 // a sleeping per-report device woke to send; Latency: how long it slept
-	Collided                             // a frame overlapped another on its channel and was lost on the air
-	Promoted                             // an idle radio set up its connection to send or be reached (RRC setup); Latency: the setup time
+	Connected         EventKind = iota + 1 // Latency: dial to CONNACK (and SUBACKs)
+	ConnectFailed                          // Err set
+	Disconnected                           // a live connection was lost; Err set
+	Closed                                 // the engine closed a connection (stage ramp-down, end of run)
+	Reconnecting                           // a reconnect attempt is scheduled
+	Published                              // a telemetry message was written; Latency: how late it left against its intended time (schedule lag)
+	PublishFailed                          // Err set
+	Acked                                  // Latency: intended send time to PUBACK/PUBCOMP
+	Delivered                              // Latency: intended send time to backend delivery
+	Duplicate                              // the backend saw a message twice
+	CommandSent                            // backend sent a command
+	CommandReplied                         // Latency: intended command time to the device's reply at the backend
+	RequestSent                            // device sent a request
+	RequestAnswered                        // Latency: intended request time to the backend's answer at the device
+	Deferred                               // a radio constraint (such as a duty cycle) held a send back; Latency: the hold
+	OnAir                                  // a frame was transmitted; Latency: its time on air
+	DownlinkWait                           // a command waited for the device to listen (paging window, RX1); Latency: the wait
+	Woke                                   // a sleeping per-report device woke to send; Latency: how long it slept
+	Collided                               // a frame overlapped another on its channel and was lost on the air
+	Promoted                               // an idle radio set up its connection to send or be reached (RRC setup); Latency: the setup time
+	ConnectUnfinished                      // a connect attempt the end of the run cut short: neither a connect nor a failure
+	Unacked                                // a QoS 1/2 telemetry message given up without its PUBACK/PUBCOMP: its connection was lost or closed first
+	BackendLag                             // Latency: from a message reaching the backend's host to the engine handling it
+	numEventKinds
 )
+
+// NumKinds is one more than the largest EventKind: the length of an array
+// indexed by kind.
+const NumKinds = int(numEventKinds)
 
 var kindNames = [...]string{"", "connected", "connect_failed", "disconnected", "closed",
 	"reconnecting", "published", "publish_failed", "acked", "delivered", "duplicate",
 	"command_sent", "command_replied", "request_sent", "request_answered", "deferred",
-	"on_air", "downlink_wait", "woke", "collided", "promoted"}
+	"on_air", "downlink_wait", "woke", "collided", "promoted", "connect_unfinished", "unacked",
+	"backend_lag"}
+
+// Every kind has a name: this fails to compile when they disagree.
+var _ [NumKinds]string = kindNames
 
 // String names the kind.
 func (k EventKind) String() string {
@@ -77,6 +89,14 @@ type Event struct {
 	Latency time.Duration
 	// Err is the short kind of a failure (see ErrorKind).
 	Err string
+	// Intended is a message's intended time (its schedule slot), which
+	// assigns it to a stage: set on Published, Acked, Unacked, Delivered,
+	// Duplicate, CommandSent, CommandReplied, RequestSent and
+	// RequestAnswered. An untimed message carries At.
+	Intended time.Duration
+	// Timed marks telemetry (Published, Acked, Unacked) from a device the
+	// backend times end to end, whose delivery is therefore expected.
+	Timed bool
 }
 
 // ErrorKind classifies err into a short, stable label for error counts:

@@ -19,7 +19,7 @@ type fakeBroker struct {
 	holdUntil time.Time
 	sessions  map[*fakeSession]bool
 	subs      []Subscription // backend's
-	deliver   func(string, []byte)
+	deliver   func(Delivery)
 	log       []string // "topic|payload" of every device publish, in order
 	refuse    bool
 	noAck     bool
@@ -82,7 +82,7 @@ func (b *fakeBroker) route(topic string, payload []byte) {
 		b.later(func() { s.h.Message(topic, p) })
 	}
 	if toBackend {
-		b.later(func() { deliver(topic, p) })
+		b.later(func() { deliver(Delivery{Topic: topic, Payload: p}) })
 	}
 }
 
@@ -120,7 +120,7 @@ func (b *fakeBroker) Connect(ctx context.Context, spec ConnectSpec, h Handler) (
 }
 
 // Subscribe implements Backend.
-func (b *fakeBroker) Subscribe(ctx context.Context, subs []Subscription, deliver func(string, []byte)) error {
+func (b *fakeBroker) Subscribe(ctx context.Context, subs []Subscription, deliver func(Delivery)) error {
 	b.mu.Lock()
 	b.subs = append(b.subs, subs...)
 	b.deliver = deliver

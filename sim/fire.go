@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"time"
 	"unsafe"
@@ -123,6 +124,14 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 		return
 	}
 	g := int(d.group)
+	if err != nil && e.runCtx.Err() != nil {
+		// The run ended under the attempt: it neither failed nor
+		// succeeded.
+		d.state = stateIdle
+		d.mu.Unlock()
+		e.record(ConnectUnfinished, g, 0, "")
+		return
+	}
 	if err != nil {
 		e.retry(dev, d, now)
 		d.mu.Unlock()
@@ -139,9 +148,6 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 	}
 	pending, early := d.pending, d.early
 	d.pending, d.early, d.waking = nil, nil, false
-	if spec.Connect.PerReport {
-		e.schedule(dev, jobLinger, epoch, 0, now+spec.Connect.Linger)
-	}
 	d.mu.Unlock()
 	e.record(Connected, g, now-t0, "")
 	h := &handler{e: e, dev: dev, epoch: epoch}
@@ -149,6 +155,11 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 		h.reply(r.tok, r.payload)
 	}
 	e.flush(dev, epoch, pending)
+	if spec.Connect.PerReport {
+		// Only now: a linger that fired before the flush would close
+		// the session under the sends it woke up for.
+		e.schedule(dev, jobLinger, epoch, 0, e.since()+spec.Connect.Linger)
+	}
 }
 
 // flush sends what a per-report device held while it woke up.
@@ -219,11 +230,12 @@ func (e *Engine) linger(j job, now time.Duration) {
 	s := d.sess
 	d.sess, d.state, d.asleepAt = nil, stateAsleep, now
 	d.conn++
-	e.outstanding.Add(-int64(d.drop()))
+	dropped := e.dropInflight(d)
 	g := int(d.group)
 	d.mu.Unlock()
 	_ = s.Close()
 	e.record(Closed, g, 0, "")
+	e.unacked(g, d.timed, dropped)
 }
 
 // retry schedules the next connect attempt per the group's backoff, or
@@ -433,8 +445,8 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 	id := e.track(d, f.qos, f.kind == jobTelemetry, intended)
 	s := d.sess
 	e.uplinked(dev, d, now)
+	awaited := e.awaits(d, f) // the backend's delivery, or its answer
 	d.mu.Unlock()
-	awaited := e.o.Backend != nil // the backend's delivery, or its answer
 	if awaited {
 		e.outstanding.Add(1)
 	}
@@ -443,7 +455,45 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 		e.record(PublishFailed, g, 0, ErrorKind(err))
 		return
 	}
-	e.record(f.sent, g, max(0, now-intended), "")
+	e.recordSent(f, g, max(0, now-intended), intended, awaited)
+}
+
+// awaits reports whether the backend answers or times a message of flow
+// f from d: requests always, telemetry when the device is in the sample.
+func (e *Engine) awaits(d *device, f *flow) bool {
+	if e.o.Backend == nil || f.reply {
+		return false
+	}
+	return f.kind != jobTelemetry || d.timed
+}
+
+// recordSent records a message of flow f written to its session: lag is
+// how late the generator wrote it.
+func (e *Engine) recordSent(f *flow, g int, lag, intended time.Duration, timed bool) {
+	e.o.Recorder.Record(Event{Kind: f.sent, Group: g, At: e.since(), Latency: lag, Intended: intended,
+		Timed: timed && f.kind == jobTelemetry})
+}
+
+// dropInflight forgets the device's unacknowledged messages, which the
+// drain no longer awaits, and returns the intended times of the telemetry
+// among them. d.mu is held.
+func (e *Engine) dropInflight(d *device) []time.Duration {
+	var tele []time.Duration
+	for _, f := range d.inflight {
+		if f.timed {
+			tele = append(tele, f.intended)
+		}
+	}
+	e.outstanding.Add(-int64(d.drop()))
+	return tele
+}
+
+// unacked records telemetry given up without an acknowledgement.
+func (e *Engine) unacked(g int, timed bool, intended []time.Duration) {
+	at := e.since()
+	for _, t := range intended {
+		e.o.Recorder.Record(Event{Kind: Unacked, Group: g, At: at, Intended: t, Timed: timed})
+	}
 }
 
 // track registers a QoS 1/2 publish and returns its packet id (0 for QoS
@@ -492,12 +542,8 @@ func (e *Engine) command(j job, now time.Duration, sc *scratch) {
 	}
 	d.mu.Unlock()
 	e.outstanding.Add(1)
-	if err := e.o.Backend.Publish(e.runCtx, bstr(sc.topic), sc.payload, c.QoS); err != nil {
-		e.outstanding.Add(-1)
-		e.record(PublishFailed, gs.idx, 0, "backend_"+ErrorKind(err))
-		return
-	}
-	e.record(CommandSent, gs.idx, max(0, now-intended), "")
+	e.post(outMsg{topic: string(sc.topic), payload: bytes.Clone(sc.payload), qos: c.QoS, group: gs.idx,
+		command: true, intended: intended})
 }
 
 func (e *Engine) ping(j job, now time.Duration) {

@@ -1,6 +1,9 @@
 package sim
 
-import "time"
+import (
+	"bytes"
+	"time"
+)
 
 // handler receives one connection's session events for a device. epoch
 // ties it to that connection: events from an older one are ignored.
@@ -23,7 +26,8 @@ func (h *handler) Acked(id uint16) {
 	h.e.outstanding.Add(-1)
 	if f.timed {
 		at := h.e.since()
-		h.e.o.Recorder.Record(Event{Kind: Acked, Group: g, At: at, Latency: at - f.intended})
+		h.e.o.Recorder.Record(Event{Kind: Acked, Group: g, At: at, Latency: at - f.intended, Intended: f.intended,
+			Timed: d.timed})
 	}
 }
 
@@ -47,7 +51,7 @@ func (h *handler) Message(topic string, payload []byte) {
 		tok, timed := d.unstamp(tok)
 		d.mu.Unlock()
 		e.outstanding.Add(-1)
-		e.timed(RequestAnswered, int(d.group), tok, timed)
+		e.timed(RequestAnswered, int(d.group), e.since(), tok, timed)
 	}
 }
 
@@ -107,60 +111,82 @@ func (h *handler) Lost(err error) {
 	}
 	d.conn++
 	d.sess, d.waking = nil, false
-	e.outstanding.Add(-int64(d.drop()))
+	dropped := e.dropInflight(d)
 	e.retry(h.dev, d, e.since())
 	g := int(d.group)
 	d.mu.Unlock()
 	e.record(Disconnected, g, 0, ErrorKind(err))
+	e.unacked(g, d.timed, dropped)
 }
 
 // deliver is the backend's inbound path: telemetry is timed end to end,
 // command replies close their round trip, and requests get an answer.
-func (e *Engine) deliver(topic string, payload []byte) {
-	tok, off, ok := findToken(payload)
+// Times run to when the message reached the backend's host; the wait
+// from there to here is the backend's own lag, recorded apart.
+func (e *Engine) deliver(m Delivery) {
+	if !e.live.Load() || e.stopped.Load() {
+		return
+	}
+	tok, off, ok := findToken(m.Payload)
 	if !ok || int(tok.Device) >= len(e.devs) {
 		return
 	}
 	d := &e.devs[tok.Device]
 	g := int(d.group)
+	at := e.arrival(g, m.Arrived)
 	switch tok.Kind {
 	case TokenTelemetry:
+		if !d.timed {
+			return // not in the sample: its delivery was not awaited
+		}
 		d.mu.Lock()
 		tok, timed := d.unstamp(tok)
 		dup := d.dedup.seen(tok.Seq)
 		d.mu.Unlock()
 		if dup {
-			e.record(Duplicate, g, 0, "")
+			e.o.Recorder.Record(Event{Kind: Duplicate, Group: g, At: at, Intended: tok.Intended})
 			return
 		}
 		e.outstanding.Add(-1)
-		e.timed(Delivered, g, tok, timed)
+		e.timed(Delivered, g, at, tok, timed)
 	case TokenReply:
 		d.mu.Lock()
 		tok, timed := d.unstamp(tok)
 		d.mu.Unlock()
 		e.outstanding.Add(-1)
-		e.timed(CommandReplied, g, tok, timed)
+		e.timed(CommandReplied, g, at, tok, timed)
 	case TokenRequest:
-		e.answer(int(tok.Device), d, tok, rekind(payload, off, TokenAnswer))
+		e.answer(int(tok.Device), d, tok, rekind(m.Payload, off, TokenAnswer))
 	}
+}
+
+// arrival converts when a message reached the backend's host to run time,
+// and records the backend's lag since then.
+func (e *Engine) arrival(g int, arrived time.Time) time.Duration {
+	now := e.since()
+	if arrived.IsZero() {
+		return now
+	}
+	lag := min(max(0, time.Since(arrived)), now)
+	e.o.Recorder.Record(Event{Kind: BackendLag, Group: g, At: now, Latency: lag})
+	return now - lag
 }
 
 // errUntimed marks a measurement whose short token's intended time was no
 // longer kept: it counts, without a latency.
 const errUntimed = "untimed"
 
-// timed records a measurement that closes tok's flow now.
-func (e *Engine) timed(k EventKind, g int, tok Token, ok bool) {
-	at := e.since()
+// timed records a measurement that closes tok's flow at at.
+func (e *Engine) timed(k EventKind, g int, at time.Duration, tok Token, ok bool) {
 	if !ok {
-		e.o.Recorder.Record(Event{Kind: k, Group: g, At: at, Err: errUntimed})
+		e.o.Recorder.Record(Event{Kind: k, Group: g, At: at, Err: errUntimed, Intended: at})
 		return
 	}
-	e.o.Recorder.Record(Event{Kind: k, Group: g, At: at, Latency: at - tok.Intended})
+	e.o.Recorder.Record(Event{Kind: k, Group: g, At: at, Latency: at - tok.Intended, Intended: tok.Intended})
 }
 
-// answer publishes the backend's answer to a device's request.
+// answer has the backend answer a device's request, through the outbox:
+// this runs on a delivery, which must never wait on the backend.
 func (e *Engine) answer(dev int, d *device, tok Token, payload []byte) {
 	gs := &e.groups[d.group]
 	r := gs.g.Requests
@@ -170,10 +196,7 @@ func (e *Engine) answer(dev int, d *device, tok Token, payload []byte) {
 	d.mu.Lock()
 	v := e.vars(dev, d, tok.Seq, tok)
 	d.mu.Unlock()
-	topic := r.ReplyTopic.Render(&v)
-	if err := e.o.Backend.Publish(e.runCtx, topic, payload, r.QoS); err != nil {
-		e.record(PublishFailed, gs.idx, 0, "backend_"+ErrorKind(err))
-	}
+	e.post(outMsg{topic: r.ReplyTopic.Render(&v), payload: bytes.Clone(payload), qos: r.QoS, group: gs.idx})
 }
 
 // Page job slots: what a jobPage releases.

@@ -23,6 +23,45 @@ type Plan struct {
 	// Drain bounds how long the engine waits for in-flight work (acks,
 	// deliveries, replies) after the schedule stops.
 	Drain time.Duration
+	// E2E picks the devices whose telemetry the backend times end to end;
+	// nil times every device.
+	E2E *Sampling
+}
+
+// Sampling picks the devices whose telemetry the backend times end to
+// end. Timing costs the server under test: every timed message is
+// delivered a second time, to the backend.
+type Sampling struct {
+	// Fraction of each group's devices, chosen by the seed: 0 times
+	// none, 1 all.
+	Fraction float64
+}
+
+// picks reports whether device dev is timed end to end.
+func (s *Sampling) picks(seed uint64, dev int) bool {
+	if s == nil {
+		return true
+	}
+	return float64(uniform(mix(seed, dev, purposeSample, 0), 1<<53)) < s.Fraction*(1<<53)
+}
+
+// Timed counts the devices of group g (an index into Groups) that p.E2E
+// picks: the sample the backend times end to end.
+func (p *Plan) Timed(g int) int {
+	base := 0
+	for i := range g {
+		base += p.Groups[i].Count
+	}
+	if p.Groups[g].Telemetry == nil {
+		return 0
+	}
+	n := 0
+	for dev := base; dev < base+p.Groups[g].Count; dev++ {
+		if p.E2E.picks(p.Seed, dev) {
+			n++
+		}
+	}
+	return n
 }
 
 // Devices is the fleet size: the sum of the group counts.

@@ -183,7 +183,7 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 		// The device sent it; the network never heard it.
 		e.record(OnAir, g, fr.end-fr.start, "")
 		e.record(Collided, g, 0, "")
-		e.record(fr.f.sent, g, max(0, now-fr.end), "")
+		e.recordSent(fr.f, g, max(0, now-fr.end), fr.intended, e.awaits(d, fr.f))
 		return
 	}
 	id := e.track(d, fr.f.qos, fr.f.kind == jobTelemetry, fr.intended)
@@ -192,8 +192,8 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 	if r := e.groups[g].g.Radio; r.AfterUplink {
 		e.openWindow(dev, d, r, now)
 	}
+	awaited := e.awaits(d, fr.f)
 	d.mu.Unlock()
-	awaited := e.o.Backend != nil && !fr.f.reply
 	if awaited {
 		e.outstanding.Add(1)
 	}
@@ -210,5 +210,5 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 	}
 	// The hold and the airtime are the radio's, not the generator's: the
 	// schedule lag is how late the frame left after its airtime.
-	e.record(fr.f.sent, g, max(0, now-fr.end), "")
+	e.recordSent(fr.f, g, max(0, now-fr.end), fr.intended, awaited)
 }

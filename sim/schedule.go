@@ -23,6 +23,7 @@ const (
 	purposeChannel
 	purposeBurst
 	purposePower
+	purposeSample
 )
 
 // mix is SplitMix64's finaliser over the combined inputs.

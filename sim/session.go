@@ -1,6 +1,9 @@
 package sim
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Connector opens device sessions. Implementations dial through whatever
 // link shaping the scenario asked for; the engine never opens a socket.
@@ -56,16 +59,30 @@ type Handler interface {
 	Lost(err error)
 }
 
-// Backend is the server-side application under test's stand-in: one
-// connection that receives what devices send and sends what the backend
-// would send them.
+// Backend is the server-side application's stand-in: it receives what
+// devices send and sends what the backend would send them. The engine
+// never calls Publish from inside deliver, and bounds every Publish with a
+// deadline in ctx.
 type Backend interface {
 	// Subscribe adds subscriptions; deliver is called for every inbound
-	// message, from one goroutine, with a payload only valid during the
-	// call.
-	Subscribe(ctx context.Context, subs []Subscription, deliver func(topic string, payload []byte)) error
-	// Publish sends a message from the backend.
+	// message, with a payload only valid during the call. It may be
+	// called from several goroutines at once (one per backend connection)
+	// and must not block.
+	Subscribe(ctx context.Context, subs []Subscription, deliver func(Delivery)) error
+	// Publish sends a message from the backend, giving up when ctx ends.
 	Publish(ctx context.Context, topic string, payload []byte, qos byte) error
 	// Close disconnects.
 	Close() error
+}
+
+// Delivery is one message the backend received.
+type Delivery struct {
+	Topic   string
+	Payload []byte // valid only during the deliver call
+	// Arrived is when the message reached the backend's host: the
+	// kernel's receive timestamp where the transport has one, else when
+	// it was read. Zero means unknown: the engine takes the time it
+	// handles the message. The gap between the two is the backend's own
+	// lag, which end-to-end figures then leave out.
+	Arrived time.Time
 }

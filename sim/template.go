@@ -155,16 +155,26 @@ func (t *Template) PerMessage() bool {
 
 // Filter returns the MQTT topic filter matching every rendering of a topic
 // template: each level that holds a placeholder becomes "+".
-func (t *Template) Filter() string {
-	var b strings.Builder
+func (t *Template) Filter() string { return t.filter(nil) }
+
+// DeviceFilter returns the topic filter matching every rendering for one
+// device: placeholders of the device (id, index, device, group) are
+// rendered with v, and each level that holds another becomes "+".
+func (t *Template) DeviceFilter(v *Vars) string { return t.filter(v) }
+
+func (t *Template) filter(v *Vars) string {
+	var b []byte
 	for _, s := range t.segs {
-		if s.v == varNone {
-			b.WriteString(s.lit)
-		} else {
-			b.WriteByte(0)
+		switch {
+		case s.v == varNone:
+			b = append(b, s.lit...)
+		case v != nil && (s.v == varID || s.v == varIndex || s.v == varDevice || s.v == varGroup):
+			b = (&Template{segs: []segment{s}}).Append(b, v)
+		default:
+			b = append(b, 0)
 		}
 	}
-	levels := strings.Split(b.String(), "/")
+	levels := strings.Split(string(b), "/")
 	for i, l := range levels {
 		if strings.IndexByte(l, 0) >= 0 {
 			levels[i] = "+"
