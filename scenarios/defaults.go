@@ -42,6 +42,7 @@ func (s *Scenario) withDefaults(has func(path string) bool) {
 		s.Drain = defaultDrain
 	}
 	s.Target.withDefaults(scope(has, "target"))
+	s.Backend.withDefaults(scope(has, "backend"))
 	for i := range s.Groups {
 		s.Groups[i].withDefaults(i, scope(has, fmt.Sprintf("groups[%d]", i)))
 	}

@@ -21,7 +21,7 @@ var problemCases = []struct {
 	want []string
 }{
 	{"unknown top-level key", head + "  - count: 10\ncolour: red\n", []string{
-		`t.yaml:6:1: unknown key "colour"; known keys: version, name, description, seed, duration, drain, target, groups, stages, thresholds`}},
+		`t.yaml:6:1: unknown key "colour"; known keys: version, name, description, seed, duration, drain, target, backend, groups, stages, thresholds`}},
 	{"unknown nested key", head + "  - count: 10\n    telemetry:\n      every: 1s\n      qso: 1\n", []string{
 		`t.yaml:8:7: groups[0].telemetry: unknown key "qso" (did you mean "qos"?)`}},
 	{"unknown key in flow mapping", head + "  - count: 10\n    connect: {rate: 5/s, keep_alive: 5s}\n", []string{
@@ -188,6 +188,12 @@ var problemCases = []struct {
 		`t.yaml:6:12: groups[1].name: "a" is already the name of groups[0]`}},
 	{"default group name taken", head + "  - {name: group-2, count: 1}\n  - {count: 1}\n", []string{
 		`t.yaml:6:5: groups[1].name: "group-2" is already the name of groups[0]`}},
+	{"backend connections out of range", head + "  - count: 1\nbackend: {connections: 100}\n", []string{
+		`t.yaml:6:24: backend.connections: must be auto or 1 to 64, got 100`}},
+	{"backend connections not a number", head + "  - count: 1\nbackend: {connections: many}\n", []string{
+		`t.yaml:6:24: backend.connections: want auto or a whole number of connections from 1 to 64, got "many"`}},
+	{"backend e2e not a share", head + "  - count: 1\nbackend: {e2e: 150%}\n", []string{
+		`t.yaml:6:16: backend.e2e: want all, none or a percent from 0% to 100% such as 10%, got "150%"`}},
 	{"duplicate key", "version: 1\nname: t\nname: u\nduration: 1s\ngroups: [{count: 1}]\n", []string{
 		`t.yaml:3:1: duplicate key "name" (first at line 2)`}},
 	{"tab indentation", "version: 1\ngroups:\n\t- count: 1\n", []string{

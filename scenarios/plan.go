@@ -12,6 +12,7 @@ func (s *Scenario) Plan() *sim.Plan {
 		Duration: s.Duration,
 		Drain:    s.Drain,
 		Groups:   make([]sim.Group, len(s.Groups)),
+		E2E:      s.Backend.sampling(),
 	}
 	if s.seedSet {
 		p.Seed = s.Seed

@@ -26,6 +26,7 @@ type Scenario struct {
 	Duration time.Duration `yaml:"duration"`
 	Drain    time.Duration `yaml:"drain"`
 	Target   Target        `yaml:"target"`
+	Backend  Backend       `yaml:"backend"`
 	Groups   []Group       `yaml:"groups"`
 	Stages   []Stage       `yaml:"stages"`
 	// ThresholdExprs are the thresholds as written; Thresholds returns

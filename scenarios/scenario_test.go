@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -338,5 +339,50 @@ groups:
 	}
 	if r := p.Groups[4].Radio; r == nil || r.AfterUplink || r.DownAirtime == nil || r.MaxDownPayload != 51 {
 		t.Errorf("class C radio = %+v, want listening always, RX2 airtime and its 51 B cap", r)
+	}
+}
+
+func TestBackend(t *testing.T) {
+	const head = "version: 1\nname: t\nduration: 10s\n"
+	tests := []struct {
+		name    string
+		in      string
+		conns   int
+		e2e     *sim.Sampling
+		printed string
+	}{
+		{"defaults: all timed, one connection for a small fleet",
+			head + "groups: [{count: 100, telemetry: {every: 1s}}]\n", 1, nil, `{"connections":"auto","e2e":"all"}`},
+		// 6,000 devices every 250 ms: 24,000 msg/s, 2,000 a connection.
+		{"auto sizing from the planned delivery rate",
+			head + "groups: [{count: 6000, telemetry: {every: 250ms}}]\n", 12, nil, `{"connections":"auto","e2e":"all"}`},
+		{"a sample needs fewer",
+			head + "groups: [{count: 6000, telemetry: {every: 250ms}}]\nbackend: {e2e: 10%}\n", 2, &sim.Sampling{Fraction: 0.1}, `{"connections":"auto","e2e":"10%"}`},
+		{"replies and requests count too",
+			head + "groups: [{count: 2000, commands: {every: 1s}, requests: {every: 1s}}]\nbackend: {e2e: none}\n", 2, &sim.Sampling{}, `{"connections":"auto","e2e":"none"}`},
+		{"auto is capped",
+			head + "groups: [{count: 1000000, telemetry: {every: 1s}}]\n", 64, nil, `{"connections":"auto","e2e":"all"}`},
+		{"given",
+			head + "groups: [{count: 10, telemetry: {every: 1s}}]\nbackend: {connections: 8, e2e: all}\n", 8, nil, `{"connections":"8","e2e":"all"}`},
+	}
+	for _, tt := range tests {
+		s, err := Parse("t.yaml", []byte(tt.in))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := s.BackendConnections(); got != tt.conns {
+			t.Errorf("%s: BackendConnections() = %d, want %d", tt.name, got, tt.conns)
+		}
+		if got := s.Plan().E2E; !reflect.DeepEqual(got, tt.e2e) {
+			t.Errorf("%s: Plan().E2E = %+v, want %+v", tt.name, got, tt.e2e)
+		}
+		js, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back struct{ Backend json.RawMessage }
+		if err := json.Unmarshal(js, &back); err != nil || string(back.Backend) != tt.printed {
+			t.Errorf("%s: normalised backend = %s (%v), want %s", tt.name, back.Backend, err, tt.printed)
+		}
 	}
 }

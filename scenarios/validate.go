@@ -49,6 +49,7 @@ func (s *Scenario) validate(t *tree) {
 	}
 	s.validateTiming(t)
 	s.Target.validate(t)
+	s.Backend.validate(t)
 	s.validateGroups(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
