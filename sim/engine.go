@@ -262,7 +262,9 @@ func (e *Engine) subscribe(ctx context.Context) error {
 	if len(subs) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.o.BackendTimeout)
+	// A sample of a large fleet subscribes device by device: allow the
+	// broker a second per thousand filters on top.
+	ctx, cancel := context.WithTimeout(ctx, e.o.BackendTimeout+time.Duration(len(subs)/1000)*time.Second)
 	defer cancel()
 	if err := e.o.Backend.Subscribe(ctx, subs, e.deliver); err != nil {
 		return fmt.Errorf("backend subscribe: %w", err)
