@@ -25,9 +25,9 @@ func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 		ElapsedS:         seconds(elapsed),
 		PlannedDurationS: seconds(c.info.Duration),
 		Devices:          devicesOf(total, c.info.Devices, c.connectedMax.Load()),
-		Messages:         messagesOf(total),
-		Commands:         Commands{Sent: total.counts[sim.CommandSent], Replied: total.counts[sim.CommandReplied]},
-		Requests:         Requests{Sent: total.counts[sim.RequestSent], Answered: total.counts[sim.RequestAnswered]},
+		Messages:         messagesOf(&total.counts, &total.timed),
+		Commands:         commandsOf(&total.counts),
+		Requests:         requestsOf(&total.counts),
 		LatencyMS:        latenciesOf(total),
 		Errors:           errs,
 		Series:           seriesOf(series, elapsed),
@@ -36,8 +36,10 @@ func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 	if a := r.Devices.Connects + r.Devices.ConnectFailures; a > 0 {
 		r.Connect.SuccessPct = round3(100 * float64(r.Devices.Connects) / float64(a))
 	}
+	r.Backend = Backend{Connections: c.info.BackendConnections, E2E: c.sample(), Behind: behind(r.LatencyMS.BackendLag)}
 	r.Stages = c.stageResults(stages)
 	r.Groups = c.groupResults()
+	r.Warnings = warnings(r)
 	return r
 }
 
@@ -78,11 +80,15 @@ func (c *Collector) gather() ([]stageAcc, ErrorCounts, []second) {
 
 func (s *second) add(o second) {
 	s.sent += o.sent
+	s.timed += o.timed
 	s.acked += o.acked
 	s.delivered += o.delivered
 	s.connDelta += o.connDelta
 	s.connects += o.connects
 	s.errors += o.errors
+	s.lagN += o.lagN
+	s.lagSlow += o.lagSlow
+	s.lagMax = max(s.lagMax, o.lagMax)
 }
 
 func (c *Collector) stageResults(stages []stageAcc) []StageResult {
@@ -97,7 +103,9 @@ func (c *Collector) stageResults(stages []stageAcc) []StageResult {
 			StartS:    seconds(start),
 			EndS:      seconds(c.stageEnds[i]),
 			Devices:   st.Devices,
-			Messages:  messagesOf(&stages[i]),
+			Messages:  messagesOf(&stages[i].counts, &stages[i].timed),
+			Commands:  commandsOf(&stages[i].counts),
+			Requests:  requestsOf(&stages[i].counts),
 			LatencyMS: latenciesOf(&stages[i]),
 		}
 		start = c.stageEnds[i]
@@ -107,30 +115,52 @@ func (c *Collector) stageResults(stages []stageAcc) []StageResult {
 
 func devicesOf(a *stageAcc, planned int, connectedMax int64) Devices {
 	return Devices{
-		Planned:         planned,
-		ConnectedMax:    connectedMax,
-		Connects:        a.counts[sim.Connected],
-		ConnectFailures: a.counts[sim.ConnectFailed],
-		Disconnects:     a.counts[sim.Disconnected],
-		Reconnects:      a.counts[sim.Reconnecting],
-		Closed:          a.counts[sim.Closed],
+		Planned:           planned,
+		ConnectedMax:      connectedMax,
+		Connects:          a.counts[sim.Connected],
+		ConnectFailures:   a.counts[sim.ConnectFailed],
+		ConnectUnfinished: a.counts[sim.ConnectUnfinished],
+		Disconnects:       a.counts[sim.Disconnected],
+		Reconnects:        a.counts[sim.Reconnecting],
+		Closed:            a.counts[sim.Closed],
 	}
 }
 
-func messagesOf(a *stageAcc) Messages {
+// messagesOf counts telemetry from the counts of all events (n) and of
+// the Timed ones (t), attributing the loss as Messages describes.
+func messagesOf(n, t *[numKinds]int64) Messages {
 	m := Messages{
-		Sent:            a.counts[sim.Published],
-		Acked:           a.counts[sim.Acked],
-		Received:        a.counts[sim.Delivered],
-		Duplicates:      a.counts[sim.Duplicate],
-		PublishFailures: a.counts[sim.PublishFailed],
-		Deferred:        a.counts[sim.Deferred],
+		Sent:            n[sim.Published],
+		Timed:           t[sim.Published],
+		Acked:           n[sim.Acked],
+		Unacked:         n[sim.Unacked],
+		Received:        n[sim.Delivered],
+		Lost:            lost(n, t),
+		Duplicates:      n[sim.Duplicate],
+		PublishFailures: n[sim.PublishFailed],
+		Deferred:        n[sim.Deferred],
 	}
-	m.Lost = max(0, m.Sent-m.Received)
-	if m.Sent > 0 {
-		m.LossPct = round3(100 * float64(m.Lost) / float64(m.Sent))
+	m.LostUnacked = min(m.Lost, t[sim.Unacked])
+	m.LostAfterAck = min(m.Lost-m.LostUnacked, t[sim.Acked])
+	m.LostUnconfirmed = m.Lost - m.LostUnacked - m.LostAfterAck
+	if m.Timed > 0 {
+		m.LossPct = round3(100 * float64(m.Lost) / float64(m.Timed))
 	}
 	return m
+}
+
+// lost is the number of timed messages never delivered. Late deliveries
+// of messages sent before a restart may outnumber them: it floors at 0.
+func lost(n, t *[numKinds]int64) int64 { return max(0, t[sim.Published]-n[sim.Delivered]) }
+
+func commandsOf(n *[numKinds]int64) Commands {
+	sent, replied := n[sim.CommandSent], n[sim.CommandReplied]
+	return Commands{Sent: sent, Replied: replied, Unanswered: max(0, sent-replied)}
+}
+
+func requestsOf(n *[numKinds]int64) Requests {
+	sent, answered := n[sim.RequestSent], n[sim.RequestAnswered]
+	return Requests{Sent: sent, Answered: answered, Unanswered: max(0, sent-answered)}
 }
 
 func latenciesOf(a *stageAcc) Latencies {

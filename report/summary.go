@@ -21,6 +21,7 @@ func WriteSummary(w io.Writer, r *Result) error {
 	summaryLatency(&b, r)
 	summaryStages(&b, r)
 	summaryThresholds(&b, r)
+	summaryWarnings(&b, r)
 	if _, err := w.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("write summary: %w", err)
 	}
@@ -41,12 +42,12 @@ func summaryHead(b *bytes.Buffer, r *Result) {
 }
 
 func summaryCounts(b *bytes.Buffer, r *Result) {
-	d, m := r.Devices, r.Messages
-	fmt.Fprintf(b, "devices   %d planned, %d connected at most; %d connects, %d failed (%s%% success), %d disconnects, %d reconnects, %d closed\n",
-		d.Planned, d.ConnectedMax, d.Connects, d.ConnectFailures, fmtFloat(r.Connect.SuccessPct), d.Disconnects, d.Reconnects, d.Closed)
-	fmt.Fprintf(b, "messages  %d sent, %d acked, %d received, %d lost (%s%%), %d duplicates, %d publish failures\n",
-		m.Sent, m.Acked, m.Received, m.Lost, fmtFloat(m.LossPct), m.Duplicates, m.PublishFailures)
-	if m.Deferred > 0 {
+	fmt.Fprintf(b, "devices   %s\n", devicesLine(r))
+	fmt.Fprintf(b, "messages  %s\n", messagesLine(r.Messages))
+	if line := lossLine(r); line != "" {
+		fmt.Fprintf(b, "lost      %s\n", line)
+	}
+	if m := r.Messages; m.Deferred > 0 {
 		fmt.Fprintf(b, "radio     %d sends held back by the radio before they went out\n", m.Deferred)
 	}
 	for _, g := range r.Groups {
@@ -55,12 +56,42 @@ func summaryCounts(b *bytes.Buffer, r *Result) {
 		}
 	}
 	if c := r.Commands; c.Sent+c.Replied > 0 {
-		fmt.Fprintf(b, "commands  %d sent, %d replied\n", c.Sent, c.Replied)
+		fmt.Fprintf(b, "commands  %d sent, %d replied, %d unanswered\n", c.Sent, c.Replied, c.Unanswered)
 	}
 	if q := r.Requests; q.Sent+q.Answered > 0 {
-		fmt.Fprintf(b, "requests  %d sent, %d answered\n", q.Sent, q.Answered)
+		fmt.Fprintf(b, "requests  %d sent, %d answered, %d unanswered\n", q.Sent, q.Answered, q.Unanswered)
+	}
+	if line := backendLine(r); line != "" {
+		fmt.Fprintf(b, "backend   %s\n", line)
 	}
 	fmt.Fprintf(b, "errors    %s\n", fmtErrors(r.Errors))
+}
+
+func devicesLine(r *Result) string {
+	d := r.Devices
+	success := "no attempt finished"
+	if d.Connects+d.ConnectFailures > 0 {
+		success = fmtFloat(r.Connect.SuccessPct) + "% success"
+	}
+	unfinished := ""
+	if d.ConnectUnfinished > 0 {
+		unfinished = fmt.Sprintf(", %d unfinished", d.ConnectUnfinished)
+	}
+	return fmt.Sprintf("%d planned, %d connected at most; %d connects, %d failed (%s)%s, %d disconnects, %d reconnects, %d closed",
+		d.Planned, d.ConnectedMax, d.Connects, d.ConnectFailures, success, unfinished, d.Disconnects, d.Reconnects, d.Closed)
+}
+
+func messagesLine(m Messages) string {
+	sent := fmt.Sprintf("%d sent", m.Sent)
+	if m.Timed != m.Sent {
+		sent += fmt.Sprintf(" (%d timed end to end)", m.Timed)
+	}
+	unacked := ""
+	if m.Unacked > 0 {
+		unacked = fmt.Sprintf(", %d unacked", m.Unacked)
+	}
+	return fmt.Sprintf("%s, %d acked%s, %d received, %d duplicates, %d publish failures",
+		sent, m.Acked, unacked, m.Received, m.Duplicates, m.PublishFailures)
 }
 
 // fmtErrors lists error kinds, most frequent first.
@@ -84,7 +115,7 @@ func fmtErrors(e ErrorCounts) string {
 	return fmt.Sprintf("%d (%s)", e.Total(), strings.Join(parts, ", "))
 }
 
-var latencyLabels = [...]string{"connect", "ack", "e2e", "command", "request", "schedule lag"}
+var latencyLabels = [...]string{"connect", "ack", "e2e", "command", "request", "schedule lag", "backend lag"}
 
 func summaryLatency(b *bytes.Buffer, r *Result) {
 	b.WriteString("\n")
@@ -117,15 +148,31 @@ func summaryStages(b *bytes.Buffer, r *Result) {
 	for _, s := range r.Stages {
 		w = max(w, len(s.Name))
 	}
+	// Optional columns: timed when only a sample was timed, unanswered
+	// when there were exchanges.
+	sampled := r.Messages.Timed != r.Messages.Sent
+	exchanges := r.Commands.Sent+r.Requests.Sent > 0
 	// Padding the names to one width left-aligns them in a right-aligned
 	// table.
-	fmt.Fprintf(tw, "%-*s\tfrom\tto\tdevices\tsent\treceived\tlost\tloss %%\tack p99\te2e p99\t\n", w, "stage")
+	fmt.Fprintf(tw, "%-*s\tfrom\tto\tdevices\tsent\t%sreceived\tlost\tloss %%\t%sack p99\te2e p99\t\n", w, "stage",
+		optional(sampled, "timed\t"), optional(exchanges, "unanswered\t"))
 	for _, s := range r.Stages {
-		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", w, s.Name,
-			fmtSeconds(s.StartS), fmtSeconds(s.EndS), s.Devices, s.Messages.Sent, s.Messages.Received,
-			s.Messages.Lost, fmtFloat(s.Messages.LossPct), fmtP99(s.LatencyMS.Ack), fmtP99(s.LatencyMS.E2E))
+		m := s.Messages
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%d\t%d\t%s%d\t%d\t%s\t%s%s\t%s\t\n", w, s.Name,
+			fmtSeconds(s.StartS), fmtSeconds(s.EndS), s.Devices, m.Sent, optional(sampled, fmt.Sprintf("%d\t", m.Timed)),
+			m.Received, m.Lost, fmtFloat(m.LossPct),
+			optional(exchanges, fmt.Sprintf("%d\t", s.Commands.Unanswered+s.Requests.Unanswered)),
+			fmtP99(s.LatencyMS.Ack), fmtP99(s.LatencyMS.E2E))
 	}
 	tw.Flush()
+}
+
+// optional is s when on, else empty.
+func optional(on bool, s string) string {
+	if on {
+		return s
+	}
+	return ""
 }
 
 func fmtP99(s LatencyStats) string {
@@ -151,6 +198,16 @@ func summaryThresholds(b *bytes.Buffer, r *Result) {
 	tw.Flush()
 }
 
+func summaryWarnings(b *bytes.Buffer, r *Result) {
+	if len(r.Warnings) == 0 {
+		return
+	}
+	b.WriteString("\nwarnings\n")
+	for _, w := range r.Warnings {
+		fmt.Fprintf(b, "  ! %s\n", w)
+	}
+}
+
 // fmtSeconds writes seconds as a short duration: 30s, 1m30s, 2.5s.
 func fmtSeconds(s float64) string {
 	return time.Duration(s * float64(time.Second)).Round(time.Millisecond).String()
@@ -162,12 +219,22 @@ func fmtMillis(ms float64) string { return fmtSeconds(ms / 1000) }
 
 func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
-// groupLine summarises one group: its messages and, when its radio did
-// anything, the radio's figures.
+// groupLine summarises one group: its messages, its unanswered exchanges
+// and, when its radio did anything, the radio's figures.
 func groupLine(g GroupResult) string {
 	m, r := g.Messages, g.Radio
-	line := fmt.Sprintf("group %-10s %d devices: %d sent, %d received, %d lost, %d deferred, %d failed",
-		g.Name, g.Devices, m.Sent, m.Received, m.Lost, m.Deferred, m.PublishFailures)
+	timed := ""
+	if g.TimedDevices != g.Devices {
+		timed = fmt.Sprintf(" (%d timed)", g.TimedDevices)
+	}
+	line := fmt.Sprintf("group %-10s %d devices%s: %d sent, %d received, %d lost (%s%%), %d deferred, %d failed",
+		g.Name, g.Devices, timed, m.Sent, m.Received, m.Lost, fmtFloat(m.LossPct), m.Deferred, m.PublishFailures)
+	if c := g.Commands; c.Unanswered > 0 {
+		line += fmt.Sprintf("; %d of %d commands unanswered", c.Unanswered, c.Sent)
+	}
+	if q := g.Requests; q.Unanswered > 0 {
+		line += fmt.Sprintf("; %d of %d requests unanswered", q.Unanswered, q.Sent)
+	}
 	if r.Frames > 0 {
 		line += fmt.Sprintf("; %d frames (%d collided), %s on air", r.Frames, r.Collisions, fmtSeconds(r.AirtimeS))
 	}

@@ -64,36 +64,45 @@ type metric struct {
 	get  func(r *Result) (v float64, ok bool)
 }
 
-var latencyNames = [...]string{"connect", "ack", "e2e", "command", "request", "schedule_lag"}
+var latencyNames = [...]string{"connect", "ack", "e2e", "command", "request", "schedule_lag", "backend_lag"}
 var statNames = [...]string{"p50", "p90", "p99", "p999", "max", "mean"}
 
 // knownMetrics lists the metric names compactly, for error messages.
-const knownMetrics = "latency.{connect,ack,e2e,command,request,schedule_lag}.{p50,p90,p99,p999,max,mean}, " +
-	"connect.success, messages.{sent,received,lost,duplicates,loss}, devices.connected_max, errors.total"
+const knownMetrics = "latency.{connect,ack,e2e,command,request,schedule_lag,backend_lag}.{p50,p90,p99,p999,max,mean}, " +
+	"connect.{success,unfinished}, messages.{sent,timed,received,lost,loss,lost_unacked,lost_after_ack,lost_unconfirmed," +
+	"unacked,duplicates}, commands.unanswered, requests.unanswered, devices.connected_max, errors.total"
 
 var metrics = buildMetrics()
 
 func buildMetrics() map[string]metric {
 	m := map[string]metric{
-		"connect.success":       {unitPercent, connectSuccess},
-		"messages.loss":         {unitPercent, messageLoss},
-		"messages.sent":         countMetric(func(r *Result) int64 { return r.Messages.Sent }),
-		"messages.received":     countMetric(func(r *Result) int64 { return r.Messages.Received }),
-		"messages.lost":         countMetric(func(r *Result) int64 { return r.Messages.Lost }),
-		"messages.duplicates":   countMetric(func(r *Result) int64 { return r.Messages.Duplicates }),
-		"devices.connected_max": countMetric(func(r *Result) int64 { return r.Devices.ConnectedMax }),
-		"errors.total":          countMetric(func(r *Result) int64 { return r.Errors.Total() }),
+		"connect.success":           {unit: unitPercent, get: connectSuccess},
+		"connect.unfinished":        countMetric(func(r *Result) int64 { return r.Devices.ConnectUnfinished }),
+		"messages.loss":             {unit: unitPercent, get: messageLoss},
+		"messages.sent":             countMetric(func(r *Result) int64 { return r.Messages.Sent }),
+		"messages.timed":            countMetric(func(r *Result) int64 { return r.Messages.Timed }),
+		"messages.received":         countMetric(func(r *Result) int64 { return r.Messages.Received }),
+		"messages.lost":             countMetric(func(r *Result) int64 { return r.Messages.Lost }),
+		"messages.lost_unacked":     countMetric(func(r *Result) int64 { return r.Messages.LostUnacked }),
+		"messages.lost_after_ack":   countMetric(func(r *Result) int64 { return r.Messages.LostAfterAck }),
+		"messages.lost_unconfirmed": countMetric(func(r *Result) int64 { return r.Messages.LostUnconfirmed }),
+		"messages.unacked":          countMetric(func(r *Result) int64 { return r.Messages.Unacked }),
+		"messages.duplicates":       countMetric(func(r *Result) int64 { return r.Messages.Duplicates }),
+		"commands.unanswered":       countMetric(func(r *Result) int64 { return r.Commands.Unanswered }),
+		"requests.unanswered":       countMetric(func(r *Result) int64 { return r.Requests.Unanswered }),
+		"devices.connected_max":     countMetric(func(r *Result) int64 { return r.Devices.ConnectedMax }),
+		"errors.total":              countMetric(func(r *Result) int64 { return r.Errors.Total() }),
 	}
 	for li, ln := range latencyNames {
 		for si, sn := range statNames {
-			m["latency."+ln+"."+sn] = metric{unitDuration, latencyMetric(li, si)}
+			m["latency."+ln+"."+sn] = metric{unit: unitDuration, get: latencyMetric(li, si)}
 		}
 	}
 	return m
 }
 
 func countMetric(f func(r *Result) int64) metric {
-	return metric{unitCount, func(r *Result) (float64, bool) { return float64(f(r)), true }}
+	return metric{unit: unitCount, get: func(r *Result) (float64, bool) { return float64(f(r)), true }}
 }
 
 func latencyMetric(kind, stat int) func(r *Result) (float64, bool) {
@@ -116,11 +125,13 @@ func connectSuccess(r *Result) (float64, bool) {
 	return 100 * float64(r.Devices.Connects) / float64(attempts), true
 }
 
+// messageLoss is the loss over the timed messages, whose delivery was
+// expected.
 func messageLoss(r *Result) (float64, bool) {
-	if r.Messages.Sent == 0 {
+	if r.Messages.Timed == 0 {
 		return 0, false
 	}
-	return 100 * float64(r.Messages.Lost) / float64(r.Messages.Sent), true
+	return 100 * float64(r.Messages.Lost) / float64(r.Messages.Timed), true
 }
 
 var ops = map[string]func(a, b float64) bool{
@@ -220,9 +231,9 @@ func parseFinite(s string) (float64, error) {
 
 // Evaluate checks every threshold against r, records the outcomes in
 // r.Thresholds and marks r failed if any threshold fails, unless r was
-// interrupted. It reports whether all passed. A latency without samples, a
-// connect success without attempts and a loss without messages fail with
-// reason "no samples".
+// interrupted or aborted. It reports whether all passed. A latency without
+// samples, a connect success without attempts and a loss without timed
+// messages fail with reason "no samples".
 func Evaluate(r *Result, ts []Threshold) bool {
 	all := true
 	r.Thresholds = make([]ThresholdResult, 0, len(ts))
@@ -231,7 +242,7 @@ func Evaluate(r *Result, ts []Threshold) bool {
 		all = all && tr.Passed
 		r.Thresholds = append(r.Thresholds, tr)
 	}
-	if !all && r.Status != StatusInterrupted {
+	if !all && r.Status != StatusInterrupted && r.Status != StatusAborted {
 		r.Status = StatusFailed
 	}
 	return all
