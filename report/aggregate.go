@@ -163,34 +163,47 @@ func requestsOf(n *[numKinds]int64) Requests {
 	return Requests{Sent: sent, Answered: answered, Unanswered: max(0, sent-answered)}
 }
 
+// missingOf counts, per latency kind, the flows that never finished: the
+// connect attempts that failed, the telemetry given up unacknowledged,
+// the timed messages lost, the commands and requests unanswered. Lags
+// have none.
+func missingOf(a *stageAcc) [numLatency]int64 {
+	var m [numLatency]int64
+	m[latConnect] = a.counts[sim.ConnectFailed]
+	m[latAck] = a.counts[sim.Unacked]
+	m[latE2E] = lost(&a.counts, &a.timed)
+	m[latCommand] = commandsOf(&a.counts).Unanswered
+	m[latRequest] = requestsOf(&a.counts).Unanswered
+	return m
+}
+
 func latenciesOf(a *stageAcc) Latencies {
 	var l Latencies
+	missing := missingOf(a)
 	for i := range a.lat {
-		*l.byIndex(i) = a.lat[i].stats()
+		*l.byIndex(i) = a.lat[i].stats(missing[i])
 	}
 	return l
 }
 
-// stats describes the distribution in ms. Percentiles are the histogram's
-// bucket tops, capped at the exact maximum.
-func (a *latencyAcc) stats() LatencyStats {
+// Judged percentiles, in thousandths: p50, p90, p99 and p99.9.
+var perMilles = [4]int64{500, 900, 990, 999}
+
+// stats describes the distribution in ms, judged with missing flows that
+// never finished (see LatencyStats). Reachable percentiles are the
+// histogram's bucket tops, capped at the exact maximum.
+func (a *latencyAcc) stats(missing int64) LatencyStats {
 	n := a.h.TotalCount()
-	if n == 0 {
-		return LatencyStats{}
-	}
+	s := LatencyStats{Count: n, Missing: missing}
 	maxUS := int64((a.max + time.Microsecond/2) / time.Microsecond)
-	pct := func(p float64) float64 {
-		return float64(min(a.h.ValueAtPercentile(p), maxUS)) / 1000
+	for i, p := range [...]*Judged{&s.P50, &s.P90, &s.P99, &s.P999} {
+		*p = judgedPercentile(a.h, missing, perMilles[i], maxUS)
 	}
-	return LatencyStats{
-		Count: n,
-		P50:   pct(50),
-		P90:   pct(90),
-		P99:   pct(99),
-		P999:  pct(99.9),
-		Max:   float64(maxUS) / 1000,
-		Mean:  round3(float64(a.sum) / float64(n) / float64(time.Millisecond)),
+	if n > 0 {
+		s.Max = float64(maxUS) / 1000
+		s.Mean = round3(float64(a.sum) / float64(n) / float64(time.Millisecond))
 	}
+	return s
 }
 
 // seriesOf lays the merged seconds out as columns, covering at least the

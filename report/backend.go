@@ -26,7 +26,7 @@ const (
 
 // behind applies the rule above to the backend's lag.
 func behind(lag LatencyStats) bool {
-	return lag.Count > 0 && (lag.P99 > toMillis(behindP99) || lag.Max > toMillis(behindMax))
+	return lag.Count > 0 && (lag.P99.Beyond || lag.P99.V > toMillis(behindP99) || lag.Max > toMillis(behindMax))
 }
 
 // lateSends is the schedule lag p99 beyond which m2msim itself did not
@@ -70,10 +70,10 @@ func warnings(r *Result) []string {
 		w = append(w, "The drain was cut short by a second interrupt: messages, acknowledgements and replies "+
 			"still in flight count as lost, unacknowledged or unanswered.")
 	}
-	if s := r.LatencyMS.ScheduleLag; s.Count > 0 && s.P99 > toMillis(lateSends) {
+	if s := r.LatencyMS.ScheduleLag; s.Count > 0 && s.P99.V > toMillis(lateSends) {
 		w = append(w, fmt.Sprintf("m2msim sent late (schedule lag p99 %s, max %s): the generator did not keep to the schedule, "+
 			"so the load offered was lower than planned; latencies still run from the intended times.",
-			fmtMS(s.P99), fmtMS(s.Max)))
+			fmtMS(s.P99.V), fmtMS(s.Max)))
 	}
 	return w
 }
@@ -81,7 +81,7 @@ func warnings(r *Result) []string {
 func behindWarning(r *Result) string {
 	lag := r.LatencyMS.BackendLag
 	return fmt.Sprintf("m2msim's backend fell behind: it read messages up to %s after they reached this host (lag p99 %s). "+
-		"End-to-end latency and loss may be partly m2msim's own: %s.", fmtMS(lag.Max), fmtMS(lag.P99), behindAdvice(r.Backend))
+		"End-to-end latency and loss may be partly m2msim's own: %s.", fmtMS(lag.Max), fmtMS(lag.P99.V), behindAdvice(r.Backend))
 }
 
 // behindAdvice tells a user how to let the backend keep up.

@@ -14,10 +14,10 @@ func TestBehind(t *testing.T) {
 		want bool
 	}{
 		{LatencyStats{}, false},
-		{LatencyStats{Count: 1000, P99: 1.2, Max: 30}, false},
-		{LatencyStats{Count: 1000, P99: 100, Max: 1000}, false},
-		{LatencyStats{Count: 1000, P99: 100.001, Max: 120}, true},
-		{LatencyStats{Count: 1000, P99: 0.5, Max: 1000.001}, true},
+		{LatencyStats{Count: 1000, P99: reached(1.2), Max: 30}, false},
+		{LatencyStats{Count: 1000, P99: reached(100), Max: 1000}, false},
+		{LatencyStats{Count: 1000, P99: reached(100.001), Max: 120}, true},
+		{LatencyStats{Count: 1000, P99: reached(0.5), Max: 1000.001}, true},
 	}
 	for _, tt := range tests {
 		if got := behind(tt.lag); got != tt.want {
@@ -71,7 +71,7 @@ func repeat(d time.Duration, n int) []time.Duration {
 }
 
 func TestWarnings(t *testing.T) {
-	lagging := Latencies{BackendLag: LatencyStats{Count: 100, P99: 350, Max: 2100}}
+	lagging := Latencies{BackendLag: LatencyStats{Count: 100, P99: reached(350), Max: 2100}}
 	tests := []struct {
 		name string
 		r    Result
@@ -91,9 +91,9 @@ func TestWarnings(t *testing.T) {
 		{"backend sends failed", Result{Errors: ErrorCounts{"backend_busy": 3, "backend_timeout": 2, "timeout": 9}},
 			[]string{"m2msim's backend could not send 5 commands or answers (backend_busy 3, backend_timeout 2)"}},
 		{"aborted", Result{Status: StatusAborted}, []string{"The drain was cut short by a second interrupt"}},
-		{"sent late", Result{LatencyMS: Latencies{ScheduleLag: LatencyStats{Count: 10, P99: 150, Max: 900}}},
+		{"sent late", Result{LatencyMS: Latencies{ScheduleLag: LatencyStats{Count: 10, P99: reached(150), Max: 900}}},
 			[]string{"m2msim sent late (schedule lag p99 150ms, max 900ms)"}},
-		{"sent a little late", Result{LatencyMS: Latencies{ScheduleLag: LatencyStats{Count: 10, P99: 100, Max: 900}}}, nil},
+		{"sent a little late", Result{LatencyMS: Latencies{ScheduleLag: LatencyStats{Count: 10, P99: reached(100), Max: 900}}}, nil},
 	}
 	for _, tt := range tests {
 		got := warnings(&tt.r)
@@ -113,7 +113,7 @@ func TestWarnings(t *testing.T) {
 }
 
 func TestLossLine(t *testing.T) {
-	keptUp := Latencies{BackendLag: LatencyStats{Count: 100, P99: 1.2, Max: 3}}
+	keptUp := Latencies{BackendLag: LatencyStats{Count: 100, P99: reached(1.2), Max: 3}}
 	tests := []struct {
 		name string
 		r    Result
@@ -134,7 +134,7 @@ func TestLossLine(t *testing.T) {
 		{"QoS 0, lag not measured", Result{Messages: Messages{Timed: 100, Lost: 3, LossPct: 3, LostUnconfirmed: 3}},
 			"3 of 100 timed (3%): 3 sent without acknowledgement (QoS 0) and never delivered.\n" +
 				"          With no acknowledgement, the link or the broker lost them on the way in or out (m2msim's backend lag was not measured)."},
-		{"behind", Result{Backend: Backend{Behind: true}, LatencyMS: Latencies{BackendLag: LatencyStats{Count: 100, P99: 350, Max: 2100}},
+		{"behind", Result{Backend: Backend{Behind: true}, LatencyMS: Latencies{BackendLag: LatencyStats{Count: 100, P99: reached(350), Max: 2100}},
 			Messages: Messages{Timed: 1000, Lost: 575, LossPct: 57.5, LostAfterAck: 575}},
 			"575 of 1000 timed (57.5%): 575 acknowledged but never reached m2msim's backend.\n" +
 				"          m2msim's backend fell behind (lag p99 350ms, max 2.1s), so this loss may be m2msim's own (see the warnings)."},
@@ -179,5 +179,27 @@ func TestDevicesLine(t *testing.T) {
 		if got := devicesLine(&tt.r); got != tt.want {
 			t.Errorf("devicesLine(%+v) =\n%q, want\n%q", tt.r.Devices, got, tt.want)
 		}
+	}
+}
+
+func TestMissingCell(t *testing.T) {
+	tests := []struct {
+		kind int
+		s    LatencyStats
+		want string
+	}{
+		{latE2E, LatencyStats{Count: 425, Missing: 575}, "575 (57.5%)"},
+		{latCommand, LatencyStats{Count: 2, Missing: 1}, "1 (33.333%)"},
+		{latAck, LatencyStats{Count: 5}, "0"},
+		{latBackend, LatencyStats{Count: 5}, "-"},
+		{latLag, LatencyStats{Count: 5}, "-"},
+	}
+	for _, tt := range tests {
+		if got := missingCell(tt.kind, tt.s); got != tt.want {
+			t.Errorf("missingCell(%s, %+v) = %q, want %q", latencyNames[tt.kind], tt.s, got, tt.want)
+		}
+	}
+	if len(latencyLabels) != numLatency || len(latencyNames) != numLatency {
+		t.Errorf("%d latency labels, %d names, want %d of each", len(latencyLabels), len(latencyNames), numLatency)
 	}
 }

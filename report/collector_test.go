@@ -49,7 +49,7 @@ func TestCollectorPercentiles(t *testing.T) {
 	for _, tt := range []struct {
 		p   float64
 		got float64
-	}{{50, e2e.P50}, {90, e2e.P90}, {99, e2e.P99}, {99.9, e2e.P999}} {
+	}{{50, e2e.P50.V}, {90, e2e.P90.V}, {99, e2e.P99.V}, {99.9, e2e.P999.V}} {
 		// Nearest-rank percentile of the sorted samples. HDR reports the
 		// top of the bucket holding it: not below it, at most 1/1024 above.
 		// The epsilon keeps 99.9/100*n from rounding up past an integer.
@@ -74,7 +74,7 @@ func TestCollectorClampsLatency(t *testing.T) {
 	c.Record(sim.Event{Kind: sim.Acked, At: time.Second, Latency: -time.Second})
 	c.Record(sim.Event{Kind: sim.Acked, At: 21 * 24 * time.Hour, Latency: 20 * 24 * time.Hour})
 	ack := c.Result(StatusPassed, 21*24*time.Hour).LatencyMS.Ack
-	if want := float64(histMax / time.Millisecond); ack.Count != 2 || ack.P50 != 0 || ack.Max != want || ack.P999 != want {
+	if want := float64(histMax / time.Millisecond); ack.Count != 2 || ack.P50 != reached(0) || ack.Max != want || ack.P999 != reached(want) {
 		t.Errorf("Ack stats after -1s and 20 days = %+v, want count 2, p50 0, p999 and max %v ms (14 days)", ack, want)
 	}
 }
@@ -294,6 +294,33 @@ func TestCollectorConnects(t *testing.T) {
 	}
 }
 
+// Each latency kind's missing flows: the ones that never finished.
+func TestCollectorMissing(t *testing.T) {
+	c := NewCollector(Info{})
+	recordTallies(c, []tally{
+		{sim.Connected, false, 9}, {sim.ConnectFailed, false, 1}, {sim.ConnectUnfinished, false, 5},
+		{sim.Published, true, 100}, {sim.Published, false, 100}, {sim.Acked, true, 150}, {sim.Unacked, false, 50},
+		{sim.Delivered, false, 40},
+		{sim.CommandSent, false, 10}, {sim.CommandReplied, false, 4},
+		{sim.RequestSent, false, 10}, {sim.RequestAnswered, false, 10},
+		{sim.BackendLag, false, 40},
+	})
+	l := c.Result(StatusPassed, time.Second).LatencyMS
+	want := [numLatency]int64{latConnect: 1, latAck: 50, latE2E: 60, latCommand: 6}
+	for i := range want {
+		if got := l.byIndex(i).Missing; got != want[i] {
+			t.Errorf("%s missing = %d, want %d", latencyNames[i], got, want[i])
+		}
+	}
+	// 60 of 100 e2e flows missing: p50 is beyond, and so is every higher one.
+	if e := l.E2E; e.P50 != beyond || e.P999 != beyond || e.Max != 1 || e.Mean != 1 {
+		t.Errorf("e2e with 60%% lost = %+v, want p50 to p99.9 beyond, max and mean 1 ms over the delivered", e)
+	}
+	if a := l.Ack; a.P50 != reached(1) || a.P99 != beyond {
+		t.Errorf("ack with 25%% unacked = %+v, want p50 1 ms and p99 beyond", a)
+	}
+}
+
 func TestCollectorIgnoresUnknownKinds(t *testing.T) {
 	c := NewCollector(Info{})
 	c.Record(sim.Event{Kind: 0, At: time.Second})
@@ -405,7 +432,7 @@ func TestCollectorConcurrent(t *testing.T) {
 	if r.Messages.Sent != n || r.Messages.Received != n || r.LatencyMS.E2E.Count != n || r.Devices.Closed != n {
 		t.Errorf("after %d concurrent records of each kind: messages %+v, e2e count %d, closed %d", n, r.Messages, r.LatencyMS.E2E.Count, r.Devices.Closed)
 	}
-	if r.LatencyMS.E2E.P99 != 2 || r.LatencyMS.Connect.Max != 1 {
+	if r.LatencyMS.E2E.P99 != reached(2) || r.LatencyMS.Connect.Max != 1 {
 		t.Errorf("e2e p99 = %v, connect max = %v, want 2 and 1", r.LatencyMS.E2E.P99, r.LatencyMS.Connect.Max)
 	}
 	var sent, stages int64

@@ -42,11 +42,11 @@ func Example() {
 	// backend   timed end to end: all 1 device; lag p99 50µs, max 50µs: kept up
 	// errors    none
 	//
-	//   latency ms    count     p50     p90     p99   p99.9     max    mean
-	//   connect           1  20.000  20.000  20.000  20.000  20.000  20.000
-	//   e2e               4   1.800   1.800   1.800   1.800   1.800   1.800
-	//   schedule lag      4   0.000   0.000   0.000   0.000   0.000   0.000
-	//   backend lag       4   0.050   0.050   0.050   0.050   0.050   0.050
+	//   latency ms    count  missing     p50     p90     p99   p99.9     max    mean
+	//   connect           1        0  20.000  20.000  20.000  20.000  20.000  20.000
+	//   e2e               4        0   1.800   1.800   1.800   1.800   1.800   1.800
+	//   schedule lag      4        -   0.000   0.000   0.000   0.000   0.000   0.000
+	//   backend lag       4        -   0.050   0.050   0.050   0.050   0.050   0.050
 	//
 	// thresholds
 	//   PASS  latency.e2e.p99 < 250ms  actual 1.8

@@ -54,11 +54,11 @@ func lossMeaning(r *Result) string {
 	}
 	if r.Backend.Behind {
 		return fmt.Sprintf("m2msim's backend fell behind (lag p99 %s, max %s), so this loss may be m2msim's own (see the warnings).",
-			fmtMS(lag.P99), fmtMS(lag.Max))
+			fmtMS(lag.P99.V), fmtMS(lag.Max))
 	}
 	kept := "m2msim's backend lag was not measured"
 	if lag.Count > 0 {
-		kept = "m2msim's backend kept up: lag p99 " + fmtMS(lag.P99)
+		kept = "m2msim's backend kept up: lag p99 " + fmtMS(lag.P99.V)
 	}
 	if m.LostAfterAck == 0 {
 		return fmt.Sprintf("With no acknowledgement, the link or the broker lost them on the way in or out (%s).", kept)
@@ -83,9 +83,9 @@ func backendLine(r *Result) string {
 	case lag.Count == 0:
 		parts = append(parts, "lag not measured")
 	case b.Behind:
-		parts = append(parts, fmt.Sprintf("lag p99 %s, max %s: BEHIND", fmtMS(lag.P99), fmtMS(lag.Max)))
+		parts = append(parts, fmt.Sprintf("lag p99 %s, max %s: BEHIND", fmtMS(lag.P99.V), fmtMS(lag.Max)))
 	default:
-		parts = append(parts, fmt.Sprintf("lag p99 %s, max %s: kept up", fmtMS(lag.P99), fmtMS(lag.Max)))
+		parts = append(parts, fmt.Sprintf("lag p99 %s, max %s: kept up", fmtMS(lag.P99.V), fmtMS(lag.Max)))
 	}
 	return strings.Join(parts, "; ")
 }

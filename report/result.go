@@ -8,8 +8,8 @@ import (
 // reject any other.
 const Schema = "m2msim.result/v2"
 
-// SchemaV1 is the earlier format: loss over every message sent. ReadJSON
-// upgrades it on reading.
+// SchemaV1 is the earlier format: percentiles over the finished flows
+// only, loss over every message sent. ReadJSON upgrades it on reading.
 const SchemaV1 = "m2msim.result/v1"
 
 // Status is how a run ended.
@@ -176,17 +176,32 @@ func (l *Latencies) byIndex(i int) *LatencyStats {
 	return [...]*LatencyStats{&l.Connect, &l.Ack, &l.E2E, &l.Command, &l.Request, &l.ScheduleLag, &l.BackendLag}[i]
 }
 
-// LatencyStats describes a latency distribution in milliseconds.
-// Percentiles come from an HDR histogram (3 significant figures, at most
-// 0.1% high, never above Max); Max and Mean are exact.
+// LatencyStats describes a latency distribution in milliseconds: Count
+// flows that finished and Missing that never did (a lost message, an
+// unacknowledged publish, an unanswered command or request, a failed
+// connect). The percentiles are judged: each is the nearest-rank
+// percentile of all Count + Missing flows, every missing flow counted as
+// slower than any finished one, so a percentile whose rank falls among the
+// missing is beyond reach (Judged.Beyond). Reachable ones come from an HDR
+// histogram (3 significant figures, at most 0.1% high, never above Max).
+// Max and Mean cover the finished flows only and are exact.
 type LatencyStats struct {
-	Count int64   `json:"count"`
-	P50   float64 `json:"p50"`
-	P90   float64 `json:"p90"`
-	P99   float64 `json:"p99"`
-	P999  float64 `json:"p999"`
-	Max   float64 `json:"max"`
-	Mean  float64 `json:"mean"`
+	Count   int64   `json:"count"`
+	Missing int64   `json:"missing"`
+	P50     Judged  `json:"p50"`
+	P90     Judged  `json:"p90"`
+	P99     Judged  `json:"p99"`
+	P999    Judged  `json:"p999"`
+	Max     float64 `json:"max"`
+	Mean    float64 `json:"mean"`
+}
+
+// MissingPct is Missing as a percentage of all flows; 0 without any.
+func (s LatencyStats) MissingPct() float64 {
+	if s.Count+s.Missing == 0 {
+		return 0
+	}
+	return 100 * float64(s.Missing) / float64(s.Count+s.Missing)
 }
 
 // ErrorCounts counts failures by error kind (see sim.ErrorKind). It is

@@ -121,21 +121,51 @@ func summaryLatency(b *bytes.Buffer, r *Result) {
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	w := len("schedule lag")
-	fmt.Fprintf(tw, "%-*s\tcount\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n", w, "latency ms")
-	rows := 0
+	fmt.Fprintf(tw, "%-*s\tcount\tmissing\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n", w, "latency ms")
+	rows, beyond := 0, false
 	for i, name := range latencyLabels {
 		s := r.LatencyMS.byIndex(i)
-		if s.Count == 0 {
+		if s.Count+s.Missing == 0 {
 			continue
 		}
 		rows++
-		fmt.Fprintf(tw, "%-*s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t\n",
-			w, name, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max, s.Mean)
+		beyond = beyond || s.P50.Beyond || s.P90.Beyond || s.P99.Beyond || s.P999.Beyond
+		maxMS, mean := "-", "-"
+		if s.Count > 0 {
+			maxMS, mean = fmt.Sprintf("%.3f", s.Max), fmt.Sprintf("%.3f", s.Mean)
+		}
+		fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", w, name, s.Count, missingCell(i, *s),
+			fmtJudged(s.P50), fmtJudged(s.P90), fmtJudged(s.P99), fmtJudged(s.P999), maxMS, mean)
 	}
 	if rows == 0 {
-		fmt.Fprintln(tw, "(no samples)\t\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no samples)\t\t\t\t\t\t\t\t\t")
 	}
 	tw.Flush()
+	if beyond {
+		b.WriteString("  > all: the percentile falls among the flows that never finished (lost, unacknowledged, unanswered, failed),\n" +
+			"         which count as slower than any that did\n")
+	}
+}
+
+// missingCell writes the flows of latency kind i that never finished, with
+// their share; lags have none to miss.
+func missingCell(i int, s LatencyStats) string {
+	switch {
+	case i == latLag || i == latBackend:
+		return "-"
+	case s.Missing == 0:
+		return "0"
+	}
+	return fmt.Sprintf("%d (%s%%)", s.Missing, fmtFloat(round3(s.MissingPct())))
+}
+
+// fmtJudged writes a percentile in ms, or "> all" beyond every finished
+// flow.
+func fmtJudged(j Judged) string {
+	if j.Beyond {
+		return "> all"
+	}
+	return strconv.FormatFloat(j.V, 'f', 3, 64)
 }
 
 func summaryStages(b *bytes.Buffer, r *Result) {
@@ -176,10 +206,10 @@ func optional(on bool, s string) string {
 }
 
 func fmtP99(s LatencyStats) string {
-	if s.Count == 0 {
+	if s.Count+s.Missing == 0 {
 		return "-"
 	}
-	return strconv.FormatFloat(s.P99, 'f', 3, 64)
+	return fmtJudged(s.P99)
 }
 
 func summaryThresholds(b *bytes.Buffer, r *Result) {
@@ -189,9 +219,12 @@ func summaryThresholds(b *bytes.Buffer, r *Result) {
 	b.WriteString("\nthresholds\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	for _, t := range r.Thresholds {
-		verdict, detail := "PASS", "actual "+fmtFloat(t.Actual)
-		if !t.Passed {
+		verdict, detail := "PASS", "actual "+fmtFloat(t.Actual.V)
+		switch {
+		case !t.Passed:
 			verdict, detail = "FAIL", t.Reason
+		case t.Actual.Beyond:
+			detail = "actual > all"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", verdict, t.Expr, detail)
 	}

@@ -96,8 +96,11 @@ func thresholdResult() *Result {
 		Commands: Commands{Sent: 270, Replied: 158, Unanswered: 112},
 		Requests: Requests{Sent: 5, Answered: 5},
 		LatencyMS: Latencies{
-			E2E:        LatencyStats{Count: 990, P50: 1.2, P90: 1.5, P99: 1.8, P999: 2.5, Max: 3.1, Mean: 1.3},
-			BackendLag: LatencyStats{Count: 990, P50: 0.05, P90: 0.1, P99: 0.4, P999: 2, Max: 7, Mean: 0.07},
+			E2E: LatencyStats{Count: 990, Missing: 10, P50: reached(1.2), P90: reached(1.5), P99: reached(1.8), P999: beyond, Max: 3.1, Mean: 1.3},
+			// 57.5% of the commands unanswered: p50 and up are beyond reach.
+			Command:    LatencyStats{Count: 425, Missing: 575, P50: beyond, P90: beyond, P99: beyond, P999: beyond, Max: 80, Mean: 20},
+			Request:    LatencyStats{Missing: 3, P50: beyond, P90: beyond, P99: beyond, P999: beyond},
+			BackendLag: LatencyStats{Count: 990, P50: reached(0.05), P90: reached(0.1), P99: reached(0.4), P999: reached(2), Max: 7, Mean: 0.07},
 		},
 		Errors: ErrorCounts{"timeout": 2, "refused": 1},
 	}
@@ -115,10 +118,10 @@ func TestEvaluate(t *testing.T) {
 		{"latency.e2e.p99 <= 1.8", true, 1.8, ""},
 		{"latency.e2e.p50 == 1.2ms", true, 1.2, ""},
 		{"latency.e2e.p90 > 1.5", false, 1.5, "latency.e2e.p90 is 1.5ms, not > 1.5ms"},
-		{"latency.e2e.p999 >= 2.5", true, 2.5, ""},
+		{"latency.e2e.p99 >= 1.8", true, 1.8, ""},
 		{"latency.e2e.max != 3.1", false, 3.1, "latency.e2e.max is 3.1ms, not != 3.1ms"},
 		{"latency.e2e.mean < 2", true, 1.3, ""},
-		{"latency.command.p99 < 1s", false, 0, "no samples"},
+		{"latency.connect.p99 < 1s", false, 0, "no samples"},
 		{"latency.ack.max >= 0", false, 0, "no samples"},
 		{"connect.success >= 99.9%", true, 99.9, ""},
 		{"connect.success > 99.9%", false, 99.9, "connect.success is 99.9%, not > 99.9%"},
@@ -150,7 +153,7 @@ func TestEvaluate(t *testing.T) {
 		}
 		r := thresholdResult()
 		got := Evaluate(r, []Threshold{th})
-		want := ThresholdResult{Expr: tt.expr, Actual: tt.wantActual, Passed: tt.wantPass, Reason: tt.wantReason}
+		want := ThresholdResult{Expr: tt.expr, Actual: reached(tt.wantActual), Passed: tt.wantPass, Reason: tt.wantReason}
 		if got != tt.wantPass || len(r.Thresholds) != 1 || r.Thresholds[0] != want {
 			t.Errorf("Evaluate(%q) = %v, %+v, want %v, %+v", tt.expr, got, r.Thresholds, tt.wantPass, want)
 		}
@@ -160,6 +163,42 @@ func TestEvaluate(t *testing.T) {
 		}
 		if r.Status != wantStatus {
 			t.Errorf("Evaluate(%q) status = %q, want %q", tt.expr, r.Status, wantStatus)
+		}
+	}
+}
+
+func TestEvaluateBeyond(t *testing.T) {
+	tests := []struct {
+		expr       string
+		wantPass   bool
+		wantReason string
+	}{
+		{"latency.e2e.p999 < 1h", false, "latency.e2e.p999 is beyond every delivered message: 1% lost"},
+		{"latency.e2e.p999 <= 1h", false, "latency.e2e.p999 is beyond every delivered message: 1% lost"},
+		{"latency.e2e.p999 == 0", false, "latency.e2e.p999 is beyond every delivered message: 1% lost"},
+		{"latency.command.p50 < 100ms", false, "latency.command.p50 is beyond every answered command: 57.5% unanswered"},
+		{"latency.request.p99 < 1s", false, "latency.request.p99 is beyond every answered request: 100% unanswered"},
+		// Beyond reach counts as infinite.
+		{"latency.e2e.p999 > 1h", true, ""},
+		{"latency.e2e.p999 >= 0", true, ""},
+		{"latency.e2e.p999 != 5", true, ""},
+		// max and mean cover the finished flows.
+		{"latency.command.max < 100ms", true, ""},
+		{"latency.request.max < 1s", false, "no samples"},
+	}
+	for _, tt := range tests {
+		th, err := ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatalf("ParseThreshold(%q): %v", tt.expr, err)
+		}
+		r := thresholdResult()
+		Evaluate(r, []Threshold{th})
+		got := r.Thresholds[0]
+		if got.Passed != tt.wantPass || got.Reason != tt.wantReason {
+			t.Errorf("Evaluate(%q) = %+v, want passed %v, reason %q", tt.expr, got, tt.wantPass, tt.wantReason)
+		}
+		if strings.Contains(tt.expr, "p") && !strings.Contains(tt.expr, "max") && tt.wantReason != "no samples" && got.Actual != beyond {
+			t.Errorf("Evaluate(%q) actual = %+v, want beyond reach", tt.expr, got.Actual)
 		}
 	}
 }
