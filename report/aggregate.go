@@ -25,9 +25,9 @@ func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 		ElapsedS:         seconds(elapsed),
 		PlannedDurationS: seconds(c.info.Duration),
 		Devices:          devicesOf(total, c.info.Devices, c.connectedMax.Load()),
-		Messages:         messagesOf(total),
-		Commands:         Commands{Sent: total.counts[sim.CommandSent], Replied: total.counts[sim.CommandReplied]},
-		Requests:         Requests{Sent: total.counts[sim.RequestSent], Answered: total.counts[sim.RequestAnswered]},
+		Messages:         messagesOf(&total.counts, &total.timed),
+		Commands:         commandsOf(&total.counts),
+		Requests:         requestsOf(&total.counts),
 		LatencyMS:        latenciesOf(total),
 		Errors:           errs,
 		Series:           seriesOf(series, elapsed),
@@ -36,8 +36,10 @@ func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 	if a := r.Devices.Connects + r.Devices.ConnectFailures; a > 0 {
 		r.Connect.SuccessPct = round3(100 * float64(r.Devices.Connects) / float64(a))
 	}
+	r.Backend = Backend{Connections: c.info.BackendConnections, E2E: c.sample(), Behind: behind(r.LatencyMS.BackendLag)}
 	r.Stages = c.stageResults(stages)
 	r.Groups = c.groupResults()
+	r.Warnings = warnings(r)
 	return r
 }
 
@@ -78,11 +80,15 @@ func (c *Collector) gather() ([]stageAcc, ErrorCounts, []second) {
 
 func (s *second) add(o second) {
 	s.sent += o.sent
+	s.timed += o.timed
 	s.acked += o.acked
 	s.delivered += o.delivered
 	s.connDelta += o.connDelta
 	s.connects += o.connects
 	s.errors += o.errors
+	s.lagN += o.lagN
+	s.lagSlow += o.lagSlow
+	s.lagMax = max(s.lagMax, o.lagMax)
 }
 
 func (c *Collector) stageResults(stages []stageAcc) []StageResult {
@@ -97,7 +103,9 @@ func (c *Collector) stageResults(stages []stageAcc) []StageResult {
 			StartS:    seconds(start),
 			EndS:      seconds(c.stageEnds[i]),
 			Devices:   st.Devices,
-			Messages:  messagesOf(&stages[i]),
+			Messages:  messagesOf(&stages[i].counts, &stages[i].timed),
+			Commands:  commandsOf(&stages[i].counts),
+			Requests:  requestsOf(&stages[i].counts),
 			LatencyMS: latenciesOf(&stages[i]),
 		}
 		start = c.stageEnds[i]
@@ -107,60 +115,95 @@ func (c *Collector) stageResults(stages []stageAcc) []StageResult {
 
 func devicesOf(a *stageAcc, planned int, connectedMax int64) Devices {
 	return Devices{
-		Planned:         planned,
-		ConnectedMax:    connectedMax,
-		Connects:        a.counts[sim.Connected],
-		ConnectFailures: a.counts[sim.ConnectFailed],
-		Disconnects:     a.counts[sim.Disconnected],
-		Reconnects:      a.counts[sim.Reconnecting],
-		Closed:          a.counts[sim.Closed],
+		Planned:           planned,
+		ConnectedMax:      connectedMax,
+		Connects:          a.counts[sim.Connected],
+		ConnectFailures:   a.counts[sim.ConnectFailed],
+		ConnectUnfinished: a.counts[sim.ConnectUnfinished],
+		Disconnects:       a.counts[sim.Disconnected],
+		Reconnects:        a.counts[sim.Reconnecting],
+		Closed:            a.counts[sim.Closed],
 	}
 }
 
-func messagesOf(a *stageAcc) Messages {
+// messagesOf counts telemetry from the counts of all events (n) and of
+// the Timed ones (t), attributing the loss as Messages describes.
+func messagesOf(n, t *[numKinds]int64) Messages {
 	m := Messages{
-		Sent:            a.counts[sim.Published],
-		Acked:           a.counts[sim.Acked],
-		Received:        a.counts[sim.Delivered],
-		Duplicates:      a.counts[sim.Duplicate],
-		PublishFailures: a.counts[sim.PublishFailed],
-		Deferred:        a.counts[sim.Deferred],
+		Sent:            n[sim.Published],
+		Timed:           t[sim.Published],
+		Acked:           n[sim.Acked],
+		Unacked:         n[sim.Unacked],
+		Received:        n[sim.Delivered],
+		Lost:            lost(n, t),
+		Duplicates:      n[sim.Duplicate],
+		PublishFailures: n[sim.PublishFailed],
+		Deferred:        n[sim.Deferred],
 	}
-	m.Lost = max(0, m.Sent-m.Received)
-	if m.Sent > 0 {
-		m.LossPct = round3(100 * float64(m.Lost) / float64(m.Sent))
+	m.LostUnacked = min(m.Lost, t[sim.Unacked])
+	m.LostAfterAck = min(m.Lost-m.LostUnacked, t[sim.Acked])
+	m.LostUnconfirmed = m.Lost - m.LostUnacked - m.LostAfterAck
+	if m.Timed > 0 {
+		m.LossPct = round3(100 * float64(m.Lost) / float64(m.Timed))
 	}
+	return m
+}
+
+// lost is the number of timed messages never delivered. Late deliveries
+// of messages sent before a restart may outnumber them: it floors at 0.
+func lost(n, t *[numKinds]int64) int64 { return max(0, t[sim.Published]-n[sim.Delivered]) }
+
+func commandsOf(n *[numKinds]int64) Commands {
+	sent, replied := n[sim.CommandSent], n[sim.CommandReplied]
+	return Commands{Sent: sent, Replied: replied, Unanswered: max(0, sent-replied)}
+}
+
+func requestsOf(n *[numKinds]int64) Requests {
+	sent, answered := n[sim.RequestSent], n[sim.RequestAnswered]
+	return Requests{Sent: sent, Answered: answered, Unanswered: max(0, sent-answered)}
+}
+
+// missingOf counts, per latency kind, the flows that never finished: the
+// connect attempts that failed, the telemetry given up unacknowledged,
+// the timed messages lost, the commands and requests unanswered. Lags
+// have none.
+func missingOf(a *stageAcc) [numLatency]int64 {
+	var m [numLatency]int64
+	m[latConnect] = a.counts[sim.ConnectFailed]
+	m[latAck] = a.counts[sim.Unacked]
+	m[latE2E] = lost(&a.counts, &a.timed)
+	m[latCommand] = commandsOf(&a.counts).Unanswered
+	m[latRequest] = requestsOf(&a.counts).Unanswered
 	return m
 }
 
 func latenciesOf(a *stageAcc) Latencies {
 	var l Latencies
+	missing := missingOf(a)
 	for i := range a.lat {
-		*l.byIndex(i) = a.lat[i].stats()
+		*l.byIndex(i) = a.lat[i].stats(missing[i])
 	}
 	return l
 }
 
-// stats describes the distribution in ms. Percentiles are the histogram's
-// bucket tops, capped at the exact maximum.
-func (a *latencyAcc) stats() LatencyStats {
+// Judged percentiles, in thousandths: p50, p90, p99 and p99.9.
+var perMilles = [4]int64{500, 900, 990, 999}
+
+// stats describes the distribution in ms, judged with missing flows that
+// never finished (see LatencyStats). Reachable percentiles are the
+// histogram's bucket tops, capped at the exact maximum.
+func (a *latencyAcc) stats(missing int64) LatencyStats {
 	n := a.h.TotalCount()
-	if n == 0 {
-		return LatencyStats{}
-	}
+	s := LatencyStats{Count: n, Missing: missing}
 	maxUS := int64((a.max + time.Microsecond/2) / time.Microsecond)
-	pct := func(p float64) float64 {
-		return float64(min(a.h.ValueAtPercentile(p), maxUS)) / 1000
+	for i, p := range [...]*Judged{&s.P50, &s.P90, &s.P99, &s.P999} {
+		*p = judgedPercentile(a.h, missing, perMilles[i], maxUS)
 	}
-	return LatencyStats{
-		Count: n,
-		P50:   pct(50),
-		P90:   pct(90),
-		P99:   pct(99),
-		P999:  pct(99.9),
-		Max:   float64(maxUS) / 1000,
-		Mean:  round3(float64(a.sum) / float64(n) / float64(time.Millisecond)),
+	if n > 0 {
+		s.Max = float64(maxUS) / 1000
+		s.Mean = round3(float64(a.sum) / float64(n) / float64(time.Millisecond))
 	}
+	return s
 }
 
 // seriesOf lays the merged seconds out as columns, covering at least the

@@ -27,21 +27,40 @@ func benchEvent(i int) sim.Event {
 	return sim.Event{Kind: sim.Published, At: at + d/100, Latency: d / 100, Intended: at}
 }
 
-func benchRecord(b *testing.B, info Info) {
+// benchTimedEvent is event i of a fleet timed end to end: timed publish
+// and ack, the backend's lag and the delivery, and a late publish.
+func benchTimedEvent(i int) sim.Event {
+	d := benchLatencies[i%len(benchLatencies)]
+	at := time.Duration(i) * 10 * time.Microsecond
+	switch i % 5 {
+	case 0:
+		return sim.Event{Kind: sim.Published, Group: i % 3, At: at, Intended: at, Timed: true}
+	case 1:
+		return sim.Event{Kind: sim.Acked, Group: i % 3, At: at + d/2, Latency: d / 2, Intended: at, Timed: true}
+	case 2:
+		return sim.Event{Kind: sim.BackendLag, Group: i % 3, At: at + d, Latency: d / 50}
+	case 3:
+		return sim.Event{Kind: sim.Delivered, Group: i % 3, At: at + d, Latency: d, Intended: at}
+	}
+	return sim.Event{Kind: sim.Published, Group: i % 3, At: at + d/100, Latency: d / 100, Intended: at, Timed: true}
+}
+
+func benchRecord(b *testing.B, info Info, event func(int) sim.Event) {
 	c := NewCollector(info)
 	for i := range 100_000 { // warm up: histograms, error kinds and seconds exist
-		c.Record(benchEvent(i))
+		c.Record(event(i))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		c.Record(benchEvent(i))
+		c.Record(event(i))
 	}
 }
 
 func BenchmarkRecord(b *testing.B) {
-	b.Run("stages=0", func(b *testing.B) { benchRecord(b, Info{Duration: time.Minute}) })
-	b.Run("stages=3", func(b *testing.B) { benchRecord(b, Info{Stages: testStages}) })
+	b.Run("stages=0", func(b *testing.B) { benchRecord(b, Info{Duration: time.Minute}, benchEvent) })
+	b.Run("stages=3", func(b *testing.B) { benchRecord(b, Info{Stages: testStages}, benchEvent) })
+	b.Run("timed", func(b *testing.B) { benchRecord(b, Info{Duration: time.Minute}, benchTimedEvent) })
 }
 
 func BenchmarkRecordParallel(b *testing.B) {

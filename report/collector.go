@@ -26,6 +26,12 @@ type Info struct {
 	// Zero means the time NewCollector is called, until the engine says
 	// otherwise through Collector.Started.
 	Started time.Time
+	// BackendConnections is how many connections m2msim's backend uses;
+	// 0 when unknown.
+	BackendConnections int
+	// E2E is the plan's end-to-end sample (sim.Plan.E2E): nil times every
+	// device. GroupInfo.Timed counts the devices it picks.
+	E2E *sim.Sampling
 }
 
 // Histogram geometry: microseconds from 1 µs to 14 days (longer than any
@@ -49,6 +55,7 @@ const (
 	latCommand
 	latRequest
 	latLag
+	latBackend
 	numLatency
 )
 
@@ -61,6 +68,7 @@ var latencySlot = [numKinds]int8{
 	sim.CommandReplied:  1 + latCommand,
 	sim.RequestAnswered: 1 + latRequest,
 	sim.Published:       1 + latLag,
+	sim.BackendLag:      1 + latBackend,
 }
 
 // maxShards bounds lock striping: one process records at most a few
@@ -104,9 +112,12 @@ type shard struct {
 	_      [64]byte   // keeps the next shard's lock off this cache line
 }
 
-// stageAcc accumulates the events attributed to one stage.
+// stageAcc accumulates the events attributed to one stage: counts of
+// every event, and separately of those marked Timed (telemetry from a
+// device timed end to end).
 type stageAcc struct {
 	counts [numKinds]int64
+	timed  [numKinds]int64
 	lat    [numLatency]latencyAcc
 }
 
@@ -130,11 +141,15 @@ type latencyAcc struct {
 	max time.Duration
 }
 
-// second holds the series counters of one second.
+// second holds the series counters of one second, and the backend's lag
+// in it: how many deliveries it handled, how many of them late (over
+// behindP99), and the largest lag.
 type second struct {
-	sent, acked, delivered int64
-	connDelta, connects    int64
-	errors                 int64
+	sent, timed, acked, delivered int64
+	connDelta, connects           int64
+	errors                        int64
+	lagN, lagSlow                 int64
+	lagMax                        time.Duration
 }
 
 // NewCollector returns a Collector for the run info describes.
@@ -276,6 +291,9 @@ func (c *Collector) bucketOf(at time.Duration) int {
 func (s *shard) add(e sim.Event, stage, bucket int) {
 	acc := &s.stages[stage]
 	acc.counts[e.Kind]++
+	if e.Timed {
+		acc.timed[e.Kind]++
+	}
 	if g := s.group(e.Group); g != nil {
 		g.add(e)
 	}
@@ -290,6 +308,11 @@ func (s *shard) add(e sim.Event, stage, bucket int) {
 	switch e.Kind {
 	case sim.Published:
 		sec.sent++
+		if e.Timed {
+			sec.timed++
+		}
+	case sim.BackendLag:
+		sec.lag(e.Latency)
 	case sim.Acked:
 		sec.acked++
 	case sim.Delivered:
@@ -306,6 +329,15 @@ func (s *shard) add(e sim.Event, stage, bucket int) {
 		sec.errors++
 		s.errs[errLabel(e.Err)]++
 	}
+}
+
+// lag adds one backend lag d.
+func (sec *second) lag(d time.Duration) {
+	sec.lagN++
+	if d > behindP99 {
+		sec.lagSlow++
+	}
+	sec.lagMax = max(sec.lagMax, d)
 }
 
 // second returns bucket b, growing the series to hold it.
@@ -374,6 +406,7 @@ func (a *latencyAcc) merge(b *latencyAcc) {
 func (a *stageAcc) merge(b *stageAcc) {
 	for k := range a.counts {
 		a.counts[k] += b.counts[k]
+		a.timed[k] += b.timed[k]
 	}
 	for i := range a.lat {
 		a.lat[i].merge(&b.lat[i])

@@ -49,7 +49,7 @@ func TestCollectorPercentiles(t *testing.T) {
 	for _, tt := range []struct {
 		p   float64
 		got float64
-	}{{50, e2e.P50}, {90, e2e.P90}, {99, e2e.P99}, {99.9, e2e.P999}} {
+	}{{50, e2e.P50.V}, {90, e2e.P90.V}, {99, e2e.P99.V}, {99.9, e2e.P999.V}} {
 		// Nearest-rank percentile of the sorted samples. HDR reports the
 		// top of the bucket holding it: not below it, at most 1/1024 above.
 		// The epsilon keeps 99.9/100*n from rounding up past an integer.
@@ -74,7 +74,7 @@ func TestCollectorClampsLatency(t *testing.T) {
 	c.Record(sim.Event{Kind: sim.Acked, At: time.Second, Latency: -time.Second})
 	c.Record(sim.Event{Kind: sim.Acked, At: 21 * 24 * time.Hour, Latency: 20 * 24 * time.Hour})
 	ack := c.Result(StatusPassed, 21*24*time.Hour).LatencyMS.Ack
-	if want := float64(histMax / time.Millisecond); ack.Count != 2 || ack.P50 != 0 || ack.Max != want || ack.P999 != want {
+	if want := float64(histMax / time.Millisecond); ack.Count != 2 || ack.P50 != reached(0) || ack.Max != want || ack.P999 != reached(want) {
 		t.Errorf("Ack stats after -1s and 20 days = %+v, want count 2, p50 0, p999 and max %v ms (14 days)", ack, want)
 	}
 }
@@ -82,7 +82,7 @@ func TestCollectorClampsLatency(t *testing.T) {
 // stageCount is the number of events a stage received in the tests below.
 func stageCount(s StageResult) int64 {
 	m, l := s.Messages, s.LatencyMS
-	return m.Sent + m.Acked + m.Received + m.PublishFailures + l.Connect.Count
+	return m.Sent + m.Acked + m.Unacked + m.Received + m.PublishFailures + l.Connect.Count + l.BackendLag.Count
 }
 
 func TestCollectorStageAttribution(t *testing.T) {
@@ -104,6 +104,8 @@ func TestCollectorStageAttribution(t *testing.T) {
 		{"failure by the time it happened", sim.Event{Kind: sim.PublishFailed, At: 35 * time.Second, Err: "timeout"}, 2},
 		{"after the last stage", sim.Event{Kind: sim.Published, At: 45 * time.Second, Intended: 45 * time.Second}, 2},
 		{"delivered in the drain", sim.Event{Kind: sim.Delivered, At: 50 * time.Second, Latency: time.Second, Intended: 49 * time.Second}, 2},
+		{"unacked at close, intended in ramp", sim.Event{Kind: sim.Unacked, At: 40 * time.Second, Intended: 9 * time.Second, Timed: true}, 0},
+		{"backend lag by when the message arrived", sim.Event{Kind: sim.BackendLag, At: 10*time.Second + 5*ms, Latency: 10 * ms}, 0},
 	}
 	for _, tt := range tests {
 		c := NewCollector(Info{Stages: testStages})
@@ -186,28 +188,136 @@ func TestCollectorSeriesAndGauge(t *testing.T) {
 	}
 }
 
+// tally is a count of events of one kind, Timed or not.
+type tally struct {
+	kind  sim.EventKind
+	timed bool
+	n     int
+}
+
+func recordTallies(c *Collector, ts []tally) {
+	for _, t := range ts {
+		for range t.n {
+			c.Record(sim.Event{Kind: t.kind, At: time.Second, Latency: ms, Timed: t.timed})
+		}
+	}
+}
+
 func TestCollectorMessages(t *testing.T) {
+	const pub, ack, unack, del = sim.Published, sim.Acked, sim.Unacked, sim.Delivered
 	tests := []struct {
-		sent, received int
-		want           Messages
+		name   string
+		events []tally
+		want   Messages
 	}{
-		{0, 0, Messages{}},
-		{1000, 990, Messages{Sent: 1000, Received: 990, Lost: 10, LossPct: 1}},
-		{3, 2, Messages{Sent: 3, Received: 2, Lost: 1, LossPct: 33.333}},
+		{"nothing", nil, Messages{}},
+		{"QoS 1, the broker dropped some on the way out",
+			[]tally{{pub, true, 1000}, {ack, true, 1000}, {del, false, 990}},
+			Messages{Sent: 1000, Timed: 1000, Acked: 1000, Received: 990, Lost: 10, LossPct: 1, LostAfterAck: 10}},
+		{"loss over the timed sample only",
+			[]tally{{pub, true, 100}, {pub, false, 900}, {del, false, 95}},
+			Messages{Sent: 1000, Timed: 100, Received: 95, Lost: 5, LossPct: 5, LostUnconfirmed: 5}},
+		{"QoS 0: no acknowledgement says where",
+			[]tally{{pub, true, 3}, {del, false, 2}},
+			Messages{Sent: 3, Timed: 3, Received: 2, Lost: 1, LossPct: 33.333, LostUnconfirmed: 1}},
+		{"unacknowledged first, up to the timed unacked",
+			[]tally{{pub, true, 100}, {ack, true, 80}, {unack, true, 20}, {del, false, 85}},
+			Messages{Sent: 100, Timed: 100, Acked: 80, Unacked: 20, Received: 85, Lost: 15, LossPct: 15, LostUnacked: 15}},
+		{"unacknowledged, then acknowledged",
+			[]tally{{pub, true, 100}, {ack, true, 95}, {unack, true, 5}, {del, false, 90}},
+			Messages{Sent: 100, Timed: 100, Acked: 95, Unacked: 5, Received: 90, Lost: 10, LossPct: 10, LostUnacked: 5, LostAfterAck: 5}},
+		{"untimed devices' unacked messages are counted, not attributed",
+			[]tally{{pub, true, 50}, {pub, false, 50}, {ack, true, 50}, {ack, false, 40}, {unack, false, 10}, {del, false, 45}},
+			Messages{Sent: 100, Timed: 50, Acked: 90, Unacked: 10, Received: 45, Lost: 5, LossPct: 10, LostAfterAck: 5}},
+		{"QoS 1 and QoS 0 mixed: acknowledged before unconfirmed",
+			[]tally{{pub, true, 100}, {ack, true, 10}, {del, false, 70}},
+			Messages{Sent: 100, Timed: 100, Acked: 10, Received: 70, Lost: 30, LossPct: 30, LostAfterAck: 10, LostUnconfirmed: 20}},
 		// Late deliveries of messages sent before a restart: lost floors at 0.
-		{2, 3, Messages{Sent: 2, Received: 3}},
+		{"more received than timed",
+			[]tally{{pub, true, 2}, {del, false, 3}},
+			Messages{Sent: 2, Timed: 2, Received: 3}},
+		{"others",
+			[]tally{{pub, true, 1}, {sim.Duplicate, false, 2}, {sim.PublishFailed, false, 3}, {sim.Deferred, false, 4}},
+			Messages{Sent: 1, Timed: 1, Lost: 1, LossPct: 100, LostUnconfirmed: 1, Duplicates: 2, PublishFailures: 3, Deferred: 4}},
 	}
 	for _, tt := range tests {
 		c := NewCollector(Info{})
-		for range tt.sent {
-			c.Record(sim.Event{Kind: sim.Published, At: time.Second})
-		}
-		for range tt.received {
-			c.Record(sim.Event{Kind: sim.Delivered, At: time.Second, Latency: ms})
-		}
+		recordTallies(c, tt.events)
 		if got := c.Result(StatusPassed, time.Second).Messages; got != tt.want {
-			t.Errorf("Messages after %d sent, %d received = %+v, want %+v", tt.sent, tt.received, got, tt.want)
+			t.Errorf("%s: Messages =\n%+v, want\n%+v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestCollectorExchanges(t *testing.T) {
+	tests := []struct {
+		events   []tally
+		commands Commands
+		requests Requests
+	}{
+		{nil, Commands{}, Requests{}},
+		{[]tally{{sim.CommandSent, false, 270}, {sim.CommandReplied, false, 158}, {sim.RequestSent, false, 10}, {sim.RequestAnswered, false, 10}},
+			Commands{Sent: 270, Replied: 158, Unanswered: 112}, Requests{Sent: 10, Answered: 10}},
+		// A reply to a command sent before a restart: unanswered floors at 0.
+		{[]tally{{sim.CommandSent, false, 1}, {sim.CommandReplied, false, 2}, {sim.RequestSent, false, 3}},
+			Commands{Sent: 1, Replied: 2}, Requests{Sent: 3, Unanswered: 3}},
+	}
+	for _, tt := range tests {
+		c := NewCollector(Info{})
+		recordTallies(c, tt.events)
+		r := c.Result(StatusPassed, time.Second)
+		if r.Commands != tt.commands || r.Requests != tt.requests {
+			t.Errorf("after %v: commands %+v, requests %+v, want %+v, %+v", tt.events, r.Commands, r.Requests, tt.commands, tt.requests)
+		}
+	}
+}
+
+func TestCollectorConnects(t *testing.T) {
+	tests := []struct {
+		name       string
+		events     []tally
+		unfinished int64
+		success    float64
+	}{
+		// A 3 s run over a 1 s link: every attempt was cut short.
+		{"all unfinished", []tally{{sim.ConnectUnfinished, false, 37}}, 37, 0},
+		{"unfinished are not failures", []tally{{sim.Connected, false, 3}, {sim.ConnectFailed, false, 1}, {sim.ConnectUnfinished, false, 6}}, 6, 75},
+	}
+	for _, tt := range tests {
+		c := NewCollector(Info{})
+		recordTallies(c, tt.events)
+		r := c.Result(StatusPassed, time.Second)
+		if r.Devices.ConnectUnfinished != tt.unfinished || r.Connect.SuccessPct != tt.success || r.Errors.Total() != r.Devices.ConnectFailures {
+			t.Errorf("%s: unfinished %d, success %v%%, errors %v, want %d, %v%% and only the failures",
+				tt.name, r.Devices.ConnectUnfinished, r.Connect.SuccessPct, r.Errors, tt.unfinished, tt.success)
+		}
+	}
+}
+
+// Each latency kind's missing flows: the ones that never finished.
+func TestCollectorMissing(t *testing.T) {
+	c := NewCollector(Info{})
+	recordTallies(c, []tally{
+		{sim.Connected, false, 9}, {sim.ConnectFailed, false, 1}, {sim.ConnectUnfinished, false, 5},
+		{sim.Published, true, 100}, {sim.Published, false, 100}, {sim.Acked, true, 150}, {sim.Unacked, false, 50},
+		{sim.Delivered, false, 40},
+		{sim.CommandSent, false, 10}, {sim.CommandReplied, false, 4},
+		{sim.RequestSent, false, 10}, {sim.RequestAnswered, false, 10},
+		{sim.BackendLag, false, 40},
+	})
+	l := c.Result(StatusPassed, time.Second).LatencyMS
+	want := [numLatency]int64{latConnect: 1, latAck: 50, latE2E: 60, latCommand: 6}
+	for i := range want {
+		if got := l.byIndex(i).Missing; got != want[i] {
+			t.Errorf("%s missing = %d, want %d", latencyNames[i], got, want[i])
+		}
+	}
+	// 60 of 100 e2e flows missing: p50 is beyond, and so is every higher one.
+	if e := l.E2E; e.P50 != beyond || e.P999 != beyond || e.Max != 1 || e.Mean != 1 {
+		t.Errorf("e2e with 60%% lost = %+v, want p50 to p99.9 beyond, max and mean 1 ms over the delivered", e)
+	}
+	if a := l.Ack; a.P50 != reached(1) || a.P99 != beyond {
+		t.Errorf("ack with 25%% unacked = %+v, want p50 1 ms and p99 beyond", a)
 	}
 }
 
@@ -221,27 +331,40 @@ func TestCollectorIgnoresUnknownKinds(t *testing.T) {
 	}
 }
 
-// events is a fixed, varied event sequence over a 40 s run with stages.
+// events is a fixed, varied event sequence over a 40 s run with stages:
+// two groups, half the devices timed end to end (by message here), QoS 1
+// telemetry of which some is given up unacknowledged, some acknowledged
+// and never delivered, some fails to send; the backend's lag for every
+// delivery.
 func events(seed uint64) []sim.Event {
 	r := rand.New(rand.NewPCG(seed, 7))
 	lat := lognormal(seed, 4000)
 	var out []sim.Event
 	for d := range 100 {
 		at := time.Duration(d) * 97 * ms
-		out = append(out, sim.Event{Kind: sim.Connected, At: at + 30*ms, Latency: 30 * ms})
+		out = append(out, sim.Event{Kind: sim.Connected, Group: d % 2, At: at + 30*ms, Latency: 30 * ms})
 	}
 	for i := range 4000 {
 		at := time.Duration(i) * 10 * ms
-		out = append(out,
-			sim.Event{Kind: sim.Published, At: at + lat[i]/10, Intended: at},
-			sim.Event{Kind: sim.Acked, At: at + lat[i]/2, Latency: lat[i] / 2, Intended: at})
-		switch x := r.IntN(100); {
-		case x < 2: // lost
-		case x < 3:
-			out = append(out, sim.Event{Kind: sim.PublishFailed, At: at, Err: "timeout"})
-		default:
-			out = append(out, sim.Event{Kind: sim.Delivered, At: at + lat[i], Latency: lat[i], Intended: at})
+		g, timed := i%2, i%4 < 2
+		x := r.IntN(100)
+		if x == 2 {
+			out = append(out, sim.Event{Kind: sim.PublishFailed, Group: g, At: at, Err: "timeout"})
+			continue
 		}
+		out = append(out, sim.Event{Kind: sim.Published, Group: g, At: at + lat[i]/10, Intended: at, Timed: timed})
+		if x == 0 {
+			out = append(out, sim.Event{Kind: sim.Unacked, Group: g, At: at + time.Second, Intended: at, Timed: timed})
+			continue
+		}
+		out = append(out, sim.Event{Kind: sim.Acked, Group: g, At: at + lat[i]/2, Latency: lat[i] / 2, Intended: at, Timed: timed})
+		if x == 1 || !timed {
+			continue
+		}
+		lag := time.Duration(20+r.IntN(60)) * time.Microsecond
+		out = append(out,
+			sim.Event{Kind: sim.BackendLag, Group: g, At: at + lat[i] + lag, Latency: lag},
+			sim.Event{Kind: sim.Delivered, Group: g, At: at + lat[i], Latency: lat[i], Intended: at})
 	}
 	return out
 }
@@ -309,7 +432,7 @@ func TestCollectorConcurrent(t *testing.T) {
 	if r.Messages.Sent != n || r.Messages.Received != n || r.LatencyMS.E2E.Count != n || r.Devices.Closed != n {
 		t.Errorf("after %d concurrent records of each kind: messages %+v, e2e count %d, closed %d", n, r.Messages, r.LatencyMS.E2E.Count, r.Devices.Closed)
 	}
-	if r.LatencyMS.E2E.P99 != 2 || r.LatencyMS.Connect.Max != 1 {
+	if r.LatencyMS.E2E.P99 != reached(2) || r.LatencyMS.Connect.Max != 1 {
 		t.Errorf("e2e p99 = %v, connect max = %v, want 2 and 1", r.LatencyMS.E2E.P99, r.LatencyMS.Connect.Max)
 	}
 	var sent, stages int64

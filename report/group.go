@@ -10,24 +10,23 @@ import (
 type GroupInfo struct {
 	Name    string
 	Devices int
+	// Timed is how many of its devices the backend times end to end
+	// (sim.Plan.Timed). When Info.E2E is nil and no group sets it, every
+	// device counts as timed.
+	Timed int
 }
 
-// GroupResult is one device group's figures: its messages and what its
-// radio did.
+// GroupResult is one device group's figures: its messages and exchanges,
+// and what its radio did.
 type GroupResult struct {
-	Name     string        `json:"name"`
-	Devices  int           `json:"devices"`
-	Messages GroupMessages `json:"messages"`
-	Radio    GroupRadio    `json:"radio"`
-}
-
-// GroupMessages counts a group's telemetry.
-type GroupMessages struct {
-	Sent            int64 `json:"sent"`
-	Received        int64 `json:"received"`
-	Lost            int64 `json:"lost"`
-	Deferred        int64 `json:"deferred"`
-	PublishFailures int64 `json:"publish_failures"`
+	Name    string `json:"name"`
+	Devices int    `json:"devices"`
+	// TimedDevices is how many of its devices were timed end to end.
+	TimedDevices int        `json:"timed_devices"`
+	Messages     Messages   `json:"messages"`
+	Commands     Commands   `json:"commands"`
+	Requests     Requests   `json:"requests"`
+	Radio        GroupRadio `json:"radio"`
 }
 
 // GroupRadio is what a group's radios spent: frames and time on air,
@@ -54,15 +53,18 @@ type Spread struct {
 // maxGroups bounds the groups tracked, against a wild Event.Group.
 const maxGroups = 1 << 12
 
-// groupAcc accumulates one group's event counts and, per kind, the sum
-// and maximum of the latencies.
+// groupAcc accumulates one group's event counts (all, and those marked
+// Timed) and, per kind, the sum and maximum of the latencies.
 type groupAcc struct {
-	counts   [numKinds]int64
-	sum, max [numKinds]time.Duration
+	counts, timed [numKinds]int64
+	sum, max      [numKinds]time.Duration
 }
 
 func (g *groupAcc) add(e sim.Event) {
 	g.counts[e.Kind]++
+	if e.Timed {
+		g.timed[e.Kind]++
+	}
 	g.sum[e.Kind] += e.Latency
 	g.max[e.Kind] = max(g.max[e.Kind], e.Latency)
 }
@@ -70,6 +72,7 @@ func (g *groupAcc) add(e sim.Event) {
 func (g *groupAcc) merge(o *groupAcc) {
 	for k := range g.counts {
 		g.counts[k] += o.counts[k]
+		g.timed[k] += o.timed[k]
 		g.sum[k] += o.sum[k]
 		g.max[k] = max(g.max[k], o.max[k])
 	}
@@ -111,18 +114,36 @@ func (c *Collector) groupResults() []GroupResult {
 		s.mu.Unlock()
 	}
 	out := make([]GroupResult, len(all))
+	timed := c.timedDevices()
 	for i, g := range all {
-		sent, received := g.counts[sim.Published], g.counts[sim.Delivered]
 		out[i] = GroupResult{
-			Name: c.info.Groups[i].Name, Devices: c.info.Groups[i].Devices,
-			Messages: GroupMessages{Sent: sent, Received: received, Lost: max(0, sent-received),
-				Deferred: g.counts[sim.Deferred], PublishFailures: g.counts[sim.PublishFailed]},
+			Name: c.info.Groups[i].Name, Devices: c.info.Groups[i].Devices, TimedDevices: timed[i],
+			Messages: messagesOf(&g.counts, &g.timed),
+			Commands: commandsOf(&g.counts),
+			Requests: requestsOf(&g.counts),
 			Radio: GroupRadio{
 				Frames: g.counts[sim.OnAir], Collisions: g.counts[sim.Collided], AirtimeS: seconds(g.sum[sim.OnAir]),
 				QueueAgeMS: g.spread(sim.Deferred), DownlinkWaitMS: g.spread(sim.DownlinkWait),
 				Wakes: g.counts[sim.Woke], AsleepS: seconds(g.sum[sim.Woke]),
 				PromotionsMS: g.spread(sim.Promoted),
 			},
+		}
+	}
+	return out
+}
+
+// timedDevices is how many devices of each group in Info.Groups the
+// backend times end to end.
+func (c *Collector) timedDevices() []int {
+	out := make([]int, len(c.info.Groups))
+	given := false
+	for i, g := range c.info.Groups {
+		out[i] = g.Timed
+		given = given || g.Timed > 0
+	}
+	if !given && c.info.E2E == nil {
+		for i, g := range c.info.Groups {
+			out[i] = g.Devices
 		}
 	}
 	return out

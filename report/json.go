@@ -70,9 +70,10 @@ func writeAndClose(f *os.File, b []byte) error {
 	return errors.Join(err, f.Close())
 }
 
-// ReadJSON reads a result written by WriteJSON. It rejects files of any
-// other schema with an error wrapping ErrUnknownSchema; unknown fields are
-// ignored, so files from later v1 writers still read.
+// ReadJSON reads a result written by WriteJSON, of schema Schema or
+// SchemaV1. It rejects files of any other schema with an error wrapping
+// ErrUnknownSchema; unknown fields are ignored, so files from later v2
+// writers still read.
 func ReadJSON(path string) (*Result, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -86,6 +87,7 @@ func ReadJSON(path string) (*Result, error) {
 }
 
 // UnmarshalResult decodes a result from JSON, checking its schema first.
+// A v1 result comes back as a v2 one (see upgradeV1).
 func UnmarshalResult(b []byte) (*Result, error) {
 	var head struct {
 		Schema *string `json:"schema"`
@@ -96,7 +98,7 @@ func UnmarshalResult(b []byte) (*Result, error) {
 	switch {
 	case head.Schema == nil:
 		return nil, fmt.Errorf("no schema field, want %q: %w", Schema, ErrUnknownSchema)
-	case *head.Schema != Schema:
+	case *head.Schema != Schema && *head.Schema != SchemaV1:
 		return nil, fmt.Errorf("schema %q, want %q: %w", *head.Schema, Schema, ErrUnknownSchema)
 	}
 	r := &Result{}
@@ -109,5 +111,31 @@ func UnmarshalResult(b []byte) (*Result, error) {
 	if r.Thresholds == nil {
 		r.Thresholds = []ThresholdResult{}
 	}
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
+	if r.Schema == SchemaV1 {
+		upgradeV1(r)
+	}
 	return r, nil
+}
+
+// upgradeV1 fills in what a v1 result lacks. A v1 writer timed every
+// device end to end, so every message sent was timed, and its unanswered
+// exchanges follow from its counts. It did not say where lost messages
+// were lost (they stay unattributed), nor count what never finished (the
+// percentiles stand over the finished flows, as written).
+func upgradeV1(r *Result) {
+	r.Schema = Schema
+	r.Messages.Timed = r.Messages.Sent
+	r.Commands.Unanswered = max(0, r.Commands.Sent-r.Commands.Replied)
+	r.Requests.Unanswered = max(0, r.Requests.Sent-r.Requests.Answered)
+	for i := range r.Stages {
+		r.Stages[i].Messages.Timed = r.Stages[i].Messages.Sent
+	}
+	for i := range r.Groups {
+		g := &r.Groups[i]
+		g.Messages.Timed, g.TimedDevices = g.Messages.Sent, g.Devices
+	}
+	r.Backend.E2E = Sample{Fraction: 1, Devices: r.Devices.Planned, Fleet: r.Devices.Planned}
 }

@@ -4,8 +4,13 @@ import (
 	"time"
 )
 
-// Schema names the format of result.json; readers reject any other.
-const Schema = "m2msim.result/v1"
+// Schema names the format of result.json. Readers also take SchemaV1 and
+// reject any other.
+const Schema = "m2msim.result/v2"
+
+// SchemaV1 is the earlier format: percentiles over the finished flows
+// only, loss over every message sent. ReadJSON upgrades it on reading.
+const SchemaV1 = "m2msim.result/v1"
 
 // Status is how a run ended.
 type Status string
@@ -25,24 +30,28 @@ const (
 // Latencies are in milliseconds with microsecond precision, times in
 // seconds.
 type Result struct {
-	Schema           string            `json:"schema"`
-	Status           Status            `json:"status"`
-	Seed             uint64            `json:"seed"`
-	Scenario         Scenario          `json:"scenario"`
-	Started          time.Time         `json:"started"`
-	ElapsedS         float64           `json:"elapsed_s"`
-	PlannedDurationS float64           `json:"planned_duration_s"`
-	Devices          Devices           `json:"devices"`
-	Connect          ConnectStats      `json:"connect"`
-	Messages         Messages          `json:"messages"`
-	Commands         Commands          `json:"commands"`
-	Requests         Requests          `json:"requests"`
-	LatencyMS        Latencies         `json:"latency_ms"`
-	Errors           ErrorCounts       `json:"errors"`
-	Stages           []StageResult     `json:"stages,omitempty"`
-	Groups           []GroupResult     `json:"groups,omitempty"`
-	Series           Series            `json:"series"`
-	Thresholds       []ThresholdResult `json:"thresholds"`
+	Schema           string    `json:"schema"`
+	Status           Status    `json:"status"`
+	Seed             uint64    `json:"seed"`
+	Scenario         Scenario  `json:"scenario"`
+	Started          time.Time `json:"started"`
+	ElapsedS         float64   `json:"elapsed_s"`
+	PlannedDurationS float64   `json:"planned_duration_s"`
+	// Warnings are sentences a reader must not miss, such as a backend
+	// that fell behind; [] when there are none.
+	Warnings   []string          `json:"warnings"`
+	Devices    Devices           `json:"devices"`
+	Connect    ConnectStats      `json:"connect"`
+	Messages   Messages          `json:"messages"`
+	Commands   Commands          `json:"commands"`
+	Requests   Requests          `json:"requests"`
+	Backend    Backend           `json:"backend"`
+	LatencyMS  Latencies         `json:"latency_ms"`
+	Errors     ErrorCounts       `json:"errors"`
+	Stages     []StageResult     `json:"stages,omitempty"`
+	Groups     []GroupResult     `json:"groups,omitempty"`
+	Series     Series            `json:"series"`
+	Thresholds []ThresholdResult `json:"thresholds"`
 }
 
 // Scenario names what was run.
@@ -57,27 +66,55 @@ type Devices struct {
 	ConnectedMax    int64 `json:"connected_max"`
 	Connects        int64 `json:"connects"`
 	ConnectFailures int64 `json:"connect_failures"`
-	Disconnects     int64 `json:"disconnects"`
-	Reconnects      int64 `json:"reconnects"`
-	Closed          int64 `json:"closed"`
+	// ConnectUnfinished counts attempts the end of the run cut short
+	// (in flight at the end, or cancelled by an interrupt): neither
+	// connects nor failures.
+	ConnectUnfinished int64 `json:"connect_unfinished"`
+	Disconnects       int64 `json:"disconnects"`
+	Reconnects        int64 `json:"reconnects"`
+	Closed            int64 `json:"closed"`
 }
 
 // ConnectStats summarises connect attempts.
 type ConnectStats struct {
-	// SuccessPct is connects / (connects + failures) in percent; 0 without
-	// attempts.
+	// SuccessPct is connects / (connects + failures) in percent, leaving
+	// out unfinished attempts; 0 without attempts.
 	SuccessPct float64 `json:"success_pct"`
 }
 
-// Messages counts telemetry messages.
+// Messages counts telemetry messages. Loss is judged over the timed
+// messages, those from devices the backend times end to end, and every
+// lost one is attributed: LostUnacked + LostAfterAck + LostUnconfirmed =
+// Lost. The attribution is by counts (the engine does not follow each lost
+// message), in that order: a lost message is taken as never acknowledged
+// while the timed Unacked last, then as acknowledged while the timed Acked
+// last; the rest had no acknowledgement to say where they went (QoS 0).
 type Messages struct {
-	Sent            int64   `json:"sent"`
-	Acked           int64   `json:"acked"`
-	Received        int64   `json:"received"`
-	Lost            int64   `json:"lost"`
-	LossPct         float64 `json:"loss_pct"`
-	Duplicates      int64   `json:"duplicates"`
-	PublishFailures int64   `json:"publish_failures"`
+	Sent int64 `json:"sent"`
+	// Timed counts the messages sent by devices the backend times end to
+	// end: the ones whose delivery is expected.
+	Timed int64 `json:"timed"`
+	Acked int64 `json:"acked"`
+	// Unacked counts QoS 1/2 messages given up without their PUBACK or
+	// PUBCOMP because their connection was lost or closed first, from
+	// every device.
+	Unacked  int64 `json:"unacked"`
+	Received int64 `json:"received"`
+	// Lost is max(0, Timed - Received); LossPct is Lost / Timed in percent.
+	Lost    int64   `json:"lost"`
+	LossPct float64 `json:"loss_pct"`
+	// LostUnacked were never acknowledged by the broker: it or the link
+	// lost them before accepting them, or their connection ended first.
+	LostUnacked int64 `json:"lost_unacked"`
+	// LostAfterAck were acknowledged by the broker but never reached the
+	// backend: the broker dropped them on the way out (or still held them
+	// at the end), or the backend fell behind.
+	LostAfterAck int64 `json:"lost_after_ack"`
+	// LostUnconfirmed were sent and never delivered, with no
+	// acknowledgement to say where they went (QoS 0).
+	LostUnconfirmed int64 `json:"lost_unconfirmed"`
+	Duplicates      int64 `json:"duplicates"`
+	PublishFailures int64 `json:"publish_failures"`
 	// Deferred counts sends a radio held back (duty cycle, time on air)
 	// before they went out.
 	Deferred int64 `json:"deferred"`
@@ -87,12 +124,38 @@ type Messages struct {
 type Commands struct {
 	Sent    int64 `json:"sent"`
 	Replied int64 `json:"replied"`
+	// Unanswered is max(0, Sent - Replied): commands sent whose reply
+	// never reached the backend.
+	Unanswered int64 `json:"unanswered"`
 }
 
 // Requests counts device-to-backend exchanges.
 type Requests struct {
 	Sent     int64 `json:"sent"`
 	Answered int64 `json:"answered"`
+	// Unanswered is max(0, Sent - Answered).
+	Unanswered int64 `json:"unanswered"`
+}
+
+// Backend describes m2msim's own backend: how many connections it used,
+// which devices it timed end to end, and whether it fell behind: whether
+// its lag, LatencyMS.BackendLag, had a p99 over 100 ms or a maximum over
+// 1 s.
+type Backend struct {
+	// Connections is how many connections the backend used; 0 when the
+	// run did not say.
+	Connections int    `json:"connections"`
+	E2E         Sample `json:"e2e"`
+	Behind      bool   `json:"behind"`
+}
+
+// Sample is the part of the fleet timed end to end: Fraction of each
+// group's telemetry devices, chosen by the seed, which came to Devices of
+// the Fleet.
+type Sample struct {
+	Fraction float64 `json:"fraction"`
+	Devices  int     `json:"devices"`
+	Fleet    int     `json:"fleet"`
 }
 
 // Latencies holds one distribution per latency kind; every kind is always
@@ -104,25 +167,41 @@ type Latencies struct {
 	Command     LatencyStats `json:"command"`
 	Request     LatencyStats `json:"request"`
 	ScheduleLag LatencyStats `json:"schedule_lag"`
+	BackendLag  LatencyStats `json:"backend_lag"`
 }
 
 // byIndex returns the distribution for latency kind i, in latencyNames
 // order.
 func (l *Latencies) byIndex(i int) *LatencyStats {
-	return [...]*LatencyStats{&l.Connect, &l.Ack, &l.E2E, &l.Command, &l.Request, &l.ScheduleLag}[i]
+	return [...]*LatencyStats{&l.Connect, &l.Ack, &l.E2E, &l.Command, &l.Request, &l.ScheduleLag, &l.BackendLag}[i]
 }
 
-// LatencyStats describes a latency distribution in milliseconds.
-// Percentiles come from an HDR histogram (3 significant figures, at most
-// 0.1% high, never above Max); Max and Mean are exact.
+// LatencyStats describes a latency distribution in milliseconds: Count
+// flows that finished and Missing that never did (a lost message, an
+// unacknowledged publish, an unanswered command or request, a failed
+// connect). The percentiles are judged: each is the nearest-rank
+// percentile of all Count + Missing flows, every missing flow counted as
+// slower than any finished one, so a percentile whose rank falls among the
+// missing is beyond reach (Judged.Beyond). Reachable ones come from an HDR
+// histogram (3 significant figures, at most 0.1% high, never above Max).
+// Max and Mean cover the finished flows only and are exact.
 type LatencyStats struct {
-	Count int64   `json:"count"`
-	P50   float64 `json:"p50"`
-	P90   float64 `json:"p90"`
-	P99   float64 `json:"p99"`
-	P999  float64 `json:"p999"`
-	Max   float64 `json:"max"`
-	Mean  float64 `json:"mean"`
+	Count   int64   `json:"count"`
+	Missing int64   `json:"missing"`
+	P50     Judged  `json:"p50"`
+	P90     Judged  `json:"p90"`
+	P99     Judged  `json:"p99"`
+	P999    Judged  `json:"p999"`
+	Max     float64 `json:"max"`
+	Mean    float64 `json:"mean"`
+}
+
+// MissingPct is Missing as a percentage of all flows; 0 without any.
+func (s LatencyStats) MissingPct() float64 {
+	if s.Count+s.Missing == 0 {
+		return 0
+	}
+	return 100 * float64(s.Missing) / float64(s.Count+s.Missing)
 }
 
 // ErrorCounts counts failures by error kind (see sim.ErrorKind). It is
@@ -147,6 +226,8 @@ type StageResult struct {
 	EndS      float64   `json:"end_s"`
 	Devices   int       `json:"devices"`
 	Messages  Messages  `json:"messages"`
+	Commands  Commands  `json:"commands"`
+	Requests  Requests  `json:"requests"`
 	LatencyMS Latencies `json:"latency_ms"`
 }
 

@@ -19,12 +19,13 @@ type Threshold struct {
 }
 
 // ThresholdResult is the outcome of one Threshold. Actual is in the
-// metric's unit (see Threshold); Reason says why a threshold failed.
+// metric's unit (see Threshold), Beyond for a percentile beyond every
+// finished flow; Reason says why a threshold failed.
 type ThresholdResult struct {
-	Expr   string  `json:"expr"`
-	Actual float64 `json:"actual"`
-	Passed bool    `json:"passed"`
-	Reason string  `json:"reason,omitempty"`
+	Expr   string `json:"expr"`
+	Actual Judged `json:"actual"`
+	Passed bool   `json:"passed"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // ThresholdError is a threshold expression that does not parse.
@@ -58,69 +59,105 @@ func (u unit) String() string {
 }
 
 // metric reads one figure from a Result; ok is false when the figure has no
-// samples to stand on, so a threshold never passes vacuously.
+// samples to stand on, so a threshold never passes vacuously. lat is 1 +
+// the latency kind of a latency metric, for the reason a percentile is
+// beyond reach.
 type metric struct {
 	unit unit
-	get  func(r *Result) (v float64, ok bool)
+	get  func(r *Result) (v Judged, ok bool)
+	lat  int
 }
 
-var latencyNames = [...]string{"connect", "ack", "e2e", "command", "request", "schedule_lag"}
+var latencyNames = [...]string{"connect", "ack", "e2e", "command", "request", "schedule_lag", "backend_lag"}
 var statNames = [...]string{"p50", "p90", "p99", "p999", "max", "mean"}
 
 // knownMetrics lists the metric names compactly, for error messages.
-const knownMetrics = "latency.{connect,ack,e2e,command,request,schedule_lag}.{p50,p90,p99,p999,max,mean}, " +
-	"connect.success, messages.{sent,received,lost,duplicates,loss}, devices.connected_max, errors.total"
+const knownMetrics = "latency.{connect,ack,e2e,command,request,schedule_lag,backend_lag}.{p50,p90,p99,p999,max,mean}, " +
+	"connect.{success,unfinished}, messages.{sent,timed,received,lost,loss,lost_unacked,lost_after_ack,lost_unconfirmed," +
+	"unacked,duplicates}, commands.unanswered, requests.unanswered, devices.connected_max, errors.total"
 
 var metrics = buildMetrics()
 
 func buildMetrics() map[string]metric {
 	m := map[string]metric{
-		"connect.success":       {unitPercent, connectSuccess},
-		"messages.loss":         {unitPercent, messageLoss},
-		"messages.sent":         countMetric(func(r *Result) int64 { return r.Messages.Sent }),
-		"messages.received":     countMetric(func(r *Result) int64 { return r.Messages.Received }),
-		"messages.lost":         countMetric(func(r *Result) int64 { return r.Messages.Lost }),
-		"messages.duplicates":   countMetric(func(r *Result) int64 { return r.Messages.Duplicates }),
-		"devices.connected_max": countMetric(func(r *Result) int64 { return r.Devices.ConnectedMax }),
-		"errors.total":          countMetric(func(r *Result) int64 { return r.Errors.Total() }),
+		"connect.success":           {unit: unitPercent, get: connectSuccess},
+		"connect.unfinished":        countMetric(func(r *Result) int64 { return r.Devices.ConnectUnfinished }),
+		"messages.loss":             {unit: unitPercent, get: messageLoss},
+		"messages.sent":             countMetric(func(r *Result) int64 { return r.Messages.Sent }),
+		"messages.timed":            countMetric(func(r *Result) int64 { return r.Messages.Timed }),
+		"messages.received":         countMetric(func(r *Result) int64 { return r.Messages.Received }),
+		"messages.lost":             countMetric(func(r *Result) int64 { return r.Messages.Lost }),
+		"messages.lost_unacked":     countMetric(func(r *Result) int64 { return r.Messages.LostUnacked }),
+		"messages.lost_after_ack":   countMetric(func(r *Result) int64 { return r.Messages.LostAfterAck }),
+		"messages.lost_unconfirmed": countMetric(func(r *Result) int64 { return r.Messages.LostUnconfirmed }),
+		"messages.unacked":          countMetric(func(r *Result) int64 { return r.Messages.Unacked }),
+		"messages.duplicates":       countMetric(func(r *Result) int64 { return r.Messages.Duplicates }),
+		"commands.unanswered":       countMetric(func(r *Result) int64 { return r.Commands.Unanswered }),
+		"requests.unanswered":       countMetric(func(r *Result) int64 { return r.Requests.Unanswered }),
+		"devices.connected_max":     countMetric(func(r *Result) int64 { return r.Devices.ConnectedMax }),
+		"errors.total":              countMetric(func(r *Result) int64 { return r.Errors.Total() }),
 	}
 	for li, ln := range latencyNames {
 		for si, sn := range statNames {
-			m["latency."+ln+"."+sn] = metric{unitDuration, latencyMetric(li, si)}
+			m["latency."+ln+"."+sn] = metric{unit: unitDuration, get: latencyMetric(li, si), lat: 1 + li}
 		}
 	}
 	return m
 }
 
 func countMetric(f func(r *Result) int64) metric {
-	return metric{unitCount, func(r *Result) (float64, bool) { return float64(f(r)), true }}
+	return metric{unit: unitCount, get: func(r *Result) (Judged, bool) { return reached(float64(f(r))), true }}
 }
 
-func latencyMetric(kind, stat int) func(r *Result) (float64, bool) {
-	return func(r *Result) (float64, bool) {
+// latencyMetric reads a statistic of a latency kind. It has samples to
+// stand on when any flow finished or went missing: with every flow
+// missing, each percentile is beyond reach.
+func latencyMetric(kind, stat int) func(r *Result) (Judged, bool) {
+	return func(r *Result) (Judged, bool) {
 		s := r.LatencyMS.byIndex(kind)
-		if s.Count == 0 {
-			return 0, false
+		if s.Count == 0 && (stat >= 4 || s.Missing == 0) {
+			return Judged{}, false
 		}
-		return [...]float64{s.P50, s.P90, s.P99, s.P999, s.Max, s.Mean}[stat], true
+		return [...]Judged{s.P50, s.P90, s.P99, s.P999, reached(s.Max), reached(s.Mean)}[stat], true
 	}
+}
+
+// missingWords name, per latency kind, the flows that finished and the
+// ones that did not.
+var missingWords = [...]struct{ finished, missing string }{
+	latConnect: {"successful connect", "failed"},
+	latAck:     {"acknowledged message", "unacknowledged"},
+	latE2E:     {"delivered message", "lost"},
+	latCommand: {"answered command", "unanswered"},
+	latRequest: {"answered request", "unanswered"},
+	latLag:     {"send", "missing"},
+	latBackend: {"read", "missing"},
+}
+
+// beyondReason says why metric, a percentile of latency kind lat, is
+// beyond reach.
+func beyondReason(r *Result, metric string, lat int) string {
+	s, w := r.LatencyMS.byIndex(lat), missingWords[lat]
+	return fmt.Sprintf("%s is beyond every %s: %s%% %s", metric, w.finished, fmtFloat(round3(s.MissingPct())), w.missing)
 }
 
 // connectSuccess is computed from the counts, not the rounded percent in
 // the Result, so 99.9996% does not pass ">= 100%".
-func connectSuccess(r *Result) (float64, bool) {
+func connectSuccess(r *Result) (Judged, bool) {
 	attempts := r.Devices.Connects + r.Devices.ConnectFailures
 	if attempts == 0 {
-		return 0, false
+		return Judged{}, false
 	}
-	return 100 * float64(r.Devices.Connects) / float64(attempts), true
+	return reached(100 * float64(r.Devices.Connects) / float64(attempts)), true
 }
 
-func messageLoss(r *Result) (float64, bool) {
-	if r.Messages.Sent == 0 {
-		return 0, false
+// messageLoss is the loss over the timed messages, whose delivery was
+// expected.
+func messageLoss(r *Result) (Judged, bool) {
+	if r.Messages.Timed == 0 {
+		return Judged{}, false
 	}
-	return 100 * float64(r.Messages.Lost) / float64(r.Messages.Sent), true
+	return reached(100 * float64(r.Messages.Lost) / float64(r.Messages.Timed)), true
 }
 
 var ops = map[string]func(a, b float64) bool{
@@ -220,9 +257,11 @@ func parseFinite(s string) (float64, error) {
 
 // Evaluate checks every threshold against r, records the outcomes in
 // r.Thresholds and marks r failed if any threshold fails, unless r was
-// interrupted. It reports whether all passed. A latency without samples, a
-// connect success without attempts and a loss without messages fail with
-// reason "no samples".
+// interrupted or aborted. It reports whether all passed. A latency without
+// samples, a connect success without attempts and a loss without timed
+// messages fail with reason "no samples". A percentile beyond every
+// finished flow counts as infinite: it fails <, <= and ==, with the share
+// of flows missing as the reason.
 func Evaluate(r *Result, ts []Threshold) bool {
 	all := true
 	r.Thresholds = make([]ThresholdResult, 0, len(ts))
@@ -231,7 +270,7 @@ func Evaluate(r *Result, ts []Threshold) bool {
 		all = all && tr.Passed
 		r.Thresholds = append(r.Thresholds, tr)
 	}
-	if !all && r.Status != StatusInterrupted {
+	if !all && r.Status != StatusInterrupted && r.Status != StatusAborted {
 		r.Status = StatusFailed
 	}
 	return all
@@ -250,14 +289,19 @@ func evaluate(r *Result, t Threshold) ThresholdResult {
 		return tr
 	}
 	v, ok := m.get(r)
-	if !ok {
+	switch {
+	case !ok:
 		tr.Reason = "no samples"
-		return tr
-	}
-	tr.Actual = round3(v)
-	tr.Passed = cmp(v, t.Value)
-	if !tr.Passed {
-		tr.Reason = fmt.Sprintf("%s is %s, not %s %s", t.Metric, formatValue(v, m.unit), t.Op, formatValue(t.Value, m.unit))
+	case v.Beyond:
+		tr.Actual = beyond
+		if tr.Passed = cmp(math.Inf(1), t.Value); !tr.Passed {
+			tr.Reason = beyondReason(r, t.Metric, m.lat-1)
+		}
+	default:
+		tr.Actual = reached(round3(v.V))
+		if tr.Passed = cmp(v.V, t.Value); !tr.Passed {
+			tr.Reason = fmt.Sprintf("%s is %s, not %s %s", t.Metric, formatValue(v.V, m.unit), t.Op, formatValue(t.Value, m.unit))
+		}
 	}
 	return tr
 }

@@ -27,6 +27,11 @@ func TestParseThreshold(t *testing.T) {
 		{"messages.duplicates != 0", Threshold{"messages.duplicates != 0", "messages.duplicates", "!=", 0}},
 		{"devices.connected_max >= 1000", Threshold{"devices.connected_max >= 1000", "devices.connected_max", ">=", 1000}},
 		{"errors.total<=5", Threshold{"errors.total<=5", "errors.total", "<=", 5}},
+		{"commands.unanswered == 0", Threshold{"commands.unanswered == 0", "commands.unanswered", "==", 0}},
+		{"requests.unanswered < 10", Threshold{"requests.unanswered < 10", "requests.unanswered", "<", 10}},
+		{"messages.lost_after_ack == 0", Threshold{"messages.lost_after_ack == 0", "messages.lost_after_ack", "==", 0}},
+		{"connect.unfinished <= 3", Threshold{"connect.unfinished <= 3", "connect.unfinished", "<=", 3}},
+		{"latency.backend_lag.p99 < 100ms", Threshold{"latency.backend_lag.p99 < 100ms", "latency.backend_lag.p99", "<", 100}},
 	}
 	for _, tt := range tests {
 		got, err := ParseThreshold(tt.expr)
@@ -56,6 +61,8 @@ func TestParseThresholdErrors(t *testing.T) {
 		{"connect.success > 250ms", `"250ms" is a duration but connect.success is a percent`},
 		{"messages.sent > 1s", `"1s" is a duration but messages.sent is a count`},
 		{"messages.lost < 1%", `"1%" is a percent but messages.lost is a count`},
+		{"commands.unanswered < 1%", `"1%" is a percent but commands.unanswered is a count`},
+		{"latency.backend_lag.p95 < 1s", `unknown metric "latency.backend_lag.p95"; known: latency.{connect,ack,e2e,command,request,schedule_lag,backend_lag}`},
 		{"latency.e2e.p99 < fast", `value "fast" is not a number, a percent (99.9%) or a duration (250ms)`},
 		{"latency.e2e.p99 < 250 ms", `value "250 ms" is not a number`},
 		{"connect.success > abc%", `value "abc%": percent is not a number`},
@@ -82,11 +89,20 @@ func TestParseThresholdErrors(t *testing.T) {
 // thresholdResult is a Result with known figures for Evaluate tests.
 func thresholdResult() *Result {
 	return &Result{
-		Status:    StatusPassed,
-		Devices:   Devices{Planned: 100, ConnectedMax: 99, Connects: 999, ConnectFailures: 1},
-		Messages:  Messages{Sent: 1000, Received: 990, Lost: 10, Duplicates: 2},
-		LatencyMS: Latencies{E2E: LatencyStats{Count: 990, P50: 1.2, P90: 1.5, P99: 1.8, P999: 2.5, Max: 3.1, Mean: 1.3}},
-		Errors:    ErrorCounts{"timeout": 2, "refused": 1},
+		Status:  StatusPassed,
+		Devices: Devices{Planned: 100, ConnectedMax: 99, Connects: 999, ConnectFailures: 1, ConnectUnfinished: 4},
+		Messages: Messages{Sent: 2000, Timed: 1000, Acked: 1800, Unacked: 7, Received: 990, Lost: 10, Duplicates: 2,
+			LostUnacked: 3, LostAfterAck: 5, LostUnconfirmed: 2},
+		Commands: Commands{Sent: 270, Replied: 158, Unanswered: 112},
+		Requests: Requests{Sent: 5, Answered: 5},
+		LatencyMS: Latencies{
+			E2E: LatencyStats{Count: 990, Missing: 10, P50: reached(1.2), P90: reached(1.5), P99: reached(1.8), P999: beyond, Max: 3.1, Mean: 1.3},
+			// 57.5% of the commands unanswered: p50 and up are beyond reach.
+			Command:    LatencyStats{Count: 425, Missing: 575, P50: beyond, P90: beyond, P99: beyond, P999: beyond, Max: 80, Mean: 20},
+			Request:    LatencyStats{Missing: 3, P50: beyond, P90: beyond, P99: beyond, P999: beyond},
+			BackendLag: LatencyStats{Count: 990, P50: reached(0.05), P90: reached(0.1), P99: reached(0.4), P999: reached(2), Max: 7, Mean: 0.07},
+		},
+		Errors: ErrorCounts{"timeout": 2, "refused": 1},
 	}
 }
 
@@ -102,21 +118,33 @@ func TestEvaluate(t *testing.T) {
 		{"latency.e2e.p99 <= 1.8", true, 1.8, ""},
 		{"latency.e2e.p50 == 1.2ms", true, 1.2, ""},
 		{"latency.e2e.p90 > 1.5", false, 1.5, "latency.e2e.p90 is 1.5ms, not > 1.5ms"},
-		{"latency.e2e.p999 >= 2.5", true, 2.5, ""},
+		{"latency.e2e.p99 >= 1.8", true, 1.8, ""},
 		{"latency.e2e.max != 3.1", false, 3.1, "latency.e2e.max is 3.1ms, not != 3.1ms"},
 		{"latency.e2e.mean < 2", true, 1.3, ""},
-		{"latency.command.p99 < 1s", false, 0, "no samples"},
+		{"latency.connect.p99 < 1s", false, 0, "no samples"},
 		{"latency.ack.max >= 0", false, 0, "no samples"},
 		{"connect.success >= 99.9%", true, 99.9, ""},
 		{"connect.success > 99.9%", false, 99.9, "connect.success is 99.9%, not > 99.9%"},
 		{"messages.loss < 1%", false, 1, "messages.loss is 1%, not < 1%"},
 		{"messages.loss <= 1%", true, 1, ""},
-		{"messages.sent == 1000", true, 1000, ""},
+		{"messages.sent == 2000", true, 2000, ""},
 		{"messages.received > 990", false, 990, "messages.received is 990, not > 990"},
 		{"messages.lost <= 10", true, 10, ""},
 		{"messages.duplicates == 0", false, 2, "messages.duplicates is 2, not == 0"},
 		{"devices.connected_max >= 100", false, 99, "devices.connected_max is 99, not >= 100"},
 		{"errors.total == 3", true, 3, ""},
+		{"messages.timed == 1000", true, 1000, ""},
+		{"messages.unacked <= 7", true, 7, ""},
+		{"messages.lost_unacked == 3", true, 3, ""},
+		{"messages.lost_after_ack == 0", false, 5, "messages.lost_after_ack is 5, not == 0"},
+		{"messages.lost_unconfirmed < 2", false, 2, "messages.lost_unconfirmed is 2, not < 2"},
+		{"commands.unanswered == 0", false, 112, "commands.unanswered is 112, not == 0"},
+		{"requests.unanswered == 0", true, 0, ""},
+		{"connect.unfinished < 5", true, 4, ""},
+		{"latency.backend_lag.p99 < 100ms", true, 0.4, ""},
+		{"latency.backend_lag.max < 5", false, 7, "latency.backend_lag.max is 7ms, not < 5ms"},
+		// Loss is over the timed messages, not all sent.
+		{"messages.loss <= 0.5%", false, 1, "messages.loss is 1%, not <= 0.5%"},
 	}
 	for _, tt := range tests {
 		th, err := ParseThreshold(tt.expr)
@@ -125,7 +153,7 @@ func TestEvaluate(t *testing.T) {
 		}
 		r := thresholdResult()
 		got := Evaluate(r, []Threshold{th})
-		want := ThresholdResult{Expr: tt.expr, Actual: tt.wantActual, Passed: tt.wantPass, Reason: tt.wantReason}
+		want := ThresholdResult{Expr: tt.expr, Actual: reached(tt.wantActual), Passed: tt.wantPass, Reason: tt.wantReason}
 		if got != tt.wantPass || len(r.Thresholds) != 1 || r.Thresholds[0] != want {
 			t.Errorf("Evaluate(%q) = %v, %+v, want %v, %+v", tt.expr, got, r.Thresholds, tt.wantPass, want)
 		}
@@ -137,6 +165,77 @@ func TestEvaluate(t *testing.T) {
 			t.Errorf("Evaluate(%q) status = %q, want %q", tt.expr, r.Status, wantStatus)
 		}
 	}
+}
+
+func TestEvaluateBeyond(t *testing.T) {
+	tests := []struct {
+		expr       string
+		wantPass   bool
+		wantReason string
+	}{
+		{"latency.e2e.p999 < 1h", false, "latency.e2e.p999 is beyond every delivered message: 1% lost"},
+		{"latency.e2e.p999 <= 1h", false, "latency.e2e.p999 is beyond every delivered message: 1% lost"},
+		{"latency.e2e.p999 == 0", false, "latency.e2e.p999 is beyond every delivered message: 1% lost"},
+		{"latency.command.p50 < 100ms", false, "latency.command.p50 is beyond every answered command: 57.5% unanswered"},
+		{"latency.request.p99 < 1s", false, "latency.request.p99 is beyond every answered request: 100% unanswered"},
+		// Beyond reach counts as infinite.
+		{"latency.e2e.p999 > 1h", true, ""},
+		{"latency.e2e.p999 >= 0", true, ""},
+		{"latency.e2e.p999 != 5", true, ""},
+		// max and mean cover the finished flows.
+		{"latency.command.max < 100ms", true, ""},
+		{"latency.request.max < 1s", false, "no samples"},
+	}
+	for _, tt := range tests {
+		th, err := ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatalf("ParseThreshold(%q): %v", tt.expr, err)
+		}
+		r := thresholdResult()
+		Evaluate(r, []Threshold{th})
+		got := r.Thresholds[0]
+		if got.Passed != tt.wantPass || got.Reason != tt.wantReason {
+			t.Errorf("Evaluate(%q) = %+v, want passed %v, reason %q", tt.expr, got, tt.wantPass, tt.wantReason)
+		}
+		if strings.Contains(tt.expr, "p") && !strings.Contains(tt.expr, "max") && tt.wantReason != "no samples" && got.Actual != beyond {
+			t.Errorf("Evaluate(%q) actual = %+v, want beyond reach", tt.expr, got.Actual)
+		}
+	}
+}
+
+// knownMetrics, which error messages show, names exactly the metrics
+// there are.
+func TestKnownMetrics(t *testing.T) {
+	var listed []string
+	for _, part := range strings.Split(knownMetrics, ", ") {
+		listed = append(listed, expandBraces(part)...)
+	}
+	seen := map[string]bool{}
+	for _, name := range listed {
+		if _, ok := metrics[name]; !ok {
+			t.Errorf("knownMetrics lists %q, which is no metric", name)
+		}
+		seen[name] = true
+	}
+	for name := range metrics {
+		if !seen[name] {
+			t.Errorf("metric %q is missing from knownMetrics", name)
+		}
+	}
+}
+
+// expandBraces expands "a.{b,c}.{d,e}" into a.b.d, a.b.e, a.c.d, a.c.e.
+func expandBraces(s string) []string {
+	i := strings.IndexByte(s, '{')
+	if i < 0 {
+		return []string{s}
+	}
+	j := i + strings.IndexByte(s[i:], '}')
+	var out []string
+	for _, alt := range strings.Split(s[i+1:j], ",") {
+		out = append(out, expandBraces(s[:i]+alt+s[j+1:])...)
+	}
+	return out
 }
 
 func TestEvaluateNoSamples(t *testing.T) {
@@ -165,6 +264,7 @@ func TestEvaluateStatus(t *testing.T) {
 		{StatusPassed, []Threshold{pass}, true, StatusPassed},
 		{StatusPassed, []Threshold{pass, fail}, false, StatusFailed},
 		{StatusInterrupted, []Threshold{fail}, false, StatusInterrupted},
+		{StatusAborted, []Threshold{fail}, false, StatusAborted},
 		{StatusFailed, []Threshold{pass}, true, StatusFailed},
 	}
 	for _, tt := range tests {
@@ -193,7 +293,8 @@ func TestEvaluateHandBuilt(t *testing.T) {
 
 func FuzzParseThreshold(f *testing.F) {
 	for _, s := range []string{"latency.e2e.p99 < 250ms", "connect.success >= 99.9%", "messages.lost == 0",
-		"errors.total<=5", "latency.ack.max != 1.5s", "a<b", "<=>", "x % y"} {
+		"errors.total<=5", "latency.ack.max != 1.5s", "a<b", "<=>", "x % y", "commands.unanswered == 0",
+		"latency.backend_lag.p999 < 1s", "messages.lost_after_ack <= 10"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, expr string) {
