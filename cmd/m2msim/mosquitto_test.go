@@ -73,8 +73,8 @@ groups:
 	if r.LatencyMS.E2E.Max < 1800 {
 		t.Errorf("e2e max %.1f ms, want the ~2000 ms stall", r.LatencyMS.E2E.Max)
 	}
-	if r.LatencyMS.Ack.P99 < 1000 {
-		t.Errorf("ack p99 %.1f ms: a 2 s stall over a third of the run must reach p99", r.LatencyMS.Ack.P99)
+	if r.LatencyMS.Ack.P99.V < 1000 {
+		t.Errorf("ack p99 %.1f ms: a 2 s stall over a third of the run must reach p99", r.LatencyMS.Ack.P99.V)
 	}
 	// 100 devices x 10/s: the sends per second hold through the stall.
 	sent := r.Series.Sent
@@ -143,7 +143,7 @@ thresholds:
 		t.Errorf("devices %+v messages %+v: want %d connected, nothing lost", r.Devices, r.Messages, n)
 	}
 	t.Logf("10k: connect p99 %.2f ms, ack p99 %.2f ms, e2e p50 %.2f p99 %.2f max %.2f ms, sent %d",
-		r.LatencyMS.Connect.P99, r.LatencyMS.Ack.P99, r.LatencyMS.E2E.P50, r.LatencyMS.E2E.P99, r.LatencyMS.E2E.Max, r.Messages.Sent)
+		r.LatencyMS.Connect.P99.V, r.LatencyMS.Ack.P99.V, r.LatencyMS.E2E.P50.V, r.LatencyMS.E2E.P99.V, r.LatencyMS.E2E.Max, r.Messages.Sent)
 	if !strings.Contains(stdout, "devices") {
 		t.Errorf("summary missing:\n%s", stdout)
 	}
@@ -183,8 +183,8 @@ groups:
 	if r.Commands.Sent == 0 || r.Commands.Replied*10 < r.Commands.Sent*6 {
 		t.Errorf("commands %+v: want most replied after the broker held them", r.Commands)
 	}
-	if c := r.LatencyMS.Command; c.P50 < 50 || c.Max > 2500 {
-		t.Errorf("command round trip p50 %.1f ms max %.1f ms: want the wait for the next wake (under 2 s)", c.P50, c.Max)
+	if c := r.LatencyMS.Command; c.P50.V < 50 || c.Max > 2500 {
+		t.Errorf("command round trip p50 %.1f ms max %.1f ms: want the wait for the next wake (under 2 s)", c.P50.V, c.Max)
 	}
 }
 
@@ -205,14 +205,14 @@ groups:
     commands: {every: 5s, jitter: 2s, qos: 1}
 `))
 	c, g := r.LatencyMS.Command, r.Groups[0].Radio
-	t.Logf("commands %+v: round trip p50 %.0f ms, max %.0f ms; %d wakes, %.0f s asleep", r.Commands, c.P50, c.Max, g.Wakes, g.AsleepS)
+	t.Logf("commands %+v: round trip p50 %.0f ms, max %.0f ms; %d wakes, %.0f s asleep", r.Commands, c.P50.V, c.Max, g.Wakes, g.AsleepS)
 	if r.Commands.Sent < 300 || r.Commands.Replied != r.Commands.Sent {
 		t.Errorf("commands %+v: want >= 300, all replied", r.Commands)
 	}
 	// Uniform arrivals over the cycle: 7 s of 9 asleep, a mean wait near
 	// 7/9 * 3.5 s = 2.7 s, so the median waits too.
-	if c.P50 < 1000 || c.Max > 9500 {
-		t.Errorf("command round trip p50 %.0f ms, max %.0f ms: want most waiting for a wake, none past the 9 s cycle", c.P50, c.Max)
+	if c.P50.V < 1000 || c.Max > 9500 {
+		t.Errorf("command round trip p50 %.0f ms, max %.0f ms: want most waiting for a wake, none past the 9 s cycle", c.P50.V, c.Max)
 	}
 	if g.DownlinkWaitMS.Count == 0 || g.Wakes == 0 || g.AsleepS < 100 {
 		t.Errorf("group radio %+v: want held commands, wakes from PSM and time asleep", g)
@@ -233,12 +233,12 @@ groups:
     telemetry: {every: 20s, qos: 1, size: 12B}
 `))
 	e := r.LatencyMS.E2E
-	t.Logf("messages %+v; e2e p50 %.0f ms, max %.0f ms; errors %v", r.Messages, e.P50, e.Max, r.Errors)
+	t.Logf("messages %+v; e2e p50 %.0f ms, max %.0f ms; errors %v", r.Messages, e.P50.V, e.Max, r.Errors)
 	if r.Messages.Sent < 40 || r.Messages.Received != r.Messages.Sent || e.Count != r.Messages.Received {
 		t.Errorf("messages %+v, %d timed: want >= 40 sent, all received and timed", r.Messages, e.Count)
 	}
-	if e.P50 < 6050 || e.P50 > 6350 || e.Max > 6500 {
-		t.Errorf("e2e p50 %.0f ms, max %.0f ms: want 6 s on air + 50-300 ms backhaul", e.P50, e.Max)
+	if e.P50.V < 6050 || e.P50.V > 6350 || e.Max > 6500 {
+		t.Errorf("e2e p50 %.0f ms, max %.0f ms: want 6 s on air + 50-300 ms backhaul", e.P50.V, e.Max)
 	}
 	if len(r.Errors) != 0 {
 		t.Errorf("errors %v, want none (no untimed, nothing too large)", r.Errors)
@@ -271,10 +271,10 @@ groups:
 %s`
 	plain := runResult(t, mosquittoScenario(m.Addr(), fmt.Sprintf(body, "")))
 	shaped := runResult(t, mosquittoScenario(m.Addr(), fmt.Sprintf(body, "    link: {up: delay 50ms, down: delay 50ms}\n")))
-	ack := shaped.LatencyMS.Ack.P50 - plain.LatencyMS.Ack.P50
-	conn := shaped.LatencyMS.Connect.P50 - plain.LatencyMS.Connect.P50
-	t.Logf("ack p50 %.2f -> %.2f ms, connect p50 %.2f -> %.2f ms", plain.LatencyMS.Ack.P50, shaped.LatencyMS.Ack.P50,
-		plain.LatencyMS.Connect.P50, shaped.LatencyMS.Connect.P50)
+	ack := shaped.LatencyMS.Ack.P50.V - plain.LatencyMS.Ack.P50.V
+	conn := shaped.LatencyMS.Connect.P50.V - plain.LatencyMS.Connect.P50.V
+	t.Logf("ack p50 %.2f -> %.2f ms, connect p50 %.2f -> %.2f ms", plain.LatencyMS.Ack.P50.V, shaped.LatencyMS.Ack.P50.V,
+		plain.LatencyMS.Connect.P50.V, shaped.LatencyMS.Connect.P50.V)
 	if !within(ack, 100, 0.05) {
 		t.Errorf("ack p50 moved %.2f ms, want one 100 ms round trip (+/- 5%%)", ack)
 	}
@@ -314,9 +314,9 @@ groups:
 	tx := p.Link.Up.TxTime(102+52) + p.Link.Down.TxTime(4+52)
 	rtt := ltemRTTMedian(t) + float64(tx)/1e6
 	t.Logf("ltem %s / %s: ack p50 %.1f ms (profile round trip median %.1f ms, %v of it serialisation), p99 %.1f ms; connect p50 %.1f ms; lost %d",
-		p.Link.Up, p.Link.Down, r.LatencyMS.Ack.P50, rtt, tx, r.LatencyMS.Ack.P99, r.LatencyMS.Connect.P50, r.Messages.Lost)
-	if !within(r.LatencyMS.Ack.P50, rtt, 0.05) {
-		t.Errorf("ack p50 %.1f ms, want the ltem round-trip median %.1f ms (+/- 5%%)", r.LatencyMS.Ack.P50, rtt)
+		p.Link.Up, p.Link.Down, r.LatencyMS.Ack.P50.V, rtt, tx, r.LatencyMS.Ack.P99.V, r.LatencyMS.Connect.P50.V, r.Messages.Lost)
+	if !within(r.LatencyMS.Ack.P50.V, rtt, 0.05) {
+		t.Errorf("ack p50 %.1f ms, want the ltem round-trip median %.1f ms (+/- 5%%)", r.LatencyMS.Ack.P50.V, rtt)
 	}
 }
 
