@@ -35,10 +35,16 @@ Flags:
                    terminal [10s]; 0 turns it off
   --log-level L    debug, info, warn or error [warn]
 
+Development aids (for profiling m2msim itself, not the broker):
+  --cpuprofile FILE  write a CPU profile of the whole run to FILE
+  --memprofile FILE  write a heap profile to FILE at the end of the run
+                     (inspect either with: go tool pprof FILE)
+
 Examples:
   m2msim run scenarios/examples/quickstart.yaml
   m2msim run scenarios/examples/quickstart.yaml --duration 10s --seed 7
   MQTT_PASSWORD=secret m2msim run staging.yaml --out /tmp/staging
+  m2msim run big.yaml --cpuprofile cpu.pprof --memprofile mem.pprof
 
 Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage,
 130 interrupted.

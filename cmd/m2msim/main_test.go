@@ -49,6 +49,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{nil, exitUsage, "Usage:"},
 		{[]string{"help"}, exitOK, "m2msim run FILE"},
 		{[]string{"run", "--help"}, exitOK, "--duration D"},
+		{[]string{"run", "--help"}, exitOK, "--cpuprofile FILE"},
 		{[]string{"help", "validate"}, exitOK, "file:line:col"},
 		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{[]string{"run"}, exitUsage, "want one scenario FILE"},

@@ -28,6 +28,8 @@ type runFlags struct {
 	seed     *uint64
 	progress time.Duration
 	logLevel slog.Level
+	// cpuProfile and memProfile name the files for runtime/pprof.
+	cpuProfile, memProfile string
 }
 
 func parseRunFlags(args []string) (runFlags, []string, error) {
@@ -46,6 +48,8 @@ func parseRunFlags(args []string) (runFlags, []string, error) {
 		return nil
 	})
 	fs.Func("log-level", "", func(s string) error { return f.logLevel.UnmarshalText([]byte(s)) })
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "")
+	fs.StringVar(&f.memProfile, "memprofile", "", "")
 	pos, err := parseInterspersed(fs, args)
 	if err == nil && f.duration < 0 {
 		err = errors.New("--duration must be positive")
@@ -101,6 +105,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if f.out == "" {
 		f.out = filepath.Join("out", sc.Name)
 	}
+	prof, err := startProfiles(f.cpuProfile, f.memProfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := prof.stop(); err != nil {
+			fmt.Fprintf(stderr, "m2msim: %v\n", err)
+		}
+	}()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
 	if err := checkOpenFiles(plan, sc.Target.Embedded(), stdout); err != nil {
 		return &exitError{code: exitUsage, err: err}
