@@ -27,7 +27,7 @@ Ctrl-C (or SIGTERM) stops the schedule, drains in-flight messages for the
 scenario's drain time and still writes the result, with status
 "interrupted"; a second Ctrl-C quits at once.
 
-Flags:
+Flags (--flag VALUE or --flag=VALUE, before or after FILE):
   --out DIR        where to write result.json [out/<scenario name>]
   --duration D     override the scenario's duration, e.g. 10s or 2m
   --seed N         override the scenario's seed (printed at start either way)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -62,6 +64,9 @@ func exitCode(err error, stderr io.Writer) int {
 	return code
 }
 
+// commands are the command names, in the order help lists them.
+var commands = []string{"run", "validate", "radios", "version", "help"}
+
 // run is the whole program but for process-level concerns (signals, exit).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -78,13 +83,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version", "--version":
 		return versionCmd(rest, stdout)
 	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 {
+		if len(rest) > 0 && rest[0] != "help" && !strings.HasPrefix(rest[0], "-") {
+			if !slices.Contains(commands, rest[0]) {
+				return unknownCommand(rest[0])
+			}
 			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
 		}
 		fmt.Fprint(stdout, mainHelp)
 		return nil
 	default:
-		fmt.Fprint(stderr, mainHelp)
-		return usageErr("unknown command %q", cmd)
+		return unknownCommand(cmd)
 	}
+}
+
+// unknownCommand names the nearest command, or lists them all.
+func unknownCommand(name string) error {
+	if near, ok := nearest(name, commands); ok {
+		return usageErr("unknown command %q (did you mean %q?)", name, near)
+	}
+	return usageErr("unknown command %q (commands: run, validate, radios, version, help; see: m2msim help)", name)
 }

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,57 +22,27 @@ import (
 
 // runFlags are the run command's options.
 type runFlags struct {
-	out      string
-	duration time.Duration
-	seed     *uint64
-	progress time.Duration
-	logLevel slog.Level
-	// cpuProfile and memProfile name the files for runtime/pprof.
-	cpuProfile, memProfile string
+	out        string
+	duration   time.Duration
+	seed       *uint64
+	progress   time.Duration
+	logLevel   slog.Level
+	cpuProfile string
+	memProfile string
 }
 
 func parseRunFlags(args []string) (runFlags, []string, error) {
 	f := runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.out, "out", "", "")
-	fs.DurationVar(&f.duration, "duration", 0, "")
-	fs.DurationVar(&f.progress, "progress", f.progress, "")
-	fs.Func("seed", "", func(s string) error {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return fmt.Errorf("want a whole number from 0 to %d", uint64(1<<64-1))
-		}
-		f.seed = &v
-		return nil
-	})
-	fs.Func("log-level", "", func(s string) error { return f.logLevel.UnmarshalText([]byte(s)) })
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "")
-	fs.StringVar(&f.memProfile, "memprofile", "", "")
-	pos, err := parseInterspersed(fs, args)
-	if err == nil && f.duration < 0 {
-		err = errors.New("--duration must be positive")
-	}
+	fs.Var(pathValue{&f.out}, "out", "DIR")
+	fs.Var(durationValue{d: &f.duration}, "duration", "D")
+	fs.Var(durationValue{d: &f.progress, zeroOK: true}, "progress", "D")
+	fs.Var(seedValue{&f.seed}, "seed", "N")
+	fs.Var(levelValue{&f.logLevel}, "log-level", "L")
+	fs.Var(pathValue{&f.cpuProfile}, "cpuprofile", "FILE")
+	fs.Var(pathValue{&f.memProfile}, "memprofile", "FILE")
+	pos, err := parseFlags(fs, args)
 	return f, pos, err
-}
-
-// parseInterspersed lets flags follow positional arguments
-// ("run FILE --out DIR"), which the flag package alone does not.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -83,7 +52,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	if err != nil {
-		return usageErr("run: %v (see: m2msim help run)", err)
+		return usageErr("run: %v", err)
 	}
 	if len(pos) != 1 {
 		return usageErr("run: want one scenario FILE, got %d arguments (see: m2msim help run)", len(pos))

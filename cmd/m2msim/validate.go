@@ -14,15 +14,14 @@ import (
 
 func validateCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	print := fs.Bool("print", false, "")
-	files, err := parseInterspersed(fs, args)
+	files, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, validateHelp)
 		return nil
 	}
 	if err != nil {
-		return usageErr("validate: %v (see: m2msim help validate)", err)
+		return usageErr("validate: %v", err)
 	}
 	if len(files) == 0 {
 		return usageErr("validate: want one or more scenario files (see: m2msim help validate)")
@@ -72,11 +71,14 @@ func versionCmd(args []string, stdout io.Writer) error {
 }
 
 func radiosCmd(args []string, stdout io.Writer) error {
-	if len(args) > 0 {
-		if args[0] == "--help" || args[0] == "-h" {
-			fmt.Fprint(stdout, radiosHelp)
-			return nil
-		}
+	pos, err := parseFlags(flag.NewFlagSet("radios", flag.ContinueOnError), args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, radiosHelp)
+		return nil
+	case err != nil:
+		return usageErr("radios: %v", err)
+	case len(pos) > 0:
 		return usageErr("radios takes no arguments (see: m2msim help radios)")
 	}
 	return radio.WriteTable(stdout)
