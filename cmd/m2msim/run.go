@@ -114,7 +114,7 @@ func randomSeed() uint64 {
 func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runFlags, log *slog.Logger, stdout io.Writer) error {
 	rt, err := scenarios.Open(ctx, sc, plan.Seed, log)
 	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("target %s: %w", sc.Target.Broker, err)}
+		return &exitError{code: exitUsage, err: explainTarget(sc.Target, err)}
 	}
 	defer rt.Close()
 	var groups []report.GroupInfo
