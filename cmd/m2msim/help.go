@@ -15,17 +15,19 @@ Examples:
   m2msim run capacity.yaml --out reports/nightly --seed 42
   m2msim validate scenarios/examples/*.yaml
 
-Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage,
-130 interrupted (the result is still written).
+Exit codes:
+  0    passed
+  1    a threshold failed
+  2    bad input or usage (a scenario problem, a bad flag, an unreachable
+       target)
+  3    aborted: interrupted twice, the drain was cut short
+  130  interrupted: the schedule stopped early, the drain ran
 `
 
 const runHelp = `Usage: m2msim run FILE [flags]
 
 Runs the scenario in FILE: connects its devices to the target broker,
 drives them on the schedule, and writes DIR/result.json and a summary.
-Ctrl-C (or SIGTERM) stops the schedule, drains in-flight messages for the
-scenario's drain time and still writes the result, with status
-"interrupted"; a second Ctrl-C quits at once.
 
 Flags (--flag VALUE or --flag=VALUE, before or after FILE):
   --out DIR        where to write result.json [out/<scenario name>]
@@ -40,14 +42,20 @@ Development aids (for profiling m2msim itself, not the broker):
   --memprofile FILE  write a heap profile to FILE at the end of the run
                      (inspect either with: go tool pprof FILE)
 
+Interrupts: Ctrl-C (or SIGTERM) stops the schedule, waits up to the
+scenario's drain for messages in flight, and writes the result with
+status "interrupted" (exit 130). A second Ctrl-C cuts the drain short:
+the result is written with status "aborted", messages still in flight
+count as unfinished (exit 3). A third exits at once without a result.
+
 Examples:
   m2msim run scenarios/examples/quickstart.yaml
   m2msim run scenarios/examples/quickstart.yaml --duration 10s --seed 7
   MQTT_PASSWORD=secret m2msim run staging.yaml --out /tmp/staging
   m2msim run big.yaml --cpuprofile cpu.pprof --memprofile mem.pprof
 
-Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage,
-130 interrupted.
+Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage (also:
+the target cannot be reached), 3 aborted, 130 interrupted.
 `
 
 const radiosHelp = `Usage: m2msim radios

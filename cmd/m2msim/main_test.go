@@ -50,6 +50,8 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"help"}, exitOK, "m2msim run FILE"},
 		{[]string{"run", "--help"}, exitOK, "--duration D"},
 		{[]string{"run", "--help"}, exitOK, "--cpuprofile FILE"},
+		{[]string{"help", "run"}, exitOK, "3 aborted"},
+		{[]string{"help"}, exitOK, "130  interrupted"},
 		{[]string{"help", "validate"}, exitOK, "file:line:col"},
 		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate" (commands: run, validate`},
 		{[]string{"run"}, exitUsage, "want one scenario FILE"},
@@ -204,6 +206,7 @@ func TestExitCodeMapping(t *testing.T) {
 		{&exitError{code: exitThreshold, err: errors.New("x")}, 1},
 		{errors.New("plain"), exitUsage},
 		{&exitError{code: exitInterrupted, err: errSilent}, 130},
+		{&exitError{code: exitAborted, err: errors.New("aborted")}, 3},
 	} {
 		if got := exitCode(tc.err, &b); got != tc.code {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.code)
