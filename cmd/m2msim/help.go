@@ -19,7 +19,7 @@ Exit codes:
   0    passed
   1    a threshold failed
   2    bad input or usage (a scenario problem, a bad flag, an unreachable
-       target)
+       target, an --out that cannot be written)
   3    aborted: interrupted twice, the drain was cut short
   130  interrupted: the schedule stopped early, the drain ran
 `
@@ -28,6 +28,7 @@ const runHelp = `Usage: m2msim run FILE [flags]
 
 Runs the scenario in FILE: connects its devices to the target broker,
 drives them on the schedule, and writes DIR/result.json and a summary.
+DIR must be writable: m2msim checks before it connects anything.
 
 Flags (--flag VALUE or --flag=VALUE, before or after FILE):
   --out DIR        where to write result.json [out/<scenario name>]
@@ -55,7 +56,8 @@ Examples:
   m2msim run big.yaml --cpuprofile cpu.pprof --memprofile mem.pprof
 
 Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage (also:
-the target cannot be reached), 3 aborted, 130 interrupted.
+the target cannot be reached, or --out cannot be written), 3 aborted,
+130 interrupted.
 `
 
 const radiosHelp = `Usage: m2msim radios

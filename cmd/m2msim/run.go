@@ -23,6 +23,7 @@ import (
 // runFlags are the run command's options.
 type runFlags struct {
 	out        string
+	outDefault bool // out was not given: out/<scenario name>
 	duration   time.Duration
 	seed       *uint64
 	progress   time.Duration
@@ -72,7 +73,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		plan.Seed = randomSeed()
 	}
 	if f.out == "" {
-		f.out = filepath.Join("out", sc.Name)
+		f.out, f.outDefault = filepath.Join("out", sc.Name), true
+	}
+	if err := checkOut(f.out); err != nil {
+		return outError(f.out, f.outDefault, err)
 	}
 	prof, err := startProfiles(f.cpuProfile, f.memProfile)
 	if err != nil {
@@ -177,14 +181,18 @@ func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector,
 	if status == report.StatusAborted {
 		res.Status = status // Evaluate keeps only "interrupted" over "failed"
 	}
-	path := filepath.Join(out, "result.json")
-	if err := report.WriteJSON(path, res); err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("write result: %w", err)}
-	}
-	if in := interruptOf(ctx); in != nil {
+	path, werr := saveResult(out, res)
+	if in := interruptOf(ctx); in != nil && path != "" {
 		in.saved.Store(&path)
 	}
 	_ = report.WriteSummary(stdout, res)
+	switch {
+	case path == "":
+		resultLost(stderr, res)
+		return &exitError{code: exitUsage, err: fmt.Errorf("could not write the result to --out %s: %w", out, werr)}
+	case werr != nil:
+		return &exitError{code: exitUsage, err: fmt.Errorf("could not write the result to --out %s (%v); it was written to %s instead", out, werr, path)}
+	}
 	fmt.Fprintf(stdout, "result: %s\n", path)
 	switch {
 	case oc.err != nil:
