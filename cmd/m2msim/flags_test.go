@@ -38,6 +38,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"run"}, "run: want one scenario FILE, got 0 arguments (see: m2msim help run)"},
 		{[]string{"validate", "--prnt", "x.yaml"}, "validate: unknown flag --prnt (did you mean --print?)"},
 		{[]string{"radios", "--all"}, "radios: unknown flag --all (this command takes no flags)"},
+		{[]string{"version", "--short"}, "version: unknown flag --short (this command takes no flags)"},
 	} {
 		code, out, errs := cli(t, t.Context(), tc.args...)
 		want := "m2msim: " + tc.want + "\n"

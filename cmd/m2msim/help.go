@@ -7,8 +7,8 @@ Usage:
   m2msim run FILE [flags]        run a scenario, write DIR/result.json
   m2msim validate FILE...        check scenarios without running them
   m2msim radios                  list the radio profiles, their numbers and sources
-  m2msim version                 print the version
-  m2msim help COMMAND            help for a command
+  m2msim version                 print the version and the revision it was built from
+  m2msim help COMMAND            help for a command: every flag, with examples
 
 Examples:
   m2msim run scenarios/examples/quickstart.yaml
@@ -31,12 +31,12 @@ drives them on the schedule, and writes DIR/result.json and a summary.
 DIR must be writable: m2msim checks before it connects anything.
 
 Flags (--flag VALUE or --flag=VALUE, before or after FILE):
-  --out DIR        where to write result.json [out/<scenario name>]
-  --duration D     override the scenario's duration, e.g. 10s or 2m
-  --seed N         override the scenario's seed (printed at start either way)
-  --progress D     how often to print progress when stdout is not a
-                   terminal [10s]; 0 turns it off
-  --log-level L    debug, info, warn or error [warn]
+  --out DIR          where to write result.json [out/<scenario name>]
+  --duration D       override the scenario's duration, e.g. 10s or 2m
+  --seed N           override the scenario's seed (printed at start either way)
+  --progress D       how often to print progress when stdout is not a
+                     terminal [10s]; 0 turns it off
+  --log-level L      debug, info, warn or error [warn]
 
 Development aids (for profiling m2msim itself, not the broker):
   --cpuprofile FILE  write a CPU profile of the whole run to FILE
@@ -58,6 +58,14 @@ Examples:
 Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage (also:
 the target cannot be reached, or --out cannot be written), 3 aborted,
 130 interrupted.
+`
+
+const versionHelp = `Usage: m2msim version
+
+Prints the module version m2msim was built as, the git revision, its
+commit time and whether the tree had uncommitted changes, and the Go
+version. A build that records no revision (go run, -buildvcs=false, a git
+worktree) says "revision unknown".
 `
 
 const radiosHelp = `Usage: m2msim radios

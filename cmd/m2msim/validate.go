@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"github.com/m2msim/m2msim/scenarios"
 	"github.com/m2msim/m2msim/transports/radio"
@@ -47,26 +46,6 @@ func validateCmd(args []string, stdout, stderr io.Writer) error {
 	if bad > 0 {
 		return usageErr("%d of %d scenario(s) have problems", bad, len(files))
 	}
-	return nil
-}
-
-func versionCmd(args []string, stdout io.Writer) error {
-	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" {
-		return usageErr("version takes no arguments")
-	}
-	v, goV := "(devel)", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goV = bi.GoVersion
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " " + s.Value[:12]
-			}
-		}
-	}
-	fmt.Fprintf(stdout, "m2msim %s (%s)\n", v, goV)
 	return nil
 }
 
