@@ -115,7 +115,7 @@ func TestFinishFallsBack(t *testing.T) {
 	stdout.Reset()
 	stderr.Reset()
 	code = exitCode(finish(t.Context(), sc, coll, outcome{}, out, &stdout, &stderr), &stderr)
-	if code != exitUsage || !strings.Contains(stderr.String(), "here it is:\n{\n  \"schema\": \"m2msim.result/v1\"") ||
+	if code != exitUsage || !strings.Contains(stderr.String(), "here it is:\n{\n  \"schema\": \""+report.Schema+"\"") ||
 		!strings.Contains(stderr.String(), "m2msim: could not write the result to --out "+out+": mkdir "+file+": not a directory\nfallback: ") {
 		t.Errorf("finish with no writable file = exit %d\n%s", code, stderr.String())
 	}
