@@ -7,41 +7,65 @@ Usage:
   m2msim run FILE [flags]        run a scenario, write DIR/result.json
   m2msim validate FILE...        check scenarios without running them
   m2msim radios                  list the radio profiles, their numbers and sources
-  m2msim version                 print the version
-  m2msim help COMMAND            help for a command
+  m2msim version                 print the version and the revision it was built from
+  m2msim help COMMAND            help for a command: every flag, with examples
 
 Examples:
   m2msim run scenarios/examples/quickstart.yaml
   m2msim run capacity.yaml --out reports/nightly --seed 42
   m2msim validate scenarios/examples/*.yaml
 
-Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage,
-130 interrupted (the result is still written).
+Exit codes:
+  0    passed
+  1    a threshold failed
+  2    bad input or usage (a scenario problem, a bad flag, an unreachable
+       target, an --out that cannot be written)
+  3    aborted: interrupted twice, the drain was cut short
+  130  interrupted: the schedule stopped early, the drain ran
 `
 
 const runHelp = `Usage: m2msim run FILE [flags]
 
 Runs the scenario in FILE: connects its devices to the target broker,
 drives them on the schedule, and writes DIR/result.json and a summary.
-Ctrl-C (or SIGTERM) stops the schedule, drains in-flight messages for the
-scenario's drain time and still writes the result, with status
-"interrupted"; a second Ctrl-C quits at once.
+DIR must be writable: m2msim checks before it connects anything.
 
-Flags:
-  --out DIR        where to write result.json [out/<scenario name>]
-  --duration D     override the scenario's duration, e.g. 10s or 2m
-  --seed N         override the scenario's seed (printed at start either way)
-  --progress D     how often to print progress when stdout is not a
-                   terminal [10s]; 0 turns it off
-  --log-level L    debug, info, warn or error [warn]
+Flags (--flag VALUE or --flag=VALUE, before or after FILE):
+  --out DIR          where to write result.json [out/<scenario name>]
+  --duration D       override the scenario's duration, e.g. 10s or 2m
+  --seed N           override the scenario's seed (printed at start either way)
+  --progress D       how often to print progress when stdout is not a
+                     terminal [10s]; 0 turns it off
+  --log-level L      debug, info, warn or error [warn]
+
+Development aids (for profiling m2msim itself, not the broker):
+  --cpuprofile FILE  write a CPU profile of the whole run to FILE
+  --memprofile FILE  write a heap profile to FILE at the end of the run
+                     (inspect either with: go tool pprof FILE)
+
+Interrupts: Ctrl-C (or SIGTERM) stops the schedule, waits up to the
+scenario's drain for messages in flight, and writes the result with
+status "interrupted" (exit 130). A second Ctrl-C cuts the drain short:
+the result is written with status "aborted", messages still in flight
+count as unfinished (exit 3). A third exits at once without a result.
 
 Examples:
   m2msim run scenarios/examples/quickstart.yaml
   m2msim run scenarios/examples/quickstart.yaml --duration 10s --seed 7
   MQTT_PASSWORD=secret m2msim run staging.yaml --out /tmp/staging
+  m2msim run big.yaml --cpuprofile cpu.pprof --memprofile mem.pprof
 
-Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage,
+Exit codes: 0 passed, 1 a threshold failed, 2 bad input or usage (also:
+the target cannot be reached, or --out cannot be written), 3 aborted,
 130 interrupted.
+`
+
+const versionHelp = `Usage: m2msim version
+
+Prints the module version m2msim was built as, the git revision, its
+commit time and whether the tree had uncommitted changes, and the Go
+version. A build that records no revision (go run, -buildvcs=false, a git
+worktree) says "revision unknown".
 `
 
 const radiosHelp = `Usage: m2msim radios

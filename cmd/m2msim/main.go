@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -17,6 +19,7 @@ const (
 	exitOK          = 0
 	exitThreshold   = 1
 	exitUsage       = 2
+	exitAborted     = 3
 	exitInterrupted = 130
 )
 
@@ -37,12 +40,17 @@ func usageErr(format string, a ...any) error {
 var errSilent = errors.New("")
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// After the first signal, a second one ends the process at once.
-		<-ctx.Done()
-		stop()
-	}()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	if len(os.Args) > 1 && os.Args[1] == "run" {
+		// Only a run has something to save; other commands keep Go's
+		// default and end at the first signal.
+		sigs := make(chan os.Signal, 3)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		go watchSignals(sigs, cancel, func(in *interrupt) {
+			fmt.Fprintln(os.Stderr, in.exitLine())
+			os.Exit(exitAborted)
+		})
+	}
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	os.Exit(exitCode(err, os.Stderr))
 }
@@ -62,7 +70,12 @@ func exitCode(err error, stderr io.Writer) int {
 	return code
 }
 
-// run is the whole program but for process-level concerns (signals, exit).
+// commands are the command names, in the order help lists them.
+var commands = []string{"run", "validate", "radios", "version", "help"}
+
+// run is the whole program but for process-level concerns (signals,
+// exit). A run's context ends at the first interrupt; its cause is then
+// an *interrupt, which a second one escalates to an abort.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, mainHelp)
@@ -78,13 +91,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "version", "--version":
 		return versionCmd(rest, stdout)
 	case "help", "-h", "-help", "--help":
-		if len(rest) > 0 {
+		if len(rest) > 0 && rest[0] != "help" && !strings.HasPrefix(rest[0], "-") {
+			if !slices.Contains(commands, rest[0]) {
+				return unknownCommand(rest[0])
+			}
 			return run(ctx, []string{rest[0], "--help"}, stdout, stderr)
 		}
 		fmt.Fprint(stdout, mainHelp)
 		return nil
 	default:
-		fmt.Fprint(stderr, mainHelp)
-		return usageErr("unknown command %q", cmd)
+		return unknownCommand(cmd)
 	}
+}
+
+// unknownCommand names the nearest command, or lists them all.
+func unknownCommand(name string) error {
+	if near, ok := nearest(name, commands); ok {
+		return usageErr("unknown command %q (did you mean %q?)", name, near)
+	}
+	return usageErr("unknown command %q (commands: run, validate, radios, version, help; see: m2msim help)", name)
 }

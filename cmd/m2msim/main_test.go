@@ -50,10 +50,12 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"help"}, exitOK, "m2msim run FILE"},
 		{[]string{"run", "--help"}, exitOK, "--duration D"},
 		{[]string{"help", "validate"}, exitOK, "file:line:col"},
-		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate" (commands: run, validate`},
 		{[]string{"run"}, exitUsage, "want one scenario FILE"},
-		{[]string{"run", "x.yaml", "--duration", "soon"}, exitUsage, "invalid value"},
-		{[]string{"run", "x.yaml", "--seed", "-1"}, exitUsage, "whole number"},
+		{[]string{"run", "--help"}, exitOK, "--cpuprofile FILE"},
+		{[]string{"help", "run"}, exitOK, "3 aborted"},
+		{[]string{"help"}, exitOK, "130  interrupted"},
+		{[]string{"help", "version"}, exitOK, "revision unknown"},
 		{[]string{"validate"}, exitUsage, "one or more scenario files"},
 		{[]string{"version"}, exitOK, "m2msim "},
 		{[]string{"radios"}, exitOK, "lorawan-sf12"},
@@ -205,6 +207,7 @@ func TestExitCodeMapping(t *testing.T) {
 		{&exitError{code: exitThreshold, err: errors.New("x")}, 1},
 		{errors.New("plain"), exitUsage},
 		{&exitError{code: exitInterrupted, err: errSilent}, 130},
+		{&exitError{code: exitAborted, err: errors.New("aborted")}, 3},
 	} {
 		if got := exitCode(tc.err, &b); got != tc.code {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.code)

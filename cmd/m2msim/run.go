@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,53 +22,28 @@ import (
 
 // runFlags are the run command's options.
 type runFlags struct {
-	out      string
-	duration time.Duration
-	seed     *uint64
-	progress time.Duration
-	logLevel slog.Level
+	out        string
+	outDefault bool // out was not given: out/<scenario name>
+	duration   time.Duration
+	seed       *uint64
+	progress   time.Duration
+	logLevel   slog.Level
+	cpuProfile string
+	memProfile string
 }
 
 func parseRunFlags(args []string) (runFlags, []string, error) {
 	f := runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.out, "out", "", "")
-	fs.DurationVar(&f.duration, "duration", 0, "")
-	fs.DurationVar(&f.progress, "progress", f.progress, "")
-	fs.Func("seed", "", func(s string) error {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return fmt.Errorf("want a whole number from 0 to %d", uint64(1<<64-1))
-		}
-		f.seed = &v
-		return nil
-	})
-	fs.Func("log-level", "", func(s string) error { return f.logLevel.UnmarshalText([]byte(s)) })
-	pos, err := parseInterspersed(fs, args)
-	if err == nil && f.duration < 0 {
-		err = errors.New("--duration must be positive")
-	}
+	fs.Var(pathValue{&f.out}, "out", "DIR")
+	fs.Var(durationValue{d: &f.duration}, "duration", "D")
+	fs.Var(durationValue{d: &f.progress, zeroOK: true}, "progress", "D")
+	fs.Var(seedValue{&f.seed}, "seed", "N")
+	fs.Var(levelValue{&f.logLevel}, "log-level", "L")
+	fs.Var(pathValue{&f.cpuProfile}, "cpuprofile", "FILE")
+	fs.Var(pathValue{&f.memProfile}, "memprofile", "FILE")
+	pos, err := parseFlags(fs, args)
 	return f, pos, err
-}
-
-// parseInterspersed lets flags follow positional arguments
-// ("run FILE --out DIR"), which the flag package alone does not.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
 }
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,7 +53,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	if err != nil {
-		return usageErr("run: %v (see: m2msim help run)", err)
+		return usageErr("run: %v", err)
 	}
 	if len(pos) != 1 {
 		return usageErr("run: want one scenario FILE, got %d arguments (see: m2msim help run)", len(pos))
@@ -99,13 +73,25 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		plan.Seed = randomSeed()
 	}
 	if f.out == "" {
-		f.out = filepath.Join("out", sc.Name)
+		f.out, f.outDefault = filepath.Join("out", sc.Name), true
 	}
+	if err := checkOut(f.out); err != nil {
+		return outError(f.out, f.outDefault, err)
+	}
+	prof, err := startProfiles(f.cpuProfile, f.memProfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := prof.stop(); err != nil {
+			fmt.Fprintf(stderr, "m2msim: %v\n", err)
+		}
+	}()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
 	if err := checkOpenFiles(plan, sc.Target.Embedded(), stdout); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	return execute(ctx, sc, plan, f, log, stdout)
+	return execute(ctx, sc, plan, f, log, stdout, stderr)
 }
 
 func loadScenario(path string, stderr io.Writer) (*scenarios.Scenario, error) {
@@ -127,14 +113,20 @@ func randomSeed() uint64 {
 	return binary.LittleEndian.Uint64(b[:]) >> 1
 }
 
+// closeGrace bounds how long closing the target (the backend connection,
+// the embedded broker) may take after the run.
+const closeGrace = 5 * time.Second
+
 // execute runs a loaded plan and writes its result, whatever happens
 // after the target is up.
-func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runFlags, log *slog.Logger, stdout io.Writer) error {
+func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runFlags, log *slog.Logger, stdout, stderr io.Writer) error {
 	rt, err := scenarios.Open(ctx, sc, plan.Seed, log)
 	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("target %s: %w", sc.Target.Broker, err)}
+		if ctx.Err() != nil {
+			return &exitError{code: exitInterrupted, err: errors.New("interrupted while opening the target; nothing was run")}
+		}
+		return &exitError{code: exitUsage, err: explainTarget(sc.Target, err)}
 	}
-	defer rt.Close()
 	var groups []report.GroupInfo
 	for _, g := range plan.Groups {
 		groups = append(groups, report.GroupInfo{Name: g.Name, Devices: g.Count})
@@ -143,6 +135,7 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 		Devices: plan.Devices(), Duration: plan.Duration, Stages: plan.Stages, Started: time.Now()})
 	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Backend: rt.Backend, Recorder: coll, Logger: log})
 	if err != nil {
+		closeWithin(rt, closeGrace, log)
 		return &exitError{code: exitUsage, err: err}
 	}
 	target := sc.Target.Broker
@@ -152,29 +145,84 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	fmt.Fprintf(stdout, "m2msim: %s: %d devices for %s against %s at %s, seed %d (repeat with --seed %d)\n",
 		sc.Name, plan.Devices(), plan.Duration, target, rt.Addr, plan.Seed, plan.Seed)
 	stopProgress := startProgress(coll, plan.Duration, f.progress, stdout)
-	runErr := eng.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	oc := awaitRun(ctx, done, eng.Abort, abortGrace, func(aborting bool) { notice(stderr, plan.Drain, aborting) })
 	stopProgress()
+	err = finish(ctx, sc, coll, oc, f.out, stdout, stderr)
+	if !oc.hung {
+		// A hung engine may hold the target: exit without waiting for it.
+		closeWithin(rt, closeGrace, log)
+	}
+	return err
+}
+
+// notice tells the user what an interrupt does to the run.
+func notice(w io.Writer, drain time.Duration, aborting bool) {
+	if aborting {
+		fmt.Fprintln(w, "m2msim: second interrupt: cutting the drain short; a third exits at once without a result")
+		return
+	}
+	fmt.Fprintf(w, "m2msim: interrupted: the schedule stopped; waiting up to %s (the drain) for messages in flight; interrupt again to cut it short\n", drain)
+}
+
+// finish writes the result of a run that ended as oc says, prints the
+// summary and returns the error that sets the exit code.
+func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector, oc outcome, out string, stdout, stderr io.Writer) error {
 	status := report.StatusPassed
-	if ctx.Err() != nil {
+	switch {
+	case oc.aborted:
+		status = report.StatusAborted
+	case oc.interrupted || ctx.Err() != nil:
 		status = report.StatusInterrupted
 	}
 	res := coll.Result(status, coll.Snapshot().Elapsed)
 	passed := report.Evaluate(res, sc.Thresholds())
-	path := filepath.Join(f.out, "result.json")
-	if err := report.WriteJSON(path, res); err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("write result: %w", err)}
+	if status == report.StatusAborted {
+		res.Status = status // Evaluate keeps only "interrupted" over "failed"
+	}
+	path, werr := saveResult(out, res)
+	if in := interruptOf(ctx); in != nil && path != "" {
+		in.saved.Store(&path)
 	}
 	_ = report.WriteSummary(stdout, res)
+	switch {
+	case path == "":
+		resultLost(stderr, res)
+		return &exitError{code: exitUsage, err: fmt.Errorf("could not write the result to --out %s: %w", out, werr)}
+	case werr != nil:
+		return &exitError{code: exitUsage, err: fmt.Errorf("could not write the result to --out %s (%v); it was written to %s instead", out, werr, path)}
+	}
 	fmt.Fprintf(stdout, "result: %s\n", path)
 	switch {
-	case runErr != nil:
-		return &exitError{code: exitUsage, err: runErr}
+	case oc.err != nil:
+		return &exitError{code: exitUsage, err: oc.err}
+	case oc.hung:
+		return &exitError{code: exitAborted, err: fmt.Errorf("aborted: the engine had not stopped %s after the abort; the result holds what was recorded until then: %s", abortGrace, path)}
+	case oc.aborted:
+		return &exitError{code: exitAborted, err: fmt.Errorf("aborted: the drain was cut short, so messages still in flight count as unfinished; result: %s", path)}
 	case status == report.StatusInterrupted:
-		return &exitError{code: exitInterrupted, err: errors.New("interrupted; partial result written")}
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; partial result: %s", path)}
 	case !passed:
 		return &exitError{code: exitThreshold, err: errors.New("threshold failed")}
 	}
 	return nil
+}
+
+// closeWithin closes the target, waiting at most d.
+func closeWithin(rt *scenarios.Runtime, d time.Duration, log *slog.Logger) {
+	done := make(chan error, 1)
+	go func() { done <- rt.Close() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("close target", "err", err)
+		}
+	case <-t.C:
+		log.Warn("close target: gave up waiting", "after", d)
+	}
 }
 
 // startProgress prints a progress line each second on a terminal, or a

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"github.com/m2msim/m2msim/scenarios"
 	"github.com/m2msim/m2msim/transports/radio"
@@ -14,15 +13,14 @@ import (
 
 func validateCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	print := fs.Bool("print", false, "")
-	files, err := parseInterspersed(fs, args)
+	files, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, validateHelp)
 		return nil
 	}
 	if err != nil {
-		return usageErr("validate: %v (see: m2msim help validate)", err)
+		return usageErr("validate: %v", err)
 	}
 	if len(files) == 0 {
 		return usageErr("validate: want one or more scenario files (see: m2msim help validate)")
@@ -51,32 +49,15 @@ func validateCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func versionCmd(args []string, stdout io.Writer) error {
-	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" {
-		return usageErr("version takes no arguments")
-	}
-	v, goV := "(devel)", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goV = bi.GoVersion
-		if bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " " + s.Value[:12]
-			}
-		}
-	}
-	fmt.Fprintf(stdout, "m2msim %s (%s)\n", v, goV)
-	return nil
-}
-
 func radiosCmd(args []string, stdout io.Writer) error {
-	if len(args) > 0 {
-		if args[0] == "--help" || args[0] == "-h" {
-			fmt.Fprint(stdout, radiosHelp)
-			return nil
-		}
+	pos, err := parseFlags(flag.NewFlagSet("radios", flag.ContinueOnError), args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, radiosHelp)
+		return nil
+	case err != nil:
+		return usageErr("radios: %v", err)
+	case len(pos) > 0:
 		return usageErr("radios takes no arguments (see: m2msim help radios)")
 	}
 	return radio.WriteTable(stdout)

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/m2msim/m2msim/scenarios"
+	"github.com/m2msim/m2msim/transports/mqtt"
+)
+
+// targetError is a failure to open the target, explained in terms of
+// what to do about it. It wraps the error it explains.
+type targetError struct {
+	msg string
+	err error
+}
+
+func (e *targetError) Error() string { return e.msg }
+func (e *targetError) Unwrap() error { return e.err }
+
+// explainTarget turns the error of opening target t (the backend's first
+// connection) into advice: a refused connection asks whether the broker
+// runs, a name that does not resolve names the host, a silence names the
+// timeout. Errors it cannot classify keep their text.
+func explainTarget(t scenarios.Target, err error) error {
+	host, port, _ := net.SplitHostPort(t.Addr())
+	var dns *net.DNSError
+	var connack mqtt.ConnackError
+	var msg string
+	switch {
+	case errors.Is(err, scenarios.ErrCredentials):
+		msg = err.Error()
+	case errors.Is(err, syscall.ECONNREFUSED):
+		msg = fmt.Sprintf("target %s refused the connection: is the broker running? (%s)", t.Broker, startHint(t, host, port))
+	case errors.As(err, &dns):
+		msg = fmt.Sprintf("target %s: cannot resolve host %q (%s): check target.broker", t.Broker, dns.Name, dns.Err)
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		msg = fmt.Sprintf("target %s cannot be reached from here (no route to %s): check the address and the network", t.Broker, host)
+	case isTimeout(err):
+		msg = fmt.Sprintf("target %s did not answer in time: is the address right, and does a firewall let connections to port %s through?", t.Broker, port)
+	case errors.As(err, &connack):
+		msg = fmt.Sprintf("target %s refused the login (%v): check the credentials in the variables target.username_env and target.password_env name", t.Broker, connack)
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
+		msg = fmt.Sprintf("target %s closed the connection before answering CONNECT: is it a plain MQTT listener? (m2msim speaks MQTT 3.1.1 over TCP: no TLS, no WebSocket yet)", t.Broker)
+	default:
+		msg = fmt.Sprintf("target %s: %v", t.Broker, err)
+	}
+	return &targetError{msg: msg, err: err}
+}
+
+// startHint says how to get a broker listening where t points.
+func startHint(t scenarios.Target, host, port string) string {
+	if t.Loopback() {
+		return "start one with: mosquitto -p " + port + "; or remove target: to use the embedded broker"
+	}
+	return "is one listening on " + host + " port " + port + "? or remove target: to use the embedded broker"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &ne) && ne.Timeout()
+}
