@@ -26,6 +26,8 @@ type Runtime struct {
 	Addr string
 	// Sources is the number of local source addresses devices dial from.
 	Sources int
+	// BackendConnections is how many connections the backend opened.
+	BackendConnections int
 
 	broker  *broker.Broker
 	backend *mqtt.Backend
@@ -76,6 +78,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
 	}
 	rt.Backend = backend{rt.backend}
+	rt.BackendConnections = 1
 	rt.Connector = &connector{base: o, dial: rt.shape(s, d, seed)}
 	return rt, nil
 }

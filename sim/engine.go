@@ -242,9 +242,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	shards.Wait()
 	stopRun()
 	e.senders.Wait()
+	e.dials.Wait() // before closeAll, so each attempt is accounted for
 	e.dropOutbox()
 	e.closeAll()
-	e.dials.Wait()
 	e.stopped.Store(true)
 	return nil
 }

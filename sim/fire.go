@@ -117,10 +117,14 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 	now := e.since()
 	d.mu.Lock()
 	if d.conn != epoch {
+		// The device was deactivated meanwhile: the attempt's outcome
+		// is not used.
+		g := int(d.group)
 		d.mu.Unlock()
 		if s != nil {
 			_ = s.Close()
 		}
+		e.record(ConnectUnfinished, g, 0, "")
 		return
 	}
 	g := int(d.group)

@@ -65,7 +65,7 @@ func (e *Engine) dropOutbox() {
 		select {
 		case m := <-e.outbox:
 			e.outstanding.Add(-1)
-			e.record(PublishFailed, m.group, 0, errUnsent)
+			e.record(PublishFailed, m.group, 0, "backend_"+errUnsent)
 		default:
 			return
 		}

@@ -128,11 +128,12 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 		return &exitError{code: exitUsage, err: explainTarget(sc.Target, err)}
 	}
 	var groups []report.GroupInfo
-	for _, g := range plan.Groups {
-		groups = append(groups, report.GroupInfo{Name: g.Name, Devices: g.Count})
+	for i, g := range plan.Groups {
+		groups = append(groups, report.GroupInfo{Name: g.Name, Devices: g.Count, Timed: plan.Timed(i)})
 	}
 	coll := report.NewCollector(report.Info{Groups: groups, Name: sc.Name, File: sc.File, Seed: plan.Seed,
-		Devices: plan.Devices(), Duration: plan.Duration, Stages: plan.Stages, Started: time.Now()})
+		Devices: plan.Devices(), Duration: plan.Duration, Stages: plan.Stages, Started: time.Now(),
+		BackendConnections: rt.BackendConnections, E2E: plan.E2E})
 	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Backend: rt.Backend, Recorder: coll, Logger: log})
 	if err != nil {
 		closeWithin(rt, closeGrace, log)
