@@ -134,7 +134,10 @@ func (b *Backend) dial(ctx context.Context) (*link, error) {
 		o.Subscribe = append(o.Subscribe, g.subs...)
 	}
 	l := newLink(b, upTo)
-	s, err := connect(ctx, o, l, hooks{onSuback: b.onSuback, keepBuf: true})
+	bk := &backendSide{onSuback: b.onSuback, onMessage: func(topic, payload []byte, _ time.Time) {
+		b.route(string(topic), payload)
+	}}
+	s, err := connect(ctx, o, l, bk)
 	if err != nil {
 		return nil, err
 	}

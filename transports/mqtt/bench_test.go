@@ -15,7 +15,8 @@ const benchTopic = "devices/000123/telemetry"
 var benchPayload = bytes.Repeat([]byte{'x'}, 64)
 
 func benchSession(conn net.Conn) *Session {
-	return &Session{conn: conn, h: nopHandler{}, timeout: 10 * time.Second, done: make(chan struct{})}
+	return &Session{conn: conn, raw: rawConn(conn), h: nopHandler{}, timeout: 10 * time.Second,
+		sendBuf: defaultSendBuffer, done: make(chan struct{})}
 }
 
 // BenchmarkPublish is the device hot path: encode a QoS 1 PUBLISH and
