@@ -43,10 +43,10 @@ type Options struct {
 	CleanSession       bool
 	Username, Password string         // omitted when empty
 	Subscribe          []Subscription // subscribed after CONNACK; Connect returns after the SUBACK
-	// Timeout bounds dial + CONNACK + SUBACK (default 10s). A socket that
-	// takes no byte of what is waiting for it for this long ends the
-	// session, and a PINGREQ unanswered for longer ends it at the next
-	// Ping with ErrPingTimeout.
+	// Timeout bounds the dial, and the wait for CONNACK and for each
+	// SUBACK (default 10s). A socket that takes no byte of what is waiting
+	// for it for this long ends the session, and a PINGREQ unanswered for
+	// longer ends it at the next Ping with ErrPingTimeout.
 	Timeout time.Duration
 	// SendBuffer bounds the bytes a session holds for a socket that cannot
 	// take them yet (default 256 KiB): a Publish that would pass it fails
@@ -153,9 +153,9 @@ func connect(ctx context.Context, o Options, h Handler, bk *backendSide) (*Sessi
 	if h == nil {
 		h = nopHandler{}
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	conn, err := o.Dial(ctx, "tcp", o.Addr)
+	dctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	conn, err := o.Dial(dctx, "tcp", o.Addr)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("mqtt: dial %s: %w", o.Addr, err)
 	}
@@ -178,18 +178,18 @@ func connect(ctx context.Context, o Options, h Handler, bk *backendSide) (*Sessi
 // aLongTimeAgo is a deadline that has passed, to abort blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// handshake runs exchange within ctx, each answer awaited for at most
+// Options.Timeout: a backend subscribing 100,000 filters awaits a hundred
+// SUBACKs, which one Timeout for all could not cover.
 func (s *Session) handshake(ctx context.Context, o *Options) (err error) {
-	dl, _ := ctx.Deadline()
-	if err := s.conn.SetReadDeadline(dl); err != nil {
-		return err
-	}
 	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(aLongTimeAgo) })
-	err = s.exchange(o)
+	err = s.exchange(ctx, o)
 	if !stop() || (err != nil && ctx.Err() != nil) {
 		return ctx.Err() // the conn's deadlines may be spoilt; report why
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		// The conn's deadline is ctx's, and can fire before ctx notices.
+		// The conn's deadline is ctx's or Timeout's, and can fire before
+		// ctx notices.
 		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	if err != nil {
@@ -214,9 +214,25 @@ func (s *Session) abort() {
 	s.dropAcks()
 }
 
+// await arms the read deadline for the next answer: Options.Timeout from
+// now, or ctx's deadline if sooner.
+func (s *Session) await(ctx context.Context) error {
+	dl := time.Now().Add(s.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	if err := s.conn.SetReadDeadline(dl); err != nil {
+		return err
+	}
+	return ctx.Err() // ctx may have ended, and its AfterFunc run, before the line above
+}
+
 // exchange sends CONNECT and SUBSCRIBE and reads up to their acks,
 // handling whatever else the broker sends in between.
-func (s *Session) exchange(o *Options) error {
+func (s *Session) exchange(ctx context.Context, o *Options) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
 	if err := s.write(connectPacket(o), false); err != nil {
 		return err
 	}
@@ -237,6 +253,9 @@ func (s *Session) exchange(o *Options) error {
 	// Packet ids 1, 2, ...: nothing else is in flight yet.
 	for id, subs := uint16(1), o.Subscribe; len(subs) > 0; id++ {
 		n := subscribeBatch(subs, prefix)
+		if err := s.await(ctx); err != nil {
+			return err
+		}
 		if err := s.subscribeAwait(id, subs[:n], prefix); err != nil {
 			return err
 		}
