@@ -249,16 +249,17 @@ func (l *link) markLost() {
 
 func (b *Backend) lost(l *link, err error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	l.markLost()
 	c := l.c
 	if c.cur.Load() != l || b.closed {
+		b.mu.Unlock()
 		return
 	}
 	c.cur.Store(nil)
 	c.ready = make(chan struct{})
-	b.log.Warn("mqtt backend: connection lost, reconnecting", "addr", b.opts.Addr, "client", c.clientID, "err", err)
 	b.startReconnect(c)
+	b.mu.Unlock()
+	b.log.Warn("mqtt backend: connection lost, reconnecting", "addr", b.opts.Addr, "client", c.clientID, "err", err)
 }
 
 // reconnect dials c until it succeeds or the Backend closes.
