@@ -112,7 +112,7 @@ func publishInTurn(s *mqtt.Session, d *ackWaiter, dev, n int) error {
 func TestBackendRoutesBySubscription(t *testing.T) {
 	addr := mqtttest.StartMochi(t)
 	b, all := dialBackend(t, addr, mqtt.Subscription{Topic: "#", QoS: 1})
-	temps := &backendInbox{}
+	temps := newInbox(t)
 	ctx := context.Background()
 	if err := b.Subscribe(ctx, []mqtt.Subscription{{Topic: "temp/+", QoS: 1}, {Topic: "temp/+/x", QoS: 1}}, temps.deliver); err != nil {
 		t.Fatalf("Subscribe() = %v", err)
@@ -138,8 +138,11 @@ func TestBackendRoutesBySubscription(t *testing.T) {
 func TestBackendArguments(t *testing.T) {
 	addr := mqtttest.StartMochi(t)
 	ctx := context.Background()
-	if _, err := mqtt.DialBackend(ctx, mqtt.Options{Addr: addr, Subscribe: []mqtt.Subscription{{Topic: "a"}}}, nil); !errors.Is(err, mqtt.ErrInvalid) {
+	if _, err := mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: mqtt.Options{Addr: addr, Subscribe: []mqtt.Subscription{{Topic: "a"}}}}, nil); !errors.Is(err, mqtt.ErrInvalid) {
 		t.Errorf("DialBackend with Options.Subscribe = %v, want ErrInvalid", err)
+	}
+	if _, err := mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: mqtt.Options{Addr: addr}, Connections: 2, ShareGroup: "a/b"}, nil); !errors.Is(err, mqtt.ErrInvalid) {
+		t.Errorf("DialBackend with share group a/b = %v, want ErrInvalid", err)
 	}
 	b, _ := dialBackend(t, addr)
 	tests := []struct {
@@ -147,9 +150,9 @@ func TestBackendArguments(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"Subscribe without subs", b.Subscribe(ctx, nil, func(string, []byte) {}), mqtt.ErrInvalid},
+		{"Subscribe without subs", b.Subscribe(ctx, nil, func(string, []byte, time.Time) {}), mqtt.ErrInvalid},
 		{"Subscribe without deliver", b.Subscribe(ctx, []mqtt.Subscription{{Topic: "a"}}, nil), mqtt.ErrInvalid},
-		{"Subscribe qos 3", b.Subscribe(ctx, []mqtt.Subscription{{Topic: "a", QoS: 3}}, func(string, []byte) {}), mqtt.ErrInvalid},
+		{"Subscribe qos 3", b.Subscribe(ctx, []mqtt.Subscription{{Topic: "a", QoS: 3}}, func(string, []byte, time.Time) {}), mqtt.ErrInvalid},
 		{"Publish wildcard", b.Publish(ctx, "a/#", nil, 0), mqtt.ErrInvalid},
 		{"Publish qos 3", b.Publish(ctx, "a", nil, 3), mqtt.ErrInvalid},
 	}

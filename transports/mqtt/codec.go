@@ -130,12 +130,36 @@ func connectPacket(o *Options) []byte {
 	return b.Bytes()
 }
 
-// subscribePacket encodes SUBSCRIBE with paho's encoder.
-func subscribePacket(id uint16, subs []Subscription) []byte {
+// One SUBSCRIBE carries at most maxSubscribeFilters filters in at most
+// about maxSubscribeBytes, so a backend subscribing 100,000 per-device
+// filters sends modest packets that any broker takes (mochi refuses
+// packets over its MaximumPacketSize, Mosquitto over message_size_limit)
+// and gets each acknowledged in turn.
+const (
+	maxSubscribeFilters = 1000
+	maxSubscribeBytes   = 64 << 10
+)
+
+// subscribeBatch returns how many of subs (at least one) the next
+// SUBSCRIBE carries, each filter prefixed with prefix.
+func subscribeBatch(subs []Subscription, prefix string) int {
+	size := 2 // packet id
+	for i, s := range subs {
+		size += 2 + len(prefix) + len(s.Topic) + 1
+		if i > 0 && (i == maxSubscribeFilters || size > maxSubscribeBytes) {
+			return i
+		}
+	}
+	return len(subs)
+}
+
+// subscribePacket encodes SUBSCRIBE with paho's encoder, each filter
+// prefixed with prefix (a shared subscription's "$share/group/").
+func subscribePacket(id uint16, subs []Subscription, prefix string) []byte {
 	p := packets.NewControlPacket(packets.Subscribe).(*packets.SubscribePacket)
 	p.MessageID = id
 	for _, s := range subs {
-		p.Topics = append(p.Topics, s.Topic)
+		p.Topics = append(p.Topics, prefix+s.Topic)
 		p.Qoss = append(p.Qoss, s.QoS)
 	}
 	var b bytes.Buffer

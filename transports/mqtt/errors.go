@@ -27,6 +27,26 @@ var ErrServerDisconnect = fmt.Errorf("mqtt: broker sent DISCONNECT: %w", io.EOF)
 // QoS 1 or 2 publish with packet id 0, an empty or oversized topic).
 var ErrInvalid = errors.New("mqtt: invalid argument")
 
+// SendBufferFullError refuses a Publish while the session already holds
+// bytes its socket could not take, and the PUBLISH would grow them past
+// Options.SendBuffer. Nothing of the refused packet is written, so the
+// stream stays intact and the session usable. Match it with errors.As
+// and a *SendBufferFullError target.
+type SendBufferFullError struct {
+	Buffered int // bytes waiting for the socket
+	Packet   int // size of the refused PUBLISH
+	Limit    int // Options.SendBuffer
+}
+
+// Error gives the sizes involved.
+func (e SendBufferFullError) Error() string {
+	return "mqtt: send buffer full: " + strconv.Itoa(e.Buffered) + " bytes waiting, " +
+		strconv.Itoa(e.Packet) + " more would pass the limit of " + strconv.Itoa(e.Limit)
+}
+
+// Kind returns "send_buffer_full".
+func (e SendBufferFullError) Kind() string { return "send_buffer_full" }
+
 // connackText names the MQTT 3.1.1 CONNACK return codes.
 var connackText = [...]struct{ text, kind string }{
 	1: {"unacceptable protocol version", "connack_bad_protocol_version"},

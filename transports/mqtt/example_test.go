@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/m2msim/m2msim/transports/mqtt"
 	"github.com/m2msim/m2msim/transports/mqtt/broker"
@@ -25,13 +26,14 @@ func Example() {
 	defer b.Close()
 	ctx := context.Background()
 
-	backend, err := mqtt.DialBackend(ctx, mqtt.Options{Addr: b.Addr(), ClientID: "backend", CleanSession: true}, nil)
+	o := mqtt.BackendOptions{Options: mqtt.Options{Addr: b.Addr(), ClientID: "backend", CleanSession: true}}
+	backend, err := mqtt.DialBackend(ctx, o, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer backend.Close()
 	got := make(chan string, 1)
-	err = backend.Subscribe(ctx, []mqtt.Subscription{{Topic: "devices/+/up", QoS: 1}}, func(topic string, payload []byte) {
+	err = backend.Subscribe(ctx, []mqtt.Subscription{{Topic: "devices/+/up", QoS: 1}}, func(topic string, payload []byte, arrived time.Time) {
 		got <- topic + " " + string(payload) // payload is only valid during the call
 	})
 	if err != nil {

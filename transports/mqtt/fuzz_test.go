@@ -29,6 +29,7 @@ func (c *fakeConn) Read(b []byte) (int, error) {
 	return c.r.Read(b)
 }
 func (c *fakeConn) Write(b []byte) (int, error)      { c.writes++; return len(b), nil }
+func (c *fakeConn) TryWrite(b []byte) (int, error)   { return c.Write(b) }
 func (c *fakeConn) Close() error                     { return nil }
 func (c *fakeConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (c *fakeConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
@@ -54,8 +55,18 @@ func FuzzReadPacket(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
 		compareWithPaho(t, data, int(chunk))
-		s := &Session{conn: &fakeConn{r: bytes.NewReader(data), chunk: int(chunk)}, h: nopHandler{},
-			timeout: time.Second, onSuback: func(uint16, []byte) {}, done: make(chan struct{})}
+		conn := &fakeConn{r: bytes.NewReader(data), chunk: int(chunk)}
+		s := &Session{conn: conn, h: nopHandler{}, timeout: time.Second, sendBuf: defaultSendBuffer,
+			done: make(chan struct{})}
+		if chunk%2 == 1 { // as a Backend's connection
+			s.bk = &backendSide{onSuback: func(uint16, []byte) {}, in: &clockReader{r: conn},
+				onMessage: func(_, _ []byte, at time.Time) {
+					if at.IsZero() {
+						t.Fatal("message without an arrival time")
+					}
+				}}
+			s.rd.big = true
+		}
 		s.readLoop()
 		if s.state.Load() != stateLost {
 			t.Fatalf("readLoop(%x) ended in state %d, want lost at the end of input", data, s.state.Load())

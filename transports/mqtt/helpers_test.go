@@ -134,14 +134,36 @@ func connect(t testing.TB, o mqtt.Options, h mqtt.Handler) *mqtt.Session {
 
 // backendInbox collects what a Backend delivers.
 type backendInbox struct {
-	mu   sync.Mutex
-	msgs []message
+	mu      sync.Mutex
+	msgs    []message
+	badTime error // the first arrival time that was zero or after its delivery
 }
 
-func (b *backendInbox) deliver(topic string, payload []byte) {
+// newInbox returns an inbox whose arrival times t checks at the end.
+func newInbox(t testing.TB) *backendInbox {
+	in := &backendInbox{}
+	t.Cleanup(func() {
+		if err := in.timeErr(); err != nil {
+			t.Error(err)
+		}
+	})
+	return in
+}
+
+func (b *backendInbox) deliver(topic string, payload []byte, arrived time.Time) {
+	now := time.Now()
 	b.mu.Lock()
 	b.msgs = append(b.msgs, message{topic, string(payload)})
+	if b.badTime == nil && (arrived.IsZero() || arrived.After(now)) {
+		b.badTime = fmt.Errorf("%s arrived %v, delivered %v: want a time not after delivery", topic, arrived, now)
+	}
 	b.mu.Unlock()
+}
+
+func (b *backendInbox) timeErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.badTime
 }
 
 func (b *backendInbox) count(payload string) int {
@@ -167,12 +189,13 @@ func dialBackend(t testing.TB, addr string, subs ...mqtt.Subscription) (*mqtt.Ba
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := mqtt.DialBackend(ctx, mqtt.Options{Addr: addr, ClientID: clientID("backend"), CleanSession: true}, quietLog(t))
+	o := mqtt.BackendOptions{Options: mqtt.Options{Addr: addr, ClientID: clientID("backend"), CleanSession: true}}
+	b, err := mqtt.DialBackend(ctx, o, quietLog(t))
 	if err != nil {
 		t.Fatalf("DialBackend(%s) = %v", addr, err)
 	}
 	t.Cleanup(func() { b.Close() })
-	in := &backendInbox{}
+	in := newInbox(t)
 	if len(subs) > 0 {
 		if err := b.Subscribe(ctx, subs, in.deliver); err != nil {
 			t.Fatalf("Subscribe(%v) = %v", subs, err)

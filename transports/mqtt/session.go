@@ -1,9 +1,12 @@
 // Package mqtt is m2msim's MQTT 3.1.1 transport: a lean device Session and
 // a Backend connection standing in for the server-side application.
 //
-// A Session costs one goroutine, the one that reads; writes happen on the
-// caller's goroutine under a per-session mutex. There are no per-session
-// timers: the caller schedules keepalive pings and chooses packet ids.
+// A Session costs one goroutine, the one that reads. Writes never block
+// the caller: they go to the socket without waiting, and what it cannot
+// take yet waits in a bounded per-session buffer that a second goroutine,
+// running only while that buffer is not empty, writes out. There are no
+// per-session timers: the caller schedules keepalive pings and chooses
+// packet ids.
 // Sessions dial through a dial.Func, so link shaping and source address
 // pools compose underneath.
 package mqtt
@@ -14,8 +17,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/m2msim/m2msim/transports/dial"
@@ -38,10 +43,16 @@ type Options struct {
 	CleanSession       bool
 	Username, Password string         // omitted when empty
 	Subscribe          []Subscription // subscribed after CONNACK; Connect returns after the SUBACK
-	// Timeout bounds dial + CONNACK + SUBACK (default 10s). It also bounds
-	// every later write, and how long a PINGREQ may go unanswered before
-	// the next Ping ends the session with ErrPingTimeout.
+	// Timeout bounds the dial, and the wait for CONNACK and for each
+	// SUBACK (default 10s). A socket that takes no byte of what is waiting
+	// for it for this long ends the session, and a PINGREQ unanswered for
+	// longer ends it at the next Ping with ErrPingTimeout.
 	Timeout time.Duration
+	// SendBuffer bounds the bytes a session holds for a socket that cannot
+	// take them yet (default 256 KiB): a Publish that would pass it fails
+	// with a SendBufferFullError. A packet is never refused when nothing
+	// is waiting, whatever its size.
+	SendBuffer int
 }
 
 const defaultTimeout = 10 * time.Second
@@ -53,6 +64,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
+	}
+	if o.SendBuffer <= 0 {
+		o.SendBuffer = defaultSendBuffer
 	}
 	return o
 }
@@ -89,31 +103,38 @@ const (
 )
 
 // Session is one live MQTT connection. Publish, Ping and Close are safe
-// for concurrent use.
+// for concurrent use, and none of them blocks.
 type Session struct {
-	conn     net.Conn
-	h        Handler
-	timeout  time.Duration
-	onSuback func(id uint16, codes []byte) // Backend's SUBACKs after the handshake; nil for devices
+	conn    net.Conn
+	raw     syscall.RawConn // a *net.TCPConn's, for non-blocking writes; nil for other conns
+	h       Handler
+	bk      *backendSide // a Backend's extensions; nil for devices
+	timeout time.Duration
+	sendBuf int
 
 	state  atomic.Int32  // stateOpen until Close (stateClosed) or the reader (stateLost) ends it
 	inCall atomic.Bool   // the reader goroutine is inside a Handler method
 	pingAt atomic.Int64  // when the oldest unanswered PINGREQ was sent (UnixNano); 0 for none
-	done   chan struct{} // closed when the reader goroutine exits
+	done   chan struct{} // closed when the reader goroutine (and any flusher) has exited
 
-	wmu      sync.Mutex // guards werr and deadline, and serialises writes to conn
-	werr     error      // once set, writes fail with it; it is also why the connection ended
-	deadline int64      // write deadline armed on conn (UnixNano)
+	wmu  sync.Mutex // guards werr and bl, and serialises writes to conn
+	werr error      // once set, writes fail with it; it is also why the connection ended
+	bl   *backlog   // what the socket could not take yet; nil when nothing waits
 
 	// Owned by the reading goroutine.
 	rd   reader
-	qos2 []uint16 // inbound QoS 2 ids between PUBREC and PUBREL
+	acks *[]byte   // acknowledgements held while more packets are buffered, from outPool
+	qos2 *[]uint16 // inbound QoS 2 ids between PUBREC and PUBREL; nil until the first
 }
 
-// hooks are the Backend's extensions to a session.
-type hooks struct {
-	onSuback func(id uint16, codes []byte)
-	keepBuf  bool
+// backendSide is what a Backend's connection adds to a session: SUBACKs
+// after the handshake, messages with their arrival times, shared
+// subscriptions.
+type backendSide struct {
+	onSuback  func(id uint16, codes []byte)
+	onMessage func(topic, payload []byte, arrived time.Time) // topic and payload alias the read buffer
+	prefix    string                                         // prepended to every filter subscribed
+	in        arrivalReader                                  // reads conn; set by connect
 }
 
 // Connect dials o.Addr, sends CONNECT, waits for CONNACK and for the
@@ -121,10 +142,10 @@ type hooks struct {
 // refused CONNECT returns a ConnackError, a refused subscription a
 // SubackError, unexpected bytes a ProtocolError.
 func Connect(ctx context.Context, o Options, h Handler) (*Session, error) {
-	return connect(ctx, o, h, hooks{})
+	return connect(ctx, o, h, nil)
 }
 
-func connect(ctx context.Context, o Options, h Handler, hk hooks) (*Session, error) {
+func connect(ctx context.Context, o Options, h Handler, bk *backendSide) (*Session, error) {
 	o = o.withDefaults()
 	if err := checkSubscriptions(o.Subscribe); err != nil {
 		return nil, err
@@ -132,17 +153,20 @@ func connect(ctx context.Context, o Options, h Handler, hk hooks) (*Session, err
 	if h == nil {
 		h = nopHandler{}
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	conn, err := o.Dial(ctx, "tcp", o.Addr)
+	dctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	conn, err := o.Dial(dctx, "tcp", o.Addr)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("mqtt: dial %s: %w", o.Addr, err)
 	}
-	s := &Session{conn: conn, h: h, timeout: o.Timeout, onSuback: hk.onSuback, done: make(chan struct{})}
-	s.rd.keep = hk.keepBuf
+	s := &Session{conn: conn, raw: rawConn(conn), h: h, bk: bk, timeout: o.Timeout,
+		sendBuf: o.SendBuffer, done: make(chan struct{})}
+	if bk != nil {
+		bk.in = newArrivalReader(conn)
+		s.rd.big = true
+	}
 	if err := s.handshake(ctx, &o); err != nil {
-		conn.Close()
-		s.rd.release()
+		s.abort()
 		return nil, fmt.Errorf("mqtt: connect to %s: %w", o.Addr, err)
 	}
 	// A fresh goroutine, so the reader does not keep the stack the dial
@@ -154,18 +178,18 @@ func connect(ctx context.Context, o Options, h Handler, hk hooks) (*Session, err
 // aLongTimeAgo is a deadline that has passed, to abort blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// handshake runs exchange within ctx, each answer awaited for at most
+// Options.Timeout: a backend subscribing 100,000 filters awaits a hundred
+// SUBACKs, which one Timeout for all could not cover.
 func (s *Session) handshake(ctx context.Context, o *Options) (err error) {
-	dl, _ := ctx.Deadline()
-	if err := s.conn.SetReadDeadline(dl); err != nil {
-		return err
-	}
 	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(aLongTimeAgo) })
-	err = s.exchange(o)
+	err = s.exchange(ctx, o)
 	if !stop() || (err != nil && ctx.Err() != nil) {
 		return ctx.Err() // the conn's deadlines may be spoilt; report why
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		// The conn's deadline is ctx's, and can fire before ctx notices.
+		// The conn's deadline is ctx's or Timeout's, and can fire before
+		// ctx notices.
 		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	if err != nil {
@@ -174,10 +198,42 @@ func (s *Session) handshake(ctx context.Context, o *Options) (err error) {
 	return s.conn.SetReadDeadline(time.Time{})
 }
 
+// abort ends a session whose handshake failed, once its flusher is done.
+func (s *Session) abort() {
+	s.wmu.Lock()
+	if s.werr == nil {
+		s.werr = ErrClosed
+	}
+	bl := s.bl
+	s.wmu.Unlock()
+	s.conn.Close()
+	if bl != nil {
+		<-bl.done // the closed conn ends its write at once
+	}
+	s.rd.release()
+	s.dropAcks()
+}
+
+// await arms the read deadline for the next answer: Options.Timeout from
+// now, or ctx's deadline if sooner.
+func (s *Session) await(ctx context.Context) error {
+	dl := time.Now().Add(s.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
+	}
+	if err := s.conn.SetReadDeadline(dl); err != nil {
+		return err
+	}
+	return ctx.Err() // ctx may have ended, and its AfterFunc run, before the line above
+}
+
 // exchange sends CONNECT and SUBSCRIBE and reads up to their acks,
 // handling whatever else the broker sends in between.
-func (s *Session) exchange(o *Options) error {
-	if err := s.write(connectPacket(o)); err != nil {
+func (s *Session) exchange(ctx context.Context, o *Options) error {
+	if err := s.await(ctx); err != nil {
+		return err
+	}
+	if err := s.write(connectPacket(o), false); err != nil {
 		return err
 	}
 	p, err := s.readPacket()
@@ -190,11 +246,27 @@ func (s *Session) exchange(o *Options) error {
 	if p.code != 0 {
 		return ConnackError{Code: p.code}
 	}
-	if len(o.Subscribe) == 0 {
-		return nil
+	prefix := ""
+	if s.bk != nil {
+		prefix = s.bk.prefix
 	}
-	const subID = 1
-	if err := s.write(subscribePacket(subID, o.Subscribe)); err != nil {
+	// Packet ids 1, 2, ...: nothing else is in flight yet.
+	for id, subs := uint16(1), o.Subscribe; len(subs) > 0; id++ {
+		n := subscribeBatch(subs, prefix)
+		if err := s.await(ctx); err != nil {
+			return err
+		}
+		if err := s.subscribeAwait(id, subs[:n], prefix); err != nil {
+			return err
+		}
+		subs = subs[n:]
+	}
+	return nil
+}
+
+// subscribeAwait sends one SUBSCRIBE and reads up to its SUBACK.
+func (s *Session) subscribeAwait(id uint16, subs []Subscription, prefix string) error {
+	if err := s.write(subscribePacket(id, subs, prefix), false); err != nil {
 		return err
 	}
 	for {
@@ -203,7 +275,7 @@ func (s *Session) exchange(o *Options) error {
 			return fmt.Errorf("read SUBACK: %w", err)
 		}
 		if p.typ == typeSuback {
-			return checkSuback(p, subID, o.Subscribe)
+			return checkSuback(p, id, subs)
 		}
 		if err := s.dispatch(&p); err != nil {
 			return err
@@ -227,11 +299,26 @@ func checkSuback(p packet, id uint16, subs []Subscription) error {
 }
 
 func (s *Session) readPacket() (packet, error) {
-	first, body, err := s.rd.next(s.conn)
+	first, body, err := s.next()
 	if err != nil {
 		return packet{}, err
 	}
 	return decode(first, body)
+}
+
+// next frames the next inbound packet. Before it may block reading, it
+// sends the acknowledgements held back while packets were buffered, all
+// in one write.
+func (s *Session) next() (first byte, body []byte, err error) {
+	if !s.rd.ready() {
+		if err := s.flushAcks(); err != nil {
+			return 0, nil, err
+		}
+	}
+	if s.bk != nil {
+		return s.rd.next(s.bk.in)
+	}
+	return s.rd.next(s.conn)
 }
 
 // readLoop is the session's one goroutine. It exits when the connection
@@ -241,7 +328,7 @@ func (s *Session) readPacket() (packet, error) {
 func (s *Session) readLoop() {
 	var err error
 	for s.state.Load() == stateOpen {
-		first, body, rerr := s.rd.next(s.conn)
+		first, body, rerr := s.next()
 		if rerr != nil {
 			err = rerr
 			break
@@ -251,6 +338,7 @@ func (s *Session) readLoop() {
 		}
 	}
 	s.rd.release()
+	s.dropAcks()
 	s.finish(err)
 	close(s.done)
 }
@@ -264,16 +352,20 @@ func (s *Session) handle(first byte, body []byte) error {
 	return s.dispatch(&p)
 }
 
-// finish ends the connection after the reader stopped and reports Lost
-// unless Close got there first.
+// finish ends the connection after the reader stopped, waits for the
+// flusher, and reports Lost unless Close got there first.
 func (s *Session) finish(err error) {
 	s.wmu.Lock()
 	cause := s.werr
 	if s.werr == nil {
 		s.werr = ErrClosed
 	}
+	bl := s.bl
 	s.wmu.Unlock()
 	s.conn.Close()
+	if bl != nil {
+		<-bl.done // the closed conn ends its write at once
+	}
 	if !s.state.CompareAndSwap(stateOpen, stateLost) {
 		return
 	}
@@ -295,19 +387,19 @@ func (s *Session) dispatch(p *packet) error {
 		s.h.Acked(p.id)
 		s.inCall.Store(false)
 	case typePubrec:
-		return s.writeAck(typePubrel, p.id)
+		return s.ack(typePubrel, p.id)
 	case typePubrel:
 		s.forgetQoS2(p.id)
-		return s.writeAck(typePubcomp, p.id)
+		return s.ack(typePubcomp, p.id)
 	case typePingresp:
 		s.pingAt.Store(0)
 	case typeDisconnect:
 		return ErrServerDisconnect
 	case typeSuback:
-		if s.onSuback == nil {
+		if s.bk == nil {
 			return protoErr(p.typ, "no subscription pending")
 		}
-		s.onSuback(p.id, p.codes)
+		s.bk.onSuback(p.id, p.codes)
 	default:
 		return protoErr(p.typ, "unexpected after CONNACK")
 	}
@@ -318,13 +410,16 @@ func (s *Session) onPublish(p *packet) error {
 	switch p.qos() {
 	case 1:
 		s.deliver(p)
-		return s.writeAck(typePuback, p.id)
+		return s.ack(typePuback, p.id)
 	case 2:
 		if !s.pendingQoS2(p.id) {
-			s.qos2 = append(s.qos2, p.id)
+			if s.qos2 == nil {
+				s.qos2 = new([]uint16)
+			}
+			*s.qos2 = append(*s.qos2, p.id)
 			s.deliver(p)
 		}
-		return s.writeAck(typePubrec, p.id)
+		return s.ack(typePubrec, p.id)
 	}
 	s.deliver(p)
 	return nil
@@ -332,46 +427,77 @@ func (s *Session) onPublish(p *packet) error {
 
 func (s *Session) deliver(p *packet) {
 	s.inCall.Store(true)
-	s.h.Message(string(p.topic), p.payload)
+	if s.bk != nil {
+		s.bk.onMessage(p.topic, p.payload, s.bk.in.arrived())
+	} else {
+		s.h.Message(string(p.topic), p.payload)
+	}
 	s.inCall.Store(false)
 }
 
-func (s *Session) pendingQoS2(id uint16) bool {
-	for _, v := range s.qos2 {
-		if v == id {
-			return true
-		}
+// ackBatch is how many bytes of acknowledgements (4 each) the reader holds
+// before it writes them even though more packets are buffered.
+const ackBatch = poolBuf
+
+// ack holds an acknowledgement back while more packets are buffered, so a
+// burst read at once is acknowledged with one write.
+func (s *Session) ack(typ byte, id uint16) error {
+	if s.acks == nil {
+		s.acks = outPool.Get().(*[]byte)
 	}
-	return false
+	a := ackPacket(typ, id)
+	*s.acks = append(*s.acks, a[:]...)
+	if len(*s.acks) >= ackBatch {
+		return s.flushAcks()
+	}
+	return nil
+}
+
+// flushAcks writes the acknowledgements held back, without blocking.
+func (s *Session) flushAcks() error {
+	if s.acks == nil {
+		return nil
+	}
+	err := s.write(*s.acks, false)
+	s.dropAcks()
+	return err
+}
+
+func (s *Session) dropAcks() {
+	if s.acks != nil {
+		putBuf(s.acks)
+		s.acks = nil
+	}
+}
+
+func (s *Session) pendingQoS2(id uint16) bool {
+	return s.qos2 != nil && slices.Contains(*s.qos2, id)
 }
 
 func (s *Session) forgetQoS2(id uint16) {
-	for i, v := range s.qos2 {
-		if v == id {
-			s.qos2[i] = s.qos2[len(s.qos2)-1]
-			s.qos2 = s.qos2[:len(s.qos2)-1]
-			return
-		}
+	if s.qos2 == nil {
+		return
+	}
+	q := *s.qos2
+	if i := slices.Index(q, id); i >= 0 {
+		q[i] = q[len(q)-1]
+		*s.qos2 = q[:len(q)-1]
 	}
 }
 
-// maxPooledWrite caps the write buffers returned to the pool, so one huge
-// payload does not pin a huge buffer.
-const maxPooledWrite = 64 << 10
-
 // Publish sends a PUBLISH. For QoS 1 and 2, id must be non-zero and unique
 // among the session's unacknowledged messages; Handler.Acked(id) follows.
+// It never blocks: what the socket cannot take at once waits in the
+// session's send buffer, and when that is full, Publish fails with a
+// SendBufferFullError and writes nothing.
 func (s *Session) Publish(id uint16, topic string, payload []byte, qos byte, retain bool) error {
 	if err := checkPublish(id, topic, payload, qos); err != nil {
 		return err
 	}
-	bp := bufPool.Get().(*[]byte)
-	b := appendPublish((*bp)[:0], id, topic, payload, qos, retain)
-	err := s.write(b)
-	if cap(b) <= maxPooledWrite {
-		*bp = b[:cap(b)]
-	}
-	bufPool.Put(bp)
+	bp := outPool.Get().(*[]byte)
+	*bp = appendPublish(*bp, id, topic, payload, qos, retain)
+	err := s.write(*bp, true)
+	putBuf(bp)
 	return err
 }
 
@@ -385,52 +511,19 @@ func (s *Session) Ping() error {
 		return ErrPingTimeout
 	}
 	s.pingAt.CompareAndSwap(0, now)
-	return s.write(pingreqPacket[:])
+	return s.write(pingreqPacket[:], false)
 }
 
 // subscribe sends SUBSCRIBE; the SUBACK goes to onSuback.
 func (s *Session) subscribe(id uint16, subs []Subscription) error {
-	return s.write(subscribePacket(id, subs))
+	return s.write(subscribePacket(id, subs, s.bk.prefix), false)
 }
 
-func (s *Session) writeAck(typ byte, id uint16) error {
-	b := ackPacket(typ, id)
+// write sends b without blocking (see sendLocked).
+func (s *Session) write(b []byte, limited bool) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	return s.writeLocked(b[:])
-}
-
-func (s *Session) write(b []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.writeLocked(b)
-}
-
-func (s *Session) writeLocked(b []byte) error {
-	if s.werr != nil {
-		return s.werr
-	}
-	s.armDeadline()
-	if _, err := s.conn.Write(b); err != nil {
-		// A partial write leaves the stream unusable: end it, and let
-		// the reader report Lost with this cause.
-		s.werr = fmt.Errorf("mqtt: write: %w", err)
-		s.conn.Close()
-		return s.werr
-	}
-	return nil
-}
-
-// armDeadline bounds the coming write by about s.timeout. Re-arming costs a
-// runtime timer update, so it is skipped while the armed deadline is
-// still at least 90% of s.timeout away.
-func (s *Session) armDeadline() {
-	now := time.Now().UnixNano()
-	if s.deadline-now >= int64(s.timeout)/10*9 {
-		return
-	}
-	s.deadline = now + int64(s.timeout)
-	s.conn.SetWriteDeadline(time.Unix(0, s.deadline))
+	return s.sendLocked(b, limited)
 }
 
 // fail ends the connection for err; the reader reports it through Lost.
@@ -443,17 +536,20 @@ func (s *Session) fail(err error) {
 	s.conn.Close()
 }
 
-// Close sends DISCONNECT and closes the connection. It is idempotent and
-// returns after the reader goroutine has exited, except when called from
-// a Handler method (or while one runs), when it returns at once and no
-// further Handler method starts. Handler.Lost is never called after Close.
+// Close sends DISCONNECT if the socket takes it at once, and closes the
+// connection, dropping whatever was still waiting to be sent. It is
+// idempotent and returns after the session's goroutines have exited,
+// except when called from a Handler method (or while one runs), when it
+// returns at once and no further Handler method starts. Handler.Lost is
+// never called after Close.
 func (s *Session) Close() error {
 	var err error
 	if s.state.CompareAndSwap(stateOpen, stateClosed) {
 		s.wmu.Lock()
 		if s.werr == nil {
-			s.armDeadline()
-			_, _ = s.conn.Write(disconnectPacket[:]) // best effort: we are leaving anyway
+			if s.bl == nil {
+				s.tryWrite(disconnectPacket[:]) // best effort: we are leaving anyway
+			}
 			s.werr = ErrClosed
 		}
 		s.wmu.Unlock()

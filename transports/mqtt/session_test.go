@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -245,25 +246,30 @@ func TestPingTimeoutEndsSession(t *testing.T) {
 	}
 }
 
-func TestStalledBrokerBoundsWrites(t *testing.T) {
+// TestStalledBrokerEndsSession checks that a socket taking nothing for
+// Options.Timeout ends the session, while Publish itself never waits: it
+// refuses what passes the send buffer.
+func TestStalledBrokerEndsSession(t *testing.T) {
 	m := mqtttest.StartMosquitto(t)
 	rec := &recorder{}
-	s := connect(t, mqtt.Options{Addr: m.Addr(), Timeout: 300 * time.Millisecond}, rec)
+	s := connect(t, mqtt.Options{Addr: m.Addr(), Timeout: 300 * time.Millisecond, SendBuffer: 1 << 20}, rec)
 	m.Pause()
 	defer m.Resume()
 	payload := make([]byte, 256<<10)
-	start := time.Now()
 	var err error
 	// Socket buffers take a few MiB; 400 x 256 KiB is far more.
 	for i := 0; i < 400 && err == nil; i++ {
 		err = s.Publish(0, "big", payload, 0, false)
 	}
-	if err == nil {
-		t.Fatal("100 MiB of publishes to a paused broker all succeeded, want a write timeout")
+	var full mqtt.SendBufferFullError
+	if !errors.As(err, &full) || full.Kind() != "send_buffer_full" || full.Limit != 1<<20 {
+		t.Fatalf("Publish to a paused broker = %v, want a SendBufferFullError at 1 MiB", err)
 	}
-	if elapsed := time.Since(start); elapsed > 5*time.Second {
-		t.Errorf("writes blocked for %v, want about the 300ms Timeout", elapsed)
+	eventually(t, 5*time.Second, func() bool { return rec.lostErr() != nil }, "Lost not called after the write timeout")
+	if err := rec.lostErr(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Lost(%v), want a write deadline", err)
 	}
-	eventually(t, 5*time.Second, func() bool { return rec.lostErr() != nil }, "Lost not called after a write timeout")
-	t.Logf("Publish = %v; Lost(%v)", err, rec.lostErr())
+	if err := s.Publish(0, "big", nil, 0, false); err == nil || errors.As(err, &full) {
+		t.Errorf("Publish after the session ended = %v, want its cause", err)
+	}
 }

@@ -208,29 +208,58 @@ func (c *streamConn) Write(b []byte) (int, error) {
 	}()
 	for {
 		now := c.s.now()
-		c.up.mu.Lock()
-		err := c.writeErrLocked(now)
-		if err == nil {
-			wasEmpty := c.up.qlen() == 0
-			if c.up.enqueueChunk(now, b, false) {
-				wake := c.up.nextWake(now)
-				if c.up.qlen() < c.up.p.Limit {
-					c.signal() // let another blocked writer in
-				}
-				c.up.mu.Unlock()
-				if wasEmpty && !c.sh.schedule(&c.task, wake) {
-					c.abort()
-					return 0, opError("write", c, c.RemoteAddr(), ErrStopped)
-				}
-				return len(b), nil
-			}
-		}
-		c.up.mu.Unlock()
-		if err != nil {
-			return 0, err
+		if queued, err := c.enqueue(b, now); queued || err != nil {
+			return len(b) * btoi(queued), err
 		}
 		timer = c.waitRoom(timer, now)
 	}
+}
+
+// TryWrite is Write without the wait: it queues all of b, or nothing when
+// the queue holds Limit chunks (or, on an unshaped uplink, writes what
+// the socket takes at once), and returns how much it took. A protocol
+// session uses it so that a full link never blocks the goroutine that
+// writes for thousands of devices.
+func (c *streamConn) TryWrite(b []byte) (int, error) {
+	if c.up.identity {
+		return c.tryWriteDirect(b)
+	}
+	if len(b) == 0 {
+		return 0, c.writeErr()
+	}
+	queued, err := c.enqueue(b, c.s.now())
+	return len(b) * btoi(queued), err
+}
+
+// enqueue queues b at now unless the queue is full or the conn failed.
+func (c *streamConn) enqueue(b []byte, now int64) (queued bool, err error) {
+	c.up.mu.Lock()
+	if err := c.writeErrLocked(now); err != nil {
+		c.up.mu.Unlock()
+		return false, err
+	}
+	wasEmpty := c.up.qlen() == 0
+	if !c.up.enqueueChunk(now, b, false) {
+		c.up.mu.Unlock()
+		return false, nil
+	}
+	wake := c.up.nextWake(now)
+	if c.up.qlen() < c.up.p.Limit {
+		c.signal() // let another blocked writer in
+	}
+	c.up.mu.Unlock()
+	if wasEmpty && !c.sh.schedule(&c.task, wake) {
+		c.abort()
+		return false, opError("write", c, c.RemoteAddr(), ErrStopped)
+	}
+	return true, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // waitRoom blocks until the queue may have room, the write deadline
@@ -279,6 +308,20 @@ func (c *streamConn) writeDirect(b []byte) (int, error) {
 		return 0, opError("write", c, c.RemoteAddr(), net.ErrClosed)
 	}
 	n, err := c.c.Write(b)
+	if n > 0 {
+		c.up.count(&c.stats.up.sent, &c.sh.up.sent)
+	}
+	return n, err
+}
+
+// tryWriteDirect writes what the underlying socket takes at once. An
+// underlying conn that is not a *net.TCPConn takes nothing this way: the
+// caller falls back to Write.
+func (c *streamConn) tryWriteDirect(b []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, opError("write", c, c.RemoteAddr(), net.ErrClosed)
+	}
+	n, err := tryWriteTCP(c.c, b)
 	if n > 0 {
 		c.up.count(&c.stats.up.sent, &c.sh.up.sent)
 	}

@@ -333,3 +333,103 @@ func TestDialerForSeedsPerConnection(t *testing.T) {
 		}
 	})
 }
+
+// tryWriter is the capability mqtt sessions look for.
+type tryWriter interface {
+	TryWrite(b []byte) (int, error)
+}
+
+// TryWrite queues as Write does, but at the limit takes nothing at once
+// instead of blocking; once the shard has sent, it takes again.
+func TestStreamTryWriteAtLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := NewShaper(1)
+		defer runShaper(t, s)()
+		a, b := net.Pipe()
+		defer b.Close()
+		got := make(chan string, 1)
+		go func() { data, _ := io.ReadAll(b); got <- string(data) }()
+		c := s.Conn(a, Link{Up: Profile{Delay: time.Second, Limit: 2}}, 1, 0)
+		tw, ok := c.(tryWriter)
+		if !ok {
+			t.Fatalf("%T has no TryWrite", c)
+		}
+		start := time.Now()
+		for _, p := range []string{"1", "2"} {
+			if n, err := tw.TryWrite([]byte(p)); n != 1 || err != nil {
+				t.Fatalf("TryWrite(%s) = %d, %v; want 1, nil", p, n, err)
+			}
+		}
+		if n, err := tw.TryWrite([]byte("3")); n != 0 || err != nil || time.Since(start) != 0 {
+			t.Fatalf("TryWrite over the limit = %d, %v after %v; want 0, nil at once", n, err, time.Since(start))
+		}
+		time.Sleep(time.Second) // the shard sends both chunks
+		synctest.Wait()
+		if n, err := tw.TryWrite([]byte("3")); n != 1 || err != nil {
+			t.Fatalf("TryWrite after the queue drained = %d, %v; want 1, nil", n, err)
+		}
+		c.Close()
+		if data := <-got; data != "123" {
+			t.Errorf("peer read %q, want 123", data)
+		}
+		if n, err := tw.TryWrite([]byte("4")); n != 0 || !errors.Is(err, net.ErrClosed) {
+			t.Errorf("TryWrite after Close = %d, %v; want net.ErrClosed", n, err)
+		}
+	})
+}
+
+// On an unshaped uplink, TryWrite writes to a TCP socket without blocking
+// and takes nothing from any other conn.
+func TestStreamTryWriteUnshaped(t *testing.T) {
+	s := NewShaper(1)
+	defer runShaper(t, s)()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tcp, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c := s.Conn(tcp, Link{Down: Profile{Delay: time.Millisecond}}, 1, 0)
+	defer c.Close()
+	if n, err := c.(tryWriter).TryWrite([]byte("hello")); n != 5 || err != nil {
+		t.Fatalf("TryWrite over TCP = %d, %v; want 5, nil", n, err)
+	}
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(peer, buf); err != nil || string(buf) != "hello" {
+		t.Errorf("peer read %q, %v; want hello", buf, err)
+	}
+	if st, _ := StatsOf(c); st.Up.Sent != 1 {
+		t.Errorf("Stats.Up.Sent = %d, want 1", st.Up.Sent)
+	}
+	// Fill the socket: TryWrite returns short, never blocks.
+	big := make([]byte, 1<<20)
+	total := 0
+	for range 64 {
+		n, err := c.(tryWriter).TryWrite(big)
+		if err != nil {
+			t.Fatalf("TryWrite = %v", err)
+		}
+		if total += n; n < len(big) {
+			break
+		}
+	}
+	if total >= 64<<20 {
+		t.Errorf("TryWrite took %d bytes nobody reads, want a short write", total)
+	}
+	a, b := net.Pipe()
+	defer b.Close()
+	pc := s.Conn(a, Link{Down: Profile{Delay: time.Millisecond}}, 1, 1)
+	defer pc.Close()
+	if n, err := pc.(tryWriter).TryWrite([]byte("x")); n != 0 || err != nil {
+		t.Errorf("TryWrite over a net.Pipe = %d, %v; want 0, nil (use Write)", n, err)
+	}
+}

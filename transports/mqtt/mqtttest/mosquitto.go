@@ -199,6 +199,9 @@ func (m *Mosquitto) start() error {
 // Addr returns the broker's host:port.
 func (m *Mosquitto) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.port)) }
 
+// Log returns the broker's recent log output (the last 256 KiB).
+func (m *Mosquitto) Log() string { return m.log.String() }
+
 // PID returns the broker's process id, or 0 when it is stopped.
 func (m *Mosquitto) PID() int {
 	m.mu.Lock()
