@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"time"
 
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/dial"
@@ -72,13 +73,13 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 	}
 	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
 	o.ClientID = "m2msim-backend-" + s.Name
-	rt.backend, err = mqtt.DialBackend(ctx, o, log)
+	rt.backend, err = mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: o, Connections: s.BackendConnections()}, log)
 	if err != nil {
 		rt.Close()
 		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
 	}
 	rt.Backend = backend{rt.backend}
-	rt.BackendConnections = 1
+	rt.BackendConnections = rt.backend.Connections()
 	rt.Connector = &connector{base: o, dial: rt.shape(s, d, seed)}
 	return rt, nil
 }
@@ -198,7 +199,7 @@ func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Han
 type backend struct{ *mqtt.Backend }
 
 func (b backend) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(sim.Delivery)) error {
-	return b.Backend.Subscribe(ctx, mqttSubs(subs), func(topic string, payload []byte) {
-		deliver(sim.Delivery{Topic: topic, Payload: payload})
+	return b.Backend.Subscribe(ctx, mqttSubs(subs), func(topic string, payload []byte, arrived time.Time) {
+		deliver(sim.Delivery{Topic: topic, Payload: payload, Arrived: arrived})
 	})
 }
