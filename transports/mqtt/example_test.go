@@ -55,3 +55,47 @@ func Example() {
 	// acked 1
 	// backend got devices/1/up {"t":21.5}
 }
+
+// A backend that receives a large fleet's telemetry spreads it over
+// several connections: each subscribes $share/m2msim/<filter>, and the
+// broker hands each message to one of them.
+func ExampleDialBackend() {
+	b, err := broker.Start("127.0.0.1:0", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+
+	o := mqtt.BackendOptions{
+		Options:     mqtt.Options{Addr: b.Addr(), ClientID: "backend", CleanSession: true},
+		Connections: 4, // client ids backend-0 ... backend-3
+	}
+	backend, err := mqtt.DialBackend(ctx, o, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer backend.Close()
+	got := make(chan time.Time, 1)
+	// With several connections, deliver runs on each one's goroutine.
+	err = backend.Subscribe(ctx, []mqtt.Subscription{{Topic: "devices/+/up", QoS: 1}},
+		func(topic string, payload []byte, arrived time.Time) { got <- arrived })
+	if err != nil {
+		log.Fatal(err)
+	}
+	dev, err := mqtt.Connect(ctx, mqtt.Options{Addr: b.Addr(), ClientID: "dev-1", CleanSession: true}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dev.Close()
+	sent := time.Now()
+	if err := dev.Publish(1, "devices/1/up", []byte("21.5"), 1, false); err != nil {
+		log.Fatal(err)
+	}
+	arrived := <-got
+	fmt.Println("connections:", backend.Connections())
+	fmt.Println("arrived after it was sent:", arrived.After(sent))
+	// Output:
+	// connections: 4
+	// arrived after it was sent: true
+}

@@ -126,7 +126,7 @@ func (b *Backend) live(ctx context.Context, c *bconn) (*link, error) {
 func (b *Backend) subscribeOn(ctx context.Context, l *link, subs []Subscription) error {
 	for len(subs) > 0 {
 		n := subscribeBatch(subs, b.prefix)
-		if err := b.subscribeBatch(ctx, l, subs[:n]); err != nil {
+		if err := b.subscribeOne(ctx, l, subs[:n]); err != nil {
 			return err
 		}
 		subs = subs[n:]
@@ -134,7 +134,7 @@ func (b *Backend) subscribeOn(ctx context.Context, l *link, subs []Subscription)
 	return nil
 }
 
-func (b *Backend) subscribeBatch(ctx context.Context, l *link, subs []Subscription) error {
+func (b *Backend) subscribeOne(ctx context.Context, l *link, subs []Subscription) error {
 	id := b.nextID()
 	ch := make(chan []byte, 1)
 	b.mu.Lock()
