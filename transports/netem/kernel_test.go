@@ -128,7 +128,7 @@ func iproute2Table(t *testing.T, name string) string {
 		}
 	}
 	if os.Getenv("CI") == "" {
-		t.Skipf("iproute2's %s.dist not installed (apt-get install iproute2)", name)
+		t.Skipf("iproute2's %s.dist not installed: run .ci/servers (or apt-get install iproute2)", name)
 	}
 	t.Fatalf("iproute2's %s.dist not found under /usr/lib/*/tc: .ci/run installs iproute2", name)
 	return ""

@@ -72,9 +72,9 @@ func mosquittoBinary(t testing.TB) string {
 		return "/usr/sbin/mosquitto"
 	}
 	if os.Getenv("CI") == "" {
-		t.Skip("mosquitto not installed (apt-get install mosquitto)")
+		t.Skip("mosquitto not installed: run .ci/servers (or apt-get install mosquitto)")
 	}
-	t.Fatal("mosquitto not installed (apt-get install mosquitto); CI requires it")
+	t.Fatal("mosquitto not installed: run .ci/servers (or apt-get install mosquitto); CI requires it")
 	return ""
 }
 
