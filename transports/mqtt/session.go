@@ -124,6 +124,10 @@ type Session struct {
 	// Owned by the reading goroutine.
 	rd   reader
 	acks *[]byte   // acknowledgements held while more packets are buffered, from outPool
+	// looping is set once the reader goroutine runs: only then may a
+	// Backend's connection hold acknowledgements past a read (see
+	// holdAcks). ackDue is set while a read deadline bounds that wait.
+	looping, ackDue bool
 	qos2 *[]uint16 // inbound QoS 2 ids between PUBREC and PUBREL; nil until the first
 }
 
@@ -310,15 +314,52 @@ func (s *Session) readPacket() (packet, error) {
 // sends the acknowledgements held back while packets were buffered, all
 // in one write.
 func (s *Session) next() (first byte, body []byte, err error) {
-	if !s.rd.ready() {
+	for {
+		if !s.rd.ready() && !s.holdAcks() {
+			if err := s.flushAcks(); err != nil {
+				return 0, nil, err
+			}
+		}
+		if s.bk == nil {
+			return s.rd.next(s.conn)
+		}
+		first, body, err = s.rd.next(s.bk.in)
+		if err == nil || !s.ackDue || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return first, body, err
+		}
+		// Nothing more came within ackDelay: acknowledge what was held.
+		s.rd.err = nil
 		if err := s.flushAcks(); err != nil {
 			return 0, nil, err
 		}
 	}
-	if s.bk != nil {
-		return s.rd.next(s.bk.in)
+}
+
+// A Backend's connection receives a stream of messages that, below a few
+// thousand a second, arrive one read at a time; acknowledging each with
+// its own write(2) costs more than reading it. So it holds up to ackHold
+// acknowledgements while it waits at most ackDelay for more messages, and
+// writes them together. The broker's window of unacknowledged messages
+// (Mosquitto: 20) keeps room, and arrival times, taken by the kernel,
+// are not moved.
+const (
+	ackHold  = 8
+	ackDelay = time.Millisecond
+)
+
+// holdAcks reports whether the acknowledgements held may wait for the
+// next read, and arms the read deadline that bounds the wait.
+func (s *Session) holdAcks() bool {
+	if s.bk == nil || !s.looping || s.acks == nil || len(*s.acks) >= ackHold*4 {
+		return false
 	}
-	return s.rd.next(s.conn)
+	if !s.ackDue {
+		if s.conn.SetReadDeadline(time.Now().Add(ackDelay)) != nil {
+			return false
+		}
+		s.ackDue = true
+	}
+	return true
 }
 
 // readLoop is the session's one goroutine. It exits when the connection
@@ -326,6 +367,7 @@ func (s *Session) next() (first byte, body []byte, err error) {
 // stack it has while blocked in Read is what every idle device costs, and
 // below about 1 KiB of frames it stays at the 2 KiB minimum.
 func (s *Session) readLoop() {
+	s.looping = true
 	var err error
 	for s.state.Load() == stateOpen {
 		first, body, rerr := s.next()
@@ -455,6 +497,10 @@ func (s *Session) ack(typ byte, id uint16) error {
 
 // flushAcks writes the acknowledgements held back, without blocking.
 func (s *Session) flushAcks() error {
+	if s.ackDue {
+		s.ackDue = false
+		_ = s.conn.SetReadDeadline(time.Time{}) // it fails only on a closed conn
+	}
 	if s.acks == nil {
 		return nil
 	}
