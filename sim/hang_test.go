@@ -347,3 +347,45 @@ func TestEngineMessageEventsShareTheirIntendedTime(t *testing.T) {
 		}
 	})
 }
+
+// startedTally notes when Run says its clock started, and whether any
+// event came before.
+type startedTally struct {
+	tally
+	at    time.Time
+	early bool
+}
+
+func (s *startedTally) Started(t time.Time) {
+	s.mu.Lock()
+	s.at, s.early = t, len(s.ev) > 0
+	s.mu.Unlock()
+}
+
+// The recorder learns the origin of Event.At from the engine itself,
+// before any event, so elapsed times and per-second buckets share one
+// clock however long New and the backend's subscription took.
+func TestEngineTellsTheRecorderItsClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		p := meterPlan(10, time.Second, 3*time.Second, 1)
+		rec := &startedTally{}
+		e, err := New(p, Options{Connector: b, Backend: b, Recorder: rec, Shards: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(7 * time.Second) // a slow set-up between New and Run
+		before := time.Now()
+		if err := e.Run(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if !rec.at.Equal(before) || rec.early {
+			t.Errorf("Started(%v) (events before it: %v), want Run's start %v before any event", rec.at, rec.early, before)
+		}
+		for _, ev := range rec.ev {
+			if ev.At > p.Duration+p.Drain {
+				t.Fatalf("event at %v, past the run: the clock started before Run", ev.At)
+			}
+		}
+	})
+}
