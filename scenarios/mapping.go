@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/m2msim/m2msim/internal/spell"
 )
 
 // fieldSet is a struct's fields by YAML key, in declaration order.
@@ -125,7 +127,7 @@ func unknownKey(key string, known []string) string {
 		dist = 1
 	}
 	for _, k := range known {
-		if e := editDistance(strings.ToLower(key), k); e <= dist {
+		if e := spell.Distance(strings.ToLower(key), k); e <= dist {
 			best, dist = k, e
 		}
 	}
@@ -133,33 +135,4 @@ func unknownKey(key string, known []string) string {
 		return fmt.Sprintf("unknown key %q (did you mean %q?)", key, best)
 	}
 	return fmt.Sprintf("unknown key %q; known keys: %s", key, strings.Join(known, ", "))
-}
-
-// editDistance counts the insertions, deletions, substitutions and swaps
-// of adjacent bytes that turn a into b (optimal string alignment).
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return len(a) + len(b)
-	}
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

@@ -251,20 +251,6 @@ func TestByteSize(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"qos", "qos", 0}, {"qso", "qos", 1}, {"keep_alive", "keepalive", 1}, {"", "abc", 3}, {"kitten", "sitting", 3},
-	}
-	for _, tc := range tests {
-		if got := editDistance(tc.a, tc.b); got != tc.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}
-
 func TestPlanRadioLimits(t *testing.T) {
 	s, err := Parse("lora.yaml", []byte(`version: 1
 name: lora

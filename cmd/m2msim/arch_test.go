@@ -20,9 +20,10 @@ var allowed = map[string][]string{
 	"sim":        {},
 	"report":     {"sim"},
 	"transports": {"transports/"},
-	"scenarios":  {"sim", "report", "transports/"},
+	"scenarios":  {"sim", "report", "transports/", "internal/"},
 	"web":        {"sim", "report"},
 	"cmd":        {""},
+	"internal":   {},   // small leaves any package may use
 	"bench":      {""}, // measurement programs, leaves like cmd
 }
 

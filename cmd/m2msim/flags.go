@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/m2msim/m2msim/internal/spell"
 )
 
 // parseFlags parses args against the flags defined in fs and returns the
@@ -93,40 +95,12 @@ func nearest(name string, candidates []string) (string, bool) {
 	}
 	best, bestD := "", 0
 	for _, c := range candidates {
-		d := editDistance(name, c)
+		d := spell.Distance(name, c)
 		if d <= 1+len(c)/5 && (best == "" || d < bestD) {
 			best, bestD = c, d
 		}
 	}
 	return best, best != ""
-}
-
-// editDistance is the optimal string alignment distance between a and b:
-// insertions, deletions, substitutions and swaps of adjacent letters
-// ("vaildate") count one edit each.
-func editDistance(a, b string) int {
-	// d[i][j] is the distance between a[:i] and b[:j].
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }
 
 // durationValue is a time.Duration flag whose errors show the form

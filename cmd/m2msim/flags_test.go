@@ -99,23 +99,3 @@ func TestNearest(t *testing.T) {
 		}
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0},
-		{"run", "run", 0},
-		{"rn", "run", 1},
-		{"rnu", "run", 1},
-		{"vaildate", "validate", 1},
-		{"", "out", 3},
-		{"kitten", "sitting", 3},
-		{"ca", "abc", 3}, // optimal string alignment, not full Damerau (2)
-	} {
-		if got := editDistance(tc.a, tc.b); got != tc.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-	}
-}

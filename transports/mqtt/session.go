@@ -204,7 +204,17 @@ func (s *Session) handshake(ctx context.Context, o *Options) (err error) {
 
 // abort ends a session whose handshake failed, once its flusher is done.
 func (s *Session) abort() {
+	s.shut()
+	s.rd.release()
+	s.dropAcks()
+}
+
+// shut ends writing (later writes fail with ErrClosed unless one failed
+// already), closes the conn and waits for the flusher, which the closed
+// conn ends at once. It returns why writing had ended before, if it had.
+func (s *Session) shut() (cause error) {
 	s.wmu.Lock()
+	cause = s.werr
 	if s.werr == nil {
 		s.werr = ErrClosed
 	}
@@ -212,10 +222,9 @@ func (s *Session) abort() {
 	s.wmu.Unlock()
 	s.conn.Close()
 	if bl != nil {
-		<-bl.done // the closed conn ends its write at once
+		<-bl.done
 	}
-	s.rd.release()
-	s.dropAcks()
+	return cause
 }
 
 // await arms the read deadline for the next answer: Options.Timeout from
@@ -397,17 +406,7 @@ func (s *Session) handle(first byte, body []byte) error {
 // finish ends the connection after the reader stopped, waits for the
 // flusher, and reports Lost unless Close got there first.
 func (s *Session) finish(err error) {
-	s.wmu.Lock()
-	cause := s.werr
-	if s.werr == nil {
-		s.werr = ErrClosed
-	}
-	bl := s.bl
-	s.wmu.Unlock()
-	s.conn.Close()
-	if bl != nil {
-		<-bl.done // the closed conn ends its write at once
-	}
+	cause := s.shut()
 	if !s.state.CompareAndSwap(stateOpen, stateLost) {
 		return
 	}
