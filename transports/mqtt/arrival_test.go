@@ -49,7 +49,7 @@ type wrapped struct{ net.Conn }
 // messages reach its socket. With kernel receive timestamps they arrived
 // before the reader was let go; without them (a conn that is not a
 // *net.TCPConn) arrival is when the read returned, after it. A scripted
-// broker writes them: once its write returns, the kernel has stamped them.
+// broker writes them, and waits until the backend's kernel has them.
 func TestBackendArrivalTimes(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -80,6 +80,12 @@ func TestBackendArrivalTimes(t *testing.T) {
 					burst = appendPublish(burst, "s", fmt.Sprintf("m%d", i))
 				}
 				_, err := c.Write(burst)
+				// The write returns once the bytes are queued; the
+				// receiving kernel stamps them when its TCP takes them,
+				// which its acknowledgement shows.
+				for deadline := time.Now().Add(5 * time.Second); err == nil && !peerHasAll(c) && time.Now().Before(deadline); {
+					runtime.Gosched()
+				}
 				written <- err
 				readPacket(c) // until the client leaves
 			})
