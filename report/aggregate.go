@@ -30,16 +30,22 @@ func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 		Requests:         requestsOf(&total.counts),
 		LatencyMS:        latenciesOf(total),
 		Errors:           errs,
-		Series:           seriesOf(series, elapsed),
+		Series:           seriesOf(series, elapsed, c.iv),
 		Thresholds:       []ThresholdResult{},
 	}
 	if a := r.Devices.Connects + r.Devices.ConnectFailures; a > 0 {
 		r.Connect.SuccessPct = round3(100 * float64(r.Devices.Connects) / float64(a))
 	}
 	r.Backend = Backend{Connections: c.info.BackendConnections, E2E: c.sample(), Behind: behind(r.LatencyMS.BackendLag)}
+	groups := c.gatherGroups()
 	r.Stages = c.stageResults(stages)
-	r.Groups = c.groupResults()
+	r.Groups = c.groupResults(groups)
+	m, err := c.metricsOf(stages, total, groups, series, errs, len(r.Series.T))
+	r.Metrics = m
 	r.Warnings = warnings(r)
+	if err != nil {
+		r.Warnings = append(r.Warnings, "the histograms could not be kept ("+err.Error()+"): this result cannot be merged or re-cut")
+	}
 	return r
 }
 
@@ -72,6 +78,11 @@ func (c *Collector) gather() ([]stageAcc, ErrorCounts, []second) {
 		}
 		for b, sec := range sh.series {
 			series[b].add(sec)
+			for k := range numLatency {
+				if h := sh.ivHotFor(k, b); h != nil {
+					series[b].latency(k, ivDigits).h.MergeFrom(h)
+				}
+			}
 		}
 		sh.mu.Unlock()
 	}
@@ -89,6 +100,22 @@ func (s *second) add(o second) {
 	s.lagN += o.lagN
 	s.lagSlow += o.lagSlow
 	s.lagMax = max(s.lagMax, o.lagMax)
+	for k := range s.kinds {
+		s.kinds[k] += o.kinds[k]
+		s.sum[k] += o.sum[k]
+		s.max[k] = max(s.max[k], o.max[k])
+	}
+	if len(o.errs) > 0 && s.errs == nil {
+		s.errs = make(map[string]int64, len(o.errs))
+	}
+	for k, n := range o.errs {
+		s.errs[k] += n
+	}
+	for k, a := range o.lat {
+		if a != nil {
+			s.latency(k, ivDigits).merge(a)
+		}
+	}
 }
 
 func (c *Collector) stageResults(stages []stageAcc) []StageResult {
@@ -208,10 +235,10 @@ func (a *latencyAcc) stats(missing int64) LatencyStats {
 
 // seriesOf lays the merged seconds out as columns, covering at least the
 // elapsed time.
-func seriesOf(secs []second, elapsed time.Duration) Series {
-	n := max(len(secs), int((elapsed+time.Second-1)/time.Second))
+func seriesOf(secs []second, elapsed, iv time.Duration) Series {
+	n := max(len(secs), int((elapsed+iv-1)/iv))
 	s := Series{
-		IntervalS: 1,
+		IntervalS: iv.Seconds(),
 		T:         make([]int64, n),
 		Sent:      make([]int64, n),
 		Acked:     make([]int64, n),
@@ -227,7 +254,7 @@ func seriesOf(secs []second, elapsed time.Duration) Series {
 			sec = secs[i]
 		}
 		live += sec.connDelta
-		s.T[i] = int64(i + 1)
+		s.T[i] = int64(time.Duration(i+1) * iv / time.Second)
 		s.Sent[i], s.Acked[i], s.Delivered[i] = sec.sent, sec.acked, sec.delivered
 		s.Connected[i], s.Connects[i], s.Errors[i] = live, sec.connects, sec.errors
 	}

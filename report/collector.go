@@ -41,6 +41,11 @@ const (
 	histLowest  = 1
 	histHighest = int64(histMax / time.Microsecond)
 	histDigits  = 3
+	// ivDigits is the precision of the per-interval histograms: 2
+	// significant figures (at most 1% high) keep an hour of them small,
+	// and they only draw charts over time; thresholds and the tables use
+	// the whole run's, stages' and groups' at 3.
+	ivDigits = 2
 )
 
 const histMax = 14 * 24 * time.Hour
@@ -85,7 +90,8 @@ type Collector struct {
 	info      Info
 	now       func() time.Time
 	stageEnds []time.Duration // cumulative end of each stage
-	maxBucket int             // last series bucket; later events fold into it
+	iv        time.Duration   // length of a series interval
+	maxBucket int             // last series interval; later events fold into it
 	shards    []shard
 	mask      uint64
 
@@ -99,6 +105,11 @@ type Collector struct {
 	// snapMu guards scratch. Lock order: snapMu before any shard's mu.
 	snapMu  sync.Mutex
 	scratch *hdr.PackedHistogram // Snapshot's merge target, reused
+
+	// obsMu guards obs, the observations by interval, and lastObs.
+	obsMu   sync.Mutex
+	obs     []observation
+	lastObs observation
 }
 
 // shard is one lock stripe of the Collector's state.
@@ -106,8 +117,9 @@ type shard struct {
 	mu     sync.Mutex // guards every field below
 	stages []stageAcc // one per stage; one in all when there are no stages
 	hot    [numLatency]hotHistogram
+	ivHot  [numLatency]hotHistogram // the latest interval's samples; stage holds the interval
 	errs   map[string]int64
-	series []second   // by second of Event.At
+	series []second   // by interval of Event.At
 	groups []groupAcc // by Event.Group
 	_      [64]byte   // keeps the next shard's lock off this cache line
 }
@@ -141,15 +153,23 @@ type latencyAcc struct {
 	max time.Duration
 }
 
-// second holds the series counters of one second, and the backend's lag
-// in it: how many deliveries it handled, how many of them late (over
-// behindP99), and the largest lag.
+// second holds the series counters of one interval (a second unless the
+// run is long), and the backend's lag in it: how many deliveries it
+// handled, how many of them late (over behindP99), and the largest lag.
+// It also keeps every kind's count, latency sum and maximum, the errors
+// by kind and, per latency kind, the samples at ivDigits (less those the
+// shard's ivHot holds).
 type second struct {
 	sent, timed, acked, delivered int64
 	connDelta, connects           int64
 	errors                        int64
 	lagN, lagSlow                 int64
 	lagMax                        time.Duration
+
+	kinds    [numKinds]int64
+	sum, max [numKinds]time.Duration
+	errs     map[string]int64
+	lat      [numLatency]*latencyAcc
 }
 
 // NewCollector returns a Collector for the run info describes.
@@ -170,14 +190,15 @@ func newCollector(info Info, procs int) *Collector {
 		end += s.Duration
 		c.stageEnds = append(c.stageEnds, end)
 	}
-	c.maxBucket = seriesLimit(max(info.Duration, end))
+	c.iv = intervalFor(max(info.Duration, end))
+	c.maxBucket = seriesLimit(max(info.Duration, end), c.iv)
 	n := 1
 	for n < min(procs, maxShards) {
 		n *= 2
 	}
 	c.mask = uint64(n - 1)
 	c.shards = make([]shard, n)
-	buckets := int(max(info.Duration, end)/time.Second) + 16
+	buckets := int(max(info.Duration, end)/c.iv) + 16
 	for i := range c.shards {
 		c.shards[i].init(max(1, len(info.Stages)), buckets)
 	}
@@ -192,13 +213,33 @@ func (c *Collector) Started(t time.Time) { c.origin.Store(&t) }
 // started is the origin of Event.At.
 func (c *Collector) started() time.Time { return *c.origin.Load() }
 
-// seriesLimit is the last series bucket for a run planned to last d: an
-// hour of drain and overrun past the plan, or a week for an open run.
-func seriesLimit(d time.Duration) int {
-	if d <= 0 {
-		return 7 * 24 * 3600
+// maxIntervals bounds the intervals of a planned run's series: a run
+// longer than an hour gets intervals longer than a second.
+const maxIntervals = 3600
+
+// intervalFor is the series interval of a run planned to last d: a
+// second up to an hour, else the shortest of 2, 5, 10, 15, 30 s, 1, 2, 5,
+// 10, 15, 30 min or 1 h that keeps the run within maxIntervals. An open
+// run (d = 0) gets seconds, and the series grows as it runs.
+func intervalFor(d time.Duration) time.Duration {
+	for _, iv := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+		15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
+		10 * time.Minute, 15 * time.Minute, 30 * time.Minute} {
+		if d <= iv*maxIntervals {
+			return iv
+		}
 	}
-	return int((d+time.Hour)/time.Second) + 1
+	return time.Hour
+}
+
+// seriesLimit is the last series interval for a run planned to last d:
+// an hour of drain and overrun past the plan (a tenth of the plan past
+// ten hours), or a week for an open run.
+func seriesLimit(d, iv time.Duration) int {
+	if d <= 0 {
+		return int(7 * 24 * time.Hour / iv)
+	}
+	return int((d+max(time.Hour, d/10))/iv) + 1
 }
 
 func (s *shard) init(stages, buckets int) {
@@ -285,7 +326,7 @@ func (c *Collector) bucketOf(at time.Duration) int {
 	if at < 0 {
 		return 0
 	}
-	return int(min(at/time.Second, time.Duration(c.maxBucket)))
+	return int(min(at/c.iv, time.Duration(c.maxBucket)))
 }
 
 func (s *shard) add(e sim.Event, stage, bucket int) {
@@ -294,17 +335,26 @@ func (s *shard) add(e sim.Event, stage, bucket int) {
 	if e.Timed {
 		acc.timed[e.Kind]++
 	}
-	if g := s.group(e.Group); g != nil {
+	g := s.group(e.Group)
+	if g != nil {
 		g.add(e)
 	}
+	sec := s.second(bucket)
+	sec.kinds[e.Kind]++
+	sec.sum[e.Kind] += e.Latency
+	sec.max[e.Kind] = max(sec.max[e.Kind], e.Latency)
 	if l := latencySlot[e.Kind]; l != 0 {
 		if e.Err != "" {
 			s.errs[e.Err]++ // counted, but without a latency
+			sec.errKind(e.Err)
 		} else {
 			s.recordLatency(int(l-1), stage, e.Latency)
+			s.recordInterval(int(l-1), bucket, e.Latency)
+			if g != nil {
+				g.latency(int(l-1), e.Latency)
+			}
 		}
 	}
-	sec := s.second(bucket)
 	switch e.Kind {
 	case sim.Published:
 		sec.sent++
@@ -328,7 +378,16 @@ func (s *shard) add(e sim.Event, stage, bucket int) {
 	case sim.ConnectFailed, sim.PublishFailed:
 		sec.errors++
 		s.errs[errLabel(e.Err)]++
+		sec.errKind(errLabel(e.Err))
 	}
+}
+
+// errKind counts one failure of kind in the interval.
+func (sec *second) errKind(kind string) {
+	if sec.errs == nil {
+		sec.errs = make(map[string]int64)
+	}
+	sec.errs[kind]++
 }
 
 // lag adds one backend lag d.
@@ -376,6 +435,48 @@ func (s *shard) recordLatency(kind, stage int, d time.Duration) {
 		return
 	}
 	_ = hot.h.RecordValue(us)
+}
+
+// recordInterval adds latency d of kind to interval b, like
+// recordLatency: a dense histogram takes the latest interval's samples and
+// moves into the interval's compact one when a later interval begins.
+func (s *shard) recordInterval(kind, b int, d time.Duration) {
+	d = max(0, min(d, histMax))
+	us := int64((d + time.Microsecond/2) / time.Microsecond)
+	acc := s.series[b].latency(kind, ivDigits)
+	acc.sum += d
+	acc.max = max(acc.max, d)
+	hot := &s.ivHot[kind]
+	switch {
+	case hot.h == nil:
+		hot.h, hot.stage = hdr.New(histLowest, histHighest, ivDigits), b
+	case b > hot.stage:
+		s.series[hot.stage].lat[kind].h.MergeFrom(hot.h)
+		hot.h.Reset()
+		hot.stage = b
+	case b < hot.stage:
+		_ = acc.h.RecordValue(us)
+		return
+	}
+	_ = hot.h.RecordValue(us)
+}
+
+// latency returns the interval's accumulator for kind, made at digits
+// significant figures when missing.
+func (sec *second) latency(kind, digits int) *latencyAcc {
+	if sec.lat[kind] == nil {
+		sec.lat[kind] = &latencyAcc{h: hdr.NewPacked(histLowest, histHighest, digits)}
+	}
+	return sec.lat[kind]
+}
+
+// ivHotFor returns the dense histogram holding samples of kind for
+// interval b, or nil.
+func (s *shard) ivHotFor(kind, b int) *hdr.Histogram {
+	if hot := &s.ivHot[kind]; hot.h != nil && hot.stage == b {
+		return hot.h
+	}
+	return nil
 }
 
 // hotFor returns the dense histogram holding samples of kind for stage,

@@ -3,6 +3,8 @@ package report
 import (
 	"time"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/m2msim/m2msim/sim"
 )
 
@@ -58,6 +60,19 @@ const maxGroups = 1 << 12
 type groupAcc struct {
 	counts, timed [numKinds]int64
 	sum, max      [numKinds]time.Duration
+	lat           [numLatency]*latencyAcc
+}
+
+// latency adds latency d of kind to the group's histogram for it.
+func (g *groupAcc) latency(kind int, d time.Duration) {
+	d = max(0, min(d, histMax))
+	if g.lat[kind] == nil {
+		g.lat[kind] = &latencyAcc{h: hdr.NewPacked(histLowest, histHighest, histDigits)}
+	}
+	a := g.lat[kind]
+	a.sum += d
+	a.max = max(a.max, d)
+	_ = a.h.RecordValue(int64((d + time.Microsecond/2) / time.Microsecond))
 }
 
 func (g *groupAcc) add(e sim.Event) {
@@ -75,6 +90,14 @@ func (g *groupAcc) merge(o *groupAcc) {
 		g.timed[k] += o.timed[k]
 		g.sum[k] += o.sum[k]
 		g.max[k] = max(g.max[k], o.max[k])
+	}
+	for k, a := range o.lat {
+		if a != nil {
+			if g.lat[k] == nil {
+				g.lat[k] = &latencyAcc{h: hdr.NewPacked(histLowest, histHighest, histDigits)}
+			}
+			g.lat[k].merge(a)
+		}
 	}
 }
 
@@ -100,18 +123,9 @@ func (s *shard) group(i int) *groupAcc {
 
 // groupResults merges the shards' group accumulators into one result per
 // group named in Info.Groups.
-func (c *Collector) groupResults() []GroupResult {
-	if len(c.info.Groups) == 0 {
+func (c *Collector) groupResults(all []groupAcc) []GroupResult {
+	if len(all) == 0 {
 		return nil
-	}
-	all := make([]groupAcc, len(c.info.Groups))
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		for g := range min(len(s.groups), len(all)) {
-			all[g].merge(&s.groups[g])
-		}
-		s.mu.Unlock()
 	}
 	out := make([]GroupResult, len(all))
 	timed := c.timedDevices()
@@ -130,6 +144,21 @@ func (c *Collector) groupResults() []GroupResult {
 		}
 	}
 	return out
+}
+
+// gatherGroups merges the shards' accumulators of the groups named in
+// Info.Groups.
+func (c *Collector) gatherGroups() []groupAcc {
+	all := make([]groupAcc, len(c.info.Groups))
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for g := range min(len(s.groups), len(all)) {
+			all[g].merge(&s.groups[g])
+		}
+		s.mu.Unlock()
+	}
+	return all
 }
 
 // timedDevices is how many devices of each group in Info.Groups the

@@ -25,14 +25,26 @@ func MarshalResult(r *Result) ([]byte, error) {
 	if err := enc.Encode(r); err != nil {
 		return nil, fmt.Errorf("encode result: %w", err)
 	}
-	return numberArray.ReplaceAllFunc(buf.Bytes(), func(a []byte) []byte {
-		return bytes.ReplaceAll(space.ReplaceAll(a, nil), []byte(","), []byte(", "))
-	}), nil
+	b := numberArray.ReplaceAllFunc(buf.Bytes(), oneLine)
+	return histogramObject.ReplaceAllFunc(b, oneLine), nil
 }
 
-// numberArray matches an indented array of numbers. It must start with a
-// newline, which no JSON string holds, so it never matches inside one.
-var numberArray = regexp.MustCompile(`\[\n[-+.eE0-9,\s]*\]`)
+// oneLine puts an indented JSON array or object of scalars on one line.
+func oneLine(a []byte) []byte {
+	a = space.ReplaceAll(a, nil)
+	a = bytes.ReplaceAll(a, []byte(`,"`), []byte(`, "`))
+	return bytes.ReplaceAll(bytes.ReplaceAll(a, []byte(`":`), []byte(`": `)), []byte(","), []byte(", "))
+}
+
+// numberArray matches an indented array of numbers and nulls. It must
+// start with a newline, which no JSON string holds, so it never matches
+// inside one.
+var numberArray = regexp.MustCompile(`\[\n[-+.eE0-9,\snul]*\]`)
+
+// histogramObject matches an indented Histogram: one line each, so that
+// an hour of intervals reads as an hour of lines. Base64 holds no
+// braces, brackets or newlines.
+var histogramObject = regexp.MustCompile(`\{\n\s*"n": [^{}\[\]]*\}`)
 
 var space = regexp.MustCompile(`\s+`)
 

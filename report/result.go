@@ -52,6 +52,9 @@ type Result struct {
 	Groups     []GroupResult     `json:"groups,omitempty"`
 	Series     Series            `json:"series"`
 	Thresholds []ThresholdResult `json:"thresholds"`
+	// Metrics holds the measurements everything above derives from; nil
+	// in a result read from a v1 file.
+	Metrics *Metrics `json:"metrics,omitempty"`
 }
 
 // Scenario names what was run.

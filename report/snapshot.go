@@ -57,8 +57,8 @@ func (c *Collector) Snapshot() Snapshot {
 		ConnectedMax: c.connectedMax.Load(),
 	}
 	// The window holds the seconds [first, last], all of them over.
-	last := min(int(s.Elapsed/time.Second)-1, c.maxBucket)
-	first := max(0, last-int(RateWindow/time.Second)+1)
+	last := min(int(s.Elapsed/c.iv)-1, c.maxBucket)
+	first := max(0, last-max(1, int(RateWindow/c.iv))+1)
 	c.snapMu.Lock()
 	defer c.snapMu.Unlock()
 	if c.scratch == nil {
@@ -76,15 +76,16 @@ func (c *Collector) Snapshot() Snapshot {
 		s.E2EP99 = min(p99, maxE2E)
 	}
 	if last >= first {
-		s.window(&win, last-first+1)
+		s.window(&win, last-first+1, c.iv)
 	}
 	return s
 }
 
-// window sets the rates and the backend's state from the sum of n seconds.
-func (s *Snapshot) window(w *second, n int) {
-	s.Window = time.Duration(n) * time.Second
-	per := func(v int64) float64 { return float64(v) / float64(n) }
+// window sets the rates and the backend's state from the sum of n
+// intervals of length iv.
+func (s *Snapshot) window(w *second, n int, iv time.Duration) {
+	s.Window = time.Duration(n) * iv
+	per := func(v int64) float64 { return float64(v) / s.Window.Seconds() }
 	s.SentPerSec, s.TimedPerSec = per(w.sent), per(w.timed)
 	s.AckedPerSec, s.ReceivedPerSec = per(w.acked), per(w.delivered)
 	s.BackendLagMax = w.lagMax
