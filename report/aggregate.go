@@ -12,9 +12,28 @@ import (
 // is safe, but not meaningful, while events are still arriving.
 func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 	stages, errs, series := c.gather()
+	obs, _ := c.observations()
+	st := &state{stages: stages, groups: c.gatherGroups(), series: series, errs: errs, obs: obs,
+		connectedMax: c.connectedMax.Load()}
+	return c.resultOf(status, elapsed, st)
+}
+
+// state is everything a run measured, merged over the shards: what a
+// Result is made of, and what a result's Metrics decode to.
+type state struct {
+	stages       []stageAcc // one per stage; one in all without stages
+	groups       []groupAcc // one per Info.Groups
+	series       []second   // by interval
+	errs         ErrorCounts
+	obs          []observation // by interval; unset where none was taken
+	connectedMax int64
+}
+
+// resultOf lays st out as a Result for the run c describes.
+func (c *Collector) resultOf(status Status, elapsed time.Duration, st *state) *Result {
 	total := newStageAcc()
-	for i := range stages {
-		total.merge(&stages[i])
+	for i := range st.stages {
+		total.merge(&st.stages[i])
 	}
 	r := &Result{
 		Schema:           Schema,
@@ -24,23 +43,22 @@ func (c *Collector) Result(status Status, elapsed time.Duration) *Result {
 		Started:          c.started().UTC().Truncate(time.Millisecond),
 		ElapsedS:         seconds(elapsed),
 		PlannedDurationS: seconds(c.info.Duration),
-		Devices:          devicesOf(total, c.info.Devices, c.connectedMax.Load()),
+		Devices:          devicesOf(total, c.info.Devices, st.connectedMax),
 		Messages:         messagesOf(&total.counts, &total.timed),
 		Commands:         commandsOf(&total.counts),
 		Requests:         requestsOf(&total.counts),
 		LatencyMS:        latenciesOf(total),
-		Errors:           errs,
-		Series:           seriesOf(series, elapsed, c.iv),
+		Errors:           st.errs,
+		Series:           seriesOf(st.series, elapsed, c.iv),
 		Thresholds:       []ThresholdResult{},
 	}
 	if a := r.Devices.Connects + r.Devices.ConnectFailures; a > 0 {
 		r.Connect.SuccessPct = round3(100 * float64(r.Devices.Connects) / float64(a))
 	}
 	r.Backend = Backend{Connections: c.info.BackendConnections, E2E: c.sample(), Behind: behind(r.LatencyMS.BackendLag)}
-	groups := c.gatherGroups()
-	r.Stages = c.stageResults(stages)
-	r.Groups = c.groupResults(groups)
-	m, err := c.metricsOf(stages, total, groups, series, errs, len(r.Series.T))
+	r.Stages = c.stageResults(st.stages)
+	r.Groups = c.groupResults(st.groups)
+	m, err := c.metricsOf(st, total, len(r.Series.T))
 	r.Metrics = m
 	r.Warnings = warnings(r)
 	if err != nil {

@@ -42,13 +42,13 @@ type Metrics struct {
 	Gauges *Gauges `json:"gauges,omitempty"`
 }
 
-// Histogram is one latency distribution: its count, the exact sum and
-// maximum in µs, and the HDR histogram in HdrHistogram's V2 compressed
+// Histogram is one latency distribution: its count, the exact sum (in
+// ns, so that sums merge exactly) and maximum (in µs), and the HDR histogram in HdrHistogram's V2 compressed
 // encoding, base64 (values in µs, 1 µs to 14 days; 3 significant figures,
 // 2 in intervals).
 type Histogram struct {
 	N     int64  `json:"n"`
-	SumUS int64  `json:"sum_us"`
+	SumNS int64  `json:"sum_ns"`
 	MaxUS int64  `json:"max_us"`
 	HDR   string `json:"hdr"`
 }
@@ -113,7 +113,7 @@ func encodeHist(a *latencyAcc) (*Histogram, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode histogram: %w", err)
 	}
-	return &Histogram{N: a.h.TotalCount(), SumUS: int64(a.sum / time.Microsecond),
+	return &Histogram{N: a.h.TotalCount(), SumNS: int64(a.sum),
 		MaxUS: int64((a.max + time.Microsecond/2) / time.Microsecond), HDR: string(b)}, nil
 }
 
@@ -133,15 +133,16 @@ func (h *Histogram) decode(digits int) (*latencyAcc, error) {
 	if p.TotalCount() != h.N {
 		return nil, fmt.Errorf("histogram: holds %d samples, says n = %d", p.TotalCount(), h.N)
 	}
-	return &latencyAcc{h: p, sum: time.Duration(h.SumUS) * time.Microsecond,
+	return &latencyAcc{h: p, sum: time.Duration(h.SumNS),
 		max: time.Duration(h.MaxUS) * time.Microsecond}, nil
 }
 
 // metricsOf lays the collector's gathered state out as Metrics.
-func (c *Collector) metricsOf(stages []stageAcc, total *stageAcc, groups []groupAcc, series []second, errs ErrorCounts, n int) (*Metrics, error) {
+func (c *Collector) metricsOf(st *state, total *stageAcc, n int) (*Metrics, error) {
+	stages, groups, series := st.stages, st.groups, st.series
 	m := &Metrics{IntervalS: c.iv.Seconds(), Intervals: n, Latency: map[string]*LatencyMetric{},
 		Counters: map[string]*CounterMetric{}, Durations: map[string]*DurationMetric{},
-		Errors: ErrorSeries{Run: errs, Intervals: make([]ErrorCounts, n)}, ConnectedMax: c.connectedMax.Load()}
+		Errors: ErrorSeries{Run: st.errs, Intervals: make([]ErrorCounts, n)}, ConnectedMax: st.connectedMax}
 	staged := len(c.info.Stages) > 0
 	for k := range numLatency {
 		lm, err := encodeLatency(k, stages, total, groups, series, n, staged)
@@ -169,7 +170,7 @@ func (c *Collector) metricsOf(stages []stageAcc, total *stageAcc, groups []group
 			m.Errors.Intervals[i] = series[i].errs
 		}
 	}
-	m.Gauges = c.gauges(n)
+	m.Gauges = gaugesOf(st.obs, n)
 	return m, nil
 }
 
@@ -256,9 +257,8 @@ func durationMetric(k int, groups []groupAcc, series []second, n int) *DurationM
 
 // gauges lays the observations out per interval, each interval without
 // one repeating the one before; nil without any observation.
-func (c *Collector) gauges(n int) *Gauges {
-	obs, last := c.observations()
-	if !last.set {
+func gaugesOf(obs []observation, n int) *Gauges {
+	if !slices.ContainsFunc(obs, func(o observation) bool { return o.set }) {
 		return nil
 	}
 	g := &Gauges{Connecting: make([]int64, n), Connected: make([]int64, n), Sleeping: make([]int64, n),
