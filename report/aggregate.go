@@ -27,6 +27,9 @@ type state struct {
 	errs         ErrorCounts
 	obs          []observation // by interval; unset where none was taken
 	connectedMax int64
+	// summaryOnly leaves the series and the metrics out of the Result:
+	// the live view's figures, once a second.
+	summaryOnly bool
 }
 
 // resultOf lays st out as a Result for the run c describes.
@@ -58,6 +61,9 @@ func (c *Collector) resultOf(status Status, elapsed time.Duration, st *state) *R
 	r.Backend = Backend{Connections: c.info.BackendConnections, E2E: c.sample(), Behind: behind(r.LatencyMS.BackendLag)}
 	r.Stages = c.stageResults(st.stages)
 	r.Groups = c.groupResults(st.groups)
+	if st.summaryOnly {
+		return r
+	}
 	m, err := c.metricsOf(st, total, len(r.Series.T))
 	r.Metrics = m
 	r.Warnings = warnings(r)
@@ -71,6 +77,27 @@ func newStageAcc() *stageAcc {
 	a := &stageAcc{}
 	a.init()
 	return a
+}
+
+// gatherStages merges the shards' stage accumulators and error counts.
+func (c *Collector) gatherStages() ([]stageAcc, ErrorCounts) {
+	stages := make([]stageAcc, max(1, len(c.stageEnds)))
+	for i := range stages {
+		stages[i].init()
+	}
+	errs := ErrorCounts{}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for st := range stages {
+			sh.mergeStage(st, &stages[st])
+		}
+		for k, n := range sh.errs {
+			errs[k] += n
+		}
+		sh.mu.Unlock()
+	}
+	return stages, errs
 }
 
 // gather merges the shards: per-stage accumulators, error counts and the

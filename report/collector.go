@@ -29,6 +29,8 @@ type Info struct {
 	// BackendConnections is how many connections m2msim's backend uses;
 	// 0 when unknown.
 	BackendConnections int
+	// Thresholds are judged on the figures so far in Live.
+	Thresholds []Threshold
 	// E2E is the plan's end-to-end sample (sim.Plan.E2E): nil times every
 	// device. GroupInfo.Timed counts the devices it picks.
 	E2E *sim.Sampling
