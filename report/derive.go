@@ -200,7 +200,7 @@ func (st *state) decodeLatencies(m *Metrics, staged bool) error {
 		}
 		for i := range st.groups {
 			if h := at(lm.Groups, i); h != nil {
-				a, err := h.decode(histDigits)
+				a, err := h.decode(groupDigits)
 				if err != nil {
 					return fmt.Errorf("metrics: latency %q group %d: %w", name, i, err)
 				}

@@ -60,19 +60,44 @@ const maxGroups = 1 << 12
 type groupAcc struct {
 	counts, timed [numKinds]int64
 	sum, max      [numKinds]time.Duration
-	lat           [numLatency]*latencyAcc
+	// lat holds merged latency distributions. A shard records into dense
+	// instead: a dense histogram records in nanoseconds where a compact one
+	// searches, and at groupDigits it costs 35 KB, not 250.
+	lat   [numLatency]*latencyAcc
+	dense [numLatency]*denseAcc
+}
+
+// groupDigits is the precision of the groups' latency histograms: 2
+// significant figures (at most 1 % high), so that every group of every
+// shard can afford a dense one.
+const groupDigits = ivDigits
+
+// denseAcc is a latency distribution a shard records into.
+type denseAcc struct {
+	h        *hdr.Histogram
+	sum, max time.Duration
 }
 
 // latency adds latency d of kind to the group's histogram for it.
 func (g *groupAcc) latency(kind int, d time.Duration) {
 	d = max(0, min(d, histMax))
-	if g.lat[kind] == nil {
-		g.lat[kind] = &latencyAcc{h: hdr.NewPacked(histLowest, histHighest, histDigits)}
+	a := g.dense[kind]
+	if a == nil {
+		a = &denseAcc{h: hdr.New(histLowest, histHighest, groupDigits)}
+		g.dense[kind] = a
 	}
-	a := g.lat[kind]
 	a.sum += d
 	a.max = max(a.max, d)
 	_ = a.h.RecordValue(int64((d + time.Microsecond/2) / time.Microsecond))
+}
+
+// latencyAcc returns the group's merged accumulator for kind, made
+// when missing.
+func (g *groupAcc) latencyAcc(kind int) *latencyAcc {
+	if g.lat[kind] == nil {
+		g.lat[kind] = &latencyAcc{h: hdr.NewPacked(histLowest, histHighest, groupDigits)}
+	}
+	return g.lat[kind]
 }
 
 func (g *groupAcc) add(e sim.Event) {
@@ -93,10 +118,15 @@ func (g *groupAcc) merge(o *groupAcc) {
 	}
 	for k, a := range o.lat {
 		if a != nil {
-			if g.lat[k] == nil {
-				g.lat[k] = &latencyAcc{h: hdr.NewPacked(histLowest, histHighest, histDigits)}
-			}
-			g.lat[k].merge(a)
+			g.latencyAcc(k).merge(a)
+		}
+	}
+	for k, a := range o.dense {
+		if a != nil {
+			acc := g.latencyAcc(k)
+			acc.h.MergeFrom(a.h)
+			acc.sum += a.sum
+			acc.max = max(acc.max, a.max)
 		}
 	}
 }

@@ -44,8 +44,8 @@ type Metrics struct {
 
 // Histogram is one latency distribution: its count, the exact sum (in
 // ns, so that sums merge exactly) and maximum (in µs), and the HDR histogram in HdrHistogram's V2 compressed
-// encoding, base64 (values in µs, 1 µs to 14 days; 3 significant figures,
-// 2 in intervals).
+// encoding, base64 (values in µs, 1 µs to 14 days; 3 significant figures
+// for the run and stages, 2 for groups and intervals).
 type Histogram struct {
 	N     int64  `json:"n"`
 	SumNS int64  `json:"sum_ns"`

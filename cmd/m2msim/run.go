@@ -133,7 +133,7 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	}
 	coll := report.NewCollector(report.Info{Groups: groups, Name: sc.Name, File: sc.File, Seed: plan.Seed,
 		Devices: plan.Devices(), Duration: plan.Duration, Stages: plan.Stages, Started: time.Now(),
-		BackendConnections: rt.BackendConnections, E2E: plan.E2E})
+		BackendConnections: rt.BackendConnections, E2E: plan.E2E, Thresholds: sc.Thresholds()})
 	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Backend: rt.Backend, Recorder: coll, Logger: log})
 	if err != nil {
 		closeWithin(rt, closeGrace, log)
@@ -146,9 +146,11 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	fmt.Fprintf(stdout, "m2msim: %s: %d devices for %s against %s at %s, seed %d (repeat with --seed %d)\n",
 		sc.Name, plan.Devices(), plan.Duration, target, rt.Addr, plan.Seed, plan.Seed)
 	stopProgress := startProgress(coll, plan.Duration, f.progress, stdout)
+	stopObserver := startObserver(coll, eng)
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
 	oc := awaitRun(ctx, done, eng.Abort, abortGrace, func(aborting bool) { notice(stderr, plan.Drain, aborting) })
+	stopObserver(!oc.hung)
 	stopProgress()
 	err = finish(ctx, sc, coll, oc, f.out, stdout, stderr)
 	if !oc.hung {
