@@ -32,8 +32,8 @@ type Stage struct {
 // Knee is where p99 latency starts climbing. Index is into the stages
 // given to Analyze, Devices that stage's load. Method says how it was
 // sought: MethodKneedle, MethodFlat when p99 varies too little to bend,
-// MethodFewLoads with fewer than 3 loads, or MethodNoLatency when no stage
-// has a p99.
+// MethodFewLoads with fewer than 3 loads, MethodBeyond when p99 is beyond
+// reach at every load, or MethodNoLatency when no stage has a p99.
 type Knee struct {
 	Found   bool
 	Index   int
@@ -46,6 +46,7 @@ const (
 	MethodKneedle   = "kneedle"
 	MethodFlat      = "flat"
 	MethodFewLoads  = "too few loads"
+	MethodBeyond    = "beyond reach"
 	MethodNoLatency = "no latency"
 )
 

@@ -2,9 +2,6 @@ package capacity
 
 import "math"
 
-// MethodBeyond is the Knee method when p99 is beyond reach at every load.
-const MethodBeyond = "beyond reach"
-
 // flatMS and flatShare bound a flat latency curve: p99 varies by less than
 // 1 ms or less than 10 % of its lowest value across all loads.
 const (

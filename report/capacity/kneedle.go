@@ -36,8 +36,8 @@ import (
 // step past the last point along its last segment, falls below the
 // threshold. For a convex curve this continuation is safe: y beyond the
 // last point lies on or above the extension of the last chord, so d lies
-// on or below it. A straight or concave end does not fall, so it confirms
-// nothing.
+// on or below it. An end that climbs no faster than the diagonal does not
+// fall, so it confirms nothing.
 //
 // Fewer than 3 points, a constant x or a constant y have no knee.
 func Kneedle(x, y []float64, sensitivity float64) (index int, ok bool) {
