@@ -124,7 +124,7 @@ func addSeries(p *plot.Plot, s series, log bool) bool {
 	n := 0
 	var thumb plot.Thumbnailer
 	for _, seg := range segs {
-		l := &plotter.Line{XYs: seg, LineStyle: s.style}
+		l := bareLine{&plotter.Line{XYs: seg, LineStyle: s.style}}
 		p.Add(l)
 		thumb, n = l, n+len(seg)
 	}
@@ -141,6 +141,21 @@ func addSeries(p *plot.Plot, s series, log bool) bool {
 	}
 	return true
 }
+
+// bareLine is a plotter.Line without glyph boxes. A line's boxes, half
+// its width around each point, pad the plot by under a point, yet gonum
+// builds them for every point several times per draw: most of the
+// allocations of a long chart.
+type bareLine struct{ l *plotter.Line }
+
+// Plot implements plot.Plotter.
+func (b bareLine) Plot(c draw.Canvas, p *plot.Plot) { b.l.Plot(c, p) }
+
+// DataRange implements plot.DataRanger.
+func (b bareLine) DataRange() (xmin, xmax, ymin, ymax float64) { return b.l.DataRange() }
+
+// Thumbnail implements plot.Thumbnailer, for the legend.
+func (b bareLine) Thumbnail(c *draw.Canvas) { b.l.Thumbnail(c) }
 
 // yRange is the range of the drawable Y values of some series.
 func yRange(ss []series, log bool) (lo, hi float64, ok bool) {
