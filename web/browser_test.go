@@ -83,13 +83,23 @@ func TestBrowser(t *testing.T) {
 	if got := eval[string](t, ctx, `document.querySelectorAll('#thresholds tbody tr').length + ' ' + document.querySelectorAll('#groups tbody tr').length`); got != "3 4" {
 		t.Errorf("threshold and group rows: %q, want \"3 4\"", got)
 	}
-	if w := eval[bool](t, ctx, `document.getElementById('warnings').hidden`); w {
-		t.Error("the warning is hidden")
+	// shown tells whether the element is rendered (CSS may override hidden).
+	const shown = `(id) => document.getElementById(id).getClientRects().length > 0`
+	if !eval[bool](t, ctx, `(`+shown+`)('warnings')`) {
+		t.Error("the warning is not shown")
+	}
+	if eval[bool](t, ctx, `(`+shown+`)('finished')`) {
+		t.Error("the report link shows before Finish")
+	}
+
+	dir := screenshotDir(t)
+	if err := chromium.Screenshot(ctx, filepath.Join(dir, "web-live-running.png")); err != nil {
+		t.Fatal(err)
 	}
 
 	s.Finish([]byte("<!doctype html><title>finished report</title><h1 id=done>All done</h1>"))
 	eventually(t, 5*time.Second, "the report link appears", func() bool {
-		return eval[bool](t, ctx, `!document.getElementById('finished').hidden`)
+		return eval[bool](t, ctx, `(`+shown+`)('finished') && (`+shown+`)('report-link')`)
 	})
 	if got := eval[string](t, ctx, `document.getElementById('phase').textContent`); got != "finished" {
 		t.Errorf("phase badge %q, want finished", got)
@@ -98,7 +108,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the page broke its Content-Security-Policy: %v", v)
 	}
 
-	shot := filepath.Join(screenshotDir(t), "web-live.png")
+	shot := filepath.Join(dir, "web-live.png")
 	if err := chromium.Screenshot(ctx, shot); err != nil {
 		t.Fatal(err)
 	}
