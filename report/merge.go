@@ -146,4 +146,5 @@ func (o *observation) add(b observation) {
 	o.cpuPct += b.cpuPct
 	o.files += b.files
 	o.limit += b.limit
+	o.cores += b.cores
 }

@@ -102,6 +102,8 @@ type Gauges struct {
 	CPUPct         []float64 `json:"cpu_pct"`
 	OpenFiles      []int64   `json:"open_files"`
 	OpenFilesLimit int64     `json:"open_files_limit"`
+	// Cores is how many cores m2msim could use (GOMAXPROCS).
+	Cores int `json:"cores"`
 }
 
 // encodeHist encodes a into a Histogram; nil when it has no samples.
@@ -268,6 +270,7 @@ func gaugesOf(obs []observation, n int) *Gauges {
 		if i < len(obs) && obs[i].set {
 			cur = obs[i]
 			g.OpenFilesLimit = max(g.OpenFilesLimit, cur.limit)
+			g.Cores = max(g.Cores, cur.cores)
 		}
 		g.Connecting[i], g.Connected[i] = cur.census.Connecting, cur.census.Connected
 		g.Sleeping[i], g.Offline[i] = cur.census.Sleeping, cur.census.Offline

@@ -19,6 +19,9 @@ type Observation struct {
 	// OpenFiles is how many files the process has open, against
 	// OpenFilesLimit (its soft limit); 0 when unknown.
 	OpenFiles, OpenFilesLimit int64
+	// Cores is how many cores the process may use (GOMAXPROCS); 0 when
+	// unknown.
+	Cores int
 }
 
 // observation is what an interval keeps of its last Observation.
@@ -30,6 +33,7 @@ type observation struct {
 	cpu          time.Duration
 	cpuPct       float64 // over the time since the previous observation
 	files, limit int64
+	cores        int
 }
 
 // Observe records o in the interval it closes: an observation taken at
@@ -37,7 +41,7 @@ type observation struct {
 // interval. Observations must come in time order.
 func (c *Collector) Observe(o Observation) {
 	ob := observation{set: true, at: o.At, groups: append([]sim.Census(nil), o.Census...),
-		cpu: o.CPU, files: o.OpenFiles, limit: o.OpenFilesLimit}
+		cpu: o.CPU, files: o.OpenFiles, limit: o.OpenFilesLimit, cores: o.Cores}
 	for _, g := range o.Census {
 		ob.census.Add(g)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -27,7 +28,7 @@ func startObserver(coll *report.Collector, eng *sim.Engine) (stop func(last bool
 			files, limit = openFiles()
 		}
 		coll.Observe(report.Observation{At: coll.Elapsed(), Census: eng.Census(), CPU: processCPU(),
-			OpenFiles: files, OpenFilesLimit: limit})
+			OpenFiles: files, OpenFilesLimit: limit, Cores: runtime.GOMAXPROCS(0)})
 	}
 	look(0) // the CPU time at the start, for the first interval's share
 	go func() {

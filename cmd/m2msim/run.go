@@ -17,6 +17,7 @@ import (
 	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/scenarios"
 	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/web"
 	"golang.org/x/term"
 )
 
@@ -30,10 +31,12 @@ type runFlags struct {
 	logLevel   slog.Level
 	cpuProfile string
 	memProfile string
+	web        string // live view address, or "off"
+	webToken   string
 }
 
 func parseRunFlags(args []string) (runFlags, []string, error) {
-	f := runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn}
+	f := runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn, web: "127.0.0.1:0", webToken: os.Getenv(webTokenEnv)}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.Var(pathValue{&f.out}, "out", "DIR")
 	fs.Var(durationValue{d: &f.duration}, "duration", "D")
@@ -42,6 +45,8 @@ func parseRunFlags(args []string) (runFlags, []string, error) {
 	fs.Var(levelValue{&f.logLevel}, "log-level", "L")
 	fs.Var(pathValue{&f.cpuProfile}, "cpuprofile", "FILE")
 	fs.Var(pathValue{&f.memProfile}, "memprofile", "FILE")
+	fs.StringVar(&f.web, "web", f.web, "ADDR")
+	fs.StringVar(&f.webToken, "web-token", f.webToken, "TOKEN")
 	pos, err := parseFlags(fs, args)
 	return f, pos, err
 }
@@ -145,6 +150,7 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	}
 	fmt.Fprintf(stdout, "m2msim: %s: %d devices for %s against %s at %s, seed %d (repeat with --seed %d)\n",
 		sc.Name, plan.Devices(), plan.Duration, target, rt.Addr, plan.Seed, plan.Seed)
+	view := liveView(coll, f, log, stdout, stderr)
 	stopProgress := startProgress(coll, plan.Duration, f.progress, stdout)
 	stopObserver := startObserver(coll, eng)
 	done := make(chan error, 1)
@@ -152,7 +158,7 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	oc := awaitRun(ctx, done, eng.Abort, abortGrace, func(aborting bool) { notice(stderr, plan.Drain, aborting) })
 	stopObserver(!oc.hung)
 	stopProgress()
-	err = finish(ctx, sc, coll, oc, f.out, stdout, stderr)
+	err = finish(ctx, sc, coll, oc, f.out, repeatCommand(sc.File, f, plan.Seed), view, stdout, stderr)
 	if !oc.hung {
 		// A hung engine may hold the target: exit without waiting for it.
 		closeWithin(rt, closeGrace, log)
@@ -171,7 +177,7 @@ func notice(w io.Writer, drain time.Duration, aborting bool) {
 
 // finish writes the result of a run that ended as oc says, prints the
 // summary and returns the error that sets the exit code.
-func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector, oc outcome, out string, stdout, stderr io.Writer) error {
+func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector, oc outcome, out, command string, view *web.Server, stdout, stderr io.Writer) error {
 	status := report.StatusPassed
 	switch {
 	case oc.aborted:
@@ -189,6 +195,11 @@ func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector,
 		in.saved.Store(&path)
 	}
 	_ = report.WriteSummary(stdout, res)
+	var html []byte
+	if path != "" {
+		html = writeReports(res, path, command, stdout, stderr)
+	}
+	closeView(view, html)
 	switch {
 	case path == "":
 		resultLost(stderr, res)
