@@ -4,7 +4,8 @@ const mainHelp = `m2msim simulates fleets of M2M/IoT devices against real broker
 reports how the servers held up.
 
 Usage:
-  m2msim run FILE [flags]        run a scenario, write DIR/result.json
+  m2msim run FILE [flags]        run a scenario, write DIR/result.json and the reports
+  m2msim report RESULT.json      re-render the reports; also: report compare, report merge
   m2msim validate FILE...        check scenarios without running them
   m2msim radios                  list the radio profiles, their numbers and sources
   m2msim version                 print the version and the revision it was built from
@@ -27,8 +28,10 @@ Exit codes:
 const runHelp = `Usage: m2msim run FILE [flags]
 
 Runs the scenario in FILE: connects its devices to the target broker,
-drives them on the schedule, and writes DIR/result.json and a summary.
-DIR must be writable: m2msim checks before it connects anything.
+drives them on the schedule, and writes DIR/result.json, the reports
+(report.html, junit.xml, summary.md, timeseries.csv) and a summary. DIR
+must be writable: m2msim checks before it connects anything. While it
+runs, a live view is served (its URL is printed at start).
 
 Flags (--flag VALUE or --flag=VALUE, before or after FILE):
   --out DIR          where to write result.json [out/<scenario name>]
@@ -37,6 +40,12 @@ Flags (--flag VALUE or --flag=VALUE, before or after FILE):
   --progress D       how often to print progress when stdout is not a
                      terminal [10s]; 0 turns it off
   --log-level L      debug, info, warn or error [warn]
+  --web ADDR         where to serve the live view [127.0.0.1:0, a free
+                     loopback port]; "off" for none. An address other
+                     than loopback needs --web-token
+  --web-token T      the token viewers must give (?token=T, or
+                     Authorization: Bearer T); also from $M2MSIM_WEB_TOKEN,
+                     which keeps it out of the process list
 
 Development aids (for profiling m2msim itself, not the broker):
   --cpuprofile FILE  write a CPU profile of the whole run to FILE

@@ -71,7 +71,7 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 // commands are the command names, in the order help lists them.
-var commands = []string{"run", "validate", "radios", "version", "help"}
+var commands = []string{"run", "report", "validate", "radios", "version", "help"}
 
 // run is the whole program but for process-level concerns (signals,
 // exit). A run's context ends at the first interrupt; its cause is then
@@ -86,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCmd(ctx, rest, stdout, stderr)
 	case "validate":
 		return validateCmd(rest, stdout, stderr)
+	case "report":
+		return reportCmd(rest, stdout, stderr)
 	case "radios":
 		return radiosCmd(rest, stdout)
 	case "version", "--version":
@@ -109,5 +111,5 @@ func unknownCommand(name string) error {
 	if near, ok := nearest(name, commands); ok {
 		return usageErr("unknown command %q (did you mean %q?)", name, near)
 	}
-	return usageErr("unknown command %q (commands: run, validate, radios, version, help; see: m2msim help)", name)
+	return usageErr("unknown command %q (commands: run, report, validate, radios, version, help; see: m2msim help)", name)
 }
