@@ -18,13 +18,13 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"rn"}, `unknown command "rn" (did you mean "run"?)`},
 		{[]string{"vaildate", "x.yaml"}, `unknown command "vaildate" (did you mean "validate"?)`},
 		{[]string{"help", "radio"}, `unknown command "radio" (did you mean "radios"?)`},
-		{[]string{"frobnicate"}, `unknown command "frobnicate" (commands: run, validate, radios, version, help; see: m2msim help)`},
+		{[]string{"frobnicate"}, `unknown command "frobnicate" (commands: run, report, validate, radios, version, help; see: m2msim help)`},
 		{[]string{"run", "x.yaml", "--outt", "d"}, "run: unknown flag --outt (did you mean --out?)"},
 		{[]string{"run", "x.yaml", "-outt", "d"}, "run: unknown flag --outt (did you mean --out?)"},
 		{[]string{"run", "x.yaml", "--durration=5s"}, "run: unknown flag --durration (did you mean --duration?)"},
 		{[]string{"run", "x.yaml", "--log", "debug"}, "run: unknown flag --log (did you mean --log-level?)"},
 		{[]string{"run", "x.yaml", "--cpuprofil", "f"}, "run: unknown flag --cpuprofil (did you mean --cpuprofile?)"},
-		{[]string{"run", "x.yaml", "--verbose"}, "run: unknown flag --verbose (flags: --cpuprofile, --duration, --log-level, --memprofile, --out, --progress, --seed)"},
+		{[]string{"run", "x.yaml", "--verbose"}, "run: unknown flag --verbose (flags: --cpuprofile, --duration, --log-level, --memprofile, --out, --progress, --seed, --web, --web-token)"},
 		{[]string{"run", "x.yaml", "--duration", "abc"}, `run: --duration: "abc" is not a duration (e.g. 30s, 2m)`},
 		{[]string{"run", "x.yaml", "--duration", "10"}, `run: --duration: "10" is not a duration (e.g. 30s, 2m)`},
 		{[]string{"run", "x.yaml", "--duration=0s"}, `run: --duration: "0s": want more than 0 (e.g. 30s, 2m)`},
@@ -55,12 +55,14 @@ func TestParseRunFlagsForms(t *testing.T) {
 		want runFlags
 		pos  []string
 	}{
-		{[]string{"s.yaml"}, runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn}, []string{"s.yaml"}},
+		{[]string{"s.yaml"}, runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn, web: loopbackAny}, []string{"s.yaml"}},
 		{[]string{"--out", "d", "s.yaml", "--seed=7", "-duration", "2m", "--log-level=debug"},
-			runFlags{out: "d", seed: &seven, duration: 2 * time.Minute, progress: 10 * time.Second, logLevel: slog.LevelDebug}, []string{"s.yaml"}},
-		{[]string{"s.yaml", "--progress", "0", "--cpuprofile", "c", "--memprofile=m"},
-			runFlags{progress: 0, logLevel: slog.LevelWarn, cpuProfile: "c", memProfile: "m"}, []string{"s.yaml"}},
-		{[]string{"--", "--out", "-"}, runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn}, []string{"--out", "-"}},
+			runFlags{out: "d", seed: &seven, duration: 2 * time.Minute, progress: 10 * time.Second, logLevel: slog.LevelDebug, web: loopbackAny}, []string{"s.yaml"}},
+		{[]string{"s.yaml", "--progress", "0", "--cpuprofile", "c", "--memprofile=m", "--web", "off"},
+			runFlags{progress: 0, logLevel: slog.LevelWarn, cpuProfile: "c", memProfile: "m", web: "off"}, []string{"s.yaml"}},
+		{[]string{"--", "--out", "-"}, runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn, web: loopbackAny}, []string{"--out", "-"}},
+		{[]string{"s.yaml", "--web=0.0.0.0:8080", "--web-token", "t0ken"},
+			runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn, web: "0.0.0.0:8080", webToken: "t0ken"}, []string{"s.yaml"}},
 	} {
 		f, pos, err := parseRunFlags(tc.args)
 		if err != nil || !reflect.DeepEqual(f, tc.want) || !reflect.DeepEqual(pos, tc.pos) {

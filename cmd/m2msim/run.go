@@ -36,7 +36,7 @@ type runFlags struct {
 }
 
 func parseRunFlags(args []string) (runFlags, []string, error) {
-	f := runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn, web: "127.0.0.1:0", webToken: os.Getenv(webTokenEnv)}
+	f := runFlags{progress: 10 * time.Second, logLevel: slog.LevelWarn, web: loopbackAny, webToken: os.Getenv(webTokenEnv)}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.Var(pathValue{&f.out}, "out", "DIR")
 	fs.Var(durationValue{d: &f.duration}, "duration", "D")

@@ -16,8 +16,12 @@ import (
 	"github.com/m2msim/m2msim/web"
 )
 
-// webOff is the --web value that turns the live view off.
-const webOff = "off"
+// webOff is the --web value that turns the live view off; loopbackAny,
+// its default, is a free loopback port.
+const (
+	webOff      = "off"
+	loopbackAny = "127.0.0.1:0"
+)
 
 // webClose bounds how long closing the live view may take.
 const webClose = 2 * time.Second

@@ -159,10 +159,15 @@ func TestAnalyzeLimiter(t *testing.T) {
 			"…at 10,000 devices it held 60,000 of 65,536 open files, 91.6 % of its limit (bound 90 %);"},
 		{"lag comparable to a small p99", with(func(s []capacity.Stage) {
 			for i := range s {
-				s[i].P99MS, s[i].ScheduleLagP99MS = 3+0.1*float64(i), 0.3
+				s[i].P99MS, s[i].ScheduleLagP99MS = 9+0.1*float64(i), 0.3
 			}
-			s[2].ScheduleLagP99MS = 2
-		}), capacity.LimiterGenerator, "…at 5,000 devices its schedule ran 2 ms late at p99, over half the stage's p99 of 3.2 ms;"},
+			s[2].ScheduleLagP99MS = 6
+		}), capacity.LimiterGenerator, "…at 5,000 devices its schedule ran 6 ms late at p99, over half the stage's p99 of 9.2 ms;"},
+		{"a scheduler's millisecond is no limit", with(func(s []capacity.Stage) {
+			for i := range s {
+				s[i].P99MS, s[i].ScheduleLagP99MS = 2+0.1*float64(i), 1.5
+			}
+		}), capacity.LimiterServer, "the server ran out first"},
 		{"backend behind", with(func(s []capacity.Stage) { s[1].BackendLagP99MS = 250 }), capacity.LimiterGenerator,
 			"…at 2,500 devices its backend read 250 ms late at p99 (bound 100 ms);"},
 		{"several at once", with(func(s []capacity.Stage) { s[3].CPUPct, s[3].ScheduleLagP99MS = 760, 30 }), capacity.LimiterGenerator,

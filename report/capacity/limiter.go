@@ -13,7 +13,7 @@ import (
 // The rule looks at the stages up to and including the first load past the
 // knee, where the climb in latency shows (every stage when there is no
 // knee). m2msim, the generator, ran out first when in any of them:
-//   - its schedule lag p99 is over 10 ms, or at least 1 ms and at least
+//   - its schedule lag p99 is over 10 ms, or at least 5 ms and at least
 //     half the stage's p99 (latency counts from the intended send time, so
 //     such lateness is a large part of what was measured);
 //   - its backend lag p99 is over 100 ms (the backend fell behind, so
@@ -42,7 +42,7 @@ const (
 // Bounds of the limiter rule (see Limiter).
 const (
 	lagBoundMS        = 10.0
-	lagFloorMS        = 1.0
+	lagFloorMS        = 5.0
 	lagShare          = 0.5
 	backendLagBoundMS = 100.0
 	cpuShare          = 0.9
