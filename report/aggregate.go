@@ -4,6 +4,8 @@ import (
 	"math"
 	"time"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/m2msim/m2msim/sim"
 )
 
@@ -239,21 +241,35 @@ func requestsOf(n *[numKinds]int64) Requests {
 // connect attempts that failed, the telemetry given up unacknowledged,
 // the timed messages lost, the commands and requests unanswered. Lags
 // have none.
-func missingOf(a *stageAcc) [numLatency]int64 {
+func missingOf(n, t *[numKinds]int64) [numLatency]int64 {
 	var m [numLatency]int64
-	m[latConnect] = a.counts[sim.ConnectFailed]
-	m[latAck] = a.counts[sim.Unacked]
-	m[latE2E] = lost(&a.counts, &a.timed)
-	m[latCommand] = commandsOf(&a.counts).Unanswered
-	m[latRequest] = requestsOf(&a.counts).Unanswered
+	m[latConnect] = n[sim.ConnectFailed]
+	m[latAck] = n[sim.Unacked]
+	m[latE2E] = lost(n, t)
+	m[latCommand] = commandsOf(n).Unanswered
+	m[latRequest] = requestsOf(n).Unanswered
 	return m
 }
 
 func latenciesOf(a *stageAcc) Latencies {
 	var l Latencies
-	missing := missingOf(a)
+	missing := missingOf(&a.counts, &a.timed)
 	for i := range a.lat {
 		*l.byIndex(i) = a.lat[i].stats(missing[i])
+	}
+	return l
+}
+
+// groupLatencies describes a group's distributions, judged like the
+// run's; a kind without samples is empty.
+func groupLatencies(g *groupAcc) Latencies {
+	var l Latencies
+	missing := missingOf(&g.counts, &g.timed)
+	for i, a := range g.lat {
+		if a == nil {
+			a = &latencyAcc{h: hdr.NewPacked(histLowest, histHighest, groupDigits)}
+		}
+		*l.byIndex(i) = a.stats(missing[i])
 	}
 	return l
 }
@@ -281,7 +297,7 @@ func (a *latencyAcc) stats(missing int64) LatencyStats {
 // seriesOf lays the merged seconds out as columns, covering at least the
 // elapsed time.
 func seriesOf(secs []second, elapsed, iv time.Duration) Series {
-	n := max(len(secs), int((elapsed+iv-1)/iv))
+	n := max(len(secs), min(int((elapsed+iv-1)/iv), maxReadIntervals))
 	s := Series{
 		IntervalS: iv.Seconds(),
 		T:         make([]int64, n),

@@ -200,7 +200,9 @@ func newCollector(info Info, procs int) *Collector {
 	}
 	c.mask = uint64(n - 1)
 	c.shards = make([]shard, n)
-	buckets := int(max(info.Duration, end)/c.iv) + 16
+	// The series grows as it goes; this only spares the common case its
+	// growth.
+	buckets := min(int(max(info.Duration, end)/c.iv)+16, 4096)
 	for i := range c.shards {
 		c.shards[i].init(max(1, len(info.Stages)), buckets)
 	}

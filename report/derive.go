@@ -31,8 +31,14 @@ func infoOf(r *Result) Info {
 	return info
 }
 
+// secondsDuration is s seconds, clamped to [0, 100 years]: a figure from a
+// file may be anything.
 func secondsDuration(s float64) time.Duration {
-	return time.Duration(math.Round(s * float64(time.Second)))
+	const most = 100 * 365 * 24 * time.Hour
+	if !(s > 0) {
+		return 0
+	}
+	return time.Duration(math.Round(min(s, most.Seconds()) * float64(time.Second)))
 }
 
 // collectorFor returns a Collector that describes r's run, with no events,
@@ -43,8 +49,8 @@ func collectorFor(r *Result) (*Collector, error) {
 	}
 	c := newCollector(infoOf(r), 1)
 	iv := secondsDuration(r.Metrics.IntervalS)
-	if iv <= 0 {
-		return nil, fmt.Errorf("metrics: interval_s %v is not positive", r.Metrics.IntervalS)
+	if iv < time.Millisecond || iv > 24*time.Hour {
+		return nil, fmt.Errorf("metrics: interval_s %v is not between 1 ms and a day", r.Metrics.IntervalS)
 	}
 	c.iv = iv
 	return c, nil
@@ -87,8 +93,8 @@ func (c *Collector) rejudge(r *Result, st *state) (*Result, error) {
 // decodeState turns metrics back into a state of the given numbers of
 // stages and groups.
 func decodeState(m *Metrics, stages, groups int) (*state, error) {
-	if m.Intervals < 0 || m.Intervals > 10*maxIntervals*24 {
-		return nil, fmt.Errorf("metrics: %d intervals", m.Intervals)
+	if m.Intervals < 0 || m.Intervals > maxReadIntervals {
+		return nil, fmt.Errorf("metrics: %d intervals, want 0 to %d", m.Intervals, maxReadIntervals)
 	}
 	st := &state{stages: make([]stageAcc, max(1, stages)), groups: make([]groupAcc, groups),
 		series: make([]second, m.Intervals), errs: ErrorCounts{}, connectedMax: m.ConnectedMax}
@@ -114,6 +120,11 @@ func decodeState(m *Metrics, stages, groups int) (*state, error) {
 	st.obs = observationsOf(m.Gauges, m.Intervals)
 	return st, nil
 }
+
+// maxReadIntervals bounds the intervals of a result file, so that a
+// damaged one cannot ask for gigabytes: a run writes at most a few
+// thousand (maxIntervals, plus its drain), an open one a second each.
+const maxReadIntervals = 100_000
 
 // kindByName maps sim's kind names back to kinds.
 var kindByName = func() map[string]sim.EventKind {

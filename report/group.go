@@ -29,6 +29,9 @@ type GroupResult struct {
 	Commands     Commands   `json:"commands"`
 	Requests     Requests   `json:"requests"`
 	Radio        GroupRadio `json:"radio"`
+	// LatencyMS are the group's own distributions, judged as the run's
+	// are, from histograms of 2 significant figures (at most 1 % high).
+	LatencyMS Latencies `json:"latency_ms"`
 }
 
 // GroupRadio is what a group's radios spent: frames and time on air,
@@ -162,9 +165,10 @@ func (c *Collector) groupResults(all []groupAcc) []GroupResult {
 	for i, g := range all {
 		out[i] = GroupResult{
 			Name: c.info.Groups[i].Name, Devices: c.info.Groups[i].Devices, TimedDevices: timed[i],
-			Messages: messagesOf(&g.counts, &g.timed),
-			Commands: commandsOf(&g.counts),
-			Requests: requestsOf(&g.counts),
+			Messages:  messagesOf(&g.counts, &g.timed),
+			Commands:  commandsOf(&g.counts),
+			Requests:  requestsOf(&g.counts),
+			LatencyMS: groupLatencies(&g),
 			Radio: GroupRadio{
 				Frames: g.counts[sim.OnAir], Collisions: g.counts[sim.Collided], AirtimeS: seconds(g.sum[sim.OnAir]),
 				QueueAgeMS: g.spread(sim.Deferred), DownlinkWaitMS: g.spread(sim.DownlinkWait),

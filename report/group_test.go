@@ -40,6 +40,13 @@ func TestGroupResults(t *testing.T) {
 		Messages: Messages{Sent: 1, Timed: 1, Received: 1, Deferred: 2, PublishFailures: 1},
 		Requests: Requests{Sent: 1, Answered: 1},
 		Radio:    GroupRadio{Frames: 2, Collisions: 1, AirtimeS: 2, QueueAgeMS: Spread{2, 3000, 4000}, DownlinkWaitMS: Spread{1, 10000, 10000}}}
+	// The group's latencies: its e2e sample, and the lost message and
+	// the unacknowledged one beyond every finished flow.
+	lat := g[0].LatencyMS
+	if lat.E2E.Count != 1 || lat.E2E.Missing != 1 || lat.E2E.P50.V != 1 || !lat.E2E.P99.Beyond || lat.Ack.Missing != 1 {
+		t.Errorf("group 0 latencies: e2e %+v, ack %+v; want one e2e of 1 ms, p99 beyond reach, one ack missing", lat.E2E, lat.Ack)
+	}
+	g[0].LatencyMS, g[1].LatencyMS = Latencies{}, Latencies{}
 	if g[0] != want0 {
 		t.Errorf("group 0 = %+v, want %+v", g[0], want0)
 	}

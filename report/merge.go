@@ -42,6 +42,9 @@ func Merge(parts ...*Result) (*Result, error) {
 			return nil, fmt.Errorf("merge: %s: %w", r.Scenario.Name, err)
 		}
 		offset := int(math.Round(float64(r.Started.Sub(base.Started)) / float64(iv)))
+		if offset < 0 || offset > maxReadIntervals {
+			return nil, fmt.Errorf("merge: %s started %s after the first: not parts of one run", r.Scenario.Name, r.Started.Sub(base.Started))
+		}
 		merged = mergeState(merged, st, offset)
 		whole.add(r, offset, iv)
 	}
@@ -57,6 +60,8 @@ func compatible(a, b *Result) error {
 	switch {
 	case b.Metrics == nil:
 		return ErrNoMetrics
+	case !(b.Metrics.IntervalS >= 0.001 && b.Metrics.IntervalS <= 86400):
+		return fmt.Errorf("interval %vs is not between 1 ms and a day", b.Metrics.IntervalS)
 	case b.Metrics.IntervalS != a.Metrics.IntervalS:
 		return fmt.Errorf("interval %vs, want %vs like the first", b.Metrics.IntervalS, a.Metrics.IntervalS)
 	case len(b.Stages) != len(a.Stages):
