@@ -104,3 +104,29 @@ func BenchmarkResult(b *testing.B) {
 		c.Result(StatusPassed, time.Minute)
 	}
 }
+
+// BenchmarkLiveSecond is what the live view asks of the collector once a
+// second: Live and the interval that just closed, one minute into a run
+// of 1,000 messages a second (10,000 devices reporting every 10 s) in
+// two groups. Divided by a second, it is the view's share of a core.
+func BenchmarkLiveSecond(b *testing.B) {
+	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := NewCollector(Info{Devices: 10_000, Duration: 10 * time.Minute, Started: start,
+		Groups: []GroupInfo{{Name: "a", Devices: 5000}, {Name: "b", Devices: 5000}}})
+	for i := range 60_000 {
+		e := benchTimedEvent(i * 5)
+		e.Group = i % 2
+		e.At, e.Intended = time.Duration(i)*time.Millisecond, time.Duration(i)*time.Millisecond
+		for k := range 4 {
+			e2 := benchTimedEvent(i*5 + k)
+			e2.Group, e2.At, e2.Intended = e.Group, e.At+e2.Latency, e.At
+			c.Record(e2)
+		}
+	}
+	c.now = func() time.Time { return start.Add(60 * time.Second) }
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.Live()
+		_ = c.Points(59)
+	}
+}

@@ -76,3 +76,22 @@ type discard struct{}
 func (discard) Publish(uint16, string, []byte, byte, bool) error { return nil }
 func (discard) Ping() error                                      { return nil }
 func (discard) Close() error                                     { return nil }
+
+// BenchmarkCensus is what counting 10,000 devices by state costs, which a
+// run does once a second for its report and live view.
+func BenchmarkCensus(b *testing.B) {
+	const n = 10_000
+	p := meterPlan(n, 15*time.Minute, time.Hour, 1)
+	e, err := New(p, Options{Connector: newFakeBroker(0), Shards: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.setLevel(n, n)
+	b.ReportAllocs()
+	for b.Loop() {
+		c := e.Census()
+		if c[0].Active() != n {
+			b.Fatalf("census counts %d active devices, want %d", c[0].Active(), n)
+		}
+	}
+}
