@@ -158,9 +158,9 @@ type latencyAcc struct {
 // second holds the series counters of one interval (a second unless the
 // run is long), and the backend's lag in it: how many deliveries it
 // handled, how many of them late (over behindP99), and the largest lag.
-// It also keeps every kind's count, latency sum and maximum, the errors
-// by kind and, per latency kind, the samples at ivDigits (less those the
-// shard's ivHot holds).
+// It also keeps every kind's count, the duration kinds' sums and maxima,
+// the errors by kind and, per latency kind, the samples at ivDigits (less
+// those the shard's ivHot holds).
 type second struct {
 	sent, timed, acked, delivered int64
 	connDelta, connects           int64
@@ -348,8 +348,10 @@ func (s *shard) add(e sim.Event, stage, bucket int) {
 	}
 	sec := s.second(bucket)
 	sec.kinds[e.Kind]++
-	sec.sum[e.Kind] += e.Latency
-	sec.max[e.Kind] = max(sec.max[e.Kind], e.Latency)
+	if durationKinds[e.Kind] {
+		sec.sum[e.Kind] += e.Latency
+		sec.max[e.Kind] = max(sec.max[e.Kind], e.Latency)
+	}
 	if l := latencySlot[e.Kind]; l != 0 {
 		if e.Err != "" {
 			s.errs[e.Err]++ // counted, but without a latency
