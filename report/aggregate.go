@@ -152,6 +152,9 @@ func (s *second) add(o second) {
 		s.sum[k] += o.sum[k]
 		s.max[k] = max(s.max[k], o.max[k])
 	}
+	for k, n := range o.named {
+		s.named = addCount(s.named, k, n)
+	}
 	if len(o.errs) > 0 && s.errs == nil {
 		s.errs = make(map[string]int64, len(o.errs))
 	}
@@ -254,7 +257,7 @@ func missingOf(n, t *[numKinds]int64) [numLatency]int64 {
 func latenciesOf(a *stageAcc) Latencies {
 	var l Latencies
 	missing := missingOf(&a.counts, &a.timed)
-	for i := range a.lat {
+	for i := range numBuiltin {
 		*l.byIndex(i) = a.lat[i].stats(missing[i])
 	}
 	return l
@@ -265,7 +268,7 @@ func latenciesOf(a *stageAcc) Latencies {
 func groupLatencies(g *groupAcc) Latencies {
 	var l Latencies
 	missing := missingOf(&g.counts, &g.timed)
-	for i, a := range g.lat {
+	for i, a := range g.lat[:numBuiltin] {
 		if a == nil {
 			a = &latencyAcc{h: hdr.NewPacked(histLowest, histHighest, groupDigits)}
 		}

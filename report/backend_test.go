@@ -199,7 +199,7 @@ func TestMissingCell(t *testing.T) {
 			t.Errorf("missingCell(%s, %+v) = %q, want %q", latencyNames[tt.kind], tt.s, got, tt.want)
 		}
 	}
-	if len(latencyLabels) != numLatency || len(latencyNames) != numLatency {
-		t.Errorf("%d latency labels, %d names, want %d of each", len(latencyLabels), len(latencyNames), numLatency)
+	if len(latencyLabels) != numBuiltin || len(latencyNames) != numBuiltin {
+		t.Errorf("%d latency labels, %d names, want %d of each", len(latencyLabels), len(latencyNames), numBuiltin)
 	}
 }

@@ -54,7 +54,8 @@ const histMax = 14 * 24 * time.Hour
 
 const numKinds = sim.NumKinds
 
-// Latency kinds, in latencyNames order.
+// Latency kinds: the built-in ones in latencyNames order, then up to
+// maxNamed that protocols name (sim.Measured), in the order first seen.
 const (
 	latConnect = iota
 	latAck
@@ -63,8 +64,13 @@ const (
 	latRequest
 	latLag
 	latBackend
-	numLatency
+	numBuiltin
+	numLatency = numBuiltin + maxNamed
 )
+
+// maxNamed bounds the latencies protocols may name in one run; samples of
+// more are counted as errors ("too_many_metrics").
+const maxNamed = 9
 
 // latencySlot maps an event kind to 1 + its latency kind; 0 means the kind
 // carries no latency.
@@ -108,6 +114,11 @@ type Collector struct {
 	snapMu  sync.Mutex
 	scratch *hdr.PackedHistogram // Snapshot's merge target, reused
 
+	// named lists the latency names protocols brought, index numBuiltin
+	// on; namedMu serialises additions (readers load without a lock).
+	named   atomic.Pointer[[]string]
+	namedMu sync.Mutex
+
 	// obsMu guards obs, the observations by interval, and lastObs.
 	obsMu   sync.Mutex
 	obs     []observation
@@ -121,7 +132,8 @@ type shard struct {
 	hot    [numLatency]hotHistogram
 	ivHot  [numLatency]hotHistogram // the latest interval's samples; stage holds the interval
 	errs   map[string]int64
-	series []second   // by interval of Event.At
+	named  map[string]int64 // counts of sim.Counted, by Metric
+	series []second         // by interval of Event.At
 	groups []groupAcc // by Event.Group
 	_      [64]byte   // keeps the next shard's lock off this cache line
 }
@@ -171,6 +183,7 @@ type second struct {
 	kinds    [numKinds]int64
 	sum, max [numKinds]time.Duration
 	errs     map[string]int64
+	named    map[string]int64 // counts of sim.Counted, by Metric
 	lat      [numLatency]*latencyAcc
 }
 
@@ -273,11 +286,72 @@ func (c *Collector) Record(e sim.Event) {
 		return
 	}
 	c.gauge(e.Kind)
+	l := int(latencySlot[e.Kind]) - 1
+	if e.Kind == sim.Measured {
+		if l = c.latencyIndex(e.Metric); l < 0 {
+			e.Err = "too_many_metrics"
+		}
+	}
 	s := &c.shards[c.shardOf(e)]
 	st, b := c.stageOf(e), c.bucketOf(e.At)
 	s.mu.Lock()
-	s.add(e, st, b)
+	s.add(e, st, b, l)
 	s.mu.Unlock()
+}
+
+// latencyIndex is the latency kind of the named metric, registering it
+// on first sight; -1 when maxNamed are taken or the name is not a
+// lower_snake_case word of at most 40 characters.
+func (c *Collector) latencyIndex(name string) int {
+	if p := c.named.Load(); p != nil {
+		if i := slices.Index(*p, name); i >= 0 {
+			return numBuiltin + i
+		}
+	}
+	if !validMetricName(name) {
+		return -1
+	}
+	c.namedMu.Lock()
+	defer c.namedMu.Unlock()
+	var names []string
+	if p := c.named.Load(); p != nil {
+		names = *p
+	}
+	if i := slices.Index(names, name); i >= 0 {
+		return numBuiltin + i
+	}
+	if len(names) == maxNamed {
+		return -1
+	}
+	names = append(slices.Clip(names), name)
+	c.named.Store(&names)
+	return numBuiltin + len(names) - 1
+}
+
+// validMetricName says whether name may name a metric: lower_snake_case,
+// 1 to 40 characters, starting with a letter, and none of the built-in
+// latencies' names.
+func validMetricName(name string) bool {
+	if len(name) == 0 || len(name) > 40 || name[0] < 'a' || name[0] > 'z' || slices.Contains(latencyNames[:], name) {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// metricName names latency kind k; "" for a slot no metric took.
+func (c *Collector) metricName(k int) string {
+	if k < numBuiltin {
+		return latencyNames[k]
+	}
+	if p := c.named.Load(); p != nil && k-numBuiltin < len(*p) {
+		return (*p)[k-numBuiltin]
+	}
+	return ""
 }
 
 // gauge tracks live connections and their maximum.
@@ -319,7 +393,7 @@ func (c *Collector) stageOf(e sim.Event) int {
 	switch {
 	case messageKinds[e.Kind]:
 		t = e.Intended
-	case latencySlot[e.Kind] != 0:
+	case latencySlot[e.Kind] != 0 || e.Kind == sim.Measured:
 		t -= e.Latency
 	}
 	i, found := slices.BinarySearch(c.stageEnds, t)
@@ -336,7 +410,8 @@ func (c *Collector) bucketOf(at time.Duration) int {
 	return int(min(at/c.iv, time.Duration(c.maxBucket)))
 }
 
-func (s *shard) add(e sim.Event, stage, bucket int) {
+// add records e in stage and bucket; lat is its latency kind, or -1.
+func (s *shard) add(e sim.Event, stage, bucket, lat int) {
 	acc := &s.stages[stage]
 	acc.counts[e.Kind]++
 	if e.Timed {
@@ -352,17 +427,22 @@ func (s *shard) add(e sim.Event, stage, bucket int) {
 		sec.sum[e.Kind] += e.Latency
 		sec.max[e.Kind] = max(sec.max[e.Kind], e.Latency)
 	}
-	if l := latencySlot[e.Kind]; l != 0 {
-		if e.Err != "" {
-			s.errs[e.Err]++ // counted, but without a latency
-			sec.errKind(e.Err)
-		} else {
-			s.recordLatency(int(l-1), stage, e.Latency)
-			s.recordInterval(int(l-1), bucket, e.Latency)
-			if g != nil {
-				g.latency(int(l-1), e.Latency)
-			}
+	switch {
+	case lat >= 0 && e.Err == "":
+		s.recordLatency(lat, stage, e.Latency)
+		s.recordInterval(lat, bucket, e.Latency)
+		if g != nil {
+			g.latency(lat, e.Latency)
 		}
+	case lat >= 0 || e.Kind == sim.Measured:
+		s.errs[e.Err]++ // counted, but without a latency
+		sec.errKind(e.Err)
+	case e.Kind == sim.Counted && countable(s.named, e.Metric):
+		s.named = addCount(s.named, e.Metric, 1)
+		sec.named = addCount(sec.named, e.Metric, 1)
+	case e.Kind == sim.Counted:
+		s.errs["too_many_metrics"]++
+		sec.errKind("too_many_metrics")
 	}
 	switch e.Kind {
 	case sim.Published:
@@ -389,6 +469,38 @@ func (s *shard) add(e sim.Event, stage, bucket int) {
 		s.errs[errLabel(e.Err)]++
 		sec.errKind(errLabel(e.Err))
 	}
+}
+
+// maxCounters bounds the counters protocols may name in one run.
+const maxCounters = 32
+
+// countable says whether a count of the named metric may be kept: a valid
+// name, already counted or with room for one more.
+func countable(m map[string]int64, name string) bool {
+	if _, ok := m[name]; ok {
+		return true
+	}
+	return len(m) < maxCounters && validMetricName(name) && !isKindName(name)
+}
+
+// isKindName says whether name is an event kind's, which the counters of
+// event kinds already use.
+func isKindName(name string) bool {
+	for k := range numKinds {
+		if sim.EventKind(k).String() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// addCount adds n to m[name], making m when nil, and returns m.
+func addCount(m map[string]int64, name string, n int64) map[string]int64 {
+	if m == nil {
+		m = make(map[string]int64)
+	}
+	m[name] += n
+	return m
 }
 
 // errKind counts one failure of kind in the interval.

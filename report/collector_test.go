@@ -306,7 +306,7 @@ func TestCollectorMissing(t *testing.T) {
 		{sim.BackendLag, false, 40},
 	})
 	l := c.Result(StatusPassed, time.Second).LatencyMS
-	want := [numLatency]int64{latConnect: 1, latAck: 50, latE2E: 60, latCommand: 6}
+	want := [numBuiltin]int64{latConnect: 1, latAck: 50, latE2E: 60, latCommand: 6}
 	for i := range want {
 		if got := l.byIndex(i).Missing; got != want[i] {
 			t.Errorf("%s missing = %d, want %d", latencyNames[i], got, want[i])

@@ -53,6 +53,9 @@ func collectorFor(r *Result) (*Collector, error) {
 		return nil, fmt.Errorf("metrics: interval_s %v is not between 1 ms and a day", r.Metrics.IntervalS)
 	}
 	c.iv = iv
+	for _, name := range names(r.Metrics.Latency) {
+		c.latencyIndex(name) // a protocol's latency: known by name from here on
+	}
 	return c, nil
 }
 
@@ -64,7 +67,7 @@ func Rebuild(r *Result) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := decodeState(r.Metrics, len(r.Stages), len(r.Groups))
+	st, err := c.decodeState(r.Metrics, len(r.Stages), len(r.Groups))
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +94,8 @@ func (c *Collector) rejudge(r *Result, st *state) (*Result, error) {
 }
 
 // decodeState turns metrics back into a state of the given numbers of
-// stages and groups.
-func decodeState(m *Metrics, stages, groups int) (*state, error) {
+// stages and groups, with c's latency names.
+func (c *Collector) decodeState(m *Metrics, stages, groups int) (*state, error) {
 	if m.Intervals < 0 || m.Intervals > maxReadIntervals {
 		return nil, fmt.Errorf("metrics: %d intervals, want 0 to %d", m.Intervals, maxReadIntervals)
 	}
@@ -107,7 +110,7 @@ func decodeState(m *Metrics, stages, groups int) (*state, error) {
 	if err := st.decodeCounters(m, stages > 0); err != nil {
 		return nil, err
 	}
-	if err := st.decodeLatencies(m, stages > 0); err != nil {
+	if err := st.decodeLatencies(m, stages > 0, c.metricName); err != nil {
 		return nil, err
 	}
 	st.decodeDurations(m)
@@ -156,7 +159,8 @@ func (st *state) decodeCounters(m *Metrics, staged bool) error {
 			k, ok = kindByName[base]
 		}
 		if !ok {
-			continue // a counter this version does not know: carried in Metrics only
+			st.decodeNamed(base, cm)
+			continue
 		}
 		for i := range st.stages {
 			v := cm.Run
@@ -184,6 +188,19 @@ func (st *state) decodeCounters(m *Metrics, staged bool) error {
 	return nil
 }
 
+// decodeNamed takes a count a protocol made (sim.Counted) back per
+// interval.
+func (st *state) decodeNamed(name string, cm *CounterMetric) {
+	if !validMetricName(name) {
+		return
+	}
+	for i := range st.series {
+		if v := at(cm.Intervals, i); v != 0 {
+			st.series[i].named = addCount(st.series[i].named, name, v)
+		}
+	}
+}
+
 func (a *stageAcc) count(k sim.EventKind, timed bool, v int64) {
 	if timed {
 		a.timed[k] = v
@@ -192,10 +209,11 @@ func (a *stageAcc) count(k sim.EventKind, timed bool, v int64) {
 	}
 }
 
-func (st *state) decodeLatencies(m *Metrics, staged bool) error {
-	for k, name := range latencyNames {
+func (st *state) decodeLatencies(m *Metrics, staged bool, nameOf func(int) string) error {
+	for k := range numLatency {
+		name := nameOf(k)
 		lm := m.Latency[name]
-		if lm == nil {
+		if lm == nil || name == "" {
 			continue
 		}
 		for i := range st.stages {

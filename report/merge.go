@@ -35,9 +35,18 @@ func Merge(parts ...*Result) (*Result, error) {
 		whole.Groups[i].Devices, whole.Groups[i].TimedDevices = 0, 0
 	}
 	iv := secondsDuration(base.Metrics.IntervalS)
+	c, err := collectorFor(base)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range parts {
+		for _, name := range names(r.Metrics.Latency) {
+			c.latencyIndex(name)
+		}
+	}
 	var merged *state
 	for _, r := range parts {
-		st, err := decodeState(r.Metrics, len(r.Stages), len(r.Groups))
+		st, err := c.decodeState(r.Metrics, len(r.Stages), len(r.Groups))
 		if err != nil {
 			return nil, fmt.Errorf("merge: %s: %w", r.Scenario.Name, err)
 		}
@@ -48,11 +57,14 @@ func Merge(parts ...*Result) (*Result, error) {
 		merged = mergeState(merged, st, offset)
 		whole.add(r, offset, iv)
 	}
-	c, err := collectorFor(&whole)
+	// The whole's collector describes the whole fleet, with every part's
+	// latency names in the order registered above.
+	cw, err := collectorFor(&whole)
 	if err != nil {
 		return nil, err
 	}
-	return c.rejudge(&whole, merged)
+	cw.named.Store(c.named.Load())
+	return cw.rejudge(&whole, merged)
 }
 
 // compatible says why b cannot be merged with a, if it cannot.

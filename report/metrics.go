@@ -27,8 +27,9 @@ type Metrics struct {
 	// Latency holds each latency metric's distributions, in µs.
 	Latency map[string]*LatencyMetric `json:"latency"`
 	// Counters counts each event kind (sim.EventKind's names, such as
-	// "published" and "delivered"), and as "<kind>_timed" the events of
-	// devices timed end to end.
+	// "published" and "delivered"), as "<kind>_timed" the events of
+	// devices timed end to end, and under their own names the counts
+	// protocols make (sim.Counted; over the run and per interval only).
 	Counters map[string]*CounterMetric `json:"counters"`
 	// Durations are the summed and largest durations of the kinds that
 	// carry one but have no histogram (time on air, sleep, radio holds).
@@ -147,12 +148,27 @@ func (c *Collector) metricsOf(st *state, total *stageAcc, n int) (*Metrics, erro
 		Errors: ErrorSeries{Run: st.errs, Intervals: make([]ErrorCounts, n)}, ConnectedMax: st.connectedMax}
 	staged := len(c.info.Stages) > 0
 	for k := range numLatency {
+		name := c.metricName(k)
+		if name == "" {
+			continue
+		}
 		lm, err := encodeLatency(k, stages, total, groups, series, n, staged)
 		if err != nil {
 			return nil, err
 		}
 		if lm != nil {
-			m.Latency[latencyNames[k]] = lm
+			m.Latency[name] = lm
+		}
+	}
+	for i := range min(n, len(series)) {
+		for name, v := range series[i].named {
+			cm := m.Counters[name]
+			if cm == nil {
+				cm = &CounterMetric{Intervals: make([]int64, n)}
+				m.Counters[name] = cm
+			}
+			cm.Run += v
+			cm.Intervals[i] = v
 		}
 	}
 	for k := 1; k < numKinds; k++ {

@@ -137,6 +137,16 @@ func summaryLatency(b *bytes.Buffer, r *Result) {
 		fmt.Fprintf(tw, "%-*s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", w, name, s.Count, missingCell(i, *s),
 			fmtJudged(s.P50), fmtJudged(s.P90), fmtJudged(s.P99), fmtJudged(s.P999), maxMS, mean)
 	}
+	for _, name := range namedLatencies(r) {
+		a, err := r.Metrics.Latency[name].Run.decode(histDigits)
+		if err != nil || a.h.TotalCount() == 0 {
+			continue
+		}
+		rows++
+		s := a.stats(0)
+		fmt.Fprintf(tw, "%-*s\t%d\t-\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t\n", max(w, len(name)), name, s.Count,
+			fmtJudged(s.P50), fmtJudged(s.P90), fmtJudged(s.P99), fmtJudged(s.P999), s.Max, s.Mean)
+	}
 	if rows == 0 {
 		fmt.Fprintln(tw, "(no samples)\t\t\t\t\t\t\t\t\t")
 	}
@@ -145,6 +155,21 @@ func summaryLatency(b *bytes.Buffer, r *Result) {
 		b.WriteString("  > all: the percentile falls among the flows that never finished (lost, unacknowledged, unanswered, failed),\n" +
 			"         which count as slower than any that did\n")
 	}
+}
+
+// namedLatencies are the names of the latencies protocols added to r,
+// sorted.
+func namedLatencies(r *Result) []string {
+	if r.Metrics == nil {
+		return nil
+	}
+	var out []string
+	for _, name := range names(r.Metrics.Latency) {
+		if !slices.Contains(latencyNames[:], name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // missingCell writes the flows of latency kind i that never finished, with

@@ -3,9 +3,12 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/m2msim/m2msim/internal/spell"
 )
 
 // Threshold is a pass/fail condition on a Result, such as
@@ -105,6 +108,45 @@ func buildMetrics() map[string]metric {
 	return m
 }
 
+// lookupMetric finds a metric by name: a built-in one, or a statistic of a
+// latency a protocol names (latency.NAME.STAT), read from the result's
+// metrics section. A name a letter or two from a built-in latency's is
+// taken for a typo of it, not a new latency.
+func lookupMetric(name string) (metric, bool) {
+	if m, ok := metrics[name]; ok {
+		return m, true
+	}
+	rest, ok := strings.CutPrefix(name, "latency.")
+	lat, stat, ok2 := strings.Cut(rest, ".")
+	si := slices.Index(statNames[:], stat)
+	if !ok || !ok2 || si < 0 || !validMetricName(lat) || isKindName(lat) {
+		return metric{}, false
+	}
+	for _, b := range latencyNames {
+		if spell.Distance(lat, b) <= 2 {
+			return metric{}, false
+		}
+	}
+	return metric{unit: unitDuration, get: namedLatency(lat, si)}, true
+}
+
+// namedLatency reads a statistic of the latency a protocol named lat.
+// Its flows that never finished are not known, so its percentiles are
+// over the finished ones.
+func namedLatency(lat string, stat int) func(r *Result) (Judged, bool) {
+	return func(r *Result) (Judged, bool) {
+		if r.Metrics == nil || r.Metrics.Latency[lat] == nil {
+			return Judged{}, false
+		}
+		a, err := r.Metrics.Latency[lat].Run.decode(histDigits)
+		if err != nil || a.h.TotalCount() == 0 {
+			return Judged{}, false
+		}
+		s := a.stats(0)
+		return [...]Judged{s.P50, s.P90, s.P99, s.P999, reached(s.Max), reached(s.Mean)}[stat], true
+	}
+}
+
 func countMetric(f func(r *Result) int64) metric {
 	return metric{unit: unitCount, get: func(r *Result) (Judged, bool) { return reached(float64(f(r))), true }}
 }
@@ -198,9 +240,9 @@ func ParseThreshold(expr string) (Threshold, error) {
 	case val == "":
 		return fail("missing value after %q", op)
 	}
-	m, ok := metrics[name]
+	m, ok := lookupMetric(name)
 	if !ok {
-		return fail("unknown metric %q; known: %s", name, knownMetrics)
+		return fail("unknown metric %q; known: %s, and latency.NAME.{p50,...} of a latency a protocol names", name, knownMetrics)
 	}
 	v, err := parseValue(name, m.unit, val)
 	if err != nil {
@@ -278,7 +320,7 @@ func Evaluate(r *Result, ts []Threshold) bool {
 
 func evaluate(r *Result, t Threshold) ThresholdResult {
 	tr := ThresholdResult{Expr: t.Expr}
-	m, ok := metrics[t.Metric]
+	m, ok := lookupMetric(t.Metric)
 	cmp := ops[t.Op]
 	switch {
 	case !ok:

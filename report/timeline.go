@@ -14,7 +14,7 @@ func Timeline(r *Result) ([]Point, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := decodeState(r.Metrics, len(r.Stages), len(r.Groups))
+	st, err := c.decodeState(r.Metrics, len(r.Stages), len(r.Groups))
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (c *Collector) pointOf(i int, sec *second, ob observation, live int64) Poin
 	}
 	for k, a := range sec.lat {
 		if a != nil && a.h.TotalCount() > 0 {
-			p.Latency[latencyNames[k]] = a.quantiles()
+			p.Latency[c.metricName(k)] = a.quantiles()
 		}
 	}
 	maps.Copy(p.Errors, sec.errs)

@@ -55,6 +55,8 @@ const (
 	ConnectUnfinished                      // a connect attempt the end of the run cut short: neither a connect nor a failure
 	Unacked                                // a QoS 1/2 telemetry message given up without its PUBACK/PUBCOMP: its connection was lost or closed first
 	BackendLag                             // Latency: from a message reaching the backend's host to the engine handling it
+	Measured                               // a protocol's own latency, named by Metric (a DTLS handshake, a CoAP round trip); Latency set
+	Counted                                // a protocol's own count, named by Metric (a retransmission): one each
 	numEventKinds
 )
 
@@ -66,7 +68,7 @@ var kindNames = [...]string{"", "connected", "connect_failed", "disconnected", "
 	"reconnecting", "published", "publish_failed", "acked", "delivered", "duplicate",
 	"command_sent", "command_replied", "request_sent", "request_answered", "deferred",
 	"on_air", "downlink_wait", "woke", "collided", "promoted", "connect_unfinished", "unacked",
-	"backend_lag"}
+	"backend_lag", "measured", "counted"}
 
 // Every kind has a name: this fails to compile when they disagree.
 var _ [NumKinds]string = kindNames
@@ -97,6 +99,10 @@ type Event struct {
 	// Timed marks telemetry (Published, Acked, Unacked) from a device the
 	// backend times end to end, whose delivery is therefore expected.
 	Timed bool
+	// Metric names what a Measured or Counted event measures, in
+	// lower_snake_case ("dtls_handshake"); reports show it under this
+	// name with no change of their own.
+	Metric string
 }
 
 // ErrorKind classifies err into a short, stable label for error counts:

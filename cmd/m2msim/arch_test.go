@@ -18,7 +18,7 @@ const module = "github.com/m2msim/m2msim/"
 // of transports; only scenarios (and cmd) see both.
 var allowed = map[string][]string{
 	"sim":             {},
-	"report":          {"sim"},
+	"report":          {"sim", "internal/"},
 	"report/capacity": {}, // the knee and the fit: numbers in, numbers out
 	"report/render":   {"sim", "report", "report/capacity"},
 	"transports":      {"transports/"},
