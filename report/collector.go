@@ -134,8 +134,8 @@ type shard struct {
 	errs   map[string]int64
 	named  map[string]int64 // counts of sim.Counted, by Metric
 	series []second         // by interval of Event.At
-	groups []groupAcc // by Event.Group
-	_      [64]byte   // keeps the next shard's lock off this cache line
+	groups []groupAcc       // by Event.Group
+	_      [64]byte         // keeps the next shard's lock off this cache line
 }
 
 // stageAcc accumulates the events attributed to one stage: counts of

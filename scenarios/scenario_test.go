@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,14 +137,14 @@ func TestPlanSeedAndStages(t *testing.T) {
 		t.Fatalf("Load = %v", err)
 	}
 	p := s.Plan()
-	want := []sim.Stage{
-		{Name: "warm-up", Duration: 30 * time.Second, Devices: 1000},
-		{Name: "ramp-5k", Duration: time.Minute, Devices: 5000},
-		{Name: "ramp-10k", Duration: time.Minute, Devices: 10000},
-		{Name: "hold", Duration: time.Minute, Devices: 10000},
+	var want []sim.Stage
+	for _, n := range []int{1000, 2500, 5000, 7500, 10000} {
+		k := strconv.FormatFloat(float64(n)/1000, 'f', -1, 64) + "k"
+		want = append(want, sim.Stage{Name: "ramp-" + k, Duration: 5 * time.Second, Devices: n},
+			sim.Stage{Name: "hold-" + k, Duration: 15 * time.Second, Devices: n})
 	}
-	if !s.SeedSet() || p.Seed != 20240601 || p.Duration != 210*time.Second || len(p.Stages) != len(want) {
-		t.Fatalf("Plan() = seed %d (set %t), duration %s, %d stages; want 20240601, 210s, 4", p.Seed, s.SeedSet(), p.Duration, len(p.Stages))
+	if !s.SeedSet() || p.Seed != 20261129 || p.Duration != 100*time.Second || len(p.Stages) != len(want) {
+		t.Fatalf("Plan() = seed %d (set %t), duration %s, %d stages; want 20261129, 100s, 10", p.Seed, s.SeedSet(), p.Duration, len(p.Stages))
 	}
 	for i, st := range p.Stages {
 		if st != want[i] {
