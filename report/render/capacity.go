@@ -60,7 +60,7 @@ func largestLoad(c *Capacity) float64 {
 
 func addKnee(p *plot.Plot, c *Capacity) {
 	if x, label, ok := kneeLabel(c); ok {
-		p.Add(vmarks{xs: []float64{x}, labels: []string{label}, line: dashed(colRed), text: textStyle(9, colRed)})
+		p.Add(vmarks{xs: []float64{x}, labels: []string{label}, line: dashed(colRed), text: textStyle(9, colRed), flip: true})
 	}
 }
 

@@ -132,9 +132,30 @@ func TestHTMLFixture(t *testing.T) {
 			t.Errorf("figure %q has no plot: %s", textOf(f), textOf(f))
 		}
 	}
+	checkHalves(t, doc)
 	checkHeader(t, doc, in)
 	checkCapacity(t, doc, in.Capacity)
 	checkVerdicts(t, doc, in.Result)
+}
+
+// checkHalves checks that the latency charts over time, and only they,
+// are set two to a row on a wide page.
+func checkHalves(t *testing.T, doc *html.Node) {
+	t.Helper()
+	halves := 0
+	for _, f := range all(byID(doc, "over-time"), "figure") {
+		class, _ := attr(f, "class")
+		title := textOf(all(f, "h3")[0])
+		if latency := strings.HasSuffix(title, " latency"); latency != (class == "half") {
+			t.Errorf("figure %q has class %q; want \"half\" on the latency charts only", title, class)
+		}
+		if class == "half" {
+			halves++
+		}
+	}
+	if halves != 6 {
+		t.Errorf("%d half-width figures, want the 6 latency charts", halves)
+	}
 }
 
 func checkHeader(t *testing.T, doc *html.Node, in Input) {
