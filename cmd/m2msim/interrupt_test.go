@@ -21,6 +21,13 @@ type process struct {
 
 func startBinary(t *testing.T, args ...string) *process {
 	t.Helper()
+	return startBinaryIn(t, "", args...)
+}
+
+// startBinaryIn starts m2msim with args in the working directory wd (the
+// test's own when "").
+func startBinaryIn(t *testing.T, wd string, args ...string) *process {
+	t.Helper()
 	dir := t.TempDir()
 	p := &process{stdout: filepath.Join(dir, "stdout"), stderr: filepath.Join(dir, "stderr"), exited: make(chan struct{})}
 	stdout, err := os.Create(p.stdout)
@@ -34,6 +41,7 @@ func startBinary(t *testing.T, args ...string) *process {
 	}
 	defer stderr.Close()
 	p.cmd = exec.Command(m2msimBinary(t), args...)
+	p.cmd.Dir = wd
 	p.cmd.Stdout, p.cmd.Stderr = stdout, stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

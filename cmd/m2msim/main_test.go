@@ -50,7 +50,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"help"}, exitOK, "m2msim run FILE"},
 		{[]string{"run", "--help"}, exitOK, "--duration D"},
 		{[]string{"help", "validate"}, exitOK, "file:line:col"},
-		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate" (commands: run, validate`},
+		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate" (commands: run, report, validate`},
 		{[]string{"run"}, exitUsage, "want one scenario FILE"},
 		{[]string{"run", "--help"}, exitOK, "--cpuprofile FILE"},
 		{[]string{"help", "run"}, exitOK, "3 aborted"},

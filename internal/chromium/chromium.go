@@ -1,6 +1,7 @@
 // Package chromium runs a headless Chromium for browser tests: it finds
 // the binary, starts it through chromedp with a fresh profile and a
-// deadline, stops it when the test ends, and opens loopback URLs only.
+// deadline, stops it when the test ends, and opens loopback URLs and
+// local HTML files only.
 //
 // A test that needs a browser starts with New(t); without Chromium it
 // skips (saying what to install), or fails when CI=true. .ci/servers
@@ -15,9 +16,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -126,13 +132,50 @@ func New(t testing.TB) context.Context {
 }
 
 // Open navigates the browser to rawURL, which must be an http URL on a
-// loopback address: tests never open anything else.
+// loopback address or a file URL of a local HTML file (CheckLocal): tests
+// never open anything else.
 func Open(ctx context.Context, rawURL string) error {
-	if err := CheckLoopback(rawURL); err != nil {
+	if err := CheckLocal(rawURL); err != nil {
 		return err
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(rawURL)); err != nil {
 		return fmt.Errorf("open %s: %w", redact(rawURL), err)
+	}
+	return nil
+}
+
+// FileURL is the file URL of the file at path, made absolute.
+func FileURL(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("chromium: %w", err)
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String(), nil
+}
+
+// CheckLocal returns an error unless rawURL is http(s) on a loopback
+// address (CheckLoopback) or a file URL naming an existing .html or .htm
+// file on this host.
+func CheckLocal(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("chromium: %w", err)
+	}
+	if u.Scheme != "file" {
+		return CheckLoopback(rawURL)
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return fmt.Errorf("chromium: file URL on host %q: tests open local files only", u.Host)
+	}
+	if ext := strings.ToLower(path.Ext(u.Path)); ext != ".html" && ext != ".htm" {
+		return fmt.Errorf("chromium: %s: only HTML files are opened", u.Path)
+	}
+	fi, err := os.Stat(filepath.FromSlash(u.Path))
+	if err != nil {
+		return fmt.Errorf("chromium: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("chromium: %s is not a regular file", u.Path)
 	}
 	return nil
 }
@@ -173,6 +216,30 @@ func Screenshot(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}
+	return writePNG(path, png)
+}
+
+// ScreenshotTop writes a PNG of the top of the page to path: width by
+// height CSS pixels from its top left corner, taken beyond the window
+// when the page is longer.
+func ScreenshotTop(ctx context.Context, path string, width, height int) error {
+	shot := func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+		r, err := cdp.Call(ctx, t, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Format:                page.CaptureScreenshotFormatPng,
+			Clip:                  &page.Viewport{Width: float64(width), Height: float64(height), Scale: 1},
+			CaptureBeyondViewport: new(true),
+			FromSurface:           new(true),
+		})
+		return r.Data, err
+	}
+	png, err := chromedp.Run(ctx, shot)
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	return writePNG(path, png)
+}
+
+func writePNG(path string, png []byte) error {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}

@@ -3,6 +3,7 @@ package chromium
 import (
 	"bytes"
 	"fmt"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -33,6 +34,47 @@ func TestCheckLoopback(t *testing.T) {
 		err := CheckLoopback(tt.url)
 		if (err == nil) != tt.ok {
 			t.Errorf("CheckLoopback(%q) = %v, want ok=%v", tt.url, err, tt.ok)
+		}
+	}
+}
+
+// CheckLocal lets through what CheckLoopback does and file URLs of HTML
+// files that exist on this host, nothing else.
+func TestCheckLocal(t *testing.T) {
+	dir := t.TempDir()
+	page := filepath.Join(dir, "report.html")
+	if err := os.WriteFile(page, []byte("<p>hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "dir.html"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fileURL := func(p string) string {
+		u, err := FileURL(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{fileURL(page), true},
+		{fileURL(page) + "#capacity", true},
+		{"file://localhost" + filepath.ToSlash(page), true},
+		{"http://127.0.0.1:8080/", true},
+		{"http://example.com/", false},
+		{"file:///etc/passwd", false},
+		{fileURL(filepath.Join(dir, "missing.html")), false},
+		{fileURL(filepath.Join(dir, "dir.html")), false},
+		{"file://example.com" + filepath.ToSlash(page), false},
+		{"data:text/html,hi", false},
+	}
+	for _, tt := range tests {
+		err := CheckLocal(tt.url)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckLocal(%q) = %v, want ok=%v", tt.url, err, tt.ok)
 		}
 	}
 }
@@ -87,5 +129,39 @@ func TestBrowser(t *testing.T) {
 	}
 	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Errorf("screenshot is not a PNG: % x", b[:min(8, len(b))])
+	}
+}
+
+// TestBrowserFile opens a local HTML file and takes a screenshot of the
+// top of its page, longer than the window.
+func TestBrowserFile(t *testing.T) {
+	dir := t.TempDir()
+	page := filepath.Join(dir, "page.html")
+	if err := os.WriteFile(page, []byte(`<!doctype html><body style="margin:0;height:3000px"><p id=p>local</p>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := New(t)
+	u, err := FileURL(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Open(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if text, err := chromedp.Run(ctx, chromedp.Text("#p")); err != nil || text != "local" {
+		t.Errorf("#p = %q, %v; want \"local\"", text, err)
+	}
+	shot := filepath.Join(dir, "top.png")
+	if err := ScreenshotTop(ctx, shot, 1000, 1500); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	if err != nil || cfg.Width != 1000 || cfg.Height != 1500 {
+		t.Errorf("ScreenshotTop(1000, 1500) wrote %dx%d (%v), want 1000x1500", cfg.Width, cfg.Height, err)
 	}
 }

@@ -60,7 +60,7 @@ func largestLoad(c *Capacity) float64 {
 
 func addKnee(p *plot.Plot, c *Capacity) {
 	if x, label, ok := kneeLabel(c); ok {
-		p.Add(vmarks{xs: []float64{x}, labels: []string{label}, line: dashed(colRed), text: textStyle(9, colRed)})
+		p.Add(vmarks{xs: []float64{x}, labels: []string{label}, line: dashed(colRed), text: textStyle(9, colRed), flip: true})
 	}
 }
 
@@ -248,9 +248,11 @@ func uslWords(u *USLFit, largest float64) []string {
 	return out
 }
 
-// limiterWords says who ran out first.
+// limiterWords says who ran out first. A reason that opens by saying so
+// itself, as report/capacity's do ("the server ran out first: its p99
+// climbs ..."), loses that opening, which these words already say.
 func limiterWords(c *Capacity) string {
-	reason := strings.TrimSuffix(strings.TrimSpace(c.LimiterReason), ".")
+	reason := limiterWhy(c.LimiterReason)
 	if reason != "" {
 		reason = ": " + reason
 	}
@@ -265,4 +267,14 @@ func limiterWords(c *Capacity) string {
 		return ""
 	}
 	return fmt.Sprintf("Ran out first: %s%s.", c.Limiter, reason)
+}
+
+// limiterWhy is reason without its final full stop, and without an
+// opening clause that names who ran out.
+func limiterWhy(reason string) string {
+	reason = strings.TrimSuffix(strings.TrimSpace(reason), ".")
+	if who, why, ok := strings.Cut(reason, ": "); ok && strings.Contains(who, "ran out") {
+		return why
+	}
+	return reason
 }

@@ -97,7 +97,12 @@ func newCapacityView(c *Capacity) *capacityView {
 		Latency: capacityLatencyChart(c), Throughput: capacityThroughputChart(c),
 		USL: uslWords(c.USL, largestLoad(c)), Limiter: limiterWords(c)}
 	if len(c.Sentences) > 0 {
-		v.Headline, v.Sentences = c.Sentences[0], c.Sentences[1:]
+		v.Headline = c.Sentences[0]
+	}
+	for _, s := range c.Sentences[min(1, len(c.Sentences)):] {
+		if v.Limiter == "" || limiterWhy(s) != limiterWhy(c.LimiterReason) {
+			v.Sentences = append(v.Sentences, s) // the limiter has its own paragraph
+		}
 	}
 	return v
 }

@@ -132,9 +132,30 @@ func TestHTMLFixture(t *testing.T) {
 			t.Errorf("figure %q has no plot: %s", textOf(f), textOf(f))
 		}
 	}
+	checkHalves(t, doc)
 	checkHeader(t, doc, in)
 	checkCapacity(t, doc, in.Capacity)
 	checkVerdicts(t, doc, in.Result)
+}
+
+// checkHalves checks that the latency charts over time, and only they,
+// are set two to a row on a wide page.
+func checkHalves(t *testing.T, doc *html.Node) {
+	t.Helper()
+	halves := 0
+	for _, f := range all(byID(doc, "over-time"), "figure") {
+		class, _ := attr(f, "class")
+		title := textOf(all(f, "h3")[0])
+		if latency := strings.HasSuffix(title, " latency"); latency != (class == "half") {
+			t.Errorf("figure %q has class %q; want \"half\" on the latency charts only", title, class)
+		}
+		if class == "half" {
+			halves++
+		}
+	}
+	if halves != 6 {
+		t.Errorf("%d half-width figures, want the 6 latency charts", halves)
+	}
 }
 
 func checkHeader(t *testing.T, doc *html.Node, in Input) {
@@ -286,5 +307,32 @@ func TestDrawFigureRecovers(t *testing.T) {
 	f := drawFigure("broken", "", plotW, plotH, func(draw.Canvas) { panic("Values must be greater than 0 for a log scale.") })
 	if f.SVG != "" || !strings.Contains(f.Err, "log scale") {
 		t.Errorf("drawFigure(panicking) = SVG %d bytes, Err %q; want no SVG and the panic in Err", len(f.SVG), f.Err)
+	}
+}
+
+// The limiter's reason, as report/capacity words it, shows once, in its
+// own paragraph under the headline, without naming who ran out twice.
+func TestHTMLLimiterOnce(t *testing.T) {
+	for _, tc := range []struct{ who, reason, want string }{
+		{"server", "the server ran out first: its p99 climbs after 2,000 devices, while m2msim kept up through 4,000 (schedule lag p99 at most 1 ms)",
+			"Who ran out first. The server ran out first: its p99 climbs after 2,000 devices, while m2msim kept up through 4,000 (schedule lag p99 at most 1 ms)."},
+		{"generator", "m2msim ran out first, not the server: at 2,500 devices its schedule ran 70 ms late at p99 (bound 10 ms); figures from that load on measure m2msim as much as the server",
+			"Who ran out first. The generator (m2msim itself) ran out first: at 2,500 devices its schedule ran 70 ms late at p99 (bound 10 ms); figures from that load on measure m2msim as much as the server. The server may carry more than these figures show."},
+		{"server", "throughput flattened", "Who ran out first. The server ran out first: throughput flattened."},
+	} {
+		in := fixtureInput()
+		in.Capacity.Limiter, in.Capacity.LimiterReason = tc.who, tc.reason
+		in.Capacity.Sentences = []string{in.Capacity.Sentences[0], tc.reason + ".", in.Capacity.Sentences[2]}
+		_, doc := renderHTML(t, in)
+		if got := textOf(byID(doc, "limiter")); got != tc.want {
+			t.Errorf("limiter paragraph = %q, want %q", got, tc.want)
+		}
+		ps := all(byID(doc, "capacity"), "p")
+		if got := textOf(ps[1]); got != tc.want {
+			t.Errorf("the paragraph after the headline = %q, want the limiter's", got)
+		}
+		if n := strings.Count(textOf(byID(doc, "capacity")), limiterWhy(tc.reason)); n != 1 {
+			t.Errorf("the limiter's reason shows %d times, want once", n)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html"
 	"html/template"
@@ -26,6 +27,9 @@ const (
 	plotW   = 10 * vg.Inch
 	plotH   = 3.2 * vg.Inch
 	legendW = 1.6 * vg.Inch
+	// halfW and halfLegendW size the plots a wide page sets two to a row.
+	halfW       = 5.6 * vg.Inch
+	halfLegendW = 0.75 * vg.Inch
 )
 
 // Colours, named for what they usually draw.
@@ -203,17 +207,27 @@ func setX(p *plot.Plot, lo, hi float64) {
 }
 
 // vmarks draws vertical lines across the data area at xs, each with its
-// label at the top: stage boundaries, the knee.
+// label at the top: stage boundaries, the knee. A label is drawn only
+// where it fits: within the data area and clear of the labels already
+// drawn, the marks with the most room before the next one placed first.
+// Of a short ramp and the long hold after it, the hold keeps its name.
 type vmarks struct {
 	xs     []float64
 	labels []string
 	line   draw.LineStyle
 	text   text.Style
+	// flip lets a label that does not fit right of its line go left of it.
+	flip bool
 }
+
+// labelPad is the space between a mark's line and its label, and the
+// least gap between two labels.
+const labelPad = 3
 
 // Plot implements plot.Plotter.
 func (m vmarks) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, _ := p.Transforms(&c)
+	var marks []mark
 	for i, x := range m.xs {
 		if !(x >= p.X.Min && x <= p.X.Max) {
 			continue
@@ -221,11 +235,62 @@ func (m vmarks) Plot(c draw.Canvas, p *plot.Plot) {
 		px := trX(x)
 		c.StrokeLine2(m.line, px, c.Min.Y, px, c.Max.Y)
 		if i < len(m.labels) && m.labels[i] != "" {
-			sty := m.text
-			sty.YAlign = text.YTop
-			c.FillText(sty, vg.Point{X: px + vg.Points(3), Y: c.Max.Y - vg.Points(2)}, m.labels[i])
+			marks = append(marks, mark{x: px, label: m.labels[i]})
 		}
 	}
+	sty := m.text
+	sty.YAlign = text.YTop
+	for _, mk := range m.place(marks, c.Min.X, c.Max.X) {
+		c.FillText(sty, vg.Point{X: mk.at, Y: c.Max.Y - vg.Points(2)}, mk.label)
+	}
+}
+
+// mark is a labelled line of a vmarks, at x on the canvas; at is where
+// its label starts once placed.
+type mark struct {
+	x, at vg.Length
+	label string
+}
+
+// place returns the marks whose labels fit between left and right
+// without overlapping, in order, each with its label's place.
+func (m vmarks) place(marks []mark, left, right vg.Length) []mark {
+	room := func(k int) vg.Length {
+		if k+1 < len(marks) {
+			return marks[k+1].x - marks[k].x
+		}
+		return right - marks[k].x
+	}
+	order := make([]int, len(marks))
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(room(b), room(a)) })
+	var placed []mark
+	for _, k := range order {
+		mk, w := marks[k], m.text.Width(marks[k].label)
+		mk.at = mk.x + vg.Points(labelPad)
+		if mk.at+w > right && m.flip {
+			mk.at = mk.x - vg.Points(labelPad) - w
+		}
+		if mk.at < left || mk.at+w > right || overlaps(placed, m.text, mk.at, mk.at+w) {
+			continue
+		}
+		placed = append(placed, mk)
+	}
+	slices.SortFunc(placed, func(a, b mark) int { return cmp.Compare(a.x, b.x) })
+	return placed
+}
+
+// overlaps reports whether a label from lo to hi comes within labelPad
+// of any of the placed ones, drawn in sty.
+func overlaps(placed []mark, sty text.Style, lo, hi vg.Length) bool {
+	for _, p := range placed {
+		if lo < p.at+sty.Width(p.label)+vg.Points(labelPad) && p.at < hi+vg.Points(labelPad) {
+			return true
+		}
+	}
+	return false
 }
 
 // figure is one drawn chart for the page.
@@ -233,6 +298,8 @@ type figure struct {
 	Title   string
 	SVG     template.HTML
 	Caption string
+	// Half is set on a narrower chart that a wide page sets beside another.
+	Half bool
 	// Err says why the chart could not be drawn; SVG is empty then.
 	Err string
 }
@@ -255,12 +322,25 @@ func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
 // drawOne draws p with its legend in a strip on the right. The page
 // titles the figure, so the plot goes without.
 func drawOne(title string, p *plot.Plot, caption string) figure {
-	return drawFigure(title, caption, plotW, plotH, func(dc draw.Canvas) {
+	return drawBeside(title, p, caption, plotW, legendW)
+}
+
+// drawHalf draws p as drawOne does, narrower, for half a row.
+func drawHalf(title string, p *plot.Plot, caption string) figure {
+	f := drawBeside(title, p, caption, halfW, halfLegendW)
+	f.Half = true
+	return f
+}
+
+// drawBeside draws p w wide with its legend in a strip legW wide on the
+// right.
+func drawBeside(title string, p *plot.Plot, caption string, w, legW vg.Length) figure {
+	return drawFigure(title, caption, w, plotH, func(dc draw.Canvas) {
 		leg := p.Legend
 		p.Legend = plot.NewLegend()
 		p.Title.Text = ""
-		p.Draw(draw.Crop(dc, 0, -legendW, 0, 0))
-		strip := draw.Crop(dc, plotW-legendW+vg.Points(8), 0, 0, -vg.Points(8))
+		p.Draw(draw.Crop(dc, 0, -legW, 0, 0))
+		strip := draw.Crop(dc, w-legW+vg.Points(8), 0, 0, -vg.Points(8))
 		leg.Draw(strip)
 	})
 }

@@ -64,7 +64,7 @@ func latencyChart(tl timeline, metric string) figure {
 	if log {
 		caption += " Log scale: the largest maximum is over 100× the median p50."
 	}
-	return drawOne(title, p, join(caption, tl.caption(peakNote)))
+	return drawHalf(title, p, join(caption, tl.caption(peakNote)))
 }
 
 // wideSpread reports whether the largest of hi is over logRatio times
