@@ -342,7 +342,7 @@ func evaluate(r *Result, t Threshold) ThresholdResult {
 	default:
 		tr.Actual = reached(round3(v.V))
 		if tr.Passed = cmp(v.V, t.Value); !tr.Passed {
-			tr.Reason = fmt.Sprintf("%s is %s, not %s %s", t.Metric, formatValue(v.V, m.unit), t.Op, formatValue(t.Value, m.unit))
+			tr.Reason = fmt.Sprintf("%s is %s, not %s %s", t.Metric, formatAgainst(v.V, t.Value, m.unit), t.Op, formatValue(t.Value, m.unit))
 		}
 	}
 	return tr
@@ -352,7 +352,22 @@ func evaluate(r *Result, t Threshold) ThresholdResult {
 func formatValue(v float64, u unit) string {
 	// Ten significant digits show why 99.99996% fails ">= 100%" without
 	// printing float noise.
-	s := strconv.FormatFloat(v, 'g', 10, 64)
+	return withUnit(strconv.FormatFloat(v, 'g', 10, 64), u)
+}
+
+// formatAgainst formats v with as few significant digits (at least 4) as
+// tell it apart from limit: 58.25%, but 99.99996% against 100%.
+func formatAgainst(v, limit float64, u unit) string {
+	for digits := 4; digits < 10; digits++ {
+		if r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', digits, 64), 64); (r == limit) == (v == limit) {
+			return withUnit(strconv.FormatFloat(v, 'g', digits, 64), u)
+		}
+	}
+	return formatValue(v, u)
+}
+
+// withUnit appends u's sign to a formatted number.
+func withUnit(s string, u unit) string {
 	switch u {
 	case unitDuration:
 		return s + "ms"
