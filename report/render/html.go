@@ -14,7 +14,7 @@ import (
 var pageText string
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"num": num, "pct": pct, "seconds": seconds, "sig3": sig3, "judged": judged,
+	"num": num, "pct": pct, "seconds": seconds, "sig3": sig3, "judged": judged, "p99": p99Cell,
 	"sampled": func(s report.Sample) string {
 		return fmt.Sprintf("%d of %d devices (%s)", s.Devices, s.Fleet, pct(100*s.Fraction))
 	},

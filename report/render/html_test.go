@@ -336,3 +336,15 @@ func TestHTMLLimiterOnce(t *testing.T) {
 		}
 	}
 }
+
+// The groups table shows each group's own ack and e2e p99.
+func TestHTMLGroupLatencies(t *testing.T) {
+	in := fixtureInput()
+	in.Result.Groups[0].LatencyMS.E2E = report.LatencyStats{Count: 10, P99: report.Judged{V: 12.345}}
+	b, _ := renderHTML(t, in)
+	if !bytes.Contains(b, []byte("<th>e2e p99 ms</th></tr>")) || !bytes.Contains(b, []byte("<td>12.3</td></tr>")) &&
+		!bytes.Contains(b, []byte("<td>12.345</td></tr>")) {
+		i := bytes.Index(b, []byte("<h3>Groups</h3>"))
+		t.Errorf("groups table lacks the group's e2e p99 of 12.345 ms:\n%s", b[i:min(len(b), i+1500)])
+	}
+}
