@@ -61,6 +61,9 @@ func (c *Collector) resultOf(status Status, elapsed time.Duration, st *state) *R
 		r.Connect.SuccessPct = round3(100 * float64(r.Devices.Connects) / float64(a))
 	}
 	r.Backend = Backend{Connections: c.info.BackendConnections, E2E: c.sample(), Behind: behind(r.LatencyMS.BackendLag)}
+	if len(st.groups) == 1 && len(c.info.Groups) == 1 && !c.shards[0].groupLat {
+		st.groups[0].lat = total.latencies() // the one group's are the run's
+	}
 	r.Stages = c.stageResults(st.stages)
 	r.Groups = c.groupResults(st.groups)
 	if st.summaryOnly {
@@ -73,6 +76,17 @@ func (c *Collector) resultOf(status Status, elapsed time.Duration, st *state) *R
 		r.Warnings = append(r.Warnings, "the histograms could not be kept ("+err.Error()+"): this result cannot be merged or re-cut")
 	}
 	return r
+}
+
+// latencies returns copies of a's distributions.
+func (a *stageAcc) latencies() [numLatency]*latencyAcc {
+	var out [numLatency]*latencyAcc
+	for k := range a.lat {
+		if a.lat[k].h.TotalCount() > 0 {
+			out[k] = &latencyAcc{h: a.lat[k].h.Clone(), sum: a.lat[k].sum, max: a.lat[k].max}
+		}
+	}
+	return out
 }
 
 func newStageAcc() *stageAcc {

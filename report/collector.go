@@ -134,6 +134,10 @@ type shard struct {
 	errs   map[string]int64
 	named  map[string]int64 // counts of sim.Counted, by Metric
 	series []second         // by interval of Event.At
+	// groupLat says whether groups get latency histograms of their own:
+	// a run of one group has the run's (resultOf), and saves a histogram
+	// a sample.
+	groupLat bool
 	groups []groupAcc       // by Event.Group
 	_      [64]byte         // keeps the next shard's lock off this cache line
 }
@@ -218,6 +222,7 @@ func newCollector(info Info, procs int) *Collector {
 	buckets := min(int(max(info.Duration, end)/c.iv)+16, 4096)
 	for i := range c.shards {
 		c.shards[i].init(max(1, len(info.Stages)), buckets)
+		c.shards[i].groupLat = len(info.Groups) > 1
 	}
 	return c
 }
@@ -431,7 +436,7 @@ func (s *shard) add(e sim.Event, stage, bucket, lat int) {
 	case lat >= 0 && e.Err == "":
 		s.recordLatency(lat, stage, e.Latency)
 		s.recordInterval(lat, bucket, e.Latency)
-		if g != nil {
+		if g != nil && s.groupLat {
 			g.latency(lat, e.Latency)
 		}
 	case lat >= 0 || e.Kind == sim.Measured:
