@@ -138,8 +138,8 @@ type shard struct {
 	// a run of one group has the run's (resultOf), and saves a histogram
 	// a sample.
 	groupLat bool
-	groups []groupAcc       // by Event.Group
-	_      [64]byte         // keeps the next shard's lock off this cache line
+	groups   []groupAcc // by Event.Group
+	_        [64]byte   // keeps the next shard's lock off this cache line
 }
 
 // stageAcc accumulates the events attributed to one stage: counts of
