@@ -117,36 +117,20 @@ func (c *Collector) gatherStages() ([]stageAcc, ErrorCounts) {
 }
 
 // gather merges the shards: per-stage accumulators, error counts and the
-// per-second series.
+// series.
 func (c *Collector) gather() ([]stageAcc, ErrorCounts, []second) {
-	stages := make([]stageAcc, max(1, len(c.stageEnds)))
-	for i := range stages {
-		stages[i].init()
-	}
-	errs := ErrorCounts{}
-	var series []second
+	stages, errs := c.gatherStages()
+	var n int
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		for st := range stages {
-			sh.mergeStage(st, &stages[st])
-		}
-		for k, n := range sh.errs {
-			errs[k] += n
-		}
-		if n := len(sh.series); n > len(series) {
-			series = append(series, make([]second, n-len(series))...)
-		}
-		for b, sec := range sh.series {
-			series[b].add(sec)
-			for k := range numLatency {
-				if h := sh.ivHotFor(k, b); h != nil {
-					series[b].latency(k, ivDigits).h.MergeFrom(h)
-				}
-			}
-		}
+		n = max(n, len(sh.series))
 		sh.mu.Unlock()
 	}
+	if n == 0 {
+		return stages, errs, nil
+	}
+	series, _ := c.gatherRange(0, n-1)
 	return stages, errs, series
 }
 

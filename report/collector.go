@@ -130,7 +130,7 @@ type shard struct {
 	mu     sync.Mutex // guards every field below
 	stages []stageAcc // one per stage; one in all when there are no stages
 	hot    [numLatency]hotHistogram
-	ivHot  [numLatency]hotHistogram // the latest interval's samples; stage holds the interval
+	ivHot  [numLatency]hotHistogram // the latest interval's samples
 	errs   map[string]int64
 	named  map[string]int64 // counts of sim.Counted, by Metric
 	series []second         // by interval of Event.At
@@ -151,15 +151,15 @@ type stageAcc struct {
 	lat    [numLatency]latencyAcc
 }
 
-// hotHistogram takes a latency kind's samples for the latest stage seen.
-// A dense histogram records in a few ns, where the compact per-stage ones
-// (latencyAcc.h) search their buckets; it moves into the stage's compact
-// histogram when a later stage begins. Samples for an earlier stage, which
-// arrive only around stage boundaries, go to its compact histogram
-// directly.
+// hotHistogram takes a latency kind's samples for the latest span (stage
+// or interval) seen. A dense histogram records in a few ns, where the
+// compact ones (latencyAcc.h) search their buckets; it moves into its
+// span's compact histogram when a later span begins. Samples for an
+// earlier span, which arrive only around boundaries, go to its compact
+// histogram directly.
 type hotHistogram struct {
-	h     *hdr.Histogram // nil until the kind's first sample
-	stage int
+	h    *hdr.Histogram // nil until the kind's first sample
+	span int            // the stage or interval it holds
 }
 
 // latencyAcc is one latency distribution: an HDR histogram in µs plus the
@@ -544,43 +544,35 @@ func errLabel(kind string) string {
 // recordLatency adds latency d of kind to stage. Recording cannot fail: d
 // is clamped into the histograms' range.
 func (s *shard) recordLatency(kind, stage int, d time.Duration) {
-	d = max(0, min(d, histMax))
-	us := int64((d + time.Microsecond/2) / time.Microsecond)
-	acc, hot := &s.stages[stage].lat[kind], &s.hot[kind]
-	acc.sum += d
-	acc.max = max(acc.max, d)
-	switch {
-	case hot.h == nil:
-		hot.h, hot.stage = hdr.New(histLowest, histHighest, histDigits), stage
-	case stage > hot.stage:
-		s.stages[hot.stage].lat[kind].h.MergeFrom(hot.h)
-		hot.h.Reset()
-		hot.stage = stage
-	case stage < hot.stage:
-		_ = acc.h.RecordValue(us)
-		return
-	}
-	_ = hot.h.RecordValue(us)
+	s.hot[kind].record(stage, histDigits, d, &s.stages[stage].lat[kind],
+		func(old int) *latencyAcc { return &s.stages[old].lat[kind] })
 }
 
-// recordInterval adds latency d of kind to interval b, like
-// recordLatency: a dense histogram takes the latest interval's samples and
-// moves into the interval's compact one when a later interval begins.
+// recordInterval adds latency d of kind to interval b, as recordLatency
+// does to a stage.
 func (s *shard) recordInterval(kind, b int, d time.Duration) {
+	s.ivHot[kind].record(b, ivDigits, d, s.series[b].latency(kind, ivDigits),
+		func(old int) *latencyAcc { return s.series[old].lat[kind] })
+}
+
+// record adds latency d to span (a stage or an interval), whose compact
+// accumulator is acc: through the dense histogram when span is the
+// latest seen, moving the dense one's samples into the compact one of
+// their span (accOf) when a later span begins, and straight into acc for
+// an earlier span.
+func (hot *hotHistogram) record(span, digits int, d time.Duration, acc *latencyAcc, accOf func(int) *latencyAcc) {
 	d = max(0, min(d, histMax))
 	us := int64((d + time.Microsecond/2) / time.Microsecond)
-	acc := s.series[b].latency(kind, ivDigits)
 	acc.sum += d
 	acc.max = max(acc.max, d)
-	hot := &s.ivHot[kind]
 	switch {
 	case hot.h == nil:
-		hot.h, hot.stage = hdr.New(histLowest, histHighest, ivDigits), b
-	case b > hot.stage:
-		s.series[hot.stage].lat[kind].h.MergeFrom(hot.h)
+		hot.h, hot.span = hdr.New(histLowest, histHighest, digits), span
+	case span > hot.span:
+		accOf(hot.span).h.MergeFrom(hot.h)
 		hot.h.Reset()
-		hot.stage = b
-	case b < hot.stage:
+		hot.span = span
+	case span < hot.span:
 		_ = acc.h.RecordValue(us)
 		return
 	}
@@ -599,7 +591,7 @@ func (sec *second) latency(kind, digits int) *latencyAcc {
 // ivHotFor returns the dense histogram holding samples of kind for
 // interval b, or nil.
 func (s *shard) ivHotFor(kind, b int) *hdr.Histogram {
-	if hot := &s.ivHot[kind]; hot.h != nil && hot.stage == b {
+	if hot := &s.ivHot[kind]; hot.h != nil && hot.span == b {
 		return hot.h
 	}
 	return nil
@@ -608,7 +600,7 @@ func (s *shard) ivHotFor(kind, b int) *hdr.Histogram {
 // hotFor returns the dense histogram holding samples of kind for stage,
 // or nil.
 func (s *shard) hotFor(kind, stage int) *hdr.Histogram {
-	if hot := &s.hot[kind]; hot.stage == stage {
+	if hot := &s.hot[kind]; hot.span == stage {
 		return hot.h
 	}
 	return nil

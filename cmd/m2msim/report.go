@@ -56,13 +56,10 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 	var out string
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.Var(pathValue{&out}, "out", "DIR")
-	pos, err := parseFlags(fs, args)
+	pos, help, err := parseReportFlags(fs, args, stdout)
 	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, reportHelp)
-		return nil
-	case err != nil:
-		return usageErr("report: %v", err)
+	case help || err != nil:
+		return err
 	case len(pos) != 1:
 		return usageErr("report: want one RESULT.json, got %d arguments (see: m2msim help report)", len(pos))
 	}
@@ -74,6 +71,20 @@ func reportCmd(args []string, stdout, stderr io.Writer) error {
 		out = filepath.Dir(pos[0])
 	}
 	return renderInto(out, r, "", stdout, stderr)
+}
+
+// parseReportFlags parses a report command's flags: it prints the help
+// and says so for --help, and words a bad flag as a usage error.
+func parseReportFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (pos []string, help bool, err error) {
+	pos, err = parseFlags(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, reportHelp)
+		return nil, true, nil
+	case err != nil:
+		return nil, false, usageErr("%s: %v", fs.Name(), err)
+	}
+	return pos, false, nil
 }
 
 // renderInto writes the reports of r into dir and names the HTML one.
@@ -102,13 +113,10 @@ func compareCmd(args []string, stdout io.Writer) error {
 	fs.Var(percentValue{&tol.LatencyPct}, "tolerance", "PCT")
 	fs.Var(msValue{&tol.LatencyFloorMS}, "floor", "D")
 	fs.Var(percentValue{&tol.LossPts}, "loss", "PTS")
-	pos, err := parseFlags(fs, args)
+	pos, help, err := parseReportFlags(fs, args, stdout)
 	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, reportHelp)
-		return nil
-	case err != nil:
-		return usageErr("report compare: %v", err)
+	case help || err != nil:
+		return err
 	case len(pos) != 2:
 		return usageErr("report compare: want BASE.json and NEW.json, got %d arguments", len(pos))
 	}
@@ -162,13 +170,10 @@ func mergeCmd(args []string, stdout, stderr io.Writer) error {
 	var out string
 	fs := flag.NewFlagSet("report merge", flag.ContinueOnError)
 	fs.Var(pathValue{&out}, "out", "DIR")
-	pos, err := parseFlags(fs, args)
+	pos, help, err := parseReportFlags(fs, args, stdout)
 	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, reportHelp)
-		return nil
-	case err != nil:
-		return usageErr("report merge: %v", err)
+	case help || err != nil:
+		return err
 	case len(pos) < 2:
 		return usageErr("report merge: want at least two results, got %d", len(pos))
 	case out == "":
