@@ -2,38 +2,14 @@ package web
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/m2msim/m2msim/internal/chromium"
 )
-
-// eval runs a JavaScript expression in the page.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", expr, err)
-	}
-	return v
-}
-
-// screenshotDir is $M2MSIM_SCREENSHOTS, or a temporary directory.
-func screenshotDir(t *testing.T) string {
-	if d := os.Getenv("M2MSIM_SCREENSHOTS"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	return t.TempDir()
-}
 
 // TestBrowser opens the live page in headless Chromium: the connected
 // figure rises, the charts draw, nothing breaks the page's CSP, and Finish
@@ -61,7 +37,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	connectedNow := func() int {
-		text := eval[string](t, ctx, `document.getElementById('f-connected').textContent`)
+		text := chromium.Eval[string](t, ctx, `document.getElementById('f-connected').textContent`)
 		n, err := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(strings.Split(text, "/")[0]), ",", ""))
 		if err != nil {
 			return -1
@@ -75,36 +51,36 @@ func TestBrowser(t *testing.T) {
 	})
 	eventually(t, 10*time.Second, "the connected figure rises", func() bool { return connectedNow() > first })
 	eventually(t, 10*time.Second, "the devices chart draws more than one point", func() bool {
-		return eval[int](t, ctx, `(() => { const c = window.m2msim.charts.devices; return c ? c.plot.data[0].length : 0 })()`) > 1
+		return chromium.Eval[int](t, ctx, `(() => { const c = window.m2msim.charts.devices; return c ? c.plot.data[0].length : 0 })()`) > 1
 	})
 	const charts = `Object.keys(window.m2msim.charts).sort().join(',')`
 	want := "devices,errors,latency-ack,latency-command,latency-connect,latency-e2e,latency-request,rates"
-	eventually(t, 5*time.Second, "a chart per latency metric", func() bool { return eval[string](t, ctx, charts) == want })
-	if got := eval[string](t, ctx, `document.querySelectorAll('#thresholds tbody tr').length + ' ' + document.querySelectorAll('#groups tbody tr').length`); got != "3 4" {
+	eventually(t, 5*time.Second, "a chart per latency metric", func() bool { return chromium.Eval[string](t, ctx, charts) == want })
+	if got := chromium.Eval[string](t, ctx, `document.querySelectorAll('#thresholds tbody tr').length + ' ' + document.querySelectorAll('#groups tbody tr').length`); got != "3 4" {
 		t.Errorf("threshold and group rows: %q, want \"3 4\"", got)
 	}
 	// shown tells whether the element is rendered (CSS may override hidden).
 	const shown = `(id) => document.getElementById(id).getClientRects().length > 0`
-	if !eval[bool](t, ctx, `(`+shown+`)('warnings')`) {
+	if !chromium.Eval[bool](t, ctx, `(`+shown+`)('warnings')`) {
 		t.Error("the warning is not shown")
 	}
-	if eval[bool](t, ctx, `(`+shown+`)('finished')`) {
+	if chromium.Eval[bool](t, ctx, `(`+shown+`)('finished')`) {
 		t.Error("the report link shows before Finish")
 	}
 
-	dir := screenshotDir(t)
+	dir := chromium.ScreenshotDir(t)
 	if err := chromium.Screenshot(ctx, filepath.Join(dir, "web-live-running.png")); err != nil {
 		t.Fatal(err)
 	}
 
 	s.Finish([]byte("<!doctype html><title>finished report</title><h1 id=done>All done</h1>"))
 	eventually(t, 5*time.Second, "the report link appears", func() bool {
-		return eval[bool](t, ctx, `(`+shown+`)('finished') && (`+shown+`)('report-link')`)
+		return chromium.Eval[bool](t, ctx, `(`+shown+`)('finished') && (`+shown+`)('report-link')`)
 	})
-	if got := eval[string](t, ctx, `document.getElementById('phase').textContent`); got != "finished" {
+	if got := chromium.Eval[string](t, ctx, `document.getElementById('phase').textContent`); got != "finished" {
 		t.Errorf("phase badge %q, want finished", got)
 	}
-	if v := eval[[]string](t, ctx, `window.m2msim.cspViolations`); len(v) != 0 {
+	if v := chromium.Eval[[]string](t, ctx, `window.m2msim.cspViolations`); len(v) != 0 {
 		t.Errorf("the page broke its Content-Security-Policy: %v", v)
 	}
 
@@ -114,14 +90,14 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("screenshot: %s", shot)
 
-	href := eval[string](t, ctx, `document.getElementById('report-link').href`)
+	href := chromium.Eval[string](t, ctx, `document.getElementById('report-link').href`)
 	if !strings.Contains(href, "/report?token=") {
 		t.Errorf("report link %q does not carry the token", href)
 	}
 	if err := chromium.Open(ctx, href); err != nil {
 		t.Fatal(err)
 	}
-	if got := eval[string](t, ctx, `document.getElementById('done').textContent`); got != "All done" {
+	if got := chromium.Eval[string](t, ctx, `document.getElementById('done').textContent`); got != "All done" {
 		t.Errorf("the report shows %q, want All done", got)
 	}
 }

@@ -11,35 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/m2msim/m2msim/internal/chromium"
 	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/sim"
 )
-
-// evalJS runs a JavaScript expression in the browser's page.
-func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluating %s: %v", expr, err)
-	}
-	return v
-}
-
-// screenshotDir is $M2MSIM_SCREENSHOTS, or a temporary directory.
-func screenshotDir(t *testing.T) string {
-	t.Helper()
-	d := os.Getenv("M2MSIM_SCREENSHOTS")
-	if d == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 // liveURL waits for the line naming the live view's URL on p's stdout.
 func liveURL(t *testing.T, p *process, within time.Duration) string {
@@ -65,7 +40,7 @@ func liveURL(t *testing.T, p *process, within time.Duration) string {
 // ("123 / 300"), -1 while it shows no number.
 func connectedOnPage(t *testing.T, ctx context.Context) int {
 	t.Helper()
-	text := evalJS[string](t, ctx, `document.getElementById('f-connected').textContent`)
+	text := chromium.Eval[string](t, ctx, `document.getElementById('f-connected').textContent`)
 	n, err := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(strings.Split(text, "/")[0]), ",", ""))
 	if err != nil {
 		return -1
@@ -116,9 +91,9 @@ func TestBrowserLiveViewDuringARun(t *testing.T) {
 	})
 	eventually(t, 20*time.Second, "the connected figure rises", func() bool { return connectedOnPage(t, ctx) > first })
 	eventually(t, 20*time.Second, "the devices chart draws more than one point", func() bool {
-		return evalJS[int](t, ctx, `(() => { const c = window.m2msim.charts.devices; return c ? c.plot.data[0].length : 0 })()`) > 1
+		return chromium.Eval[int](t, ctx, `(() => { const c = window.m2msim.charts.devices; return c ? c.plot.data[0].length : 0 })()`) > 1
 	})
-	shot := filepath.Join(screenshotDir(t), "live-run.png")
+	shot := filepath.Join(chromium.ScreenshotDir(t), "live-run.png")
 	if err := chromium.Screenshot(ctx, shot); err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +106,9 @@ func TestBrowserLiveViewDuringARun(t *testing.T) {
 		t.Errorf("report.html: %v", err)
 	}
 	eventually(t, 10*time.Second, "the page says the run is finished", func() bool {
-		return evalJS[string](t, ctx, `document.getElementById('phase').textContent`) == "finished"
+		return chromium.Eval[string](t, ctx, `document.getElementById('phase').textContent`) == "finished"
 	})
-	if v := evalJS[[]string](t, ctx, `window.m2msim.cspViolations`); len(v) != 0 {
+	if v := chromium.Eval[[]string](t, ctx, `window.m2msim.cspViolations`); len(v) != 0 {
 		t.Errorf("the page broke its Content-Security-Policy: %v", v)
 	}
 }
@@ -213,27 +188,27 @@ func TestBrowserReportHTML(t *testing.T) {
 	}
 
 	const sized = `[...document.querySelectorAll('svg.plot')].filter((s) => { const r = s.getBoundingClientRect(); return r.width > 100 && r.height > 50 }).length`
-	plots, drawn := evalJS[int](t, ctx, `document.querySelectorAll('svg.plot').length`), evalJS[int](t, ctx, sized)
+	plots, drawn := chromium.Eval[int](t, ctx, `document.querySelectorAll('svg.plot').length`), chromium.Eval[int](t, ctx, sized)
 	if plots < 8 || drawn != plots {
 		t.Errorf("%d of %d plots drawn at a size; want at least 8, all of them", drawn, plots)
 	}
-	headline := evalJS[string](t, ctx, `(() => { const h = document.querySelector('#capacity .headline'); return h && h.getClientRects().length ? h.innerText : '' })()`)
+	headline := chromium.Eval[string](t, ctx, `(() => { const h = document.querySelector('#capacity .headline'); return h && h.getClientRects().length ? h.innerText : '' })()`)
 	if !strings.Contains(headline, "devices") {
 		t.Errorf("capacity headline %q: want a visible sentence about devices", headline)
 	}
 	if !strings.Contains(headline, "300") {
 		t.Errorf("capacity headline %q: want the knee at 300 devices named", headline)
 	}
-	knee := evalJS[string](t, ctx, `[...document.querySelectorAll('#capacity svg.plot text')].map((e) => e.textContent).find((s) => s.includes('knee')) || ''`)
+	knee := chromium.Eval[string](t, ctx, `[...document.querySelectorAll('#capacity svg.plot text')].map((e) => e.textContent).find((s) => s.includes('knee')) || ''`)
 	if knee != "knee: 300 devices" {
 		t.Errorf("knee label in the capacity plot %q, want \"knee: 300 devices\"", knee)
 	}
 	checkStageLabels(t, ctx)
-	if pair := evalJS[string](t, ctx, `(() => { const f = [...document.querySelectorAll('#over-time figure.half')].slice(0, 2).map((e) => e.getBoundingClientRect()); return f.length < 2 ? 'fewer than two' : (f[0].top === f[1].top && f[0].right < f[1].left ? 'side by side' : 'stacked') })()`); pair != "side by side" {
+	if pair := chromium.Eval[string](t, ctx, `(() => { const f = [...document.querySelectorAll('#over-time figure.half')].slice(0, 2).map((e) => e.getBoundingClientRect()); return f.length < 2 ? 'fewer than two' : (f[0].top === f[1].top && f[0].right < f[1].left ? 'side by side' : 'stacked') })()`); pair != "side by side" {
 		t.Errorf("the first two latency charts over time are %s, want side by side on a 1280 px window", pair)
 	}
 
-	shot := filepath.Join(screenshotDir(t), "report.png")
+	shot := filepath.Join(chromium.ScreenshotDir(t), "report.png")
 	if err := chromium.Screenshot(ctx, shot); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +228,7 @@ const stageLabelBoxes = `[...document.querySelectorAll('#over-time svg.plot')].m
 // while the 1 s ramps before them, with no room, go unnamed.
 func checkStageLabels(t *testing.T, ctx context.Context) {
 	t.Helper()
-	plots := evalJS[[][]string](t, ctx, stageLabelBoxes)
+	plots := chromium.Eval[[][]string](t, ctx, stageLabelBoxes)
 	if len(plots) == 0 {
 		t.Fatal("no plots over time")
 	}

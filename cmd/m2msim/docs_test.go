@@ -59,7 +59,7 @@ func TestDocsScreenshots(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, 30*time.Second, "the charts draw the run so far", func() bool {
-			return evalJS[int](t, ctx, `(() => { const c = window.m2msim.charts.devices; return c ? c.plot.data[0].length : 0 })()`) >= 60
+			return chromium.Eval[int](t, ctx, `(() => { const c = window.m2msim.charts.devices; return c ? c.plot.data[0].length : 0 })()`) >= 60
 		})
 		docsShot(t, ctx, filepath.Join(docs, "live-view.png"), docsLiveEnd)
 	})
@@ -130,9 +130,9 @@ func progressed(t *testing.T, p *process) time.Duration {
 func docsShot(t *testing.T, ctx context.Context, path, end string) {
 	t.Helper()
 	eventually(t, 10*time.Second, "the page's transitions end", func() bool {
-		return evalJS[bool](t, ctx, `document.getAnimations().every((a) => a.playState !== 'running')`)
+		return chromium.Eval[bool](t, ctx, `document.getAnimations().every((a) => a.playState !== 'running')`)
 	})
-	bottom := evalJS[float64](t, ctx, `(() => { const e = document.querySelector('`+end+`'); return e ? e.getBoundingClientRect().bottom + window.scrollY : 0 })()`)
+	bottom := chromium.Eval[float64](t, ctx, `(() => { const e = document.querySelector('`+end+`'); return e ? e.getBoundingClientRect().bottom + window.scrollY : 0 })()`)
 	if bottom <= 0 {
 		t.Fatalf("%s: no %s on the page", path, end)
 	}

@@ -245,3 +245,27 @@ func writePNG(path string, png []byte) error {
 	}
 	return nil
 }
+
+// Eval runs a JavaScript expression in the page of ctx and returns its
+// value, failing the test when it cannot.
+func Eval[T any](t testing.TB, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// ScreenshotDir is where a test saves its screenshots: $M2MSIM_SCREENSHOTS
+// (made if missing), or the test's temporary directory.
+func ScreenshotDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("M2MSIM_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
