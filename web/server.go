@@ -90,12 +90,8 @@ func New(src Source, o Options) (*Server, error) {
 		return nil, errors.New("live view: nil source")
 	}
 	o = o.withDefaults()
-	loop, err := isLoopback(o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("live view address %q: %w", o.Addr, err)
-	}
-	if !loop && o.Token == "" {
-		return nil, fmt.Errorf("live view address %q is not loopback: %w (set one, or listen on 127.0.0.1)", o.Addr, ErrTokenRequired)
+	if err := o.Check(); err != nil {
+		return nil, err
 	}
 	s := &Server{
 		src:        src,
@@ -112,6 +108,21 @@ func New(src Source, o Options) (*Server, error) {
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// Check says what is wrong with o, if anything: an address that does not
+// parse, or one off loopback without a token (ErrTokenRequired). A
+// program checks its flags with it before it starts work.
+func (o Options) Check() error {
+	o = o.withDefaults()
+	loop, err := isLoopback(o.Addr)
+	if err != nil {
+		return fmt.Errorf("live view address %q: %w", o.Addr, err)
+	}
+	if !loop && o.Token == "" {
+		return fmt.Errorf("live view address %q is not loopback: %w (set one, or listen on 127.0.0.1)", o.Addr, ErrTokenRequired)
+	}
+	return nil
 }
 
 // isLoopback reports whether addr listens on loopback only: a loopback IP

@@ -38,6 +38,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"run"}, "run: want one scenario FILE, got 0 arguments (see: m2msim help run)"},
 		{[]string{"validate", "--prnt", "x.yaml"}, "validate: unknown flag --prnt (did you mean --print?)"},
 		{[]string{"radios", "--all"}, "radios: unknown flag --all (this command takes no flags)"},
+		{[]string{"run", "x.yaml", "--web", "0.0.0.0:8080"}, "run: --web 0.0.0.0:8080 is not loopback: give viewers a token with --web-token T (or $M2MSIM_WEB_TOKEN), listen on 127.0.0.1, or --web off"},
+		{[]string{"run", "x.yaml", "--web", "8080"}, "run: --web 8080: want HOST:PORT (e.g. 127.0.0.1:8080) or off"},
 		{[]string{"version", "--short"}, "version: unknown flag --short (this command takes no flags)"},
 	} {
 		code, out, errs := cli(t, t.Context(), tc.args...)

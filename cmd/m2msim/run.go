@@ -63,6 +63,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) != 1 {
 		return usageErr("run: want one scenario FILE, got %d arguments (see: m2msim help run)", len(pos))
 	}
+	if f.web != webOff {
+		err := (web.Options{Addr: f.web, Token: f.webToken}).Check()
+		switch {
+		case errors.Is(err, web.ErrTokenRequired):
+			return usageErr("run: --web %s is not loopback: give viewers a token with --web-token T (or $%s), listen on 127.0.0.1, or --web off", f.web, webTokenEnv)
+		case err != nil:
+			return usageErr("run: --web %s: want HOST:PORT (e.g. 127.0.0.1:8080) or off", f.web)
+		}
+	}
 	sc, err := loadScenario(pos[0], stderr)
 	if err != nil {
 		return err
