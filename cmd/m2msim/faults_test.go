@@ -70,10 +70,10 @@ func TestRunMosquittoVendingSurvivesAStall(t *testing.T) {
 	}
 	r := readResult(t, out)
 	if r.Requests.Sent < 300 || r.Requests.Answered != r.Requests.Sent {
-		t.Errorf("requests %+v: want ~400 sent, every one answered", r.Requests)
+		t.Errorf("requests %+v: want ~400 sent, every one answered (errors %v, warnings %q)", r.Requests, r.Errors, r.Warnings)
 	}
 	if r.Commands.Sent < 60 || r.Commands.Replied != r.Commands.Sent {
-		t.Errorf("commands %+v: want ~130 sent, every one replied", r.Commands)
+		t.Errorf("commands %+v: want ~130 sent, every one replied (errors %v, warnings %q)", r.Commands, r.Errors, r.Warnings)
 	}
 	if r.LatencyMS.Request.Max < 3000 {
 		t.Errorf("request max %.0f ms, want the ~5 s stall to show", r.LatencyMS.Request.Max)
