@@ -14,6 +14,7 @@ import (
 // they are durable and the fake clock runs.
 type fakeConn struct {
 	in     chan []byte
+	errs   chan error // read errors to return
 	out    chan sent
 	closed chan struct{}
 	once   sync.Once
@@ -27,13 +28,15 @@ type sent struct {
 }
 
 func newFakeConn() *fakeConn {
-	return &fakeConn{in: make(chan []byte, 64), out: make(chan sent, 1024), closed: make(chan struct{}), epoch: time.Now()}
+	return &fakeConn{in: make(chan []byte, 64), errs: make(chan error, 1), out: make(chan sent, 1024), closed: make(chan struct{}), epoch: time.Now()}
 }
 
 func (c *fakeConn) Read(b []byte) (int, error) {
 	select {
 	case d := <-c.in:
 		return copy(b, d), nil
+	case err := <-c.errs:
+		return 0, err
 	case <-c.closed:
 		return 0, net.ErrClosed
 	}

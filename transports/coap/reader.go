@@ -22,6 +22,9 @@ func (s *Session) readLoop() {
 		case errors.Is(err, syscall.ECONNREFUSED):
 			s.c.add(cRefused)
 			continue
+		case skippable(err):
+			s.c.add(cMalformed)
+			continue
 		default:
 			s.lost(err)
 			return
@@ -32,6 +35,17 @@ func (s *Session) readLoop() {
 		}
 		s.receive(s.buf[:n])
 	}
+}
+
+// skippable reports a read error that loses one datagram, not the
+// socket: a temporary error that is not a timeout, as pion/dtls returns
+// for a record longer than the read buffer.
+func skippable(err error) bool {
+	var t interface {
+		Temporary() bool
+		Timeout() bool
+	}
+	return errors.As(err, &t) && t.Temporary() && !t.Timeout()
 }
 
 // receive acts on one datagram.

@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net"
 	"os"
 	"slices"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -542,6 +544,43 @@ func TestQueueAfterReset(t *testing.T) {
 		c.send(t, &Message{Type: Reset, MessageID: m.MessageID})
 		if m, _ := c.recv(t, time.Millisecond); m.Path() != "/b" {
 			t.Errorf("after RST the session sent %v, want GET /b", &m)
+		}
+	})
+}
+
+// tempErr is a temporary read error, as pion/dtls returns for a record
+// longer than the read buffer.
+type tempErr struct{}
+
+func (tempErr) Error() string   { return "buffer too small" }
+func (tempErr) Temporary() bool { return true }
+func (tempErr) Timeout() bool   { return false }
+
+// TestReadErrors: a refused datagram (ICMP) and a temporary error lose a
+// datagram, not the session; another error ends it.
+func TestReadErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lost := make(chan error, 1)
+		s, c := dialFake(t, Options{Lost: func(err error) { lost <- err }})
+		c.errs <- &net.OpError{Op: "read", Net: "udp", Err: os.NewSyscallError("recvfrom", syscall.ECONNREFUSED)}
+		synctest.Wait()
+		c.errs <- tempErr{}
+		synctest.Wait()
+		c.in <- []byte{0xff}
+		synctest.Wait()
+		if st := s.Stats(); st.Refused != 1 || st.Malformed != 2 {
+			t.Errorf("Stats = %+v, want 1 refused, 2 malformed", st)
+		}
+		r := newResults()
+		s.Start(get("/x"), r.done)
+		m, _ := c.recv(t, time.Second)
+		c.send(t, &Message{Type: Acknowledgement, Code: Content, MessageID: m.MessageID, Token: m.Token})
+		if res := r.next(t, time.Second); res.Err != nil {
+			t.Fatalf("after skipped errors: %v", res.Err)
+		}
+		c.errs <- errors.New("broken")
+		if err := <-lost; err == nil || err.Error() != "coap: session lost: broken" {
+			t.Errorf("Lost(%v)", err)
 		}
 	})
 }
