@@ -386,22 +386,29 @@ func (s *Session) complete(c completion) {
 }
 
 // completions collects the callbacks due while s.mu is held, without
-// allocating for the usual one or two.
+// allocating for the usual one or two (a slice into its own array would
+// make it escape).
 type completions struct {
-	fixed [2]completion
-	list  []completion
+	first [2]completion
+	n     int
+	more  []completion
 }
 
 func (cs *completions) add(c completion) {
-	if cs.list == nil {
-		cs.list = cs.fixed[:0]
+	if cs.n < len(cs.first) {
+		cs.first[cs.n] = c
+		cs.n++
+		return
 	}
-	cs.list = append(cs.list, c)
+	cs.more = append(cs.more, c)
 }
 
 // run calls them; s.mu must not be held.
 func (cs *completions) run(s *Session) {
-	for _, c := range cs.list {
+	for _, c := range cs.first[:cs.n] {
+		s.complete(c)
+	}
+	for _, c := range cs.more {
 		s.complete(c)
 	}
 }

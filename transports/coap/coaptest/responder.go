@@ -16,36 +16,44 @@ import (
 // the ACK, a NON with a NON response, a ping with RST. It keeps no
 // duplicate cache, so a retransmitted request is answered again.
 type Responder struct {
-	pc       net.PacketConn
+	pc       *net.UDPConn
 	h        coap.HandlerFunc
 	requests atomic.Uint64
 	wg       sync.WaitGroup
 }
 
-// StartResponder starts a Responder whose answers h gives (the Responder
-// fills in type, message id and token); nil answers 2.05 Content with
-// the request's payload. Two goroutines serve the socket; t.Cleanup stops
-// them.
+// StartResponder starts a Responder (see NewResponder); t.Cleanup stops
+// it.
 func StartResponder(t testing.TB, h coap.HandlerFunc) *Responder {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	r, err := NewResponder(h)
 	if err != nil {
 		t.Fatalf("start responder: %v", err)
 	}
-	if h == nil {
-		h = func(req *coap.Message) *coap.Message {
-			return &coap.Message{Code: coap.Content, Payload: req.Payload}
-		}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// NewResponder starts a Responder on a free loopback port whose answers
+// h gives (the Responder fills in type, message id and token); nil
+// answers 2.05 Content with the request's payload. Two goroutines serve
+// the socket until Close.
+func NewResponder(h coap.HandlerFunc) (*Responder, error) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
 	}
 	r := &Responder{pc: pc, h: h}
 	for range 2 {
 		r.wg.Go(r.serve)
 	}
-	t.Cleanup(func() {
-		pc.Close()
-		r.wg.Wait()
-	})
-	return r
+	return r, nil
+}
+
+// Close stops the Responder and waits for its goroutines.
+func (r *Responder) Close() {
+	r.pc.Close()
+	r.wg.Wait()
 }
 
 // Addr returns the responder's host:port.
@@ -62,7 +70,7 @@ func (r *Responder) serve() {
 	var req coap.Message
 	var mid uint16
 	for {
-		n, from, err := r.pc.ReadFrom(buf)
+		n, from, err := r.pc.ReadFromUDPAddrPort(buf)
 		if errors.Is(err, net.ErrClosed) {
 			return
 		}
@@ -77,7 +85,10 @@ func (r *Responder) serve() {
 			continue
 		default:
 			r.requests.Add(1)
-			resp = *r.h(&req)
+			resp = coap.Message{Code: coap.Content, Payload: req.Payload}
+			if r.h != nil {
+				resp = *r.h(&req)
+			}
 			resp.Token = req.Token
 			resp.Type, resp.MessageID = coap.Acknowledgement, req.MessageID
 			if req.Type == coap.NonConfirmable {
@@ -86,7 +97,7 @@ func (r *Responder) serve() {
 			}
 		}
 		if out, err = resp.AppendBinary(out[:0]); err == nil {
-			r.pc.WriteTo(out, from)
+			r.pc.WriteToUDPAddrPort(out, from)
 		}
 	}
 }
