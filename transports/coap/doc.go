@@ -47,15 +47,17 @@
 //     refuses a message with a *MessageIDError past that (up to 1/15
 //     early, erring safe). Devices send far less; to load a server
 //     harder, use more sessions (endpoints), as a fleet does.
-//   - Duplicates (§4.5): a shaped link duplicates datagrams, so an answer
-//     to an exchange that ended is counted as a duplicate (or as late when
-//     the exchange had timed out), and a server message whose id was seen
-//     within EXCHANGE_LIFETIME (the last 8 are remembered) gets the same
-//     answer again without being handled twice. A CON response whose
-//     token matches nothing is rejected with RST (§5.3.2), as is a CON
-//     request when there is no Handler. The last 4 ended exchanges are
-//     remembered to tell duplicates from strays: with NStart well above
-//     4, some late duplicates count as unmatched.
+//   - Duplicates (§4.5): a shaped link duplicates datagrams. An answer
+//     whose message id (or token) the session issued within
+//     EXCHANGE_LIFETIME but which matches no pending exchange is counted
+//     as a duplicate; as late if it answers one of the last 4 exchanges
+//     that ended unanswered (timed out or abandoned); as unmatched
+//     otherwise. Ids and the session's own tokens are issued in sequence,
+//     so this costs a subtraction, not a table. A server message whose id
+//     was seen within EXCHANGE_LIFETIME (the last 8 are remembered) gets
+//     the same answer again without being handled twice. A CON response
+//     whose token matches nothing is rejected with RST (§5.3.2), as is a
+//     CON request when there is no Handler.
 //   - RST ends the exchange of the message it names with a *ResetError,
 //     and answers a ping (an empty CON), which is how Ping succeeds.
 //

@@ -144,6 +144,7 @@ func (s *Session) first(ex *exchange, now time.Duration) error {
 	}
 	ex.mid = s.nextMID
 	s.nextMID++
+	s.issued++
 	binary.BigEndian.PutUint16(ex.msg[2:], ex.mid)
 	if err := s.write(ex.msg); err != nil {
 		return fmt.Errorf("coap: send to %s: %w", s.o.Addr, err)
@@ -218,7 +219,9 @@ func indexOf(list []*exchange, ex *exchange) int {
 func (s *Session) finish(ex *exchange, res Result, cs *completions) {
 	res.Transmissions, res.Sent = ex.sends, ex.sent
 	res.Separate = res.Separate || ex.separate && res.Response != nil
-	s.remember(ex, res.Response != nil)
+	if res.Response == nil {
+		s.remember(ex)
+	}
 	cs.add(completion{done: ex.done, res: res})
 	s.forget(ex)
 }
@@ -258,7 +261,7 @@ func (s *Session) cancel(ex *exchange, seq uint64) bool {
 		return false
 	}
 	if ex.sends > 0 {
-		s.remember(ex, false)
+		s.remember(ex)
 	}
 	s.forget(ex)
 	s.next(s.now(), &cs)
@@ -329,37 +332,56 @@ func (s *Session) retransmit(ex *exchange, now time.Duration) {
 	s.c.add(cRetransmissions)
 }
 
-// ended is what the session remembers of an exchange after it ended.
-type ended struct {
-	mid      uint16
-	token    [maxToken]byte
-	tlen     uint8
-	answered bool
-	valid    bool
+// unanswered is what the session remembers of an exchange that ended
+// without an answer (timed out, abandoned, or expecting none).
+type unanswered struct {
+	mid   uint16
+	token [maxToken]byte
+	tlen  uint8
+	valid bool
 }
 
-// remember records an ended exchange, so that a second answer to it
-// counts as a duplicate (or late) rather than unmatched.
-func (s *Session) remember(ex *exchange, answered bool) {
-	s.recent[s.recentNext] = ended{mid: ex.mid, token: ex.token, tlen: ex.tlen, answered: answered, valid: true}
-	s.recentNext = (s.recentNext + 1) % len(s.recent)
+// remember records an exchange that ended without an answer, so that an
+// answer arriving after all counts as late.
+func (s *Session) remember(ex *exchange) {
+	s.unanswered[s.unansweredNext] = unanswered{mid: ex.mid, token: ex.token, tlen: ex.tlen, valid: true}
+	s.unansweredNext = (s.unansweredNext + 1) % len(s.unanswered)
 }
 
-// stray counts an answer that matches no pending exchange: Duplicates
-// when it answers one that ended answered, Late when it ended without an
-// answer, Unmatched otherwise. byMID matches ACK and RST, else tokens.
+// stray counts an answer that matches no pending exchange: Late when it
+// answers one of the last exchanges that ended unanswered, Duplicates
+// when it answers another message the session sent within the exchange
+// lifetime (an exchange that ended answered: ids and the session's
+// tokens are issued in sequence, so "recent" is a subtraction), Unmatched
+// otherwise. byMID matches ACK and RST by message id, else by token.
 func (s *Session) stray(m *Message, byMID bool) {
-	for _, e := range s.recent {
+	for _, e := range s.unanswered {
 		if e.valid && (byMID && e.mid == m.MessageID || !byMID && bytes.Equal(e.token[:e.tlen], m.Token)) {
-			if e.answered {
-				s.c.add(cDuplicates)
-			} else {
-				s.c.add(cLate)
-			}
+			s.c.add(cLate)
 			return
 		}
 	}
+	if s.recent(m, byMID) {
+		s.c.add(cDuplicates)
+		return
+	}
 	s.c.add(cUnmatched)
+}
+
+// recent reports whether m's message id (byMID) or token is among those
+// the session issued within the exchange lifetime.
+func (s *Session) recent(m *Message, byMID bool) bool {
+	n := s.ids.used()
+	if s.o.ExchangeLifetime < 0 {
+		n = min(s.issued, 1<<16)
+	}
+	if byMID {
+		return uint64(s.nextMID-1-m.MessageID) < n
+	}
+	if len(m.Token) != 4 {
+		return false
+	}
+	return uint64(s.nextToken-1-binary.BigEndian.Uint32(m.Token)) < n
 }
 
 // idWindow counts message ids used over the last ExchangeLifetime, in 16
@@ -384,13 +406,19 @@ func (w *idWindow) take(now, lifetime time.Duration) bool {
 		w.counts[w.slot%16] = 0
 	}
 	w.slot = cur
-	var sum uint32
-	for _, c := range w.counts {
-		sum += c
-	}
-	if sum >= 1<<16 {
+	if w.used() >= 1<<16 {
 		return false
 	}
 	w.counts[cur%16]++
 	return true
+}
+
+// used returns how many ids were taken within the window as of the last
+// take.
+func (w *idWindow) used() uint64 {
+	var sum uint64
+	for _, c := range w.counts {
+		sum += uint64(c)
+	}
+	return sum
 }

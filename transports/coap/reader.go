@@ -217,6 +217,7 @@ func (s *Session) respond(req, resp *Message) {
 		}
 		r.Type, r.MessageID = NonConfirmable, s.nextMID
 		s.nextMID++
+		s.issued++
 	}
 	var err error
 	if s.out, err = r.AppendBinary(s.out[:0]); err != nil {

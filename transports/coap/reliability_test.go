@@ -584,3 +584,32 @@ func TestReadErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestStrayClassification: an answer to any message sent within the
+// exchange lifetime is a duplicate, however many exchanges ended since;
+// one to an exchange that timed out is late; anything else unmatched.
+func TestStrayClassification(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, c := dialFake(t, Options{MaxRetransmit: -1})
+		r := newResults()
+		var answers []*Message
+		for range 10 {
+			s.Start(get("/x"), r.done)
+			m, _ := c.recv(t, time.Second)
+			a := &Message{Type: Acknowledgement, Code: Content, MessageID: m.MessageID, Token: m.Token}
+			c.send(t, a)
+			r.next(t, time.Second)
+			answers = append(answers, a)
+		}
+		s.Start(get("/lost"), r.done)
+		lost, _ := c.recv(t, time.Second)
+		r.next(t, time.Minute) // times out: no retransmissions
+		c.send(t, answers[0])
+		c.send(t, &Message{Type: Acknowledgement, Code: Content, MessageID: lost.MessageID, Token: lost.Token})
+		c.send(t, &Message{Type: Acknowledgement, MessageID: answers[0].MessageID + 0x8000})
+		synctest.Wait()
+		if st := s.Stats(); st.Duplicates != 1 || st.Late != 1 || st.Unmatched != 1 {
+			t.Errorf("Stats = %+v, want 1 duplicate, 1 late, 1 unmatched", st)
+		}
+	})
+}

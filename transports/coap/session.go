@@ -178,23 +178,24 @@ type Session struct {
 
 	cbmu sync.Mutex // serialises the callbacks (done, Handler, Lost); taken before mu, never inside it
 
-	mu          sync.Mutex // guards the fields below, and serialises writes to conn
-	closed      bool       // the session has ended: nothing more is sent
-	pending     []*exchange
-	queue       []*exchange
-	outstanding int // pending exchanges counting against NStart
-	seq         uint64
-	nextMID     uint16
-	nextToken   uint32
-	rng         *rand.Rand
-	ids         idWindow
-	timer       *time.Timer
-	armed       time.Duration // when the timer fires (since epoch); 0: not armed
-	recent      [4]ended      // the exchanges that ended last, to tell duplicates from strays
-	recentNext  int
-	seen        *seenRing // server messages received lately; nil until the first
-	out         []byte    // scratch for what the session sends of its own
-	spare       *exchange // an ended exchange, reused by the next request
+	mu             sync.Mutex // guards the fields below, and serialises writes to conn
+	closed         bool       // the session has ended: nothing more is sent
+	pending        []*exchange
+	queue          []*exchange
+	outstanding    int // pending exchanges counting against NStart
+	seq            uint64
+	nextMID        uint16
+	nextToken      uint32
+	rng            *rand.Rand
+	ids            idWindow
+	timer          *time.Timer
+	armed          time.Duration // when the timer fires (since epoch); 0: not armed
+	issued         uint64        // message ids taken, ever
+	unanswered     [4]unanswered // the last exchanges that ended without an answer
+	unansweredNext int
+	seen           *seenRing // server messages received lately; nil until the first
+	out            []byte    // scratch for what the session sends of its own
+	spare          *exchange // an ended exchange, reused by the next request
 
 	// Owned by the reader goroutine.
 	buf []byte

@@ -44,8 +44,9 @@ type Stats struct {
 	// again).
 	Duplicates uint64
 	// Late counts answers to exchanges that had already ended without one
-	// (timed out or cancelled); Unmatched answers that match nothing the
-	// session remembers (a confirmable one is rejected with RST).
+	// (timed out or abandoned); Unmatched answers to nothing the session
+	// sent within the exchange lifetime (a confirmable one is rejected
+	// with RST).
 	Late, Unmatched uint64
 	// Separate counts responses that came in their own message rather
 	// than piggybacked on the ACK of a confirmable request.
