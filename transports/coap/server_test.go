@@ -60,8 +60,9 @@ func TestLibcoap(t *testing.T) {
 	async.AddQuery("1") // answer after 1 s
 	start := time.Now()
 	do(t, s, async, coap.Content)
-	if d := time.Since(start); d < time.Second {
-		t.Errorf("GET /async?1 answered after %v, want 1s", d)
+	// libcoap's clock ticks coarsely: "1 s" can come a little early.
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Errorf("GET /async?1 answered after %v, want about 1s", d)
 	}
 	if st := s.Stats(); st.Separate != 1 {
 		t.Errorf("GET /async: %d separate responses, want 1", st.Separate)
