@@ -244,9 +244,10 @@ func (s *Session) Stats() Stats { return s.c.Snapshot() }
 // itself: done runs later on the session's reader goroutine (answers) or
 // its timer goroutine (timeouts), one callback at a time, and must not
 // block. The session fills in the message id and, when req has none, a
-// token; it keeps no reference to req. Start returns ErrInvalid,
-// ErrClosed, a *QueueFullError or a *MessageIDError when the request
-// cannot go, and done is not called.
+// token; it keeps no reference to req. When the request cannot go,
+// Start returns why (ErrInvalid, ErrClosed, a *QueueFullError, a
+// *MessageIDError, a *FormatError, or the socket's error) and done is
+// not called.
 func (s *Session) Start(req *Message, done func(Result)) error {
 	_, _, err := s.start(req, done)
 	return err
