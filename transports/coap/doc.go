@@ -1,0 +1,82 @@
+// Package coap is m2msim's CoAP transport: a message codec (RFC 7252 §3,
+// with the options of RFC 7641 Observe, RFC 7959 block-wise transfer and
+// RFC 7967 No-Response) and a device-side Session with a reliability
+// layer of its own, so that a load test counts what a library would hide:
+// retransmissions, timeouts, resets, duplicates, responses by code.
+//
+// # Sessions
+//
+// A Session is one device's endpoint: one socket to one server, opened
+// through the dial.Func it is given with network "udp", so link shaping
+// (netem), source-address pools and, later, DTLS compose underneath; any
+// conn that keeps datagram boundaries will do. It costs one goroutine,
+// its reader, and one runtime timer. Start sends a request and never
+// blocks: its callback runs later on the reader goroutine (answers) or
+// the timer's (timeouts), one callback at a time per session, never on
+// the caller's goroutine, so an engine shard can call Start while holding
+// its own locks as long as the callback does not need them for long. Do
+// and Ping wrap Start for callers that wait. Options.Handler answers the
+// requests a server sends (LwM2M device management).
+//
+// # Reliability (RFC 7252 §4)
+//
+// Every transmission parameter is an Options field with the RFC's default
+// (§4.8): ACK_TIMEOUT 2s, ACK_RANDOM_FACTOR 1.5, MAX_RETRANSMIT 4, NSTART
+// 1, and the derived MAX_TRANSMIT_WAIT (93s) and EXCHANGE_LIFETIME
+// (247s).
+//
+//   - A confirmable request's first timeout T is drawn uniformly from
+//     [ACK_TIMEOUT, ACK_TIMEOUT*ACK_RANDOM_FACTOR) by the session's own
+//     PCG (Options.Seed, Options.Stream), then doubled at each
+//     retransmission: sends at 0, T, 3T, 7T, 15T and a *TimeoutError at
+//     31T. The session retransmits the same bytes (same message id).
+//   - NSTART bounds the outstanding interactions (§4.7): unacknowledged
+//     CONs and unanswered NONs. An empty ACK ends a CON's interaction (its
+//     separate response is awaited up to ResponseTimeout without holding
+//     the slot); a NON with a No-Response option suppressing every class
+//     expects nothing and holds no slot. Further requests wait in a FIFO
+//     of QueueLimit; past it Start refuses with a *QueueFullError rather
+//     than let an open-model schedule slip unseen.
+//   - Message ids are sequential from a seeded start. An id must not be
+//     reused within EXCHANGE_LIFETIME, or a server that detects
+//     duplicates as §4.5 asks takes the new message for the old one and
+//     answers from its cache: a load test would count stale answers as
+//     successes (libcoap 4.3.1 keeps no such cache; others do). So one
+//     endpoint can send at most 65,536 messages per 247s, about 265 per
+//     second; the session counts ids per fifteenth of the lifetime and
+//     refuses a message with a *MessageIDError past that (up to 1/15
+//     early, erring safe). Devices send far less; to load a server
+//     harder, use more sessions (endpoints), as a fleet does.
+//   - Duplicates (§4.5): a shaped link duplicates datagrams. An answer
+//     whose message id (or token) the session issued within
+//     EXCHANGE_LIFETIME but which matches no pending exchange is counted
+//     as a duplicate; as late if it answers one of the last 4 exchanges
+//     that ended unanswered (timed out or abandoned); as unmatched
+//     otherwise. Ids and the session's own tokens are issued in sequence,
+//     so this costs a subtraction, not a table. A server message whose id
+//     was seen within EXCHANGE_LIFETIME (the last 8 are remembered) gets
+//     the same answer again without being handled twice. A CON response
+//     whose token matches nothing is rejected with RST (§5.3.2), as is a
+//     CON request when there is no Handler.
+//   - RST ends the exchange of the message it names with a *ResetError,
+//     and answers a ping (an empty CON), which is how Ping succeeds.
+//
+// # Timers
+//
+// A session has one time.AfterFunc timer, created at its first request.
+// It is armed for the earliest due time (a retransmission, or giving up
+// on a response) and only ever moved earlier; when it fires it handles
+// what is due and re-arms for the next. So an exchange answered in time
+// costs the timer nothing, and a busy session touches the runtime's timer
+// heap about once per ACK_TIMEOUT, not once per exchange. One timer per
+// exchange would cost a heap operation per request and per answer; a
+// shared wheel would need an owner goroutine outside the session. The
+// timer's goroutine exists only while it runs.
+//
+// # Not yet
+//
+// Block-wise transfers and Observe registrations are encoded (Block,
+// SetBlock, the Observe option) but not driven by the session: a
+// notification after the first response is a stray, and a confirmable one
+// is rejected with RST, which ends the observation (RFC 7641 §3.6).
+package coap
