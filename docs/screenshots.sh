@@ -8,4 +8,4 @@
 #   docs/screenshots.sh
 set -eu
 cd "$(dirname "$0")/.."
-M2MSIM_SCREENSHOTS_DOCS=1 exec go test ./cmd/m2msim -run '^TestDocsScreenshots$' -count=1 -v -timeout 10m
+exec go test -tags docs ./cmd/m2msim -run '^TestDocsScreenshots$' -count=1 -v -timeout 10m

@@ -11,9 +11,6 @@ import (
 // second, each timed end to end, in two groups) writes a result of at
 // most ~5 MB, histograms of every interval included.
 func TestHourOfTenThousandDevicesStaysSmall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("records 14 million events")
-	}
 	c := NewCollector(Info{Devices: 10_000, Duration: time.Hour,
 		Groups: []GroupInfo{{Name: "meters", Devices: 5000}, {Name: "trackers", Devices: 5000}}})
 	lat := lognormal(7, 1<<16)

@@ -1,3 +1,5 @@
+//go:build docs
+
 package main
 
 import (
@@ -13,9 +15,6 @@ import (
 	"github.com/m2msim/m2msim/internal/chromium"
 	"github.com/m2msim/m2msim/transports/mqtt/mqtttest"
 )
-
-// docsEnv turns on TestDocsScreenshots.
-const docsEnv = "M2MSIM_SCREENSHOTS_DOCS"
 
 // docsWidth is the width of the README's pictures in CSS pixels; each
 // shows the top of its page down to the end of an element, docsLiveEnd
@@ -36,13 +35,11 @@ const docsLiveAt = 70 * time.Second
 // on a free loopback port: docs/live-view.png, the live view 70 s in, and
 // docs/report.png, the top of the finished report.html. The run takes
 // about two minutes; its figures are this machine's, so run it on an
-// otherwise idle one. Off unless M2MSIM_SCREENSHOTS_DOCS=1:
+// otherwise idle one. It builds only with the docs tag, so go test ./...
+// never runs it:
 //
 //	docs/screenshots.sh
 func TestDocsScreenshots(t *testing.T) {
-	if os.Getenv(docsEnv) != "1" {
-		t.Skipf("set %s=1 (or run docs/screenshots.sh) to regenerate docs/*.png", docsEnv)
-	}
 	docs, err := filepath.Abs(filepath.Join("..", "..", "docs"))
 	if err != nil {
 		t.Fatal(err)
