@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"report":          {"sim", "internal/"},
 	"report/capacity": {}, // the knee and the fit: numbers in, numbers out
 	"report/render":   {"sim", "report", "report/capacity"},
-	"transports":      {"transports/"},
+	"transports":      {"transports/", "internal/"},
 	"scenarios":       {"sim", "report", "transports/", "internal/"},
 	"web":             {"sim", "report"},
 	"cmd":             {""},

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/tail"
 	"github.com/m2msim/m2msim/transports/coap"
 )
 
@@ -33,7 +34,7 @@ type Server struct {
 	bin  string
 	args []string
 	port int
-	log  *tailBuffer
+	log  *tail.Buffer
 
 	mu   sync.Mutex // guards cmd and exit
 	cmd  *exec.Cmd
@@ -62,7 +63,7 @@ func binary(t testing.TB, flavour string) string {
 // answers a CoAP ping. t.Cleanup stops it by its pid.
 func StartServer(t testing.TB, flavour string, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: binary(t, flavour), args: args, log: &tailBuffer{max: 256 << 10}}
+	s := &Server{t: t, bin: binary(t, flavour), args: args, log: &tail.Buffer{Max: 256 << 10}}
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
@@ -208,32 +209,4 @@ func (s *Server) Stop() {
 	}
 	cmd.Process.Kill()
 	<-exit
-}
-
-// tailBuffer keeps the last max bytes of a process's output.
-type tailBuffer struct {
-	mu      sync.Mutex
-	b       []byte
-	max     int
-	dropped bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-		t.dropped = true
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.dropped {
-		return "[earlier lines dropped]\n" + string(t.b)
-	}
-	return string(t.b)
 }

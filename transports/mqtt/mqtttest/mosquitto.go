@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/m2msim/m2msim/internal/tail"
 )
 
 // startTimeout bounds how long a broker may take to accept connections.
@@ -54,7 +56,7 @@ type Mosquitto struct {
 	bin  string
 	conf string
 	port int
-	log  *tailBuffer
+	log  *tail.Buffer
 
 	mu   sync.Mutex // guards cmd and exit
 	cmd  *exec.Cmd
@@ -89,7 +91,7 @@ func StartMosquitto(t testing.TB, opts ...MosquittoOption) *Mosquitto {
 		o(&cfg)
 	}
 	dir := t.TempDir()
-	m := &Mosquitto{t: t, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"), log: &tailBuffer{max: 256 << 10}}
+	m := &Mosquitto{t: t, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"), log: &tail.Buffer{Max: 256 << 10}}
 	t.Cleanup(func() {
 		m.Stop()
 		if t.Failed() {
@@ -260,32 +262,4 @@ func (m *Mosquitto) signal(sig os.Signal) {
 	if err := cmd.Process.Signal(sig); err != nil {
 		m.t.Fatalf("mosquitto: signal %v: %v", sig, err)
 	}
-}
-
-// tailBuffer keeps the last max bytes of a process's output.
-type tailBuffer struct {
-	mu      sync.Mutex
-	b       []byte
-	max     int
-	dropped bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-		t.dropped = true
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.dropped {
-		return "[earlier lines dropped]\n" + string(t.b)
-	}
-	return string(t.b)
 }

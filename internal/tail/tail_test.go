@@ -1,8 +1,8 @@
-package mqtttest
+package tail
 
 import "testing"
 
-func TestTailBuffer(t *testing.T) {
+func TestBuffer(t *testing.T) {
 	tests := []struct {
 		writes []string
 		max    int
@@ -13,7 +13,7 @@ func TestTailBuffer(t *testing.T) {
 		{[]string{"abcdefgh"}, 3, "[earlier lines dropped]\nfgh"},
 	}
 	for _, tt := range tests {
-		b := &tailBuffer{max: tt.max}
+		b := &Buffer{Max: tt.max}
 		for _, w := range tt.writes {
 			if n, err := b.Write([]byte(w)); n != len(w) || err != nil {
 				t.Fatalf("Write(%q) = %d, %v", w, n, err)
