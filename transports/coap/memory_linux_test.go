@@ -3,54 +3,22 @@
 package coap_test
 
 import (
-	"bufio"
 	"context"
-	"os"
-	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/m2msim/m2msim/internal/footprint"
 	"github.com/m2msim/m2msim/transports/coap"
 	"github.com/m2msim/m2msim/transports/coap/coaptest"
 )
 
-// rss returns this process's resident set size in bytes.
-func rss(b *testing.B) int64 {
+// measure takes the process's footprint, failing b when it cannot.
+func measure(b *testing.B) footprint.Footprint {
 	b.Helper()
-	f, err := os.Open("/proc/self/status")
+	f, err := footprint.Measure()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, "kB")), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	b.Fatal("no VmRSS in /proc/self/status")
-	return 0
-}
-
-type footprint struct {
-	rss, heap, stack int64
-	goroutines       int
-}
-
-func measure(b *testing.B) footprint {
-	for range 3 { // each GC halves at most the stacks that are mostly unused
-		runtime.GC()
-	}
-	debug.FreeOSMemory()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return footprint{rss: rss(b), heap: int64(ms.HeapInuse), stack: int64(ms.StackInuse), goroutines: runtime.NumGoroutine()}
+	return f
 }
 
 // BenchmarkIdleSessions measures what an idle device costs this process:
@@ -69,16 +37,13 @@ func BenchmarkIdleSessions(b *testing.B) {
 			if err != nil {
 				b.Fatalf("session %d: %v", i, err)
 			}
-			if false {
-				b.Fatalf("session %d: %v", i, err)
-			}
 			ss = append(ss, s)
 		}
 		after := measure(b)
-		b.ReportMetric(float64(after.rss-before.rss)/n, "rss-B/session")
-		b.ReportMetric(float64(after.heap-before.heap)/n, "heap-B/session")
-		b.ReportMetric(float64(after.stack-before.stack)/n, "stack-B/session")
-		b.ReportMetric(float64(after.goroutines-before.goroutines)/n, "goroutines/session")
+		b.ReportMetric(float64(after.RSS-before.RSS)/n, "rss-B/session")
+		b.ReportMetric(float64(after.Heap-before.Heap)/n, "heap-B/session")
+		b.ReportMetric(float64(after.Stack-before.Stack)/n, "stack-B/session")
+		b.ReportMetric(float64(after.Goroutines-before.Goroutines)/n, "goroutines/session")
 		for _, s := range ss {
 			s.Close()
 		}
