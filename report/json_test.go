@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,10 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/golden"
 	"github.com/m2msim/m2msim/sim"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden.* from the current output")
 
 // goldenResult is a Result for a fixed event sequence over every kind:
 // half the fleet timed, some loss before and after the broker's
@@ -121,24 +119,6 @@ func evaluateExprs(t *testing.T, r *Result, exprs ...string) {
 	Evaluate(r, ts)
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./report -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test ./report -update rewrites it):\n%s", path, got)
-	}
-}
-
 // goldens are the results kept as golden files, by name.
 var goldens = []struct {
 	name   string
@@ -151,7 +131,7 @@ func TestResultGolden(t *testing.T) {
 		if err != nil {
 			t.Fatalf("MarshalResult: %v", err)
 		}
-		golden(t, "result"+g.name+".golden.json", b)
+		golden.Check(t, "result"+g.name+".golden.json", b)
 	}
 }
 
@@ -161,7 +141,7 @@ func TestSummaryGolden(t *testing.T) {
 		if err := WriteSummary(&b, g.result(t)); err != nil {
 			t.Fatalf("WriteSummary: %v", err)
 		}
-		golden(t, "summary"+g.name+".golden.txt", b.Bytes())
+		golden.Check(t, "summary"+g.name+".golden.txt", b.Bytes())
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math"
 	"testing"
+
+	"github.com/m2msim/m2msim/internal/golden"
 )
 
 func TestCSVGolden(t *testing.T) {
@@ -12,7 +14,7 @@ func TestCSVGolden(t *testing.T) {
 		if err := CSV(&b, f.in().Points); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "timeseries"+f.name+".golden.csv", b.Bytes())
+		golden.Check(t, "timeseries"+f.name+".golden.csv", b.Bytes())
 	}
 }
 

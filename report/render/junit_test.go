@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"strings"
 	"testing"
+
+	"github.com/m2msim/m2msim/internal/golden"
 )
 
 func TestJUnitGolden(t *testing.T) {
@@ -13,7 +15,7 @@ func TestJUnitGolden(t *testing.T) {
 		if err := JUnit(&b, f.in().Result); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "junit"+f.name+".golden.xml", b.Bytes())
+		golden.Check(t, "junit"+f.name+".golden.xml", b.Bytes())
 	}
 }
 

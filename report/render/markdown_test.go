@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/m2msim/m2msim/internal/golden"
 )
 
 func TestMarkdownGolden(t *testing.T) {
@@ -12,7 +14,7 @@ func TestMarkdownGolden(t *testing.T) {
 		if err := Markdown(&b, f.in()); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "summary"+f.name+".golden.md", b.Bytes())
+		golden.Check(t, "summary"+f.name+".golden.md", b.Bytes())
 		if n := strings.Count(b.String(), "\n"); n > 60 {
 			t.Errorf("summary%s.md has %d lines, want at most 60 for $GITHUB_STEP_SUMMARY", f.name, n)
 		}
