@@ -473,6 +473,12 @@ func (s *shard) add(e sim.Event, stage, bucket, lat int) {
 		sec.errors++
 		s.errs[errLabel(e.Err)]++
 		sec.errKind(errLabel(e.Err))
+	case sim.Unacked:
+		if e.Err != "" { // the transport gave up on it: a timeout, a reset, an error response
+			sec.errors++
+			s.errs[errLabel(e.Err)]++
+			sec.errKind(errLabel(e.Err))
+		}
 	}
 }
 

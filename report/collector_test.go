@@ -449,3 +449,24 @@ func TestCollectorConcurrent(t *testing.T) {
 		t.Errorf("Snapshot() = %+v, want 0 connected, %d sent and e2e samples", s, n)
 	}
 }
+
+// Telemetry a transport gave up on (a CoAP timeout, an error response) is
+// unacknowledged and an error of its kind; one lost with its connection
+// is only unacknowledged.
+func TestCollectorUnackedWithReasonIsAnError(t *testing.T) {
+	c := NewCollector(Info{})
+	c.Record(sim.Event{Kind: sim.Published, At: 100 * time.Millisecond, Timed: true})
+	c.Record(sim.Event{Kind: sim.Published, At: 200 * time.Millisecond, Timed: true})
+	c.Record(sim.Event{Kind: sim.Unacked, At: 1500 * time.Millisecond, Intended: 100 * time.Millisecond, Timed: true, Err: "coap_5.03"})
+	c.Record(sim.Event{Kind: sim.Unacked, At: 1600 * time.Millisecond, Intended: 200 * time.Millisecond, Timed: true})
+	r := c.Result(StatusPassed, 2*time.Second)
+	if want := (ErrorCounts{"coap_5.03": 1}); !reflect.DeepEqual(r.Errors, want) {
+		t.Errorf("Result().Errors = %v, want %v", r.Errors, want)
+	}
+	if r.Messages.Unacked != 2 {
+		t.Errorf("Result().Messages.Unacked = %d, want 2", r.Messages.Unacked)
+	}
+	if want := []int64{0, 1}; !reflect.DeepEqual(r.Series.Errors, want) {
+		t.Errorf("Result().Series.Errors = %v, want %v", r.Series.Errors, want)
+	}
+}

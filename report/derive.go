@@ -23,7 +23,10 @@ func infoOf(r *Result) Info {
 		info.Stages = append(info.Stages, sim.Stage{Name: st.Name, Duration: secondsDuration(st.EndS - st.StartS), Devices: st.Devices})
 	}
 	for _, g := range r.Groups {
-		info.Groups = append(info.Groups, GroupInfo{Name: g.Name, Devices: g.Devices, Timed: g.TimedDevices})
+		// A group none of whose devices was timed stays so, rather than
+		// fall back to all timed as a result without group figures does.
+		info.Groups = append(info.Groups, GroupInfo{Name: g.Name, Devices: g.Devices, Timed: g.TimedDevices,
+			Protocol: g.Protocol, Untimed: g.TimedDevices == 0})
 	}
 	if f := r.Backend.E2E.Fraction; f < 1 {
 		info.E2E = &sim.Sampling{Fraction: f}

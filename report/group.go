@@ -16,13 +16,19 @@ type GroupInfo struct {
 	// (sim.Plan.Timed). When Info.E2E is nil and no group sets it, every
 	// device counts as timed.
 	Timed int
+	// Protocol is the group's protocol ("mqtt", "coap").
+	Protocol string
+	// Untimed says no backend receives the group's telemetry
+	// (sim.Group.Untimed): none of its devices is timed, whatever E2E.
+	Untimed bool
 }
 
 // GroupResult is one device group's figures: its messages and exchanges,
 // and what its radio did.
 type GroupResult struct {
-	Name    string `json:"name"`
-	Devices int    `json:"devices"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol,omitempty"`
+	Devices  int    `json:"devices"`
 	// TimedDevices is how many of its devices were timed end to end.
 	TimedDevices int        `json:"timed_devices"`
 	Messages     Messages   `json:"messages"`
@@ -164,11 +170,12 @@ func (c *Collector) groupResults(all []groupAcc) []GroupResult {
 	timed := c.timedDevices()
 	for i, g := range all {
 		out[i] = GroupResult{
-			Name: c.info.Groups[i].Name, Devices: c.info.Groups[i].Devices, TimedDevices: timed[i],
-			Messages:  messagesOf(&g.counts, &g.timed),
-			Commands:  commandsOf(&g.counts),
-			Requests:  requestsOf(&g.counts),
-			LatencyMS: groupLatencies(&g),
+			Name: c.info.Groups[i].Name, Protocol: c.info.Groups[i].Protocol, Devices: c.info.Groups[i].Devices,
+			TimedDevices: timed[i],
+			Messages:     messagesOf(&g.counts, &g.timed),
+			Commands:     commandsOf(&g.counts),
+			Requests:     requestsOf(&g.counts),
+			LatencyMS:    groupLatencies(&g),
 			Radio: GroupRadio{
 				Frames: g.counts[sim.OnAir], Collisions: g.counts[sim.Collided], AirtimeS: seconds(g.sum[sim.OnAir]),
 				QueueAgeMS: g.spread(sim.Deferred), DownlinkWaitMS: g.spread(sim.DownlinkWait),
@@ -202,7 +209,7 @@ func (c *Collector) timedDevices() []int {
 	given := false
 	for i, g := range c.info.Groups {
 		out[i] = g.Timed
-		given = given || g.Timed > 0
+		given = given || g.Timed > 0 || g.Untimed
 	}
 	if !given && c.info.E2E == nil {
 		for i, g := range c.info.Groups {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestGroupResults(t *testing.T) {
-	c := NewCollector(Info{Groups: []GroupInfo{{"meters", 10, 2}, {"sensors", 5, 5}}, E2E: &sim.Sampling{Fraction: 0.2}})
+	c := NewCollector(Info{Groups: []GroupInfo{{Name: "meters", Devices: 10, Timed: 2}, {Name: "sensors", Devices: 5, Timed: 5}}, E2E: &sim.Sampling{Fraction: 0.2}})
 	ms := time.Millisecond
 	for _, e := range []sim.Event{
 		{Kind: sim.Published, Group: 0, Timed: true}, {Kind: sim.Published, Group: 0, Timed: true},

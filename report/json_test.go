@@ -24,7 +24,7 @@ func goldenResult(t *testing.T) *Result {
 		Name: "golden", File: "scenarios/examples/golden.yaml", Seed: 42, Devices: 100,
 		Duration: 40 * time.Second, Stages: testStages,
 		Started:            time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
-		Groups:             []GroupInfo{{"meters", 50, 25}, {"sensors", 50, 25}},
+		Groups:             []GroupInfo{{Name: "meters", Devices: 50, Timed: 25}, {Name: "sensors", Devices: 50, Timed: 25}},
 		BackendConnections: 2, E2E: &sim.Sampling{Fraction: 0.5},
 	})
 	for _, e := range events(3) {
@@ -69,7 +69,7 @@ func kneeResult(t *testing.T) *Result {
 		Name: "knee", Seed: 7, Devices: 270, Duration: 20 * time.Second,
 		Stages:  []sim.Stage{{Name: "ramp", Duration: 10 * time.Second, Devices: 270}, {Name: "hold", Duration: 10 * time.Second, Devices: 270}},
 		Started: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), BackendConnections: 1,
-		Groups: []GroupInfo{{"psm", 270, 270}},
+		Groups: []GroupInfo{{Name: "psm", Devices: 270, Timed: 270}},
 	})
 	for i := range 270 {
 		c.Record(sim.Event{Kind: sim.Connected, At: time.Duration(i) * 30 * ms, Latency: 5 * ms})

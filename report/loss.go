@@ -74,6 +74,9 @@ func backendLine(r *Result) string {
 	if r.Messages.Sent+r.Commands.Sent+r.Requests.Sent+lag.Count == 0 {
 		return ""
 	}
+	if b.Connections == 0 && b.E2E.Devices == 0 && lag.Count == 0 && r.Commands.Sent == 0 {
+		return "" // no backend took part: the groups' protocols answer for themselves
+	}
 	var parts []string
 	if b.Connections > 0 {
 		parts = append(parts, plural(int64(b.Connections), "connection"))
@@ -93,8 +96,10 @@ func backendLine(r *Result) string {
 // sampleWords says which devices were timed end to end.
 func sampleWords(s Sample) string {
 	switch {
-	case s.Fraction >= 1:
+	case s.Fraction >= 1 && s.Devices == s.Fleet:
 		return "all " + plural(int64(s.Fleet), "device")
+	case s.Fraction >= 1:
+		return fmt.Sprintf("%d of %d devices (the others' protocols have no backend)", s.Devices, s.Fleet)
 	case s.Fraction <= 0:
 		return "none (e2e 0%)"
 	}

@@ -143,11 +143,14 @@ func ProgressLine(s Snapshot, total time.Duration) string {
 		fmt.Fprintf(&b, "/%d", s.Devices)
 	}
 	b.WriteString("  " + rates(s))
-	b.WriteString("  e2e p99 ")
-	if s.E2ECount > 0 {
-		b.WriteString(shortDuration(s.E2EP99))
-	} else {
-		b.WriteString("-")
+	switch {
+	case s.E2ECount > 0:
+		b.WriteString("  e2e p99 " + shortDuration(s.E2EP99))
+	case s.Sent > 0 && s.Timed == 0:
+		// Nothing is timed end to end (no backend takes part): the
+		// acknowledgements are what there is to follow.
+	default:
+		b.WriteString("  e2e p99 -")
 	}
 	fmt.Fprintf(&b, "  errors %d", s.Errors)
 	if s.BackendBehind {
@@ -161,6 +164,9 @@ func ProgressLine(s Snapshot, total time.Duration) string {
 func rates(s Snapshot) string {
 	if s.Window == 0 {
 		return "sent -/s, received -/s"
+	}
+	if s.Sent > 0 && s.Timed == 0 {
+		return fmt.Sprintf("last %s: sent %s/s, acked %s/s", clock(s.Window), fmtRate(s.SentPerSec), fmtRate(s.AckedPerSec))
 	}
 	timed := ""
 	if s.TimedPerSec != s.SentPerSec {

@@ -100,6 +100,9 @@ func TestProgressLine(t *testing.T) {
 		{Snapshot{Elapsed: 3723 * time.Second, Window: 5 * time.Second, SentPerSec: 100, TimedPerSec: 10.2, ReceivedPerSec: 9.8,
 			E2ECount: 1, E2EP99: 1250 * ms},
 			0, "  1h02m03s  connected 0  last 5s: sent 100/s, received 9.8/s of 10.2/s timed  e2e p99 1.25s  errors 0"},
+		// Nothing timed end to end (CoAP groups only): acknowledgements instead.
+		{Snapshot{Elapsed: 20 * time.Second, Window: 5 * time.Second, Sent: 400, SentPerSec: 19.8, AckedPerSec: 18.6},
+			time.Minute, "  20s/1m00s  connected 0  last 5s: sent 19.8/s, acked 18.6/s  errors 0"},
 		// Past the planned end the clock stops and the drain is timed.
 		{Snapshot{Elapsed: 34*time.Second + 400*ms, Devices: 100, Connected: 100, Window: 5 * time.Second, ReceivedPerSec: 86.4},
 			30 * time.Second, "  30s/30s draining 4s  connected 100/100  last 5s: sent 0/s, received 86.4/s  e2e p99 -  errors 0"},

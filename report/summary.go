@@ -65,6 +65,24 @@ func summaryCounts(b *bytes.Buffer, r *Result) {
 		fmt.Fprintf(b, "backend   %s\n", line)
 	}
 	fmt.Fprintf(b, "errors    %s\n", fmtErrors(r.Errors))
+	if line := countsLine(r); line != "" {
+		fmt.Fprintf(b, "counts    %s\n", line)
+	}
+}
+
+// countsLine lists the counts protocols named (retransmissions,
+// responses by code), by name.
+func countsLine(r *Result) string {
+	if r.Metrics == nil {
+		return ""
+	}
+	var parts []string
+	for _, name := range names(r.Metrics.Counters) {
+		if c := r.Metrics.Counters[name]; c != nil && !isKindName(name) && !strings.HasSuffix(name, "_timed") {
+			parts = append(parts, fmt.Sprintf("%s %d", name, c.Run))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func devicesLine(r *Result) string {

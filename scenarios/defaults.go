@@ -81,6 +81,9 @@ func (t *Target) withDefaults(has func(string) bool) {
 	if b, err := normaliseBroker(t.Broker); err == nil {
 		t.Broker = b
 	}
+	if c, err := normaliseCoAP(t.CoAP); t.CoAP != "" && err == nil {
+		t.CoAP = c
+	}
 }
 
 // normaliseBroker checks a broker address and gives it its default port.
@@ -132,6 +135,13 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 		}
 	}
 	g.Reconnect.withDefaults(scope(has, "reconnect"))
+	if !has("protocol") {
+		g.Protocol = ProtocolMQTT
+	}
+	if g.IsCoAP() {
+		g.coapDefaults(has)
+		return
+	}
 	if g.Telemetry != nil {
 		g.Telemetry.withDefaults(scope(has, "telemetry"))
 	}
@@ -188,6 +198,14 @@ func (t *Telemetry) withDefaults(has func(string) bool) {
 	}
 	t.Topic = orTemplate(t.Topic, defaultTelemetry)
 	t.Payload = orTemplate(t.Payload, defaultTelemetryPL)
+}
+
+// dest is where a telemetry message goes: its CoAP path, or its topic.
+func (t *Telemetry) dest() (*sim.Template, byte) {
+	if t.Path != nil {
+		return t.Path, byte(confirmable(t.Confirmable))
+	}
+	return t.Topic, byte(t.QoS)
 }
 
 // withDefaults fills an exchange's topics from base: base for the topic,

@@ -72,10 +72,11 @@ func encodeStruct(b *bytes.Buffer, v reflect.Value, skip func(string) bool) erro
 	first := true
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
-		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		key, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		fv := v.Field(i)
 		if !f.IsExported() || key == "" || key == "-" || (skip != nil && skip(key)) ||
-			((fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Slice) && fv.IsNil()) {
+			((fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Slice) && fv.IsNil()) ||
+			(opts == "omitempty" && fv.IsZero()) {
 			continue
 		}
 		if !first {

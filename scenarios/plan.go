@@ -31,7 +31,12 @@ func (g *Group) plan() sim.Group {
 	return sim.Group{
 		Name:     g.Name,
 		Count:    g.Count,
-		ClientID: g.ClientID,
+		Protocol: g.Protocol,
+		// CoAP's response answers a request; no backend receives a CoAP
+		// group's telemetry yet.
+		InlineAnswers: g.IsCoAP(),
+		Untimed:       g.IsCoAP(),
+		ClientID:      g.ClientID,
 		Connect: sim.Connect{
 			Rate:         g.Connect.Rate,
 			Timeout:      g.Connect.Timeout,
@@ -54,14 +59,15 @@ func (t *Telemetry) plan() *sim.Telemetry {
 	if t == nil {
 		return nil
 	}
+	dest, qos := t.dest()
 	return &sim.Telemetry{
 		Every:    t.Every,
 		Jitter:   t.Jitter,
 		Aligned:  t.Phase == phaseAligned,
-		Topic:    t.Topic,
+		Topic:    dest,
 		Payload:  t.Payload,
 		Size:     int(t.Size),
-		QoS:      byte(t.QoS),
+		QoS:      qos,
 		Retain:   t.Retain,
 		DriftPPM: t.DriftPPM,
 		Bursts:   t.Bursts.plan(),
@@ -72,7 +78,7 @@ func (e *Exchange) plan() *sim.Exchange {
 	if e == nil {
 		return nil
 	}
-	return &sim.Exchange{
+	x := &sim.Exchange{
 		Every:      e.Every,
 		Jitter:     e.Jitter,
 		Topic:      e.Topic,
@@ -81,6 +87,10 @@ func (e *Exchange) plan() *sim.Exchange {
 		Size:       int(e.Size),
 		QoS:        byte(e.QoS),
 	}
+	if e.Path != nil { // a CoAP request: its response answers it
+		x.Topic, x.ReplyTopic, x.QoS = e.Path, nil, byte(confirmable(e.Confirmable))
+	}
+	return x
 }
 
 func (s *Sleep) plan() *sim.Sleep {

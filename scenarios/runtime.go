@@ -17,13 +17,14 @@ import (
 	"github.com/m2msim/m2msim/transports/netem"
 )
 
-// Runtime is a scenario's live target: the embedded broker when the
-// scenario asks for one, and the MQTT connector and backend the engine
-// drives.
+// Runtime is a scenario's live targets: the embedded broker when the
+// scenario asks for one, and the connector (MQTT or CoAP, by group) and
+// backend the engine drives.
 type Runtime struct {
 	Connector sim.Connector
-	Backend   sim.Backend
-	// Addr is the broker's host:port.
+	Receiver  sim.Receiver
+	Sender    sim.Sender
+	// Addr is the broker's host:port; empty when no group speaks MQTT.
 	Addr string
 	// Sources is the number of local source addresses devices dial from.
 	Sources int
@@ -55,7 +56,33 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{Addr: s.Target.Addr()}
+	rt := &Runtime{}
+	var d dial.Func
+	if s.Target.Loopback() || loopback(s.Target.CoAPAddr()) {
+		rt.Sources = s.Target.SourceAddresses
+		if rt.Sources == 0 {
+			rt.Sources = (s.Devices() + sourcesPerAddress - 1) / sourcesPerAddress
+		}
+		d = dial.SourcePool(dial.LoopbackSources(rt.Sources))
+	}
+	shaped := rt.shape(s, d, seed)
+	var mq *connector
+	if s.Speaks(ProtocolMQTT) {
+		if mq, err = rt.openMQTT(ctx, s, d, user, pass, log); err != nil {
+			rt.Close()
+			return nil, err
+		}
+		mq.dial = shaped
+	}
+	co := &coapConnector{addr: s.Target.CoAPAddr(), seed: seed, dial: shaped, group: s.groupOf}
+	rt.Connector = &router{s: s, mqtt: mq, coap: co}
+	return rt, nil
+}
+
+// openMQTT starts the embedded broker if the scenario asks for it and
+// connects the backend.
+func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user, pass string, log *slog.Logger) (*connector, error) {
+	rt.Addr = s.Target.Addr()
 	if s.Target.Embedded() {
 		b, err := broker.Start("127.0.0.1:0", log)
 		if err != nil {
@@ -63,25 +90,61 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		rt.broker, rt.Addr = b, b.Addr()
 	}
-	var d dial.Func
-	if s.Target.Loopback() {
-		rt.Sources = s.Target.SourceAddresses
-		if rt.Sources == 0 {
-			rt.Sources = (s.Devices() + sourcesPerAddress - 1) / sourcesPerAddress
-		}
-		d = dial.SourcePool(dial.LoopbackSources(rt.Sources))
-	}
 	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
 	o.ClientID = "m2msim-backend-" + s.Name
+	var err error
 	rt.backend, err = mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: o, Connections: s.BackendConnections()}, log)
 	if err != nil {
-		rt.Close()
 		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
 	}
-	rt.Backend = backend{rt.backend}
+	rt.Receiver, rt.Sender = backend{rt.backend}, rt.backend
 	rt.BackendConnections = rt.backend.Connections()
-	rt.Connector = &connector{base: o, dial: rt.shape(s, d, seed)}
-	return rt, nil
+	return &connector{base: o}, nil
+}
+
+// loopback reports whether host:port is on a loopback address.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
+// Speaks reports whether any group speaks protocol p.
+func (s *Scenario) Speaks(p string) bool {
+	for i := range s.Groups {
+		if s.Groups[i].Protocol == p {
+			return true
+		}
+	}
+	return false
+}
+
+// groupOf returns the group of fleet device dev.
+func (s *Scenario) groupOf(dev int) *Group {
+	for i := range s.Groups {
+		if dev < s.Groups[i].Count {
+			return &s.Groups[i]
+		}
+		dev -= s.Groups[i].Count
+	}
+	return &s.Groups[len(s.Groups)-1]
+}
+
+// router sends each device's connect to its group's protocol.
+type router struct {
+	s    *Scenario
+	mqtt *connector
+	coap *coapConnector
+}
+
+func (r *router) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
+	if r.s.groupOf(spec.Device).IsCoAP() {
+		return r.coap.Connect(ctx, spec, h)
+	}
+	return r.mqtt.Connect(ctx, spec, h)
 }
 
 // shape returns the per-device dialer: through the group's link where the
@@ -188,14 +251,16 @@ func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Han
 	o.CleanSession = spec.Connect.CleanSession
 	o.Timeout = spec.Connect.Timeout
 	o.Subscribe = mqttSubs(spec.Subscribe)
-	s, err := mqtt.Connect(ctx, o, h)
+	ms := &mqttSession{h: h}
+	s, err := mqtt.Connect(ctx, o, ms)
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	ms.s = s
+	return ms, nil
 }
 
-// backend adapts mqtt.Backend to sim.Backend.
+// backend adapts mqtt.Backend to sim.Receiver.
 type backend struct{ *mqtt.Backend }
 
 func (b backend) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(sim.Delivery)) error {

@@ -51,7 +51,7 @@ groups:
 			connected.Add(1)
 		}
 	})
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Backend: rt.Backend, Recorder: rec, Shards: 2})
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

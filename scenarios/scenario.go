@@ -52,12 +52,19 @@ type Target struct {
 	// SourceAddresses is the size of the 127.0.0.x source-address pool
 	// for loopback brokers; 0 lets the run choose.
 	SourceAddresses int `yaml:"source_addresses"`
+	// CoAP is the CoAP server of protocol: coap groups, a normalised
+	// "coap://host:port"; empty when no group speaks CoAP.
+	CoAP string `yaml:"coap,omitempty"`
 }
 
 // Group is a set of identical devices.
 type Group struct {
-	Name      string        `yaml:"name"`
-	Count     int           `yaml:"count"`
+	Name  string `yaml:"name"`
+	Count int    `yaml:"count"`
+	// Protocol is mqtt (the default) or coap.
+	Protocol string `yaml:"protocol"`
+	// CoAP sets a coap group's message layer.
+	CoAP      *CoAP         `yaml:"coap"`
 	ClientID  *sim.Template `yaml:"client_id"`
 	Connect   Connect       `yaml:"connect"`
 	Reconnect Reconnect     `yaml:"reconnect"`
@@ -199,6 +206,11 @@ type Telemetry struct {
 	Retain bool     `yaml:"retain"`
 	// DriftPPM bounds each device's clock error in parts per million.
 	DriftPPM float64 `yaml:"drift_ppm"`
+	// Path, Method (POST or PUT) and Confirmable are a CoAP group's
+	// instead of Topic, QoS and Retain.
+	Path        *sim.Template `yaml:"path"`
+	Method      string        `yaml:"method,omitempty"`
+	Confirmable *bool         `yaml:"confirmable"`
 	// Bursts adds exception reports at random times.
 	Bursts *Bursts `yaml:"bursts"`
 }
@@ -221,6 +233,11 @@ type Exchange struct {
 	Payload    *sim.Template `yaml:"payload"`
 	Size       ByteSize      `yaml:"size"`
 	QoS        int           `yaml:"qos"`
+	// Path, Method (GET by default) and Confirmable are a CoAP group's
+	// requests' instead of the topics and QoS: the response answers.
+	Path        *sim.Template `yaml:"path"`
+	Method      string        `yaml:"method,omitempty"`
+	Confirmable *bool         `yaml:"confirmable"`
 }
 
 // Stage ramps the number of active devices linearly from the previous

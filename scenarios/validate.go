@@ -51,6 +51,7 @@ func (s *Scenario) validate(t *tree) {
 	s.Target.validate(t)
 	s.Backend.validate(t)
 	s.validateGroups(t)
+	s.validateProtocols(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
 }
@@ -245,6 +246,24 @@ func (g *Group) validate(t *tree, p string, shared map[string]string) {
 	}
 	g.Reconnect.validate(t, p+".reconnect")
 	g.validateLink(t, p)
+	if g.IsCoAP() {
+		g.validateCoAP(t, p)
+		if g.Telemetry != nil {
+			g.Telemetry.validateTiming(t, p+".telemetry")
+		}
+		if g.Requests != nil {
+			checkPeriod(t, p+".requests", g.Requests.Every, g.Requests.Jitter)
+			checkSize(t, p+".requests.size", g.Requests.Size)
+		}
+		return
+	}
+	for _, f := range []string{"telemetry", "requests"} {
+		for _, k := range []string{"path", "method", "confirmable"} {
+			if t.has(p + "." + f + "." + k) {
+				t.add(p+"."+f+"."+k, "is CoAP's: set protocol: coap, or use topic and qos")
+			}
+		}
+	}
 	if g.Telemetry != nil {
 		g.Telemetry.validate(t, p+".telemetry")
 	}
@@ -325,6 +344,14 @@ func (r *Reconnect) validate(t *tree, p string) {
 }
 
 func (tm *Telemetry) validate(t *tree, p string) {
+	tm.validateTiming(t, p)
+	checkTopic(t, p+".topic", tm.Topic)
+	checkQoS(t, p+".qos", tm.QoS)
+}
+
+// validateTiming checks what telemetry has whatever its protocol: its
+// schedule and size.
+func (tm *Telemetry) validateTiming(t *tree, p string) {
 	if b := tm.Bursts; b != nil {
 		if b.Every <= 0 {
 			t.add(p+".bursts.every", "must be > 0, got %s", b.Every)
@@ -343,9 +370,7 @@ func (tm *Telemetry) validate(t *tree, p string) {
 	if tm.Phase != phaseRandom && tm.Phase != phaseAligned {
 		t.add(p+".phase", "must be random or aligned, got %q", tm.Phase)
 	}
-	checkTopic(t, p+".topic", tm.Topic)
 	checkSize(t, p+".size", tm.Size)
-	checkQoS(t, p+".qos", tm.QoS)
 }
 
 func (e *Exchange) validate(t *tree, p string, shared map[string]string) {

@@ -73,9 +73,9 @@ func BenchmarkTelemetryFire(b *testing.B) {
 
 type discard struct{}
 
-func (discard) Publish(uint16, string, []byte, byte, bool) error { return nil }
-func (discard) Ping() error                                      { return nil }
-func (discard) Close() error                                     { return nil }
+func (discard) Send(Message) error { return nil }
+func (discard) Ping() error        { return nil }
+func (discard) Close() error       { return nil }
 
 // BenchmarkCensus is what counting 10,000 devices by state costs, which a
 // run does once a second for its report and live view.

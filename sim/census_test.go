@@ -13,7 +13,7 @@ func TestCensusFollowsTheFleet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newFakeBroker(time.Millisecond)
 		p := meterPlan(2000, time.Second, 10*time.Second, 1)
-		e, err := New(p, Options{Connector: b, Backend: b, Recorder: &tally{}, Shards: 2})
+		e, err := New(p, Options{Connector: b, Receiver: b, Sender: b, Recorder: &tally{}, Shards: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

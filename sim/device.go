@@ -39,10 +39,10 @@ type pendingSend struct {
 	intended time.Duration
 }
 
-// inflight is a QoS 1/2 publish awaiting its PUBACK or PUBCOMP.
+// inflight is a message awaiting its acknowledgement.
 type inflight struct {
-	id       uint16
-	timed    bool // telemetry: its ack latency is recorded
+	ref      Ref
+	kind     uint8 // jobTelemetry (its ack latency is recorded), jobRequest or jobCommand (a reply)
 	intended time.Duration
 }
 
@@ -59,9 +59,9 @@ type device struct {
 	timed      bool // the backend times its telemetry end to end; set by New
 	group      uint16
 	attempt    uint16 // reconnect attempts since the last success
-	nextID     uint16
 	retries    uint32 // backoff draws so far: keeps each draw distinct
 	seq        uint32
+	nextRef    Ref
 	cmdSeq     uint32
 	reqSeq     uint32
 	lastWrite  time.Duration
@@ -175,25 +175,15 @@ func (s *stamps) get(k TokenKind, short uint32) (uint32, time.Duration, bool) {
 // counted as inflight_full.
 const maxInflight = 20
 
-// allocID returns a packet id not in flight. The caller checks that fewer
-// than maxInflight are, so a free id exists.
-func (d *device) allocID() uint16 {
-	for {
-		d.nextID++
-		if d.nextID == 0 {
-			continue
-		}
-		free := true
-		for _, f := range d.inflight {
-			if f.id == d.nextID {
-				free = false
-				break
-			}
-		}
-		if free {
-			return d.nextID
-		}
+// allocRef returns the device's next message reference. References run
+// in sequence, skipping 0, so one is reused only after 2^32 messages:
+// never while an older one is still in flight.
+func (d *device) allocRef() Ref {
+	d.nextRef++
+	if d.nextRef == 0 {
+		d.nextRef++
 	}
+	return d.nextRef
 }
 
 // next returns the next sequence number of a device-initiated flow.
@@ -206,10 +196,10 @@ func (d *device) next(kind uint8) uint32 {
 	return d.reqSeq
 }
 
-// ack removes id from the in-flight list.
-func (d *device) ack(id uint16) (inflight, bool) {
+// ack removes ref from the in-flight list.
+func (d *device) ack(ref Ref) (inflight, bool) {
 	for i, f := range d.inflight {
-		if f.id == id {
+		if f.ref == ref {
 			last := len(d.inflight) - 1
 			d.inflight[i] = d.inflight[last]
 			d.inflight = d.inflight[:last]
@@ -260,12 +250,13 @@ func (w *window) seen(seq uint32) bool {
 // device already has maxInflight unacknowledged messages.
 const errInflightFull = "inflight_full"
 
-// cannotSend says why the device cannot publish now, or "". d.mu is held.
-func (d *device) cannotSend(qos byte) string {
+// cannotSend says why the device cannot send a message of f now, or "".
+// d.mu is held.
+func (d *device) cannotSend(f *flow) string {
 	switch {
 	case d.state != stateConnected:
 		return "offline"
-	case qos > 0 && len(d.inflight) >= maxInflight:
+	case f.needsRef() && len(d.inflight) >= maxInflight:
 		return errInflightFull
 	}
 	return ""

@@ -14,10 +14,14 @@ import (
 // Options are what an Engine consumes besides its Plan.
 type Options struct {
 	Connector Connector
-	// Backend receives telemetry (end-to-end timing) and exchanges
-	// commands and requests. Nil runs devices without a backend: no
-	// end-to-end figures, and commands or requests are refused.
-	Backend  Backend
+	// Receiver takes what devices send to the backend: telemetry (timed
+	// end to end), command replies and requests. Nil runs devices without
+	// one: no end-to-end figures, and commands or requests that need a
+	// backend are refused.
+	Receiver Receiver
+	// Sender sends the backend's commands and answers. Nil refuses the
+	// plans that need one, as for Receiver.
+	Sender   Sender
 	Recorder Recorder
 	Logger   *slog.Logger
 	// Shards is the number of due-time queues [GOMAXPROCS].
@@ -117,7 +121,18 @@ type flow struct {
 	retain         bool
 	sched          periodic
 	short          bool // its payload carries a short token
+	inline         bool // requests answered in their own exchange: acknowledged always
+	wire           Flow
 }
+
+// message builds a message of f.
+func (f *flow) message(ref Ref, dest string, payload []byte) Message {
+	return Message{Ref: ref, Flow: f.wire, Dest: dest, Payload: payload, QoS: f.qos, Retain: f.retain}
+}
+
+// needsRef says whether a message of f awaits an acknowledgement: QoS
+// above 0, or a request whose acknowledgement is its answer.
+func (f *flow) needsRef() bool { return f.qos > 0 || f.inline }
 
 // flow returns the group's flow for a job kind.
 func (gs *groupState) flow(kind uint8) *flow {
@@ -127,8 +142,8 @@ func (gs *groupState) flow(kind uint8) *flow {
 	return gs.req
 }
 
-// ErrNoBackend is returned by New for a plan that needs a Backend when
-// none was given.
+// ErrNoBackend is returned by New for a plan that needs a backend (a
+// Receiver and a Sender) when none was given.
 var ErrNoBackend = errors.New("plan has commands or requests but no backend was given")
 
 // New checks the plan against the options and prepares the fleet.
@@ -146,7 +161,7 @@ func New(p *Plan, o Options) (*Engine, error) {
 	base := 0
 	for i := range p.Groups {
 		g := &p.Groups[i]
-		if o.Backend == nil && (g.Commands != nil || g.Requests != nil) {
+		if !o.backed() && (g.Commands != nil || (g.Requests != nil && !g.InlineAnswers)) {
 			return nil, fmt.Errorf("sim: group %q: %w", g.Name, ErrNoBackend)
 		}
 		if err := g.check(); err != nil {
@@ -156,7 +171,7 @@ func New(p *Plan, o Options) (*Engine, error) {
 		for j := 0; j < g.Count; j++ {
 			d := &e.devs[base+j]
 			d.group = uint16(i)
-			d.timed = o.Backend != nil && g.Telemetry != nil && p.E2E.picks(p.Seed, base+j)
+			d.timed = o.Receiver != nil && !g.Untimed && g.Telemetry != nil && p.E2E.picks(p.Seed, base+j)
 		}
 		base += g.Count
 	}
@@ -169,26 +184,31 @@ func New(p *Plan, o Options) (*Engine, error) {
 func newGroupState(g *Group, idx, base int) groupState {
 	gs := groupState{g: g, idx: idx, base: base}
 	if t := g.Telemetry; t != nil {
-		gs.tele = &flow{kind: jobTelemetry, token: TokenTelemetry, sent: Published,
+		gs.tele = &flow{kind: jobTelemetry, wire: FlowTelemetry, token: TokenTelemetry, sent: Published,
 			topic: t.Topic, payload: t.Payload, size: t.Size, qos: t.QoS, retain: t.Retain,
 			sched: periodic{every: t.Every, jitter: t.Jitter, aligned: t.Aligned, p: purposeTelemetry, driftPPM: t.DriftPPM},
 			short: t.Payload.Uses("track8")}
 	}
 	if c := g.Commands; c != nil {
 		gs.cmd = periodic{every: c.Every, jitter: c.Jitter, p: purposeCommand}
-		gs.reply = &flow{kind: jobCommand, reply: true, qos: c.QoS}
+		gs.reply = &flow{kind: jobCommand, wire: FlowReply, reply: true, qos: c.QoS}
 		gs.cmdShort = c.Payload.Uses("track8")
 		gs.backendSub = append(gs.backendSub, Subscription{Topic: c.ReplyTopic.Filter(), QoS: c.QoS})
 	}
 	if r := g.Requests; r != nil {
-		gs.req = &flow{kind: jobRequest, token: TokenRequest, sent: RequestSent,
+		gs.req = &flow{kind: jobRequest, wire: FlowRequest, token: TokenRequest, sent: RequestSent,
 			topic: r.Topic, payload: r.Payload, size: r.Size, qos: r.QoS,
 			sched: periodic{every: r.Every, jitter: r.Jitter, p: purposeRequest},
-			short: r.Payload.Uses("track8")}
-		gs.backendSub = append(gs.backendSub, Subscription{Topic: r.Topic.Filter(), QoS: r.QoS})
+			short: r.Payload.Uses("track8"), inline: g.InlineAnswers}
+		if !g.InlineAnswers {
+			gs.backendSub = append(gs.backendSub, Subscription{Topic: r.Topic.Filter(), QoS: r.QoS})
+		}
 	}
 	return gs
 }
+
+// backed says whether the backend has both its roles.
+func (o *Options) backed() bool { return o.Receiver != nil && o.Sender != nil }
 
 // since is the run clock: time since Run started.
 func (e *Engine) since() time.Duration { return time.Since(e.start) }
@@ -224,8 +244,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	if s, ok := e.o.Recorder.(interface{ Started(time.Time) }); ok {
 		s.Started(e.start)
 	}
-	for range e.o.BackendSenders {
-		e.senders.Go(func() { e.sendLoop(runCtx) })
+	if e.o.Sender != nil {
+		for range e.o.BackendSenders {
+			e.senders.Go(func() { e.sendLoop(runCtx) })
+		}
 	}
 	shardCtx, stopShards := context.WithCancel(runCtx)
 	var shards sync.WaitGroup
@@ -255,7 +277,7 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Abort() { e.abortOnce.Do(func() { close(e.abort) }) }
 
 func (e *Engine) subscribe(ctx context.Context) error {
-	if e.o.Backend == nil {
+	if e.o.Receiver == nil {
 		return nil
 	}
 	subs := e.backendSubs()
@@ -266,7 +288,7 @@ func (e *Engine) subscribe(ctx context.Context) error {
 	// broker a second per thousand filters on top.
 	ctx, cancel := context.WithTimeout(ctx, e.o.BackendTimeout+time.Duration(len(subs)/1000)*time.Second)
 	defer cancel()
-	if err := e.o.Backend.Subscribe(ctx, subs, e.deliver); err != nil {
+	if err := e.o.Receiver.Subscribe(ctx, subs, e.deliver); err != nil {
 		return fmt.Errorf("backend subscribe: %w", err)
 	}
 	return nil

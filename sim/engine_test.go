@@ -67,7 +67,7 @@ func meterPlan(devices int, every, duration time.Duration, qos byte) *Plan {
 func run(t *testing.T, p *Plan, b *fakeBroker, ctx context.Context) *tally {
 	t.Helper()
 	rec := &tally{}
-	e, err := New(p, Options{Connector: b, Backend: b, Recorder: rec, Shards: 2})
+	e, err := New(p, Options{Connector: b, Receiver: b, Sender: b, Recorder: rec, Shards: 2})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -134,24 +134,21 @@ func (b *fakeBroker) Publish(ctx context.Context, topic string, payload []byte, 
 	return nil
 }
 
-// Close implements Backend.
-func (b *fakeBroker) Close() error { return nil }
-
 type fakeSession struct {
 	b    *fakeBroker
 	h    Handler
 	subs []Subscription
 }
 
-func (s *fakeSession) Publish(id uint16, topic string, payload []byte, qos byte, retain bool) error {
+func (s *fakeSession) Send(m Message) error {
 	s.b.mu.Lock()
-	s.b.log = append(s.b.log, topic+"|"+string(payload))
+	s.b.log = append(s.b.log, m.Dest+"|"+string(m.Payload))
 	noAck := s.b.noAck
 	s.b.mu.Unlock()
-	if qos > 0 && !noAck {
-		s.b.later(func() { s.h.Acked(id) })
+	if m.Ref != 0 && !noAck {
+		s.b.later(func() { s.h.Acked(m.Ref) })
 	}
-	s.b.route(topic, payload)
+	s.b.route(m.Dest, m.Payload)
 	return nil
 }
 

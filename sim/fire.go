@@ -102,7 +102,7 @@ func (e *Engine) deviceSubs(gs *groupState, dev int, id string) []Subscription {
 	if c := gs.g.Commands; c != nil {
 		subs = append(subs, Subscription{Topic: c.Topic.Render(&v), QoS: c.QoS})
 	}
-	if r := gs.g.Requests; r != nil {
+	if r := gs.g.Requests; r != nil && !gs.g.InlineAnswers {
 		subs = append(subs, Subscription{Topic: r.ReplyTopic.Render(&v), QoS: r.QoS})
 	}
 	return subs
@@ -147,8 +147,8 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 		d.started = true
 		e.startChains(dev, d, now)
 	}
-	if ka := spec.Connect.KeepAlive; ka > 0 {
-		e.schedule(dev, jobPing, epoch, 0, now+ka)
+	if _, ok := s.(Pinger); ok && spec.Connect.KeepAlive > 0 {
+		e.schedule(dev, jobPing, epoch, 0, now+spec.Connect.KeepAlive)
 	}
 	pending, early := d.pending, d.early
 	d.pending, d.early, d.waking = nil, nil, false
@@ -430,7 +430,7 @@ func (e *Engine) woken(j job) {
 // and released.
 func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, sc *scratch) {
 	g := int(d.group)
-	if reason := d.cannotSend(f.qos); reason != "" {
+	if reason := d.cannotSend(f); reason != "" {
 		d.mu.Unlock()
 		e.record(PublishFailed, g, 0, reason)
 		return
@@ -446,7 +446,7 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 	if f.short {
 		d.stamp(f.token, seq, intended)
 	}
-	id := e.track(d, f.qos, f.kind == jobTelemetry, intended)
+	ref := e.track(d, f, intended)
 	s := d.sess
 	e.uplinked(dev, d, now)
 	awaited := e.awaits(d, f) // the backend's delivery, or its answer
@@ -454,8 +454,8 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 	if awaited {
 		e.outstanding.Add(1)
 	}
-	if err := s.Publish(id, bstr(sc.topic), sc.payload, f.qos, f.retain); err != nil {
-		e.untrack(d, id, awaited)
+	if err := s.Send(f.message(ref, bstr(sc.topic), sc.payload)); err != nil {
+		e.untrack(d, ref, awaited)
 		e.record(PublishFailed, g, 0, ErrorKind(err))
 		return
 	}
@@ -463,9 +463,10 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 }
 
 // awaits reports whether the backend answers or times a message of flow
-// f from d: requests always, telemetry when the device is in the sample.
+// f from d: requests (unless their acknowledgement answers them),
+// telemetry when the device is in the sample.
 func (e *Engine) awaits(d *device, f *flow) bool {
-	if e.o.Backend == nil || f.reply {
+	if e.o.Receiver == nil || f.reply || f.inline {
 		return false
 	}
 	return f.kind != jobTelemetry || d.timed
@@ -484,7 +485,7 @@ func (e *Engine) recordSent(f *flow, g int, lag, intended time.Duration, timed b
 func (e *Engine) dropInflight(d *device) []time.Duration {
 	var tele []time.Duration
 	for _, f := range d.inflight {
-		if f.timed {
+		if f.kind == jobTelemetry {
 			tele = append(tele, f.intended)
 		}
 	}
@@ -500,28 +501,29 @@ func (e *Engine) unacked(g int, timed bool, intended []time.Duration) {
 	}
 }
 
-// track registers a QoS 1/2 publish and returns its packet id (0 for QoS
-// 0). d.mu is held and d.cannotSend(qos) was "".
-func (e *Engine) track(d *device, qos byte, timed bool, intended time.Duration) uint16 {
-	if qos == 0 {
+// track registers a message of f that awaits its acknowledgement and
+// returns its reference (0 when none is awaited). d.mu is held and
+// d.cannotSend(f) was "".
+func (e *Engine) track(d *device, f *flow, intended time.Duration) Ref {
+	if !f.needsRef() {
 		return 0
 	}
-	id := d.allocID()
-	d.inflight = append(d.inflight, inflight{id: id, timed: timed, intended: intended})
+	ref := d.allocRef()
+	d.inflight = append(d.inflight, inflight{ref: ref, kind: f.kind, intended: intended})
 	e.outstanding.Add(1)
-	return id
+	return ref
 }
 
 // untrack undoes track (and an expected delivery) after a failed write.
-func (e *Engine) untrack(d *device, id uint16, delivery bool) {
+func (e *Engine) untrack(d *device, ref Ref, delivery bool) {
 	if delivery {
 		e.outstanding.Add(-1)
 	}
-	if id == 0 {
+	if ref == 0 {
 		return
 	}
 	d.mu.Lock()
-	if _, ok := d.ack(id); ok {
+	if _, ok := d.ack(ref); ok {
 		e.outstanding.Add(-1)
 	}
 	d.mu.Unlock()
@@ -558,7 +560,7 @@ func (e *Engine) ping(j job, now time.Duration) {
 		return
 	}
 	ka := e.groups[d.group].g.Connect.KeepAlive
-	s := d.sess
+	s, _ := d.sess.(Pinger)
 	send := now-d.lastWrite >= ka*9/10
 	if send {
 		e.uplinked(int(j.dev), d, now)

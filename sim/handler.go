@@ -13,22 +13,60 @@ type handler struct {
 	epoch uint32
 }
 
-// Acked ends a QoS 1/2 flow and times telemetry acknowledgements.
-func (h *handler) Acked(id uint16) {
+// Acked ends an acknowledged message's flow: it times telemetry
+// acknowledgements, and answers requests whose acknowledgement is their
+// answer.
+func (h *handler) Acked(ref Ref) {
 	d := &h.e.devs[h.dev]
 	d.mu.Lock()
-	f, ok := d.ack(id)
+	f, ok := d.ack(ref)
 	g := int(d.group)
 	d.mu.Unlock()
 	if !ok {
 		return
 	}
-	h.e.outstanding.Add(-1)
-	if f.timed {
-		at := h.e.since()
-		h.e.o.Recorder.Record(Event{Kind: Acked, Group: g, At: at, Latency: at - f.intended, Intended: f.intended,
+	e := h.e
+	e.outstanding.Add(-1)
+	switch at := e.since(); {
+	case f.kind == jobTelemetry:
+		e.o.Recorder.Record(Event{Kind: Acked, Group: g, At: at, Latency: at - f.intended, Intended: f.intended,
 			Timed: d.timed})
+	case f.kind == jobRequest && e.groups[g].req.inline:
+		e.o.Recorder.Record(Event{Kind: RequestAnswered, Group: g, At: at, Latency: at - f.intended, Intended: f.intended})
 	}
+}
+
+// Failed ends an acknowledged message's flow without its acknowledgement:
+// telemetry counts as unacknowledged, with the reason as its error.
+func (h *handler) Failed(ref Ref, err error) {
+	d := &h.e.devs[h.dev]
+	d.mu.Lock()
+	f, ok := d.ack(ref)
+	g := int(d.group)
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	e := h.e
+	e.outstanding.Add(-1)
+	if f.kind == jobTelemetry {
+		e.o.Recorder.Record(Event{Kind: Unacked, Group: g, At: e.since(), Intended: f.intended, Timed: d.timed,
+			Err: ErrorKind(err)})
+		return
+	}
+	e.record(PublishFailed, g, 0, ErrorKind(err))
+}
+
+// Measure records a latency the protocol names.
+func (h *handler) Measure(metric string, d time.Duration) {
+	e := h.e
+	e.o.Recorder.Record(Event{Kind: Measured, Group: int(e.devs[h.dev].group), At: e.since(), Latency: d, Metric: metric})
+}
+
+// Count records one occurrence the protocol names.
+func (h *handler) Count(metric string) {
+	e := h.e
+	e.o.Recorder.Record(Event{Kind: Counted, Group: int(e.devs[h.dev].group), At: e.since(), Metric: metric})
 }
 
 // Message handles what the backend sends a device: a command, which the
@@ -67,7 +105,7 @@ func (h *handler) reply(tok Token, payload []byte) {
 		d.mu.Unlock()
 		return
 	}
-	if d.conn != h.epoch || d.cannotSend(c.QoS) != "" {
+	if d.conn != h.epoch || d.cannotSend(gs.reply) != "" {
 		d.mu.Unlock()
 		e.outstanding.Add(-1) // the round trip cannot close
 		return
@@ -88,12 +126,12 @@ func (h *handler) reply(tok Token, payload []byte) {
 		e.enqueue(h.dev, d, r, fr, closed, now)
 		return
 	}
-	id := e.track(d, c.QoS, false, tok.Intended)
+	ref := e.track(d, gs.reply, tok.Intended)
 	s := d.sess
 	e.uplinked(h.dev, d, e.since())
 	d.mu.Unlock()
-	if err := s.Publish(id, topic, payload, c.QoS, false); err != nil {
-		e.untrack(d, id, false)
+	if err := s.Send(gs.reply.message(ref, topic, payload)); err != nil {
+		e.untrack(d, ref, false)
 		e.outstanding.Add(-1)
 		e.record(PublishFailed, gs.idx, 0, ErrorKind(err))
 	}

@@ -41,7 +41,7 @@ func TestEngineStuckBackendBlocksNothing(t *testing.T) {
 		b := newFakeBroker(time.Millisecond)
 		p := vendPlan(200, 20*time.Second)
 		rec := &tally{}
-		e, err := New(p, Options{Connector: b, Backend: stuckBackend{b}, Recorder: rec, Shards: 2,
+		e, err := New(p, Options{Connector: b, Receiver: b, Sender: stuckBackend{b}, Recorder: rec, Shards: 2,
 			BackendTimeout: 3 * time.Second, BackendQueue: 64})
 		if err != nil {
 			t.Fatal(err)
@@ -83,7 +83,7 @@ func TestEngineNeverPublishesFromADelivery(t *testing.T) {
 		wb := &windowBackend{fakeBroker: b, room: make(chan struct{}, 20)}
 		p := vendPlan(100, 10*time.Second)
 		rec := &tally{}
-		e, err := New(p, Options{Connector: b, Backend: wb, Recorder: rec, Shards: 2})
+		e, err := New(p, Options{Connector: b, Receiver: wb, Sender: wb, Recorder: rec, Shards: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +143,7 @@ func TestEngineAbortCutsTheDrain(t *testing.T) {
 		p := meterPlan(100, time.Second, 5*time.Second, 1)
 		p.Drain = time.Hour
 		rec := &tally{}
-		e, err := New(p, Options{Connector: b, Backend: b, Recorder: rec, Shards: 2})
+		e, err := New(p, Options{Connector: b, Receiver: b, Sender: b, Recorder: rec, Shards: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +182,7 @@ func TestEngineConnectsCutShortAreUnfinished(t *testing.T) {
 		b := newFakeBroker(time.Millisecond)
 		p := meterPlan(37, time.Second, 3*time.Second, 1)
 		rec := &tally{}
-		e, err := New(p, Options{Connector: slowConnector{b}, Backend: b, Recorder: rec, Shards: 2})
+		e, err := New(p, Options{Connector: slowConnector{b}, Receiver: b, Sender: b, Recorder: rec, Shards: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +207,7 @@ func TestEngineTimesASampleOfTheFleet(t *testing.T) {
 			t.Fatalf("Timed = %d of 1000 at 10 %%, want 70..130", want)
 		}
 		rec := &tally{}
-		e, err := New(p, Options{Connector: b, Backend: b, Recorder: rec, Shards: 2})
+		e, err := New(p, Options{Connector: b, Receiver: b, Sender: b, Recorder: rec, Shards: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func TestEngineLeavesBackendLagOutOfEndToEnd(t *testing.T) {
 		b := newFakeBroker(5 * time.Millisecond)
 		p := meterPlan(20, time.Second, 5*time.Second, 1)
 		rec := &tally{}
-		e, err := New(p, Options{Connector: b, Backend: lateBackend{b, 3 * time.Millisecond}, Recorder: rec, Shards: 2})
+		e, err := New(p, Options{Connector: b, Receiver: lateBackend{b, 3 * time.Millisecond}, Sender: b, Recorder: rec, Shards: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +370,7 @@ func TestEngineTellsTheRecorderItsClock(t *testing.T) {
 		b := newFakeBroker(time.Millisecond)
 		p := meterPlan(10, time.Second, 3*time.Second, 1)
 		rec := &startedTally{}
-		e, err := New(p, Options{Connector: b, Backend: b, Recorder: rec, Shards: 2})
+		e, err := New(p, Options{Connector: b, Receiver: b, Sender: b, Recorder: rec, Shards: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,7 +52,7 @@ func (p *Plan) Timed(g int) int {
 	for i := range g {
 		base += p.Groups[i].Count
 	}
-	if p.Groups[g].Telemetry == nil {
+	if p.Groups[g].Telemetry == nil || p.Groups[g].Untimed {
 		return 0
 	}
 	n := 0
@@ -83,8 +83,18 @@ type Stage struct {
 
 // Group is a set of identical devices.
 type Group struct {
-	Name      string
-	Count     int
+	Name  string
+	Count int
+	// Protocol names the group's protocol ("mqtt", "coap") for reports;
+	// the engine does not read it.
+	Protocol string
+	// InlineAnswers says the protocol answers a request in the device's
+	// own exchange (a CoAP or HTTP response): a request's acknowledgement
+	// is its answer, and no backend takes part.
+	InlineAnswers bool
+	// Untimed says no backend receives the group's telemetry, so none of
+	// it is timed end to end, whatever the plan's sampling.
+	Untimed   bool
 	ClientID  *Template
 	Connect   Connect
 	Reconnect Backoff
@@ -489,7 +499,8 @@ func (g *Group) check() error {
 		return errors.New("telemetry needs a positive period, a topic and a payload")
 	}
 	for _, x := range []*Exchange{g.Commands, g.Requests} {
-		if x != nil && (x.Every <= 0 || x.Topic == nil || x.ReplyTopic == nil || x.Payload == nil) {
+		inline := x == g.Requests && g.InlineAnswers
+		if x != nil && (x.Every <= 0 || x.Topic == nil || (x.ReplyTopic == nil && !inline) || x.Payload == nil) {
 			return errors.New("commands and requests need a positive period, topics and a payload")
 		}
 	}

@@ -167,7 +167,7 @@ func (e *Engine) radioDone(j job, now time.Duration, sc *scratch) {
 func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 	g := int(d.group)
 	e.outstanding.Add(-1) // the frame has left the radio
-	if reason := d.cannotSend(fr.f.qos); reason != "" {
+	if reason := d.cannotSend(fr.f); reason != "" {
 		d.mu.Unlock()
 		if fr.f.reply {
 			e.outstanding.Add(-1) // the command's round trip cannot close
@@ -186,7 +186,7 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 		e.recordSent(fr.f, g, max(0, now-fr.end), fr.intended, e.awaits(d, fr.f))
 		return
 	}
-	id := e.track(d, fr.f.qos, fr.f.kind == jobTelemetry, fr.intended)
+	ref := e.track(d, fr.f, fr.intended)
 	s := d.sess
 	e.uplinked(dev, d, now)
 	if r := e.groups[g].g.Radio; r.AfterUplink {
@@ -197,8 +197,8 @@ func (e *Engine) transmit(dev int, d *device, fr *frame, now time.Duration) {
 	if awaited {
 		e.outstanding.Add(1)
 	}
-	if err := s.Publish(id, bstr(fr.topic), fr.payload, fr.f.qos, fr.f.retain); err != nil {
-		e.untrack(d, id, awaited)
+	if err := s.Send(fr.f.message(ref, bstr(fr.topic), fr.payload)); err != nil {
+		e.untrack(d, ref, awaited)
 		e.record(PublishFailed, g, 0, ErrorKind(err))
 		return
 	}

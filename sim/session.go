@@ -35,44 +35,94 @@ type Subscription struct {
 	QoS   byte
 }
 
+// Ref is the engine's reference to a message it awaits an
+// acknowledgement for: non-zero, and unique among one session's
+// unacknowledged messages. Each transport maps it to its own (an MQTT
+// packet id, a CoAP token and message id).
+type Ref uint32
+
+// Flow says which of a device's flows a message belongs to, for
+// transports that send each differently (a CoAP POST for telemetry, a
+// GET for a request).
+type Flow uint8
+
+// Flows of device messages.
+const (
+	FlowTelemetry Flow = iota + 1 // periodic reports
+	FlowRequest                   // a device-initiated exchange the backend answers
+	FlowReply                     // the device's answer to a command
+)
+
+// Message is one message a device sends.
+type Message struct {
+	// Ref is set when the message is acknowledged (QoS above 0): the
+	// session reports its outcome with Handler.Acked or Handler.Failed.
+	Ref  Ref
+	Flow Flow
+	// Dest is where it goes: an MQTT topic, a CoAP or HTTP path.
+	Dest string
+	// Payload is only valid during Send.
+	Payload []byte
+	// QoS 0 is fire and forget; above 0 the server acknowledges (an MQTT
+	// PUBACK or PUBCOMP, a CoAP response to a confirmable request).
+	QoS    byte
+	Retain bool
+}
+
 // Session is a live device connection.
 type Session interface {
-	// Publish sends a message. For QoS 1 and 2 the engine chooses id
-	// (non-zero, unique among the session's unacknowledged messages) and
-	// Handler.Acked(id) follows on PUBACK or PUBCOMP.
-	Publish(id uint16, topic string, payload []byte, qos byte, retain bool) error
-	// Ping sends a keepalive.
-	Ping() error
+	// Send writes a message without waiting for its acknowledgement.
+	Send(m Message) error
 	// Close ends the session cleanly; Handler.Lost is not called after it.
 	Close() error
 }
 
-// Handler receives a session's events. Calls come from the session's
-// reader goroutine, one at a time, and must not block for long.
-type Handler interface {
-	// Acked reports the end of a QoS 1 or 2 publish flow.
-	Acked(id uint16)
-	// Message delivers an inbound publish. payload is only valid during
-	// the call.
-	Message(topic string, payload []byte)
-	// Lost reports that the connection ended without Close.
-	Lost(err error)
+// Pinger is a Session whose protocol keeps an idle connection alive with
+// its own messages (an MQTT PINGREQ). The engine sends one when the
+// device has sent nothing for most of its keepalive.
+type Pinger interface {
+	Ping() error
 }
 
-// Backend is the server-side application's stand-in: it receives what
-// devices send and sends what the backend would send them. The engine
-// never calls Publish from inside deliver, and bounds every Publish with a
-// deadline in ctx.
-type Backend interface {
+// Handler receives a session's events. Calls come from the session's
+// goroutines, one at a time per session, and must not block for long.
+type Handler interface {
+	// Acked reports that the server acknowledged ref. For a group with
+	// InlineAnswers a request's acknowledgement is its answer.
+	Acked(ref Ref)
+	// Failed reports that the session gave up on ref after sending it:
+	// no acknowledgement in time, a reset, an error response (err says
+	// which; a Kind() string method names it in error counts).
+	Failed(ref Ref, err error)
+	// Message delivers what the server sends the device: a command, or
+	// the answer to a request. payload is only valid during the call.
+	Message(dest string, payload []byte)
+	// Lost reports that the connection ended without Close.
+	Lost(err error)
+	// Measure records a latency of the protocol's own, named in
+	// lower_snake_case ("dtls_handshake").
+	Measure(metric string, d time.Duration)
+	// Count records one occurrence of the protocol's own, named in
+	// lower_snake_case ("coap_retransmit").
+	Count(metric string)
+}
+
+// Receiver is the backend's receiving role: the server-side application
+// that gets what devices send.
+type Receiver interface {
 	// Subscribe adds subscriptions; deliver is called for every inbound
 	// message, with a payload only valid during the call. It may be
 	// called from several goroutines at once (one per backend connection)
 	// and must not block.
 	Subscribe(ctx context.Context, subs []Subscription, deliver func(Delivery)) error
+}
+
+// Sender is the backend's sending role: commands to devices and answers
+// to their requests. The engine never calls Publish from inside a
+// delivery, and bounds each call with a deadline in ctx.
+type Sender interface {
 	// Publish sends a message from the backend, giving up when ctx ends.
 	Publish(ctx context.Context, topic string, payload []byte, qos byte) error
-	// Close disconnects.
-	Close() error
 }
 
 // Delivery is one message the backend received.

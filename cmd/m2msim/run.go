@@ -102,7 +102,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
-	if err := checkOpenFiles(plan, sc.Target.Embedded(), stdout); err != nil {
+	if err := checkOpenFiles(plan, sc.Target.Embedded() && sc.Speaks(scenarios.ProtocolMQTT), stdout); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	return execute(ctx, sc, plan, f, log, stdout, stderr)
@@ -143,22 +143,19 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	}
 	var groups []report.GroupInfo
 	for i, g := range plan.Groups {
-		groups = append(groups, report.GroupInfo{Name: g.Name, Devices: g.Count, Timed: plan.Timed(i)})
+		groups = append(groups, report.GroupInfo{Name: g.Name, Devices: g.Count, Timed: plan.Timed(i),
+			Protocol: g.Protocol, Untimed: g.Untimed})
 	}
 	coll := report.NewCollector(report.Info{Groups: groups, Name: sc.Name, File: sc.File, Seed: plan.Seed,
 		Devices: plan.Devices(), Duration: plan.Duration, Stages: plan.Stages, Started: time.Now(),
 		BackendConnections: rt.BackendConnections, E2E: plan.E2E, Thresholds: sc.Thresholds()})
-	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Backend: rt.Backend, Recorder: coll, Logger: log})
+	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: coll, Logger: log})
 	if err != nil {
 		closeWithin(rt, closeGrace, log)
 		return &exitError{code: exitUsage, err: err}
 	}
-	target := sc.Target.Broker
-	if sc.Target.Embedded() {
-		target = "embedded broker"
-	}
-	fmt.Fprintf(stdout, "m2msim: %s: %d devices for %s against %s at %s, seed %d (repeat with --seed %d)\n",
-		sc.Name, plan.Devices(), plan.Duration, target, rt.Addr, plan.Seed, plan.Seed)
+	fmt.Fprintf(stdout, "m2msim: %s: %d devices for %s against %s, seed %d (repeat with --seed %d)\n",
+		sc.Name, plan.Devices(), plan.Duration, targets(sc, rt), plan.Seed, plan.Seed)
 	view := liveView(coll, f, log, stdout, stderr)
 	stopProgress := startProgress(coll, plan.Duration, f.progress, stdout)
 	stopObserver := startObserver(coll, eng)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 
 	"github.com/m2msim/m2msim/scenarios"
@@ -65,4 +66,21 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.As(err, &ne) && ne.Timeout()
+}
+
+// targets names what the run drives: the broker (and where the embedded
+// one listens) and the CoAP server.
+func targets(sc *scenarios.Scenario, rt *scenarios.Runtime) string {
+	var out []string
+	if rt.Addr != "" {
+		b := sc.Target.Broker
+		if sc.Target.Embedded() {
+			b = "embedded broker"
+		}
+		out = append(out, b+" at "+rt.Addr)
+	}
+	if sc.Speaks(scenarios.ProtocolCoAP) {
+		out = append(out, "CoAP server "+sc.Target.CoAP)
+	}
+	return strings.Join(out, " and ")
 }

@@ -1,0 +1,291 @@
+package scenarios
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/coap"
+)
+
+// Protocols a group may speak.
+const (
+	ProtocolMQTT = "mqtt"
+	ProtocolCoAP = "coap"
+)
+
+// CoAP is a CoAP group's message layer: RFC 7252's transmission
+// parameters (§4.8), each with the RFC's default.
+type CoAP struct {
+	AckTimeout      time.Duration `yaml:"ack_timeout"`
+	AckRandomFactor float64       `yaml:"ack_random_factor"`
+	// MaxRetransmit is how often a confirmable request is sent again
+	// before it times out; 0 sends it once.
+	MaxRetransmit int `yaml:"max_retransmit"`
+	NStart        int `yaml:"nstart"`
+	// Queue bounds the requests a device holds beyond NStart; past it a
+	// send fails as queue_full.
+	Queue int `yaml:"queue"`
+}
+
+// CoAP defaults.
+const (
+	defaultCoAPPort     = "5683"
+	defaultCoAPPath     = "/m2msim/{{group}}/{{index}}"
+	defaultCoAPQueue    = 64
+	defaultCoAPMethod   = "POST"
+	defaultCoAPRequest  = "GET"
+	maxCoAPRetransmit   = 20
+	maxCoAPAckTimeout   = 10 * time.Minute
+	maxCoAPRandomFactor = 10
+)
+
+// IsCoAP reports whether the group speaks CoAP.
+func (g *Group) IsCoAP() bool { return g.Protocol == ProtocolCoAP }
+
+func (c *CoAP) withDefaults(has func(string) bool) {
+	if !has("ack_timeout") {
+		c.AckTimeout = coap.DefaultAckTimeout
+	}
+	if !has("ack_random_factor") {
+		c.AckRandomFactor = coap.DefaultAckRandomFactor
+	}
+	if !has("max_retransmit") {
+		c.MaxRetransmit = coap.DefaultMaxRetransmit
+	}
+	if !has("nstart") {
+		c.NStart = coap.DefaultNStart
+	}
+	if !has("queue") {
+		c.Queue = defaultCoAPQueue
+	}
+}
+
+// coapDefaults gives a CoAP group its message layer and sends each flow
+// to its path: the engine's destination for a CoAP message is its URI
+// path, and a confirmable message is one it awaits an answer for.
+func (g *Group) coapDefaults(has func(string) bool) {
+	if g.CoAP == nil {
+		g.CoAP = new(CoAP)
+	}
+	g.CoAP.withDefaults(scope(has, "coap"))
+	if t := g.Telemetry; t != nil {
+		if !has("telemetry.phase") {
+			t.Phase = phaseRandom
+		}
+		t.Payload = orTemplate(t.Payload, defaultTelemetryPL)
+		t.Path = orTemplate(t.Path, defaultCoAPPath)
+		t.Method = orString(t.Method, defaultCoAPMethod)
+	}
+	if r := g.Requests; r != nil {
+		r.Payload = orTemplate(r.Payload, defaultRequestPL)
+		r.Method = orString(r.Method, defaultCoAPRequest)
+	}
+	if c := g.Commands; c != nil {
+		c.withDefaults(defaultCommand, defaultCommandPL)
+	}
+}
+
+func orString(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
+
+// confirmable maps a CoAP flow's confirmable setting (true by default)
+// to the engine's QoS.
+func confirmable(c *bool) int {
+	if c != nil && !*c {
+		return 0
+	}
+	return 1
+}
+
+// validateCoAP checks what a CoAP group has instead of MQTT's topics and
+// QoS, and refuses what it cannot do yet.
+func (g *Group) validateCoAP(t *tree, p string) {
+	if c := g.CoAP; c != nil {
+		switch {
+		case c.AckTimeout <= 0 || c.AckTimeout > maxCoAPAckTimeout:
+			t.add(p+".coap.ack_timeout", "must be > 0 and at most %s, got %s", maxCoAPAckTimeout, c.AckTimeout)
+		case c.AckRandomFactor < 1 || c.AckRandomFactor > maxCoAPRandomFactor:
+			t.add(p+".coap.ack_random_factor", "must be 1 to %d, got %g", maxCoAPRandomFactor, c.AckRandomFactor)
+		}
+		if c.MaxRetransmit < 0 || c.MaxRetransmit > maxCoAPRetransmit {
+			t.add(p+".coap.max_retransmit", "must be 0 to %d, got %d", maxCoAPRetransmit, c.MaxRetransmit)
+		}
+		if c.NStart < 1 || c.NStart > 64 {
+			t.add(p+".coap.nstart", "must be 1 to 64, got %d", c.NStart)
+		}
+		if c.Queue < 1 || c.Queue > 4096 {
+			t.add(p+".coap.queue", "must be 1 to 4096, got %d", c.Queue)
+		}
+	}
+	if g.Commands != nil {
+		t.add(p+".commands", "CoAP groups cannot take commands yet (they will arrive as Observe notifications): remove commands, or use an mqtt group")
+	}
+	for _, f := range []struct {
+		key    string
+		set    bool
+		path   *sim.Template
+		method string
+	}{
+		{"telemetry", g.Telemetry != nil, g.telemetryPath(), g.telemetryMethod()},
+		{"requests", g.Requests != nil, g.requestPath(), g.requestMethod()},
+	} {
+		if f.set {
+			g.validateCoAPFlow(t, p+"."+f.key, f.key, f.path, f.method)
+		}
+	}
+}
+
+func (g *Group) validateCoAPFlow(t *tree, p, key string, path *sim.Template, method string) {
+	for _, k := range []string{"topic", "reply_topic", "qos", "retain"} {
+		if t.has(p+"."+k) && !g.mqttDefault(key, k) {
+			t.add(p+"."+k, "is MQTT's: a CoAP group sends to path, confirmable or not")
+		}
+	}
+	switch {
+	case path == nil:
+		t.add(p+".path", "required: the URI path each %s message goes to, such as /config", key)
+	case !strings.HasPrefix(path.String(), "/"):
+		t.add(p+".path", "must start with /, got %q", path)
+	case path.PerMessage():
+		t.add(p+".path", perMessageMsg)
+	}
+	allowed := []string{"POST", "PUT"}
+	if key == "requests" {
+		allowed = []string{"GET", "POST", "PUT", "FETCH"}
+	}
+	if !contains(allowed, method) {
+		t.add(p+".method", "must be one of %s, got %q", strings.Join(allowed, ", "), method)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Group) telemetryPath() *sim.Template {
+	if g.Telemetry == nil {
+		return nil
+	}
+	return g.Telemetry.Path
+}
+
+func (g *Group) telemetryMethod() string {
+	if g.Telemetry == nil {
+		return ""
+	}
+	return g.Telemetry.Method
+}
+
+func (g *Group) requestPath() *sim.Template {
+	if g.Requests == nil {
+		return nil
+	}
+	return g.Requests.Path
+}
+
+func (g *Group) requestMethod() string {
+	if g.Requests == nil {
+		return ""
+	}
+	return g.Requests.Method
+}
+
+// methodCode maps a validated method name to its code.
+func methodCode(m string) coap.Code {
+	switch m {
+	case "GET":
+		return coap.GET
+	case "PUT":
+		return coap.PUT
+	case "FETCH":
+		return coap.NewCode(0, 5)
+	}
+	return coap.POST
+}
+
+// normaliseCoAP checks a CoAP server address and gives it its default
+// port.
+func normaliseCoAP(a string) (string, error) {
+	u, err := url.Parse(a)
+	switch {
+	case err != nil, u.Scheme != "coap", u.Opaque != "":
+		return "", fmt.Errorf("must be coap://host:port, got %q", a)
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("must be only coap://host:port (each flow gives its own path), got %q", a)
+	case u.Hostname() == "":
+		return "", fmt.Errorf("has no host, got %q", a)
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultCoAPPort
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("port must be 1 to 65535, got %q", port)
+	}
+	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// CoAPAddr returns the CoAP server's host:port, or "".
+func (t Target) CoAPAddr() string {
+	u, err := url.Parse(t.CoAP)
+	if t.CoAP == "" || err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// validateProtocols checks each group's protocol and that the target
+// names a server for it.
+func (s *Scenario) validateProtocols(t *tree) {
+	need := false
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		p := fmt.Sprintf("groups[%d]", i)
+		switch g.Protocol {
+		case ProtocolMQTT:
+			if g.CoAP != nil {
+				t.add(p+".coap", "applies to protocol: coap groups only")
+			}
+		case ProtocolCoAP:
+			need = true
+		default:
+			t.add(p+".protocol", "must be mqtt or coap, got %q", g.Protocol)
+		}
+	}
+	switch {
+	case s.Target.CoAP == "" && need:
+		t.add("target.coap", "required for CoAP groups: the server's address, coap://host:port")
+	case s.Target.CoAP != "":
+		if _, err := normaliseCoAP(s.Target.CoAP); err != nil {
+			t.add("target.coap", "%v", err)
+		}
+	}
+}
+
+// mqttDefault reports whether flow key's MQTT setting k holds its zero
+// value, as the normalised form of a CoAP group writes it.
+func (g *Group) mqttDefault(key, k string) bool {
+	switch {
+	case key == "telemetry" && k == "qos":
+		return g.Telemetry.QoS == 0
+	case key == "telemetry" && k == "retain":
+		return !g.Telemetry.Retain
+	case key == "requests" && k == "qos":
+		return g.Requests.QoS == 0
+	}
+	return false
+}

@@ -1,0 +1,161 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/coap/coaptest"
+	"github.com/m2msim/m2msim/transports/mqtt/mqtttest"
+)
+
+func TestParseCoAPProblems(t *testing.T) {
+	const head = "version: 1\nname: t\nduration: 1s\n"
+	cases := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"no CoAP target", head + "groups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s}}\n",
+			[]string{"target.coap: required for CoAP groups"}},
+		{"bad CoAP target", head + "target: {coap: 'tcp://h:1'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s}}\n",
+			[]string{"target.coap: must be coap://host:port"}},
+		{"MQTT keys in a CoAP group", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s, topic: a, qos: 1}}\n",
+			[]string{"groups[0].telemetry.topic: is MQTT's", "groups[0].telemetry.qos: is MQTT's"}},
+		{"CoAP keys in an MQTT group", head + "groups:\n  - {count: 1, telemetry: {every: 1s, path: /a, method: PUT}}\n",
+			[]string{"groups[0].telemetry.path: is CoAP's", "groups[0].telemetry.method: is CoAP's"}},
+		{"commands", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, commands: {every: 1s}}\n",
+			[]string{"groups[0].commands: CoAP groups cannot take commands yet"}},
+		{"request path and method", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, requests: {every: 1s, method: DELETE}}\n",
+			[]string{"groups[0].requests.path: required", "groups[0].requests.method: must be one of GET, POST, PUT, FETCH"}},
+		{"relative path", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s, path: 'a/{{index}}'}}\n",
+			[]string{"groups[0].telemetry.path: must start with /"}},
+		{"message layer", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, coap: {ack_timeout: 0s, nstart: 0, max_retransmit: 99, queue: 0}, telemetry: {every: 1s}}\n",
+			[]string{"coap.ack_timeout: must be > 0", "coap.nstart: must be 1 to 64", "coap.max_retransmit: must be 0 to 20", "coap.queue: must be 1 to 4096"}},
+		{"unknown protocol", head + "groups:\n  - {count: 1, protocol: amqp, telemetry: {every: 1s}}\n",
+			[]string{"groups[0].protocol: must be mqtt or coap"}},
+		{"coap block in an MQTT group", head + "groups:\n  - {count: 1, coap: {nstart: 1}, telemetry: {every: 1s}}\n",
+			[]string{"groups[0].coap: applies to protocol: coap groups only"}},
+	}
+	for _, c := range cases {
+		_, err := Parse("t.yaml", []byte(c.doc))
+		if err == nil {
+			t.Errorf("%s: Parse = nil, want problems %q", c.name, c.want)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: Parse problems\n%v\nwant one containing %q", c.name, err, w)
+			}
+		}
+	}
+}
+
+func TestCoAPGroupDefaults(t *testing.T) {
+	s, err := Parse("t.yaml", []byte(`version: 1
+name: t
+duration: 1s
+target: {coap: "coap://127.0.0.1"}
+groups:
+  - {name: s, count: 2, protocol: coap, telemetry: {every: 1s}, requests: {every: 5s, path: /time, confirmable: false}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Target.CoAP != "coap://127.0.0.1:5683" {
+		t.Errorf("target.coap = %q, want the default port added", s.Target.CoAP)
+	}
+	g := s.Plan().Groups[0]
+	if g.Protocol != ProtocolCoAP || !g.InlineAnswers || !g.Untimed {
+		t.Errorf("plan group = protocol %q, inline %v, untimed %v; want coap, true, true", g.Protocol, g.InlineAnswers, g.Untimed)
+	}
+	if got := g.Telemetry.Topic.String(); got != defaultCoAPPath || g.Telemetry.QoS != 1 {
+		t.Errorf("telemetry goes to %q at QoS %d, want %q confirmable (1)", got, g.Telemetry.QoS, defaultCoAPPath)
+	}
+	if g.Requests.Topic.String() != "/time" || g.Requests.ReplyTopic != nil || g.Requests.QoS != 0 {
+		t.Errorf("requests = %q reply %v QoS %d, want /time, no reply topic, non-confirmable (0)",
+			g.Requests.Topic, g.Requests.ReplyTopic, g.Requests.QoS)
+	}
+	if c := s.Groups[0].CoAP; c.AckTimeout != 2*time.Second || c.AckRandomFactor != 1.5 || c.MaxRetransmit != 4 || c.NStart != 1 {
+		t.Errorf("coap defaults = %+v, want RFC 7252's 2s, 1.5, 4, 1", *c)
+	}
+}
+
+// eventTally counts events by kind, and Counted events by metric.
+type eventTally struct {
+	mu     sync.Mutex
+	kinds  map[sim.EventKind]int
+	groups map[[2]int]int // {group, kind}
+	named  map[string]int
+}
+
+func (e *eventTally) Record(ev sim.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.kinds[ev.Kind]++
+	e.groups[[2]int{ev.Group, int(ev.Kind)}]++
+	if ev.Kind == sim.Counted {
+		e.named[ev.Metric]++
+	}
+}
+
+// One scenario drives an MQTT group against Mosquitto and a CoAP group
+// against libcoap's server side by side: each group's flows finish by
+// their own protocol's rules, and CoAP's responses are counted by code.
+func TestRunMixedMQTTAndCoAPAgainstRealServers(t *testing.T) {
+	m := mqtttest.StartMosquitto(t)
+	c := coaptest.StartServer(t, "notls", "-d", "100")
+	s, err := Parse("mixed.yaml", fmt.Appendf(nil, `version: 1
+name: mixed
+seed: 9
+duration: 3s
+drain: 5s
+target: {broker: "tcp://%s", coap: "coap://%s"}
+groups:
+  - {name: meters, count: 20, telemetry: {every: 500ms, qos: 1}}
+  - name: sensors
+    protocol: coap
+    count: 20
+    telemetry: {every: 500ms, path: "/s/{{index}}", method: PUT}
+    requests: {every: 1s, path: /time}
+`, m.Addr(), c.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 9, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rt.Close()
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
+	if sent, acked, got := at(0, sim.Published), at(0, sim.Acked), at(0, sim.Delivered); sent < 80 || acked != sent || got != sent {
+		t.Errorf("MQTT group: published %d, acked %d, delivered %d: want >= 80, all acked and delivered", sent, acked, got)
+	}
+	sent, acked := at(1, sim.Published), at(1, sim.Acked)
+	reqs, answered := at(1, sim.RequestSent), at(1, sim.RequestAnswered)
+	if sent < 80 || acked != sent || reqs < 40 || answered != reqs || at(1, sim.Delivered) != 0 {
+		t.Errorf("CoAP group: sent %d, acked %d, requests %d, answered %d, delivered %d: want >= 80 all acked, >= 40 all answered, none delivered",
+			sent, acked, reqs, answered, at(1, sim.Delivered))
+	}
+	// PUT creates each resource once (2.01), then changes it (2.04); GET
+	// /time reads (2.05).
+	if rec.named["coap_2_01"] != 20 || rec.named["coap_2_01"]+rec.named["coap_2_04"] != acked || rec.named["coap_2_05"] != answered {
+		t.Errorf("response codes %v: want 20 x 2.01, the other PUTs 2.04 (%d in all), %d x 2.05", rec.named, acked, answered)
+	}
+	if n := rec.kinds[sim.PublishFailed] + rec.kinds[sim.Unacked] + rec.kinds[sim.ConnectFailed]; n != 0 {
+		t.Errorf("%d failures, want none; server log:\n%s", n, c.Log())
+	}
+}

@@ -1,0 +1,104 @@
+package scenarios
+
+import (
+	"context"
+
+	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/coap"
+	"github.com/m2msim/m2msim/transports/dial"
+)
+
+// coapConnector opens CoAP sessions: one UDP socket per device, through
+// the device's own link, with its group's message layer.
+type coapConnector struct {
+	addr string
+	seed uint64
+	dial func(device int, conn uint64) dial.Func
+	// group returns the scenario group of a device.
+	group func(device int) *Group
+}
+
+// Connect opens the device's socket. CoAP has no handshake: the session
+// is up once the socket is, and the first exchange finds out whether a
+// server answers.
+func (c *coapConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
+	g := c.group(spec.Device)
+	o := coap.Options{
+		Addr:            c.addr,
+		Dial:            c.dial(spec.Device, spec.Conn),
+		DialTimeout:     spec.Connect.Timeout,
+		AckTimeout:      g.CoAP.AckTimeout,
+		AckRandomFactor: g.CoAP.AckRandomFactor,
+		MaxRetransmit:   g.CoAP.MaxRetransmit,
+		NStart:          g.CoAP.NStart,
+		QueueLimit:      g.CoAP.Queue,
+		Seed:            c.seed,
+		// Each connection draws its own message ids, tokens and
+		// timeouts, repeatably.
+		Stream: uint64(spec.Device)<<32 | spec.Conn&0xffffffff,
+		Lost:   h.Lost,
+	}
+	if o.MaxRetransmit == 0 {
+		o.MaxRetransmit = -1 // the scenario's 0: sent once
+	}
+	s, err := coap.Dial(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	cs := &coapSession{s: s, h: h}
+	if t := g.Telemetry; t != nil {
+		cs.methods[sim.FlowTelemetry] = methodCode(t.Method)
+	}
+	if r := g.Requests; r != nil {
+		cs.methods[sim.FlowRequest] = methodCode(r.Method)
+	}
+	cs.methods[sim.FlowReply] = coap.POST
+	return cs, nil
+}
+
+// coapSession binds a CoAP session to the engine: each message is a
+// request to its path, acknowledged by a success response.
+type coapSession struct {
+	s       *coap.Session
+	h       sim.Handler
+	methods [sim.FlowReply + 1]coap.Code
+}
+
+// Send starts the request: confirmable when the engine awaits it.
+func (c *coapSession) Send(m sim.Message) error {
+	req := &coap.Message{Type: coap.NonConfirmable, Code: c.methods[m.Flow]}
+	if m.QoS > 0 {
+		req.Type = coap.Confirmable
+	}
+	req.SetPath(m.Dest)
+	if req.Code != coap.GET {
+		req.Payload = m.Payload
+	}
+	var done func(coap.Result)
+	if ref := m.Ref; ref != 0 {
+		done = func(r coap.Result) { c.ended(ref, r) }
+	}
+	return c.s.Start(req, done)
+}
+
+// ended reports an exchange's outcome: its retransmissions, its response
+// code, and whether it succeeded.
+func (c *coapSession) ended(ref sim.Ref, r coap.Result) {
+	for range r.Transmissions - 1 {
+		c.h.Count("coap_retransmit")
+	}
+	switch {
+	case r.Err != nil:
+		c.h.Failed(ref, r.Err)
+	case r.Response == nil:
+		c.h.Acked(ref) // a suppressed response: nothing more is due
+	case r.Response.Code.Class() == 2:
+		c.h.Count(coap.CodeLabel(r.Response.Code))
+		c.h.Acked(ref)
+	default:
+		c.h.Failed(ref, &coap.ResponseError{Code: r.Response.Code})
+	}
+}
+
+// Close closes the socket; exchanges under way end without a callback.
+func (c *coapSession) Close() error { return c.s.Close() }
