@@ -445,6 +445,9 @@ func (s *shard) add(e sim.Event, stage, bucket, lat int) {
 	case e.Kind == sim.Counted && countable(s.named, e.Metric):
 		s.named = addCount(s.named, e.Metric, 1)
 		sec.named = addCount(sec.named, e.Metric, 1)
+		if g != nil {
+			g.named = addCount(g.named, e.Metric, 1)
+		}
 	case e.Kind == sim.Counted:
 		s.errs["too_many_metrics"]++
 		sec.errKind("too_many_metrics")

@@ -202,6 +202,11 @@ func (st *state) decodeNamed(name string, cm *CounterMetric) {
 			st.series[i].named = addCount(st.series[i].named, name, v)
 		}
 	}
+	for i := range st.groups {
+		if v := at(cm.Groups, i); v != 0 {
+			st.groups[i].named = addCount(st.groups[i].named, name, v)
+		}
+	}
 }
 
 func (a *stageAcc) count(k sim.EventKind, timed bool, v int64) {

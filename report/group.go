@@ -1,6 +1,7 @@
 package report
 
 import (
+	"maps"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -38,6 +39,9 @@ type GroupResult struct {
 	// LatencyMS are the group's own distributions, judged as the run's
 	// are, from histograms of 2 significant figures (at most 1 % high).
 	LatencyMS Latencies `json:"latency_ms"`
+	// Counts are what the group's protocol counted by name (CoAP's
+	// responses by code, its retransmissions).
+	Counts map[string]int64 `json:"counts,omitempty"`
 }
 
 // GroupRadio is what a group's radios spent: frames and time on air,
@@ -74,6 +78,7 @@ type groupAcc struct {
 	// searches, and at groupDigits it costs 35 KB, not 250.
 	lat   [numLatency]*latencyAcc
 	dense [numLatency]*denseAcc
+	named map[string]int64 // counts of sim.Counted, by Metric
 }
 
 // groupDigits is the precision of the groups' latency histograms: 2
@@ -119,6 +124,9 @@ func (g *groupAcc) add(e sim.Event) {
 }
 
 func (g *groupAcc) merge(o *groupAcc) {
+	for k, n := range o.named {
+		g.named = addCount(g.named, k, n)
+	}
 	for k := range g.counts {
 		g.counts[k] += o.counts[k]
 		g.timed[k] += o.timed[k]
@@ -176,6 +184,7 @@ func (c *Collector) groupResults(all []groupAcc) []GroupResult {
 			Commands:     commandsOf(&g.counts),
 			Requests:     requestsOf(&g.counts),
 			LatencyMS:    groupLatencies(&g),
+			Counts:       maps.Clone(g.named),
 			Radio: GroupRadio{
 				Frames: g.counts[sim.OnAir], Collisions: g.counts[sim.Collided], AirtimeS: seconds(g.sum[sim.OnAir]),
 				QueueAgeMS: g.spread(sim.Deferred), DownlinkWaitMS: g.spread(sim.DownlinkWait),

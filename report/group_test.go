@@ -1,6 +1,7 @@
 package report
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -47,10 +48,10 @@ func TestGroupResults(t *testing.T) {
 		t.Errorf("group 0 latencies: e2e %+v, ack %+v; want one e2e of 1 ms, p99 beyond reach, one ack missing", lat.E2E, lat.Ack)
 	}
 	g[0].LatencyMS, g[1].LatencyMS = Latencies{}, Latencies{}
-	if g[0] != want0 {
+	if !reflect.DeepEqual(g[0], want0) {
 		t.Errorf("group 0 = %+v, want %+v", g[0], want0)
 	}
-	if g[1] != want1 {
+	if !reflect.DeepEqual(g[1], want1) {
 		t.Errorf("group 1 = %+v, want %+v", g[1], want1)
 	}
 	for i, want := range []string{

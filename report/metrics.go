@@ -171,6 +171,14 @@ func (c *Collector) metricsOf(st *state, total *stageAcc, n int) (*Metrics, erro
 			cm.Intervals[i] = v
 		}
 	}
+	for name, cm := range m.Counters { // only the named ones so far
+		if len(groups) > 0 {
+			cm.Groups = make([]int64, len(groups))
+			for i := range groups {
+				cm.Groups[i] = groups[i].named[name]
+			}
+		}
+	}
 	for k := 1; k < numKinds; k++ {
 		kind := sim.EventKind(k)
 		if total.counts[k] > 0 {

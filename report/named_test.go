@@ -76,3 +76,45 @@ func TestSummaryShowsNamedLatencies(t *testing.T) {
 		t.Errorf("summary lacks the dtls_handshake row:\n%s", b.String())
 	}
 }
+
+// A protocol's counts are kept per group too, and survive a rebuild and
+// a merge; the summary lists them.
+func TestNamedCountsPerGroup(t *testing.T) {
+	c := NewCollector(Info{Name: "n", Devices: 20, Duration: 2 * time.Second,
+		Groups: []GroupInfo{{Name: "meters", Devices: 10, Protocol: "mqtt"}, {Name: "sensors", Devices: 10, Protocol: "coap", Untimed: true}}})
+	for i := range 30 {
+		c.Record(sim.Event{Kind: sim.Counted, Metric: "coap_2_04", Group: 1, At: time.Duration(i) * 50 * time.Millisecond})
+	}
+	c.Record(sim.Event{Kind: sim.Counted, Metric: "coap_retransmit", Group: 1, At: time.Second})
+	r := c.Result(StatusPassed, 2*time.Second)
+	if g := r.Groups[1]; g.Protocol != "coap" || g.Counts["coap_2_04"] != 30 || g.Counts["coap_retransmit"] != 1 {
+		t.Errorf("groups[1] = protocol %q, counts %v; want coap, 30 x coap_2_04 and 1 retransmission", g.Protocol, g.Counts)
+	}
+	if len(r.Groups[0].Counts) != 0 {
+		t.Errorf("groups[0].counts = %v, want none", r.Groups[0].Counts)
+	}
+	if cm := r.Metrics.Counters["coap_2_04"]; cm == nil || len(cm.Groups) != 2 || cm.Groups[1] != 30 {
+		t.Errorf("metrics.counters.coap_2_04 = %+v, want groups [0 30]", cm)
+	}
+	rebuilt, err := Rebuild(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rebuilt.Groups[1].Counts["coap_2_04"]; got != 30 {
+		t.Errorf("rebuilt groups[1].counts.coap_2_04 = %d, want 30", got)
+	}
+	merged, err := Merge(r, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := merged.Groups[1].Counts["coap_2_04"]; got != 60 {
+		t.Errorf("merged groups[1].counts.coap_2_04 = %d, want 60", got)
+	}
+	var b strings.Builder
+	if err := WriteSummary(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "counts    coap_2_04 30, coap_retransmit 1\n") {
+		t.Errorf("summary lacks the counts line:\n%s", b.String())
+	}
+}

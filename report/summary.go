@@ -303,8 +303,16 @@ func groupLine(g GroupResult) string {
 	if g.TimedDevices != g.Devices {
 		timed = fmt.Sprintf(" (%d timed)", g.TimedDevices)
 	}
-	line := fmt.Sprintf("group %-10s %d devices%s: %d sent, %d received, %d lost (%s%%), %d deferred, %d failed",
-		g.Name, g.Devices, timed, m.Sent, m.Received, m.Lost, fmtFloat(m.LossPct), m.Deferred, m.PublishFailures)
+	proto := ""
+	if g.Protocol != "" && g.Protocol != "mqtt" {
+		proto = " " + g.Protocol
+	}
+	delivery := fmt.Sprintf("%d received, %d lost (%s%%)", m.Received, m.Lost, fmtFloat(m.LossPct))
+	if g.TimedDevices == 0 {
+		delivery = fmt.Sprintf("%d acked, %d unacked", m.Acked, m.Unacked) // nothing timed: loss unknown
+	}
+	line := fmt.Sprintf("group %-10s %d%s devices%s: %d sent, %s, %d deferred, %d failed",
+		g.Name, g.Devices, proto, timed, m.Sent, delivery, m.Deferred, m.PublishFailures)
 	if c := g.Commands; c.Unanswered > 0 {
 		line += fmt.Sprintf("; %d of %d commands unanswered", c.Unanswered, c.Sent)
 	}

@@ -37,6 +37,7 @@ type page struct {
 	Stages      []stageRow
 	Sampled     bool
 	GroupRadio  []groupRadioRow
+	GroupCounts []groupCountRow
 }
 
 // capacityView is the capacity section.
@@ -81,7 +82,7 @@ func newPage(in Input) *page {
 		Figures: overTime(newTimeline(in.Points, r.Stages)),
 		Latency: latencyRows(r), Errors: errorKinds(r.Errors),
 		Stages: stageRows(r), Sampled: r.Messages.Timed != r.Messages.Sent,
-		GroupRadio: groupRadioRows(r.Groups),
+		GroupRadio: groupRadioRows(r.Groups), GroupCounts: groupCountRows(r.Groups),
 	}
 	for _, l := range p.Latency {
 		p.Beyond = p.Beyond || l.Beyond

@@ -2,6 +2,9 @@ package render
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/m2msim/m2msim/report"
 )
@@ -122,4 +125,26 @@ func spread(s report.Spread) string {
 		return "-"
 	}
 	return fmt.Sprintf("%d, mean %s, max %s", s.Count, seconds(s.Mean/1000), seconds(s.Max/1000))
+}
+
+// groupCountRow lists what a group's protocol counted by name.
+type groupCountRow struct {
+	Name, Counts string
+}
+
+// groupCountRows gives each group whose protocol counted anything a row:
+// its counts by name, in name order.
+func groupCountRows(gs []report.GroupResult) []groupCountRow {
+	var out []groupCountRow
+	for _, g := range gs {
+		if len(g.Counts) == 0 {
+			continue
+		}
+		parts := make([]string, 0, len(g.Counts))
+		for _, name := range slices.Sorted(maps.Keys(g.Counts)) {
+			parts = append(parts, fmt.Sprintf("%s %d", name, g.Counts[name]))
+		}
+		out = append(out, groupCountRow{Name: g.Name, Counts: strings.Join(parts, ", ")})
+	}
+	return out
 }
