@@ -64,8 +64,9 @@ type TypeFunc func(Path) (Type, bool)
 // in format f. Every record must lie under base. TLV nests them relative
 // to base (object instances under an object, resource instances under a
 // multi-instance resource); SenML names them from base (bn, n); text and
-// opaque carry exactly one value. A format that cannot carry the records
-// returns an *Error with code 4.06 (4.15 for an unknown format).
+// opaque carry exactly one value. Records that repeat a path, or a
+// resource and its own instances, and a format that cannot carry the
+// records return an *Error with code 4.06 (4.15 for an unknown format).
 func Encode(dst []byte, f Format, base Path, recs []Record) ([]byte, error) {
 	for _, r := range recs {
 		if !r.Path.Under(base) || r.Path.Depth() < 3 {
@@ -75,6 +76,11 @@ func Encode(dst []byte, f Format, base Path, recs []Record) ([]byte, error) {
 	if !slices.IsSortedFunc(recs, byPath) {
 		recs = slices.Clone(recs)
 		slices.SortStableFunc(recs, byPath)
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Path.Under(recs[i-1].Path) {
+			return dst, codeErr(coap.NotAcceptable, "record %v repeats %v or lies under it", recs[i].Path, recs[i-1].Path)
+		}
 	}
 	switch f {
 	case FormatTLV:

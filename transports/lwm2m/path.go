@@ -84,15 +84,24 @@ func (p Path) Parent() Path {
 // Truncate returns the first depth levels of p (all of p when it is not
 // that deep).
 func (p Path) Truncate(depth int) Path {
-	for int(p.depth) > depth && p.depth > 0 {
-		p = p.Parent()
+	for int(p.depth) > max(depth, 0) {
+		p.depth--
+		p.ids[p.depth] = 0
 	}
 	return p
 }
 
 // Under reports whether p is base or lies below it.
 func (p Path) Under(base Path) bool {
-	return p.depth >= base.depth && p.Truncate(int(base.depth)) == base
+	if p.depth < base.depth {
+		return false
+	}
+	for i := range base.depth {
+		if p.ids[i] != base.ids[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Compare orders paths depth-first, parents before children:

@@ -43,9 +43,9 @@ type Request struct {
 }
 
 func (r Registration) withDefaults() Registration {
-	r.Version = cmp(r.Version, "1.1")
-	r.Binding = cmp(r.Binding, "U")
-	r.Root = cmp(r.Root, "/")
+	r.Version = orDefault(r.Version, "1.1")
+	r.Binding = orDefault(r.Binding, "U")
+	r.Root = orDefault(r.Root, "/")
 	return r
 }
 

@@ -15,19 +15,28 @@ import (
 // Objlnk "o:i". A record without a value names a path only (the
 // composite operations).
 
-// senmlNames returns the base name the answer to a request on base
-// carries, and whether every record is named by bn alone. On the root
-// (a composite answer) names are whole paths; one resource carries its
-// path as bn; otherwise bn is base with a trailing slash and each n is
-// the rest of the path ("6/0" under "/3/0/").
-func senmlNames(base Path, recs []Record) (bn string, bnOnly bool) {
+// senmlNames says how the answer to a request on base names its
+// records: on the root (a composite answer) by whole paths in n, with no
+// bn; one resource by its path as bn alone (bnOnly); otherwise by bn,
+// base with a trailing slash, and each n the rest of the path ("6/0"
+// under "/3/0/").
+func senmlNames(base Path, recs []Record) (hasBN, bnOnly bool) {
 	switch {
 	case base.Depth() == 0:
-		return "", false
+		return false, false
 	case len(recs) == 1 && recs[0].Path == base:
-		return base.String(), true
+		return true, true
 	}
-	return base.String() + "/", false
+	return true, false
+}
+
+// appendSenMLBaseName appends the bn senmlNames chose.
+func appendSenMLBaseName(b []byte, base Path, bnOnly bool) []byte {
+	b = base.AppendText(b)
+	if !bnOnly {
+		b = append(b, '/')
+	}
+	return b
 }
 
 // appendSenMLName appends the n of p: the whole path on the root, else

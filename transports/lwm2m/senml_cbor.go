@@ -28,9 +28,9 @@ const (
 // allocation; decoding, which must survive whatever a server sends, is
 // left to fxamacker/cbor.
 func appendSenMLCBOR(dst []byte, base Path, recs []Record) ([]byte, error) {
-	bn, bnOnly := senmlNames(base, recs)
+	hasBN, bnOnly := senmlNames(base, recs)
 	dst = cborHead(dst, 4, uint64(len(recs)))
-	var name []byte
+	var buf [32]byte // the longest name, "/65534/65534/65534/65534/", fits
 	for _, r := range recs {
 		if (r.Value.typ == TypeFloat && !finite(r.Value.Float())) || !finite(r.Time) {
 			return dst, codeErr(coap.NotAcceptable, "senml cbor: %v is not finite", r.Path)
@@ -38,7 +38,7 @@ func appendSenMLCBOR(dst []byte, base Path, recs []Record) ([]byte, error) {
 	}
 	for i, r := range recs {
 		pairs := 0
-		if i == 0 && bn != "" {
+		if i == 0 && hasBN {
 			pairs++
 		}
 		if !bnOnly {
@@ -51,12 +51,11 @@ func appendSenMLCBOR(dst []byte, base Path, recs []Record) ([]byte, error) {
 			pairs++
 		}
 		dst = cborHead(dst, 5, uint64(pairs))
-		if i == 0 && bn != "" {
-			dst = cborText(cborInt(dst, labelBN), bn)
+		if i == 0 && hasBN {
+			dst = cborText(cborInt(dst, labelBN), appendSenMLBaseName(buf[:0], base, bnOnly))
 		}
 		if !bnOnly {
-			name = appendSenMLName(name[:0], base, r.Path)
-			dst = cborText(cborInt(dst, labelN), string(name))
+			dst = cborText(cborInt(dst, labelN), appendSenMLName(buf[:0], base, r.Path))
 		}
 		if r.Time != 0 {
 			dst = cborNumber(cborInt(dst, labelT), r.Time)
@@ -86,7 +85,7 @@ func appendCBORValue(b []byte, v Value) []byte {
 	case TypeObjlnk:
 		b = cborText(b, "vlo")
 		var buf [12]byte
-		return cborText(b, string(v.AppendText(buf[:0])))
+		return cborText(b, v.AppendText(buf[:0]))
 	}
 	return b
 }
@@ -115,7 +114,9 @@ func cborInt(b []byte, n int64) []byte {
 	return cborHead(b, 1, uint64(-1-n))
 }
 
-func cborText(b []byte, s string) []byte { return append(cborHead(b, 3, uint64(len(s))), s...) }
+func cborText[S string | []byte](b []byte, s S) []byte {
+	return append(cborHead(b, 3, uint64(len(s))), s...)
+}
 
 // cborFloat writes a float in 4 bytes when float32 holds it exactly,
 // else in 8. Half precision would be shorter still, but not every

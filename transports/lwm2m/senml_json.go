@@ -14,7 +14,7 @@ import (
 // appendSenMLJSON writes records as a SenML JSON array, compact, keys in
 // the order bn, n, t, value.
 func appendSenMLJSON(dst []byte, base Path, recs []Record) ([]byte, error) {
-	bn, bnOnly := senmlNames(base, recs)
+	hasBN, bnOnly := senmlNames(base, recs)
 	dst = append(dst, '[')
 	for i, r := range recs {
 		if i > 0 {
@@ -22,8 +22,8 @@ func appendSenMLJSON(dst []byte, base Path, recs []Record) ([]byte, error) {
 		}
 		dst = append(dst, '{')
 		sep := false
-		if i == 0 && bn != "" {
-			dst = appendJSONString(append(dst, `"bn":`...), bn)
+		if i == 0 && hasBN {
+			dst = append(appendSenMLBaseName(append(dst, `"bn":"`...), base, bnOnly), '"')
 			sep = true
 		}
 		if !bnOnly {

@@ -45,21 +45,21 @@ func (c Config) withDefaults() Config {
 	if c.Start.IsZero() {
 		c.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	c.Step = cmp(c.Step, 10*time.Second)
-	c.ServerURI = cmp(c.ServerURI, "coap://localhost:5683")
-	c.ShortServerID = cmp(c.ShortServerID, 1)
-	c.Lifetime = cmp(c.Lifetime, 24*time.Hour)
-	c.Binding = cmp(c.Binding, "U")
-	c.Manufacturer = cmp(c.Manufacturer, "m2msim")
-	c.ModelNumber = cmp(c.ModelNumber, "nb-iot-meter")
-	c.FirmwareVersion = cmp(c.FirmwareVersion, "1.0.0")
-	c.Sensors = cmp(c.Sensors, 1)
-	c.BatteryDrain = cmp(c.BatteryDrain, 0.5)
+	c.Step = orDefault(c.Step, 10*time.Second)
+	c.ServerURI = orDefault(c.ServerURI, "coap://localhost:5683")
+	c.ShortServerID = orDefault(c.ShortServerID, 1)
+	c.Lifetime = orDefault(c.Lifetime, 24*time.Hour)
+	c.Binding = orDefault(c.Binding, "U")
+	c.Manufacturer = orDefault(c.Manufacturer, "m2msim")
+	c.ModelNumber = orDefault(c.ModelNumber, "nb-iot-meter")
+	c.FirmwareVersion = orDefault(c.FirmwareVersion, "1.0.0")
+	c.Sensors = orDefault(c.Sensors, 1)
+	c.BatteryDrain = orDefault(c.BatteryDrain, 0.5)
 	return c
 }
 
-// cmp returns v, or def when v is the zero value.
-func cmp[T comparable](v, def T) T {
+// orDefault returns v, or def when v is the zero value.
+func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
 		return def
@@ -105,7 +105,8 @@ func newSimulator(c Config) simulator {
 	s.battery = 60 + 40*s.rng.Float64()
 	for range c.Sensors {
 		mean := 18 + 6*s.rng.Float64()
-		s.temps = append(s.temps, thermometer{mean, mean, mean, mean})
+		r := round(mean, 2)
+		s.temps = append(s.temps, thermometer{mean, mean, r, r})
 	}
 	s.rssiBase = -110 + 25*s.rng.Float64()
 	s.rssi, s.rsrq = s.rssiBase, -8-6*s.rng.Float64()
@@ -120,6 +121,8 @@ func (s *simulator) step(c *Config) {
 	for i := range s.temps {
 		t := &s.temps[i]
 		t.value += tempPull*(t.mean-t.value) + tempNoise*s.rng.NormFloat64()
+		v := round(t.value, 2)
+		t.min, t.max = min(t.min, v), max(t.max, v)
 	}
 	s.rssi += rssiPull*(s.rssiBase-s.rssi) + rssiNoise*s.rng.NormFloat64()
 	s.rssi = min(-60, max(-130, s.rssi))
@@ -164,9 +167,7 @@ func (m *Model) publish() {
 	m.set(ResourcePath(ObjectDevice, 0, 13), Time(s.now.Add(s.clockOffset)))
 	for i := range s.temps {
 		t := &s.temps[i]
-		v := round(t.value, 2)
-		t.min, t.max = min(t.min, v), max(t.max, v)
-		m.set(ResourcePath(ObjectTemperature, uint16(i), 5700), Float(v))
+		m.set(ResourcePath(ObjectTemperature, uint16(i), 5700), Float(round(t.value, 2)))
 		m.set(ResourcePath(ObjectTemperature, uint16(i), 5601), Float(t.min))
 		m.set(ResourcePath(ObjectTemperature, uint16(i), 5602), Float(t.max))
 	}
