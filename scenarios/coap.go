@@ -126,6 +126,9 @@ func (g *Group) validateCoAP(t *tree, p string) {
 			t.add(p+".coap.queue", "must be 1 to 4096, got %d", c.Queue)
 		}
 	}
+	if g.Link.NATTimeout < 0 {
+		t.add(p+".link.nat_timeout", "must be >= 0, got %s", g.Link.NATTimeout)
+	}
 	if g.Commands != nil {
 		t.add(p+".commands", "CoAP groups cannot take commands yet (they will arrive as Observe notifications): remove commands, or use an mqtt group")
 	}
@@ -259,6 +262,9 @@ func (s *Scenario) validateProtocols(t *tree) {
 		case ProtocolMQTT:
 			if g.CoAP != nil {
 				t.add(p+".coap", "applies to protocol: coap groups only")
+			}
+			if g.Link.NATTimeout != 0 {
+				t.add(p+".link.nat_timeout", "applies to CoAP groups (UDP) only: an idle TCP connection keeps its NAT binding with keepalive")
 			}
 		case ProtocolCoAP:
 			need = true

@@ -35,6 +35,8 @@ func TestParseCoAPProblems(t *testing.T) {
 			[]string{"groups[0].telemetry.path: must start with /"}},
 		{"message layer", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, coap: {ack_timeout: 0s, nstart: 0, max_retransmit: 99, queue: 0}, telemetry: {every: 1s}}\n",
 			[]string{"coap.ack_timeout: must be > 0", "coap.nstart: must be 1 to 64", "coap.max_retransmit: must be 0 to 20", "coap.queue: must be 1 to 4096"}},
+		{"NAT timeout on an MQTT group", head + "groups:\n  - {count: 1, link: {nat_timeout: 30s}, telemetry: {every: 1s}}\n",
+			[]string{"groups[0].link.nat_timeout: applies to CoAP groups (UDP) only"}},
 		{"unknown protocol", head + "groups:\n  - {count: 1, protocol: amqp, telemetry: {every: 1s}}\n",
 			[]string{"groups[0].protocol: must be mqtt or coap"}},
 		{"coap block in an MQTT group", head + "groups:\n  - {count: 1, coap: {nstart: 1}, telemetry: {every: 1s}}\n",
@@ -157,5 +159,48 @@ groups:
 	}
 	if n := rec.kinds[sim.PublishFailed] + rec.kinds[sim.Unacked] + rec.kinds[sim.ConnectFailed]; n != 0 {
 		t.Errorf("%d failures, want none; server log:\n%s", n, c.Log())
+	}
+}
+
+// A NAT that forgets an idle device's binding moves its next request to
+// a new source port; plain CoAP carries on (the server answers whatever
+// port asks), and each rebinding is counted.
+func TestRunCoAPThroughAForgetfulNAT(t *testing.T) {
+	c := coaptest.StartServer(t, "notls", "-d", "100")
+	s, err := Parse("nat.yaml", fmt.Appendf(nil, `version: 1
+name: nat
+seed: 4
+duration: 3500ms
+target: {coap: "coap://%s"}
+groups:
+  - name: sensors
+    protocol: coap
+    count: 10
+    link: {nat_timeout: 400ms}
+    telemetry: {every: 1s, path: "/n/{{index}}"}
+`, c.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	sent, acked := rec.kinds[sim.Published], rec.kinds[sim.Acked]
+	// Every report after the first of each device follows a second of
+	// silence, so each rebinds; a first report rebinds when its random
+	// phase put it 400 ms or more after the socket opened.
+	if n := rec.named["nat_rebind"]; sent < 25 || acked != sent || n < sent-10 || n > sent {
+		t.Errorf("sent %d, acked %d, rebindings %d: want >= 25, all acked, one per report after each device's first (%d to %d)",
+			sent, acked, n, sent-10, sent)
 	}
 }

@@ -25,7 +25,7 @@ func (c *coapConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim
 	g := c.group(spec.Device)
 	o := coap.Options{
 		Addr:            c.addr,
-		Dial:            c.dial(spec.Device, spec.Conn),
+		Dial:            dial.NAT(c.dial(spec.Device, spec.Conn), g.Link.NATTimeout, func() { h.Count("nat_rebind") }),
 		DialTimeout:     spec.Connect.Timeout,
 		AckTimeout:      g.CoAP.AckTimeout,
 		AckRandomFactor: g.CoAP.AckRandomFactor,

@@ -154,6 +154,10 @@ const (
 type Link struct {
 	Up   string `yaml:"up"`
 	Down string `yaml:"down"`
+	// NATTimeout is a carrier NAT's UDP binding timeout: a device's
+	// next datagram after that much silence leaves from a new source
+	// port. CoAP groups only; 0 for none.
+	NATTimeout time.Duration `yaml:"nat_timeout,omitempty"`
 }
 
 // Shaped reports whether the group's connections go through a shaped
