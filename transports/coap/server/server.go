@@ -66,9 +66,9 @@ type Config struct {
 	BlockSize int
 
 	// ConfirmEvery makes every Nth notification to an observer
-	// confirmable (default 5, as libcoap's server with -N; negative:
-	// none); Confirmable makes them all so, as libcoap's server does
-	// by default. A confirmable notification is retransmitted after
+	// confirmable (default 5; negative: none; libcoap's server with -N
+	// makes each sixth so); Confirmable makes them all so, as libcoap's
+	// server does by default. A confirmable notification is retransmitted after
 	// AckTimeout (default 2s), doubling, up to MaxRetransmit times
 	// (default 4); unacknowledged after that, its observer is removed
 	// (RFC 7641 §4.5), as on an RST.
