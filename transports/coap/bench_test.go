@@ -1,6 +1,7 @@
 package coap_test
 
 import (
+	"net"
 	"testing"
 
 	"github.com/m2msim/m2msim/transports/coap"
@@ -86,4 +87,52 @@ func BenchmarkRoundTripParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkNotification is one non-confirmable notification from a
+// server socket on loopback to an Observe callback: the session's cost
+// per notification, which must allocate nothing beyond what the callback
+// does (here nothing).
+func BenchmarkNotification(b *testing.B) {
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pc.Close()
+	s := dial(b, coap.Options{Addr: pc.LocalAddr().String(), ExchangeLifetime: -1})
+	got := make(chan uint32, 1)
+	if _, err := s.Observe(request(coap.Confirmable, coap.GET, "/obs", ""), func(n coap.Notification) { got <- n.Observe }); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	n, peer, err := pc.ReadFromUDPAddrPort(buf)
+	var reg coap.Message
+	if err != nil || coap.Decode(buf[:n], &reg) != nil {
+		b.Fatalf("registration: %v", err)
+	}
+	var seq [3]byte
+	m := &coap.Message{Type: coap.Acknowledgement, Code: coap.Content, MessageID: reg.MessageID,
+		Token: append([]byte(nil), reg.Token...), Options: []coap.Option{{ID: coap.Observe, Value: seq[:]}},
+		Payload: []byte(`{"t":21.5}`)}
+	send := func(v uint32) {
+		seq[0], seq[1], seq[2] = byte(v>>16), byte(v>>8), byte(v)
+		out, _ := m.AppendBinary(buf[:0])
+		if _, err := pc.WriteToUDPAddrPort(out, peer); err != nil {
+			b.Fatal(err)
+		}
+		<-got
+	}
+	send(1 << 16)
+	m.Type = coap.NonConfirmable
+	v := uint32(1<<16 + 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.MessageID++
+		send(v)
+		v++
+	}
+	b.StopTimer()
+	if st := s.Stats(); st.Stale > 0 || st.Notifications != uint64(v-(1<<16+1)) {
+		b.Errorf("Stats = %+v", st)
+	}
 }

@@ -73,10 +73,79 @@
 // shared wheel would need an owner goroutine outside the session. The
 // timer's goroutine exists only while it runs.
 //
+// # Observe (RFC 7641)
+//
+// Observe registers with a resource (a GET with Observe 0) and calls its
+// callback with the registration's response and each notification, on
+// the same goroutines as done callbacks. A confirmable notification is
+// acknowledged, a non-confirmable one accepted; duplicates go through
+// the duplicate detection above, and a notification older than the last
+// one delivered (a 24-bit sequence number behind by less than half the
+// space, within 128 s: §3.4) is dropped and counted as Stale, so the
+// caller sees a monotonic series however the link reorders. An
+// observation ends with exactly one call marked Last: a response without
+// Observe or other than 2.xx, the registration's failure, the session's
+// loss, or Cancel: with deregistration (a GET with Observe 1, whose
+// response is the last call) or without (the session forgets it and
+// rejects its next notification with RST, non-confirmable ones too,
+// §3.6). Delivering a notification allocates nothing. The observations
+// live in a slice scanned by token: a device holds a few.
+//
+// The device side, for LwM2M: Options.Handler answers a server's GET
+// with Observe 0 (its response carrying an Observe option), and Notify
+// later sends notifications on that request's token, confirmable ones
+// retransmitted and counted against NSTART like requests, their done
+// reporting the ACK, an RST (the observer is gone) or a timeout. The
+// caller keeps the sequence numbers.
+//
+// # Block-wise transfers (RFC 7959)
+//
+// Download fetches a body the server sends in Block2 blocks, Upload
+// sends one in Block1 blocks. Each block is an exchange started from the
+// previous block's callback, so retransmission, NSTART and the queue
+// apply to every block and a transfer costs no goroutine. A smaller size
+// the server asks for is followed (the next block number counts in it),
+// as are 2.31 Continue and a 4.13 with a smaller Block1 size (start
+// again in that size). A download checks block numbers, the ETag across
+// blocks and a size limit; TransferOptions.Block takes the blocks as
+// they come instead of assembling them. Progress (blocks, bytes,
+// elapsed since the first block was sent) comes with every block and
+// the result: how long a firmware download took, and how far it got.
+//
+// # The embedded server
+//
+// Package server (transports/coap/server) is an in-process CoAP server
+// modelled on libcoap's coap-server -d: a bounded resource store (PUT
+// creates or replaces, POST creates or appends, GET, DELETE), every
+// resource observable, Block1 and Block2, duplicate detection from a
+// cache, one socket with a reader and a few workers. Its Put pushes a
+// change to the observers and OnUpdate reports what devices write: the
+// backend of CoAP fleets, and a fast real server for tests, which run
+// the Observe and block-wise flows against both it and libcoap.
+//
+// # libcoap 4.3.1, as observed
+//
+// Its coap-server sends notifications confirmable (with -N
+// non-confirmable, each sixth confirmable),
+// /time each second, and once more at once after the registration's
+// response (the same time, the next sequence number); a dynamic resource
+// (-d) notifies on PUT and on POST, which replaces it rather than
+// appending; an RST to a notification removes the observer, and a GET
+// with Observe 1 is answered 2.05 without Observe.
+// It takes Block1 uploads to dynamic resources whether the blocks share
+// a token or not, answering the last one 2.01 without a Block1 option;
+// it serves Block2 in 1024-byte blocks by default, with Size2 and an
+// ETag that differs from one transfer to the next of the same
+// representation (a client may compare ETags within a transfer, not
+// across). A full store (-d N) answers 4.06, by its help text.
+//
 // # Not yet
 //
-// Block-wise transfers and Observe registrations are encoded (Block,
-// SetBlock, the Observe option) but not driven by the session: a
-// notification after the first response is a stray, and a confirmable one
-// is rejected with RST, which ends the observation (RFC 7641 §3.6).
+// An observation whose notifications carry the first block of a larger
+// representation delivers them as they are (fetching the rest is the
+// caller's: Download), and is not renewed when Max-Age runs out. Notify
+// does not replace a confirmable notification still being retransmitted
+// for the same registration (RFC 7641 §4.5.2 would); an RST to a
+// non-confirmable notification is only counted. Upload does not follow
+// a final response of its own that comes in Block2 blocks.
 package coap

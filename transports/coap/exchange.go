@@ -25,6 +25,7 @@ type exchange struct {
 	tlen     uint8
 	con      bool
 	ping     bool
+	notif    bool // a notification the device sends (Notify), not a request
 	state    uint8
 	sends    int
 	timeout  time.Duration // the current retransmission timeout
@@ -57,43 +58,54 @@ func (s *Session) start(req *Message, done func(Result)) (*exchange, uint64, err
 	if len(req.Token) > 0 && s.tokenInUse(req.Token) {
 		return nil, 0, fmt.Errorf("%w: token %x in use", ErrInvalid, req.Token)
 	}
+	return s.enqueue(req, done, false)
+}
+
+// enqueue encodes a valid message (a request, or a notification when
+// notif) and sends it, or queues it behind NSTART. s.mu must be held and
+// the session open.
+func (s *Session) enqueue(req *Message, done func(Result), notif bool) (*exchange, uint64, error) {
 	if s.outstanding >= s.o.NStart && len(s.queue) >= s.o.QueueLimit {
 		return nil, 0, &QueueFullError{Limit: s.o.QueueLimit}
 	}
-	ex, err := s.newExchange(req, done)
+	ex, err := s.newExchange(req, done, notif)
 	if err != nil {
 		return nil, 0, err
 	}
+	counter := cRequests
+	if notif {
+		counter = cNotificationsSent
+	}
 	if s.outstanding >= s.o.NStart {
 		s.queue = append(s.queue, ex)
-		s.c.add(cRequests)
+		s.c.add(counter)
 		return ex, ex.seq, nil
 	}
 	if err := s.first(ex, s.now()); err != nil {
 		s.release(ex)
 		return nil, 0, err
 	}
-	s.c.add(cRequests)
+	s.c.add(counter)
 	return ex, ex.seq, nil
 }
 
-// newExchange encodes req with a token (its own or a fresh one) and a
-// placeholder message id, set when it is first sent.
-func (s *Session) newExchange(req *Message, done func(Result)) (*exchange, error) {
+// newExchange encodes req with a token (its own or a fresh one; a
+// notification keeps the observer's, even empty) and a placeholder
+// message id, set when it is first sent.
+func (s *Session) newExchange(req *Message, done func(Result), notif bool) (*exchange, error) {
 	ex := s.spare
 	if ex == nil {
 		ex = new(exchange)
 	}
 	s.spare = nil
-	*ex = exchange{msg: ex.msg[:0], done: done, con: req.Type == Confirmable, ping: req.Code == Empty}
+	*ex = exchange{msg: ex.msg[:0], done: done, con: req.Type == Confirmable, ping: req.Code == Empty, notif: notif}
 	s.seq++
 	ex.seq = s.seq
 	switch {
-	case len(req.Token) > 0:
+	case len(req.Token) > 0 || notif:
 		ex.tlen = uint8(copy(ex.token[:], req.Token))
 	case !ex.ping:
-		binary.BigEndian.PutUint32(ex.token[:], s.nextToken)
-		s.nextToken++
+		s.newToken(ex.token[:])
 		ex.tlen = 4
 	}
 	m := *req
@@ -103,10 +115,17 @@ func (s *Session) newExchange(req *Message, done func(Result)) (*exchange, error
 		s.release(ex)
 		return nil, err
 	}
-	if !ex.con && suppressesAll(req) {
+	if !ex.con && (notif || suppressesAll(req)) {
 		ex.state = waitNone
 	}
 	return ex, nil
+}
+
+// newToken writes the session's next 4-byte token to b. Tokens are
+// issued in sequence, which is how stray answers are classified.
+func (s *Session) newToken(b []byte) {
+	binary.BigEndian.PutUint32(b, s.nextToken)
+	s.nextToken++
 }
 
 // suppressesAll reports whether req has a No-Response option that
@@ -116,15 +135,18 @@ func suppressesAll(req *Message) bool {
 	return ok && v&26 == 26
 }
 
+// tokenInUse reports whether a request or an observation of the session
+// holds tok. Notifications the device sends carry its observers' tokens,
+// another namespace, and do not count.
 func (s *Session) tokenInUse(tok []byte) bool {
 	for _, list := range [][]*exchange{s.pending, s.queue} {
 		for _, ex := range list {
-			if bytes.Equal(ex.tok(), tok) {
+			if !ex.notif && bytes.Equal(ex.tok(), tok) {
 				return true
 			}
 		}
 	}
-	return false
+	return s.observation(tok) != nil
 }
 
 // release keeps an ended exchange as the session's spare, for the next
@@ -314,6 +336,7 @@ func (s *Session) tick() {
 		i++
 	}
 	s.next(now, &cs)
+	s.endForgotten(&cs)
 	for _, ex := range s.pending {
 		s.arm(now, ex.due)
 	}

@@ -173,21 +173,14 @@ type Block struct {
 func (b Block) Size() int { return 1 << (b.SZX + 4) }
 
 // Block returns the first option id (Block1 or Block2) as a Block, and
-// false when there is none or it does not fit 3 bytes.
+// false when there is none or it does not parse (ParseBlock).
 func (m *Message) Block(id OptionID) (Block, bool) {
-	v, ok := m.Option(id)
-	if !ok || len(v) > 3 {
-		return Block{}, false
-	}
-	n, _ := m.Uint(id)
-	return Block{Num: n >> 4, More: n&8 != 0, SZX: uint8(n & 7)}, true
+	b, ok, err := blockOf(m, id)
+	return b, ok && err == nil
 }
 
 // SetBlock replaces the options id (Block1 or Block2) with b.
 func (m *Message) SetBlock(id OptionID, b Block) {
-	v := b.Num<<4 | uint32(b.SZX&7)
-	if b.More {
-		v |= 8
-	}
-	m.SetUint(id, v)
+	m.RemoveOption(id)
+	m.AddOption(id, appendBlock(nil, b))
 }

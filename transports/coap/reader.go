@@ -89,7 +89,7 @@ func (s *Session) onAnswer(m *Message) {
 		s.c.add(cDuplicates) // an ACK for a CON acknowledged already
 	case ex.state != waitAck:
 		s.c.add(cUnmatched) // an ACK for a NON
-	case m.Code == Empty && ex.ping:
+	case m.Code == Empty && (ex.ping || ex.notif):
 		s.finish(ex, Result{Response: m}, &cs)
 	case m.Code == Empty:
 		s.acked(ex, s.now())
@@ -119,13 +119,14 @@ func (s *Session) pendingByMID(mid uint16) *exchange {
 func (s *Session) onResponse(m *Message) {
 	var cs completions
 	s.mu.Lock()
-	if s.duplicate(m) {
+	if s.duplicate(m) || s.onNotification(m, &cs) {
 		s.mu.Unlock()
+		cs.run(s)
 		return
 	}
 	var ex *exchange
 	for _, e := range s.pending {
-		if e.state != waitNone && bytes.Equal(e.tok(), m.Token) {
+		if e.state != waitNone && !e.notif && bytes.Equal(e.tok(), m.Token) {
 			ex = e
 			break
 		}
@@ -140,10 +141,7 @@ func (s *Session) onResponse(m *Message) {
 		s.next(s.now(), &cs)
 		s.ackOrReject(m, Acknowledgement)
 	default:
-		// Not ours (any more): a CON is rejected (RFC 7252 §5.3.2), which
-		// also ends an observation the device no longer wants (RFC 7641).
-		s.stray(m, false)
-		s.ackOrReject(m, Reset)
+		s.rejectStray(m)
 	}
 	s.mu.Unlock()
 	cs.run(s)

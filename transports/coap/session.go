@@ -141,7 +141,8 @@ func (o *Options) span(n int) time.Duration {
 
 // Result is how an exchange ended, given to the done callback of Start.
 type Result struct {
-	// Response is the response, or the RST that answered a ping; nil
+	// Response is the response, the RST that answered a ping, or the
+	// empty ACK of a confirmable notification (Notify); nil
 	// when Err is set, and for a non-confirmable request sent with a
 	// No-Response option that suppresses every answer. It and its
 	// slices are valid only during the callback (Clone keeps it).
@@ -196,6 +197,7 @@ type Session struct {
 	seen           *seenRing // server messages received lately; nil until the first
 	out            []byte    // scratch for what the session sends of its own
 	spare          *exchange // an ended exchange, reused by the next request
+	obs            observations
 
 	// Owned by the reader goroutine.
 	buf []byte
@@ -348,11 +350,14 @@ func (s *Session) lost(err error) {
 		return
 	}
 	all := s.end()
-	s.mu.Unlock()
 	err = fmt.Errorf("coap: session lost: %w", err)
+	var cs completions
+	s.endObservations(err, &cs)
+	s.mu.Unlock()
 	for _, ex := range all {
 		s.complete(completion{done: ex.done, res: Result{Err: err, Transmissions: ex.sends, Sent: ex.sent}})
 	}
+	cs.run(s)
 	if s.o.Lost != nil {
 		s.cbmu.Lock()
 		if !s.userClosed.Load() {
@@ -366,22 +371,28 @@ func (s *Session) lost(err error) {
 	s.conn.Close()
 }
 
-// completion is a done callback with its result, called once the
-// session's mutex is released.
+// completion is a done callback with its result, or an Observe callback
+// with its notification, called once the session's mutex is released.
 type completion struct {
-	done func(Result)
-	res  Result
+	done   func(Result)
+	res    Result
+	notify func(Notification)
+	n      Notification
 }
 
-// complete runs one done callback, unless Close was called.
+// complete runs one callback, unless Close was called.
 func (s *Session) complete(c completion) {
-	if c.done == nil {
+	if c.done == nil && c.notify == nil {
 		return
 	}
 	s.cbmu.Lock()
 	if !s.userClosed.Load() {
 		s.inCall.Store(true)
-		c.done(c.res)
+		if c.notify != nil {
+			c.notify(c.n)
+		} else {
+			c.done(c.res)
+		}
 		s.inCall.Store(false)
 	}
 	s.cbmu.Unlock()

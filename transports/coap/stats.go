@@ -24,6 +24,9 @@ const (
 	cServerRequests
 	cRefused
 	cMalformed
+	cNotifications
+	cStale
+	cNotificationsSent
 	numCounters
 )
 
@@ -32,8 +35,9 @@ type Stats struct {
 	// Requests counts the requests accepted by Start and Do (pings
 	// included).
 	Requests uint64
-	// Transmissions counts the datagrams that carried requests, first
-	// sends and retransmissions; Retransmissions the latter only.
+	// Transmissions counts the datagrams that carried requests and the
+	// device's notifications, first sends and retransmissions;
+	// Retransmissions the latter only.
 	Transmissions, Retransmissions uint64
 	// Timeouts counts exchanges that ended with a *TimeoutError, Resets
 	// those the server ended with RST (not pings, which expect it).
@@ -46,7 +50,8 @@ type Stats struct {
 	// Late counts answers to exchanges that had already ended without one
 	// (timed out or abandoned); Unmatched answers to nothing the session
 	// sent within the exchange lifetime (a confirmable one is rejected
-	// with RST).
+	// with RST), and notifications for no observation of the session's
+	// (rejected with RST, RFC 7641 §3.6, even non-confirmable ones).
 	Late, Unmatched uint64
 	// Separate counts responses that came in their own message rather
 	// than piggybacked on the ACK of a confirmable request.
@@ -59,7 +64,16 @@ type Stats struct {
 	// Malformed counts datagrams that were not CoAP messages, or longer
 	// than Options.MaxMessageSize.
 	Malformed uint64
-	// Codes counts the responses received, by code.
+	// Notifications counts the notifications received for the session's
+	// observations after their registration's response, duplicates not
+	// included; Stale those of them dropped as older than one delivered
+	// (RFC 7641 §3.4: reordered by the network).
+	Notifications, Stale uint64
+	// NotificationsSent counts the notifications the device sent
+	// (Session.Notify), as Requests counts requests.
+	NotificationsSent uint64
+	// Codes counts the responses received to the session's requests, by
+	// code; notifications are not included.
 	Codes map[Code]uint64
 }
 
@@ -90,7 +104,8 @@ func (c *Counters) Snapshot() Stats {
 	s := Stats{Requests: g(cRequests), Transmissions: g(cTransmissions), Retransmissions: g(cRetransmissions),
 		Timeouts: g(cTimeouts), Resets: g(cResets), Duplicates: g(cDuplicates), Late: g(cLate),
 		Unmatched: g(cUnmatched), Separate: g(cSeparate), ServerRequests: g(cServerRequests),
-		Refused: g(cRefused), Malformed: g(cMalformed), Codes: map[Code]uint64{}}
+		Refused: g(cRefused), Malformed: g(cMalformed), Notifications: g(cNotifications), Stale: g(cStale),
+		NotificationsSent: g(cNotificationsSent), Codes: map[Code]uint64{}}
 	for i := range c.codes {
 		if n := c.codes[i].Load(); n > 0 {
 			s.Codes[NewCode([]uint8{2, 4, 5}[i/32], uint8(i%32))] = n
