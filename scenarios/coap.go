@@ -36,6 +36,7 @@ type CoAP struct {
 const (
 	defaultCoAPPort     = "5683"
 	defaultCoAPPath     = "/m2msim/{{group}}/{{index}}"
+	defaultCoAPCommand  = "/m2msim/{{group}}/{{index}}/cmd"
 	defaultCoAPQueue    = 64
 	defaultCoAPMethod   = "POST"
 	defaultCoAPRequest  = "GET"
@@ -86,7 +87,11 @@ func (g *Group) coapDefaults(has func(string) bool) {
 		r.Method = orString(r.Method, defaultCoAPRequest)
 	}
 	if c := g.Commands; c != nil {
-		c.withDefaults(defaultCommand, defaultCommandPL)
+		c.Payload = orTemplate(c.Payload, defaultCommandPL)
+		c.Path = orTemplate(c.Path, defaultCoAPCommand)
+		if c.ReplyPath == nil {
+			c.ReplyPath = sim.MustTemplate(c.Path.String() + "/reply")
+		}
 	}
 }
 
@@ -108,7 +113,7 @@ func confirmable(c *bool) int {
 
 // validateCoAP checks what a CoAP group has instead of MQTT's topics and
 // QoS, and refuses what it cannot do yet.
-func (g *Group) validateCoAP(t *tree, p string) {
+func (g *Group) validateCoAP(t *tree, p string, embedded bool) {
 	if c := g.CoAP; c != nil {
 		switch {
 		case c.AckTimeout <= 0 || c.AckTimeout > maxCoAPAckTimeout:
@@ -129,8 +134,11 @@ func (g *Group) validateCoAP(t *tree, p string) {
 	if g.Link.NATTimeout < 0 {
 		t.add(p+".link.nat_timeout", "must be >= 0, got %s", g.Link.NATTimeout)
 	}
-	if g.Commands != nil {
-		t.add(p+".commands", "CoAP groups cannot take commands yet (they will arrive as Observe notifications): remove commands, or use an mqtt group")
+	if c := g.Commands; c != nil {
+		if !embedded {
+			t.add(p+".commands", "take target.coap: embedded: m2msim's own CoAP server changes each device's command resource, which the device observes; another server has nothing to send them")
+		}
+		g.validateCoAPCommands(t, p+".commands")
 	}
 	for _, f := range []struct {
 		key    string
@@ -152,6 +160,9 @@ func (g *Group) validateCoAPFlow(t *tree, p, key string, path *sim.Template, met
 		if t.has(p+"."+k) && !g.mqttDefault(key, k) {
 			t.add(p+"."+k, "is MQTT's: a CoAP group sends to path, confirmable or not")
 		}
+	}
+	if t.has(p + ".reply_path") {
+		t.add(p+".reply_path", "is for commands: a CoAP request's answer is its response")
 	}
 	switch {
 	case path == nil:
@@ -226,7 +237,7 @@ func normaliseCoAP(a string) (string, error) {
 	u, err := url.Parse(a)
 	switch {
 	case err != nil, u.Scheme != "coap", u.Opaque != "":
-		return "", fmt.Errorf("must be coap://host:port, got %q", a)
+		return "", fmt.Errorf("must be embedded or coap://host:port, got %q", a)
 	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
 		return "", fmt.Errorf("must be only coap://host:port (each flow gives its own path), got %q", a)
 	case u.Hostname() == "":
@@ -242,13 +253,48 @@ func normaliseCoAP(a string) (string, error) {
 	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
 }
 
-// CoAPAddr returns the CoAP server's host:port, or "".
+// CoAPAddr returns the CoAP server's host:port, or "" for none or the
+// embedded one.
 func (t Target) CoAPAddr() string {
 	u, err := url.Parse(t.CoAP)
-	if t.CoAP == "" || err != nil {
+	if t.CoAP == "" || t.CoAPEmbedded() || err != nil {
 		return ""
 	}
 	return u.Host
+}
+
+// CoAPEmbedded reports whether CoAP groups run against m2msim's own CoAP
+// server, which then plays the backend: it times what devices send end
+// to end and sends their commands.
+func (t Target) CoAPEmbedded() bool { return t.CoAP == brokerEmbedded }
+
+// validateCoAPCommands checks a CoAP group's command paths: each device
+// observes its own resource.
+func (g *Group) validateCoAPCommands(t *tree, p string) {
+	c := g.Commands
+	checkPeriod(t, p, c.Every, c.Jitter)
+	checkSize(t, p+".size", c.Size)
+	for _, k := range []string{"topic", "reply_topic", "qos"} {
+		if t.has(p+"."+k) && !(k == "qos" && c.QoS == 0) {
+			t.add(p+"."+k, "is MQTT's: a CoAP group's commands use path and reply_path")
+		}
+	}
+	for _, f := range []struct {
+		key string
+		tpl *sim.Template
+	}{{"path", c.Path}, {"reply_path", c.ReplyPath}} {
+		switch s := f.tpl.String(); {
+		case !strings.HasPrefix(s, "/"):
+			t.add(p+"."+f.key, "must start with /, got %q", s)
+		case f.tpl.PerMessage():
+			t.add(p+"."+f.key, perMessageMsg)
+		case !f.tpl.Uses("id") && !f.tpl.Uses("index") && !f.tpl.Uses("device"):
+			t.add(p+"."+f.key, "must use {{id}}, {{index}} or {{device}} so each device gets its own resource, got %q", s)
+		}
+	}
+	if c.Path.String() == c.ReplyPath.String() {
+		t.add(p+".reply_path", "must differ from path, got %q for both", c.Path)
+	}
 }
 
 // validateProtocols checks each group's protocol and that the target
@@ -272,12 +318,17 @@ func (s *Scenario) validateProtocols(t *tree) {
 			t.add(p+".protocol", "must be mqtt or coap, got %q", g.Protocol)
 		}
 	}
-	switch {
-	case s.Target.CoAP == "" && need:
-		t.add("target.coap", "required for CoAP groups: the server's address, coap://host:port")
-	case s.Target.CoAP != "":
+	if s.Target.CoAP != "" && !s.Target.CoAPEmbedded() {
 		if _, err := normaliseCoAP(s.Target.CoAP); err != nil {
 			t.add("target.coap", "%v", err)
+		}
+	}
+	if s.Target.CoAP != "" && !need {
+		t.add("target.coap", "no group speaks CoAP: add protocol: coap to a group, or remove target.coap")
+	}
+	for i := range s.Groups {
+		if g := &s.Groups[i]; g.IsCoAP() {
+			g.validateCoAP(t, fmt.Sprintf("groups[%d]", i), s.Target.CoAPEmbedded())
 		}
 	}
 }

@@ -19,16 +19,21 @@ func TestParseCoAPProblems(t *testing.T) {
 		name, doc string
 		want      []string
 	}{
-		{"no CoAP target", head + "groups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s}}\n",
-			[]string{"target.coap: required for CoAP groups"}},
+		{"a CoAP target and no CoAP group", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, telemetry: {every: 1s}}\n",
+			[]string{"target.coap: no group speaks CoAP"}},
 		{"bad CoAP target", head + "target: {coap: 'tcp://h:1'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s}}\n",
-			[]string{"target.coap: must be coap://host:port"}},
+			[]string{"target.coap: must be embedded or coap://host:port"}},
 		{"MQTT keys in a CoAP group", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s, topic: a, qos: 1}}\n",
 			[]string{"groups[0].telemetry.topic: is MQTT's", "groups[0].telemetry.qos: is MQTT's"}},
 		{"CoAP keys in an MQTT group", head + "groups:\n  - {count: 1, telemetry: {every: 1s, path: /a, method: PUT}}\n",
 			[]string{"groups[0].telemetry.path: is CoAP's", "groups[0].telemetry.method: is CoAP's"}},
-		{"commands", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, commands: {every: 1s}}\n",
-			[]string{"groups[0].commands: CoAP groups cannot take commands yet"}},
+		{"commands from another server", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, commands: {every: 1s}}\n",
+			[]string{"groups[0].commands: take target.coap: embedded"}},
+		{"command paths", head + "groups:\n  - {count: 1, protocol: coap, commands: {every: 1s, path: /c, reply_path: 'r/{{index}}', qos: 1}}\n",
+			[]string{"groups[0].commands.path: must use {{id}}, {{index}} or {{device}}", "groups[0].commands.reply_path: must start with /",
+				"groups[0].commands.qos: is MQTT's"}},
+		{"a request's reply path", head + "groups:\n  - {count: 1, protocol: coap, requests: {every: 1s, path: /t, reply_path: /r}}\n",
+			[]string{"groups[0].requests.reply_path: is for commands"}},
 		{"request path and method", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, requests: {every: 1s, method: DELETE}}\n",
 			[]string{"groups[0].requests.path: required", "groups[0].requests.method: must be one of GET, POST, PUT, FETCH"}},
 		{"relative path", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s, path: 'a/{{index}}'}}\n",
@@ -69,6 +74,14 @@ groups:
 	}
 	if s.Target.CoAP != "coap://127.0.0.1:5683" {
 		t.Errorf("target.coap = %q, want the default port added", s.Target.CoAP)
+	}
+	e, err := Parse("e.yaml", []byte("version: 1\nname: e\nduration: 1s\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Target.CoAPEmbedded() || e.Plan().Groups[0].Untimed {
+		t.Errorf("without target.coap: target %q, untimed %v; want the embedded server, which times end to end",
+			e.Target.CoAP, e.Plan().Groups[0].Untimed)
 	}
 	g := s.Plan().Groups[0]
 	if g.Protocol != ProtocolCoAP || !g.InlineAnswers || !g.Untimed {
@@ -202,5 +215,56 @@ groups:
 	if n := rec.named["nat_rebind"]; sent < 25 || acked != sent || n < sent-10 || n > sent {
 		t.Errorf("sent %d, acked %d, rebindings %d: want >= 25, all acked, one per report after each device's first (%d to %d)",
 			sent, acked, n, sent-10, sent)
+	}
+}
+
+// Against the embedded CoAP server, which plays the backend, a CoAP fleet
+// is timed end to end and takes commands as notifications of the
+// resource each device observes; its replies come back as POSTs.
+func TestRunCoAPAgainstTheEmbeddedServer(t *testing.T) {
+	s, err := Parse("embedded.yaml", []byte(`version: 1
+name: embedded
+seed: 5
+duration: 4s
+drain: 5s
+groups:
+  - name: sensors
+    protocol: coap
+    count: 30
+    telemetry: {every: 500ms}
+    commands: {every: 1s}
+    requests: {every: 2s, path: "/m2msim/sensors/{{index}}/cmd"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 5, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rt.Close()
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k := rec.kinds
+	if k[sim.Published] < 200 || k[sim.Acked] != k[sim.Published] || k[sim.Delivered] != k[sim.Published] {
+		t.Errorf("telemetry: published %d, acked %d, delivered %d: want >= 200, all acked and delivered",
+			k[sim.Published], k[sim.Acked], k[sim.Delivered])
+	}
+	if k[sim.CommandSent] < 90 || k[sim.CommandReplied] != k[sim.CommandSent] {
+		t.Errorf("commands: sent %d, replied %d: want >= 90, all replied", k[sim.CommandSent], k[sim.CommandReplied])
+	}
+	if k[sim.RequestSent] < 45 || k[sim.RequestAnswered] != k[sim.RequestSent] {
+		t.Errorf("requests: sent %d, answered %d: want >= 45, all answered", k[sim.RequestSent], k[sim.RequestAnswered])
+	}
+	if n := k[sim.PublishFailed] + k[sim.Unacked] + k[sim.ConnectFailed]; n != 0 {
+		t.Errorf("%d failures, want none", n)
 	}
 }

@@ -2,9 +2,13 @@ package scenarios
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/coap"
+	coapserver "github.com/m2msim/m2msim/transports/coap/server"
 	"github.com/m2msim/m2msim/transports/dial"
 )
 
@@ -16,6 +20,9 @@ type coapConnector struct {
 	dial func(device int, conn uint64) dial.Func
 	// group returns the scenario group of a device.
 	group func(device int) *Group
+	// server is the embedded server when it is the target: a device's
+	// command resource is made there before the device observes it.
+	server *coapserver.Server
 }
 
 // Connect opens the device's socket. CoAP has no handshake: the session
@@ -53,7 +60,53 @@ func (c *coapConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim
 		cs.methods[sim.FlowRequest] = methodCode(r.Method)
 	}
 	cs.methods[sim.FlowReply] = coap.POST
+	if err := c.observe(ctx, cs, spec); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return cs, nil
+}
+
+// observe registers the device with each resource it takes commands
+// from, and waits for the registrations as an MQTT device waits for its
+// SUBACKs: a command sent before would be missed.
+func (c *coapConnector) observe(ctx context.Context, cs *coapSession, spec sim.ConnectSpec) error {
+	if len(spec.Subscribe) == 0 {
+		return nil
+	}
+	timeout := spec.Connect.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	registered := make(chan error, len(spec.Subscribe))
+	for _, sub := range spec.Subscribe {
+		if c.server != nil {
+			if _, ok := c.server.Get(sub.Topic); !ok {
+				if err := c.server.Put(sub.Topic, nil); err != nil {
+					return err
+				}
+			}
+		}
+		req := &coap.Message{Type: coap.Confirmable, Code: coap.GET}
+		req.SetPath(sub.Topic)
+		path := sub.Topic
+		if _, err := cs.s.Observe(req, func(n coap.Notification) { cs.notified(path, n, registered) }); err != nil {
+			return err
+		}
+	}
+	for range spec.Subscribe {
+		select {
+		case err := <-registered:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("coap: observe: %w", ctx.Err())
+		}
+	}
+	return nil
 }
 
 // coapSession binds a CoAP session to the engine: each message is a
@@ -97,6 +150,26 @@ func (c *coapSession) ended(ref sim.Ref, r coap.Result) {
 		c.h.Acked(ref)
 	default:
 		c.h.Failed(ref, &coap.ResponseError{Code: r.Response.Code})
+	}
+}
+
+// notified passes a command (a notification after the registration's
+// response) to the engine; the registration's own outcome goes to
+// registered, which has room for it.
+func (c *coapSession) notified(path string, n coap.Notification, registered chan<- error) {
+	switch {
+	case n.First && n.Err != nil:
+		registered <- n.Err
+	case n.First && n.Response != nil && n.Response.Code.Class() != 2:
+		registered <- &coap.ResponseError{Code: n.Response.Code}
+	case n.First && n.Last:
+		registered <- errors.New("coap: observe: the server did not register the device")
+	case n.First:
+		registered <- nil
+	case n.Last:
+		c.h.Count("coap_observe_ended")
+	case n.Response != nil && n.Response.Code.Class() == 2:
+		c.h.Message(path, n.Response.Payload)
 	}
 }
 

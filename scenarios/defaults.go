@@ -46,6 +46,7 @@ func (s *Scenario) withDefaults(has func(path string) bool) {
 	for i := range s.Groups {
 		s.Groups[i].withDefaults(i, scope(has, fmt.Sprintf("groups[%d]", i)))
 	}
+	s.coapDefault(has)
 	for i := range s.Stages {
 		if !has(fmt.Sprintf("stages[%d].name", i)) {
 			s.Stages[i].Name = fmt.Sprintf("stage-%d", i+1)
@@ -83,6 +84,14 @@ func (t *Target) withDefaults(has func(string) bool) {
 	}
 	if c, err := normaliseCoAP(t.CoAP); t.CoAP != "" && err == nil {
 		t.CoAP = c
+	}
+}
+
+// coapDefault makes the embedded CoAP server the target of CoAP groups
+// when the scenario names none.
+func (s *Scenario) coapDefault(has func(string) bool) {
+	if !has("target.coap") && s.Speaks(ProtocolCoAP) {
+		s.Target.CoAP = brokerEmbedded
 	}
 }
 

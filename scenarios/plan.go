@@ -19,6 +19,8 @@ func (s *Scenario) Plan() *sim.Plan {
 	}
 	for i := range s.Groups {
 		p.Groups[i] = s.Groups[i].plan()
+		// Only m2msim's own CoAP server sees what CoAP devices send.
+		p.Groups[i].Untimed = s.Groups[i].IsCoAP() && !s.Target.CoAPEmbedded()
 	}
 	for _, st := range s.Stages {
 		p.Stages = append(p.Stages, sim.Stage{Name: st.Name, Duration: st.Duration, Devices: st.Devices})
@@ -32,10 +34,8 @@ func (g *Group) plan() sim.Group {
 		Name:     g.Name,
 		Count:    g.Count,
 		Protocol: g.Protocol,
-		// CoAP's response answers a request; no backend receives a CoAP
-		// group's telemetry yet.
+		// CoAP's response answers a request.
 		InlineAnswers: g.IsCoAP(),
-		Untimed:       g.IsCoAP(),
 		ClientID:      g.ClientID,
 		Connect: sim.Connect{
 			Rate:         g.Connect.Rate,
@@ -87,8 +87,8 @@ func (e *Exchange) plan() *sim.Exchange {
 		Size:       int(e.Size),
 		QoS:        byte(e.QoS),
 	}
-	if e.Path != nil { // a CoAP request: its response answers it
-		x.Topic, x.ReplyTopic, x.QoS = e.Path, nil, byte(confirmable(e.Confirmable))
+	if e.Path != nil { // CoAP: a request's response answers it; a command's reply goes to its own path
+		x.Topic, x.ReplyTopic, x.QoS = e.Path, e.ReplyPath, byte(confirmable(e.Confirmable))
 	}
 	return x
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
+	coapserver "github.com/m2msim/m2msim/transports/coap/server"
 	"github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/mqtt"
 	"github.com/m2msim/m2msim/transports/mqtt/broker"
@@ -26,16 +27,19 @@ type Runtime struct {
 	Sender    sim.Sender
 	// Addr is the broker's host:port; empty when no group speaks MQTT.
 	Addr string
+	// CoAPAddr is the embedded CoAP server's host:port, when it runs.
+	CoAPAddr string
 	// Sources is the number of local source addresses devices dial from.
 	Sources int
 	// BackendConnections is how many connections the backend opened.
 	BackendConnections int
 
-	broker  *broker.Broker
-	backend *mqtt.Backend
-	shaper  *netem.Shaper
-	stop    context.CancelFunc // ends the shaper's Run
-	done    chan error         // the shaper's Run result
+	broker     *broker.Broker
+	backend    *mqtt.Backend
+	coapServer *coapserver.Server
+	shaper     *netem.Shaper
+	stop       context.CancelFunc // ends the shaper's Run
+	done       chan error         // the shaper's Run result
 }
 
 // sourcesPerAddress is how many connections one source address is given
@@ -58,7 +62,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 	}
 	rt := &Runtime{}
 	var d dial.Func
-	if s.Target.Loopback() || loopback(s.Target.CoAPAddr()) {
+	if s.Target.Loopback() || loopback(s.Target.CoAPAddr()) || s.Target.CoAPEmbedded() {
 		rt.Sources = s.Target.SourceAddresses
 		if rt.Sources == 0 {
 			rt.Sources = (s.Devices() + sourcesPerAddress - 1) / sourcesPerAddress
@@ -75,8 +79,37 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		mq.dial = shaped
 	}
 	co := &coapConnector{addr: s.Target.CoAPAddr(), seed: seed, dial: shaped, group: s.groupOf}
+	if s.Speaks(ProtocolCoAP) && s.Target.CoAPEmbedded() {
+		if err := rt.openCoAP(s, log); err != nil {
+			rt.Close()
+			return nil, err
+		}
+		co.addr, co.server = rt.coapServer.Addr(), rt.coapServer
+	}
 	rt.Connector = &router{s: s, mqtt: mq, coap: co}
+	if rt.backend != nil || rt.coapServer != nil {
+		b := &backends{s: s, mqtt: rt.backend, coap: rt.coapServer}
+		rt.Receiver, rt.Sender = b, b
+	}
 	return rt, nil
+}
+
+// openCoAP starts the embedded CoAP server, sized for the fleet: each
+// device may hold a resource per flow (reports, commands, replies).
+func (rt *Runtime) openCoAP(s *Scenario, log *slog.Logger) error {
+	n := 0
+	for i := range s.Groups {
+		if s.Groups[i].IsCoAP() {
+			n += s.Groups[i].Count
+		}
+	}
+	srv, err := coapserver.StartConfig("127.0.0.1:0", log, coapserver.Config{
+		MaxResources: 4*n + 1024, MaxObservers: 2*n + 1024, MaxBytes: 1 << 30})
+	if err != nil {
+		return fmt.Errorf("start embedded CoAP server: %w", err)
+	}
+	rt.coapServer, rt.CoAPAddr = srv, srv.Addr()
+	return nil
 }
 
 // openMQTT starts the embedded broker if the scenario asks for it and
@@ -97,7 +130,6 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	if err != nil {
 		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
 	}
-	rt.Receiver, rt.Sender = backend{rt.backend}, rt.backend
 	rt.BackendConnections = rt.backend.Connections()
 	return &connector{base: o}, nil
 }
@@ -203,6 +235,9 @@ func (rt *Runtime) Close() error {
 	if rt.broker != nil {
 		errs = append(errs, rt.broker.Close())
 	}
+	if rt.coapServer != nil {
+		errs = append(errs, rt.coapServer.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -260,11 +295,50 @@ func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Han
 	return ms, nil
 }
 
-// backend adapts mqtt.Backend to sim.Receiver.
-type backend struct{ *mqtt.Backend }
+// backends plays the backend for every group, each through its own
+// protocol's: the MQTT backend connections, or the embedded CoAP server,
+// which sees what CoAP devices send and changes the resources they
+// observe.
+type backends struct {
+	s    *Scenario
+	mqtt *mqtt.Backend      // nil when no group speaks MQTT
+	coap *coapserver.Server // nil unless CoAP groups target it
+}
 
-func (b backend) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(sim.Delivery)) error {
-	return b.Backend.Subscribe(ctx, mqttSubs(subs), func(topic string, payload []byte, arrived time.Time) {
+// Subscribe subscribes the MQTT backend to the MQTT groups' filters, and
+// takes every update the CoAP server sees: the engine tells them apart by
+// their measurement tokens.
+func (b *backends) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(sim.Delivery)) error {
+	var mq []sim.Subscription
+	for _, sub := range subs {
+		if !b.s.Groups[sub.Group].IsCoAP() {
+			mq = append(mq, sub)
+		}
+	}
+	if b.coap != nil {
+		b.coap.OnUpdate(func(path string, payload []byte, _ net.Addr, arrived time.Time) {
+			deliver(sim.Delivery{Topic: path, Payload: payload, Arrived: arrived})
+		})
+	}
+	if len(mq) == 0 || b.mqtt == nil {
+		return nil
+	}
+	return b.mqtt.Subscribe(ctx, mqttSubs(mq), func(topic string, payload []byte, arrived time.Time) {
 		deliver(sim.Delivery{Topic: topic, Payload: payload, Arrived: arrived})
 	})
+}
+
+// Publish sends a command or an answer through the device's protocol: a
+// CoAP device's command changes the resource it observes.
+func (b *backends) Publish(ctx context.Context, m sim.Outbound) error {
+	if b.s.Groups[m.Group].IsCoAP() {
+		if b.coap == nil {
+			return errors.New("no CoAP backend: commands need target.coap: embedded")
+		}
+		return b.coap.Put(m.Topic, m.Payload)
+	}
+	if b.mqtt == nil {
+		return errors.New("no MQTT backend")
+	}
+	return b.mqtt.Publish(ctx, m.Topic, m.Payload, m.QoS)
 }

@@ -52,7 +52,8 @@ type Target struct {
 	// SourceAddresses is the size of the 127.0.0.x source-address pool
 	// for loopback brokers; 0 lets the run choose.
 	SourceAddresses int `yaml:"source_addresses"`
-	// CoAP is the CoAP server of protocol: coap groups, a normalised
+	// CoAP is the CoAP server of protocol: coap groups: "embedded" (the
+	// default when a group speaks CoAP) or a normalised
 	// "coap://host:port"; empty when no group speaks CoAP.
 	CoAP string `yaml:"coap,omitempty"`
 }
@@ -238,8 +239,11 @@ type Exchange struct {
 	Size       ByteSize      `yaml:"size"`
 	QoS        int           `yaml:"qos"`
 	// Path, Method (GET by default) and Confirmable are a CoAP group's
-	// requests' instead of the topics and QoS: the response answers.
+	// requests' instead of the topics and QoS: the response answers. A
+	// CoAP group's commands are notifications of the resource at Path,
+	// which the device observes, and its replies go to ReplyPath.
 	Path        *sim.Template `yaml:"path"`
+	ReplyPath   *sim.Template `yaml:"reply_path"`
 	Method      string        `yaml:"method,omitempty"`
 	Confirmable *bool         `yaml:"confirmable"`
 }

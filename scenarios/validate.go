@@ -246,8 +246,7 @@ func (g *Group) validate(t *tree, p string, shared map[string]string) {
 	}
 	g.Reconnect.validate(t, p+".reconnect")
 	g.validateLink(t, p)
-	if g.IsCoAP() {
-		g.validateCoAP(t, p)
+	if g.IsCoAP() { // the rest in validateProtocols, which knows the target
 		if g.Telemetry != nil {
 			g.Telemetry.validateTiming(t, p+".telemetry")
 		}

@@ -193,7 +193,7 @@ func newGroupState(g *Group, idx, base int) groupState {
 		gs.cmd = periodic{every: c.Every, jitter: c.Jitter, p: purposeCommand}
 		gs.reply = &flow{kind: jobCommand, wire: FlowReply, reply: true, qos: c.QoS}
 		gs.cmdShort = c.Payload.Uses("track8")
-		gs.backendSub = append(gs.backendSub, Subscription{Topic: c.ReplyTopic.Filter(), QoS: c.QoS})
+		gs.backendSub = append(gs.backendSub, Subscription{Topic: c.ReplyTopic.Filter(), QoS: c.QoS, Group: idx})
 	}
 	if r := g.Requests; r != nil {
 		gs.req = &flow{kind: jobRequest, wire: FlowRequest, token: TokenRequest, sent: RequestSent,
@@ -201,7 +201,7 @@ func newGroupState(g *Group, idx, base int) groupState {
 			sched: periodic{every: r.Every, jitter: r.Jitter, p: purposeRequest},
 			short: r.Payload.Uses("track8"), inline: g.InlineAnswers}
 		if !g.InlineAnswers {
-			gs.backendSub = append(gs.backendSub, Subscription{Topic: r.Topic.Filter(), QoS: r.QoS})
+			gs.backendSub = append(gs.backendSub, Subscription{Topic: r.Topic.Filter(), QoS: r.QoS, Group: idx})
 		}
 	}
 	return gs
@@ -316,11 +316,11 @@ func (e *Engine) backendSubs() []Subscription {
 					continue
 				}
 				if e.plan.E2E == nil {
-					add(Subscription{Topic: all, QoS: t.QoS})
+					add(Subscription{Topic: all, QoS: t.QoS, Group: i})
 					break
 				}
 				v := Vars{ID: e.clientID(dev, d), Index: dev - gs.base, Device: dev, Group: gs.g.Name}
-				add(Subscription{Topic: t.Topic.DeviceFilter(&v), QoS: t.QoS})
+				add(Subscription{Topic: t.Topic.DeviceFilter(&v), QoS: t.QoS, Group: i})
 			}
 		}
 		for _, s := range gs.backendSub {

@@ -129,8 +129,8 @@ func (b *fakeBroker) Subscribe(ctx context.Context, subs []Subscription, deliver
 }
 
 // Publish implements Backend.
-func (b *fakeBroker) Publish(ctx context.Context, topic string, payload []byte, qos byte) error {
-	b.route(topic, payload)
+func (b *fakeBroker) Publish(ctx context.Context, m Outbound) error {
+	b.route(m.Topic, m.Payload)
 	return nil
 }
 

@@ -24,7 +24,7 @@ func vendPlan(devices int, duration time.Duration) *Plan {
 // whose broker stopped acknowledging does: it returns only when ctx ends.
 type stuckBackend struct{ *fakeBroker }
 
-func (stuckBackend) Publish(ctx context.Context, _ string, _ []byte, _ byte) error {
+func (stuckBackend) Publish(ctx context.Context, _ Outbound) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
@@ -122,7 +122,7 @@ func (w *windowBackend) Subscribe(ctx context.Context, subs []Subscription, deli
 	})
 }
 
-func (w *windowBackend) Publish(ctx context.Context, topic string, payload []byte, qos byte) error {
+func (w *windowBackend) Publish(ctx context.Context, m Outbound) error {
 	select {
 	case w.room <- struct{}{}:
 	case <-ctx.Done():
@@ -131,7 +131,7 @@ func (w *windowBackend) Publish(ctx context.Context, topic string, payload []byt
 	w.mu.Lock()
 	w.acks++
 	w.mu.Unlock()
-	return w.fakeBroker.Publish(ctx, topic, payload, qos)
+	return w.fakeBroker.Publish(ctx, m)
 }
 
 // Abort ends the drain at once, even when it would wait an hour for acks

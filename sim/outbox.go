@@ -46,7 +46,7 @@ func (e *Engine) sendLoop(ctx context.Context) {
 
 func (e *Engine) backendPublish(ctx context.Context, m outMsg) {
 	pctx, cancel := context.WithTimeout(ctx, e.o.BackendTimeout)
-	err := e.o.Sender.Publish(pctx, m.topic, m.payload, m.qos)
+	err := e.o.Sender.Publish(pctx, Outbound{Group: m.group, Topic: m.topic, Payload: m.payload, QoS: m.qos})
 	cancel()
 	if err != nil {
 		e.outstanding.Add(-1) // the round trip cannot close

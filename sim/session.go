@@ -33,6 +33,10 @@ type ConnectSpec struct {
 type Subscription struct {
 	Topic string
 	QoS   byte
+	// Group is the group whose devices' messages it takes (the first
+	// such group when several share it): a backend serving several
+	// protocols routes by it. Device subscriptions leave it 0.
+	Group int
 }
 
 // Ref is the engine's reference to a message it awaits an
@@ -122,7 +126,16 @@ type Receiver interface {
 // delivery, and bounds each call with a deadline in ctx.
 type Sender interface {
 	// Publish sends a message from the backend, giving up when ctx ends.
-	Publish(ctx context.Context, topic string, payload []byte, qos byte) error
+	Publish(ctx context.Context, m Outbound) error
+}
+
+// Outbound is a message the backend sends a device: a command, or the
+// answer to a request. Payload is only valid during Publish.
+type Outbound struct {
+	Group   int // the device's group: a backend serving several protocols routes by it
+	Topic   string
+	Payload []byte
+	QoS     byte
 }
 
 // Delivery is one message the backend received.

@@ -79,7 +79,10 @@ func targets(sc *scenarios.Scenario, rt *scenarios.Runtime) string {
 		}
 		out = append(out, b+" at "+rt.Addr)
 	}
-	if sc.Speaks(scenarios.ProtocolCoAP) {
+	switch {
+	case sc.Speaks(scenarios.ProtocolCoAP) && rt.CoAPAddr != "":
+		out = append(out, "embedded CoAP server at "+rt.CoAPAddr)
+	case sc.Speaks(scenarios.ProtocolCoAP):
 		out = append(out, "CoAP server "+sc.Target.CoAP)
 	}
 	return strings.Join(out, " and ")
