@@ -1,0 +1,129 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	"github.com/m2msim/m2msim/transports/coap"
+	"github.com/m2msim/m2msim/transports/lwm2m"
+)
+
+// Notification is one notification of an observation: the device's new
+// value of the path observed.
+type Notification struct {
+	Endpoint string
+	Path     lwm2m.Path
+	Observe  uint32 // the device's sequence number
+	Code     coap.Code
+	Format   lwm2m.Format
+	Payload  []byte // the callee's to keep
+	At       time.Time
+	// Last marks the end of the observation by the device: a
+	// notification with an error code or without Observe.
+	Last bool
+}
+
+// Observation is an observation the server registered with a device.
+type Observation struct {
+	s      *Server
+	ep     string
+	path   lwm2m.Path
+	format lwm2m.Format
+	token  uint32
+	notify func(Notification)
+	// Guarded by s.mu.
+	active bool
+}
+
+// Observe registers an observation of p with device ep (Core §5.5.1, a
+// GET with Observe 0 and Accept f unless DefaultFormat) and returns it
+// with the device's first answer, once that came. Then notify gets every
+// notification, on the server's reader goroutine: it must not block.
+// An answer without Observe (the device declined) or with an error code
+// leaves no observation: the *Observation returned is nil.
+func (s *Server) Observe(ctx context.Context, ep string, p lwm2m.Path, f lwm2m.Format, notify func(Notification)) (*Observation, *Response, error) {
+	o := &Observation{s: s, ep: ep, path: p, format: f, notify: notify}
+	m := message(coap.GET, p)
+	m.SetUint(coap.Observe, 0)
+	if f != DefaultFormat {
+		m.SetUint(coap.Accept, uint32(f))
+	}
+	s.mu.Lock()
+	s.token++
+	o.token = s.token
+	s.obs[o.token] = o // notifications that overtake the answer count
+	s.mu.Unlock()
+	resp, err := s.do(ctx, ep, lwm2m.ObserveOp, m, o)
+	if err != nil {
+		s.mu.Lock()
+		delete(s.obs, o.token)
+		s.mu.Unlock()
+		return nil, nil, err
+	}
+	r := newResponse(resp)
+	if _, ok := resp.Option(coap.Observe); !ok || !r.Success() {
+		return nil, r, nil
+	}
+	return o, r, nil
+}
+
+// established takes the answer to an Observe registration. s.mu must be
+// held.
+func (s *Server) established(o *Observation, res result) {
+	if res.err == nil && res.resp.Code.Class() == 2 {
+		if _, ok := res.resp.Option(coap.Observe); ok {
+			o.active = true
+			return
+		}
+	}
+	delete(s.obs, o.token)
+}
+
+// notification delivers a notification to its observation. s.mu must be
+// held.
+func (s *Server) notification(o *Observation, m *coap.Message, now time.Time) {
+	s.st.add(cNotifications)
+	n := Notification{Endpoint: o.ep, Path: o.path, Code: m.Code, Format: DefaultFormat,
+		Payload: append([]byte(nil), m.Payload...), At: now}
+	if f, ok := m.Uint(coap.ContentFormat); ok {
+		n.Format = lwm2m.Format(f)
+	}
+	seq, has := m.Uint(coap.Observe)
+	n.Observe = seq
+	if !has || m.Code.Class() != 2 {
+		n.Last = true
+		o.active = false
+		delete(s.obs, o.token)
+	}
+	s.later(func() { o.notify(n) })
+}
+
+// Cancel cancels the observation with the device (a GET with Observe 1
+// and the observation's token, Core §5.5.2) and waits for its answer.
+// Notifications stop at once: any still on the way are rejected with
+// RST.
+func (s *Server) Cancel(ctx context.Context, o *Observation) (*Response, error) {
+	s.mu.Lock()
+	delete(s.obs, o.token)
+	o.active = false
+	s.mu.Unlock()
+	m := message(coap.GET, o.path)
+	m.SetUint(coap.Observe, 1)
+	if o.format != DefaultFormat {
+		m.SetUint(coap.Accept, uint32(o.format))
+	}
+	m.Token = binary.BigEndian.AppendUint32(nil, o.token)
+	resp, err := s.do(ctx, o.ep, lwm2m.CancelObserveOp, m, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newResponse(resp), nil
+}
+
+// Active reports whether the observation still runs.
+func (o *Observation) Active() bool {
+	o.s.mu.Lock()
+	defer o.s.mu.Unlock()
+	return o.active
+}
