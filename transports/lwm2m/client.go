@@ -62,13 +62,13 @@ type ClientOptions struct {
 	// be nil. They run on the session's reader goroutine or the
 	// client's timer goroutine, never while the client holds its lock,
 	// and must not block.
-	OnRegistered func(latency time.Duration)    // a Register answered 2.01
-	OnUpdated    func(latency time.Duration)    // an Update answered 2.04
-	OnRequest    func(op Op, code coap.Code)    // a server's request answered
-	OnNotify     func(p Path)                   // a notification sent
-	OnFirmware   func(e FirmwareEvent)          // a download or update ended
-	OnError      func(err error)                // a Register or Update failed
-	OnLost       func(err error)                // the session's socket failed
+	OnRegistered func(latency time.Duration) // a Register answered 2.01
+	OnUpdated    func(latency time.Duration) // an Update answered 2.04
+	OnRequest    func(op Op, code coap.Code) // a server's request answered
+	OnNotify     func(p Path)                // a notification sent
+	OnFirmware   func(e FirmwareEvent)       // a download or update ended
+	OnError      func(err error)             // a Register or Update failed
+	OnLost       func(err error)             // the session's socket failed
 }
 
 // FirmwareEvent reports the end of a firmware download or update: the
