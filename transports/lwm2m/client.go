@@ -300,6 +300,9 @@ func (c *Client) updated(r coap.Result, start time.Time, withLinks bool) {
 		c.registered = false
 	}
 	c.outcome(err, c.o.OnUpdated, start)
+	if r.Err == nil && r.Response.Code == coap.NotFound {
+		c.registerAsync(time.Now()) // the server has forgotten the device: at once
+	}
 	c.unlock()
 }
 
@@ -431,10 +434,14 @@ func (c *Client) tick() {
 	if !c.fw.due.IsZero() && !now.Before(c.fw.due) {
 		c.installed(now)
 	}
-	if !c.updateDue.IsZero() && !now.Before(c.updateDue) && !c.inflight {
+	if !c.updateDue.IsZero() && !now.Before(c.updateDue) {
+		// A Register or Update under way sets the next due time when it
+		// ends; else the renewal goes now.
 		c.updateDue = time.Time{}
-		c.gate.wake() // a renewal wakes the device, as a periodic TAU would
-		c.update(now)
+		if !c.inflight {
+			c.gate.wake() // a renewal wakes the device, as a periodic TAU would
+			c.update(now)
+		}
 	}
 	if !c.checkDue.IsZero() && !now.Before(c.checkDue) {
 		c.check(now)

@@ -76,11 +76,13 @@ func (c *Client) remove(i int) {
 	}
 }
 
-// dropUnder drops the observations of p and below (an instance that was
-// deleted). c.mu must be held.
+// dropUnder ends the observations of p and below (an instance that was
+// deleted) with a 4.04 notification, which ends them at the observer
+// too (RFC 7641 §3.2). c.mu must be held.
 func (c *Client) dropUnder(p Path) {
 	for i := len(c.obs) - 1; i >= 0; i-- {
-		if c.obs[i].path.Under(p) {
+		if o := c.obs[i]; o.path.Under(p) {
+			c.send(o, failure(notFound(o.path)))
 			c.remove(i)
 		}
 	}

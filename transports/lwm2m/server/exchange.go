@@ -110,6 +110,11 @@ func (s *Server) awake(r *registration, now time.Time) bool {
 // and sends it what waits. s.mu must be held.
 func (s *Server) woke(r *registration, now time.Time) {
 	r.awakeUntil = now.Add(s.c.AwakeTime)
+	if req := r.inflight; req != nil && !req.acked && r.queue {
+		// Sent while the device slept: it listens now, so the
+		// retransmission need not wait for its timeout.
+		s.transmit(req, now)
+	}
 	s.pump(r, now)
 }
 

@@ -121,6 +121,16 @@ func (s *Server) Cancel(ctx context.Context, o *Observation) (*Response, error) 
 	return newResponse(resp), nil
 }
 
+// Forget drops the observation without telling the device: its next
+// notification is rejected with RST, which ends the observation at the
+// device (RFC 7641 §3.6).
+func (s *Server) Forget(o *Observation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.obs, o.token)
+	o.active = false
+}
+
 // Active reports whether the observation still runs.
 func (o *Observation) Active() bool {
 	o.s.mu.Lock()

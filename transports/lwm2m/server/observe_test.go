@@ -113,3 +113,33 @@ func TestObservePeriods(t *testing.T) {
 		t.Errorf("stats: %d notifications, requests %v", st.Notifications, st.Requests)
 	}
 }
+
+// An observer that forgot the observation rejects the next notification
+// with RST, and the device drops the observation; a deleted instance
+// ends its observations with 4.04.
+func TestObserveEnds(t *testing.T) {
+	s := startServer(t, server.Config{})
+	d := startDevice(t, s, 12, func(o *lwm2m.ClientOptions) {
+		o.Model = lwm2m.NewModel(lwm2m.Config{Start: time.Now(), Step: 10 * time.Millisecond, Sensors: 2})
+	})
+	o, ch, _ := observe(t, s, d.ep, "/3303/0/5700", lwm2m.FormatText)
+	next(t, ch)
+	s.Forget(o)
+	eventually(t, 5*time.Second, "the device dropped the observation", func() bool { return d.Observations() == 0 })
+	if st := s.Stats(); st.Unmatched < 1 {
+		t.Errorf("stats: %d unmatched, want the notification rejected", st.Unmatched)
+	}
+	_, ch, _ = observe(t, s, d.ep, "/3303/1", lwm2m.FormatSenMLJSON)
+	if resp, err := s.Delete(ctx(t, 5*time.Second), d.ep, mustPath(t, "/3303/1")); err != nil || resp.Code != coap.Deleted {
+		t.Fatalf("delete: %+v, %v", resp, err)
+	}
+	for {
+		n := next(t, ch)
+		if n.Last {
+			if n.Code != coap.NotFound || d.Observations() != 0 {
+				t.Errorf("last notification %v, %d observations left: want 4.04 and none", n.Code, d.Observations())
+			}
+			break
+		}
+	}
+}

@@ -455,6 +455,21 @@ func (s *Server) Registration(ep string) (Registration, bool) {
 		Updated: r.updated, AwakeUntil: r.awakeUntil, Queued: len(r.waiting)}, true
 }
 
+// Deregister forgets the registration of ep, as a server that lost its
+// state would: the device learns it from the 4.04 to its next Update and
+// registers again (Core §6.2.2). Its requests fail with ErrDeregistered.
+// It reports whether ep was registered.
+func (s *Server) Deregister(ep string) bool {
+	s.mu.Lock()
+	defer s.unlock()
+	r := s.byEP[ep]
+	if r == nil {
+		return false
+	}
+	s.drop(r, ErrDeregistered)
+	return true
+}
+
 // Registered returns the number of registered devices.
 func (s *Server) Registered() int {
 	s.mu.Lock()

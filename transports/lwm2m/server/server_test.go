@@ -96,3 +96,20 @@ type atomicCount struct{ n atomic.Int64 }
 
 func (a *atomicCount) add()       { a.n.Add(1) }
 func (a *atomicCount) get() int64 { return a.n.Load() }
+
+// A server that forgot the registration answers the next Update 4.04,
+// and the device registers again.
+func TestReregisterAfterLostRegistration(t *testing.T) {
+	s := startServer(t, server.Config{})
+	d := startDevice(t, s, 13, nil)
+	if !s.Deregister(d.ep) {
+		t.Fatal("Deregister: not registered")
+	}
+	d.Update()
+	eventually(t, 5*time.Second, "a new registration", func() bool { return d.registered.Load() == 2 && s.Registered() == 1 })
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.errs) != 1 {
+		t.Errorf("errors %v: want the Update's 4.04", d.errs)
+	}
+}
