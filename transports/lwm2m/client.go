@@ -29,7 +29,10 @@ type ClientOptions struct {
 	Queue bool
 	// Model is the device's object tree. The client owns it from Start
 	// on: it locks around every call it makes, and the caller must not
-	// call it directly while the client runs.
+	// call it directly while the client runs. The client advances it to
+	// the wall clock, one Config.Step at a time from Config.Start: give
+	// it a Start near the client's, or the first Advance walks every
+	// step since 2026-01-01.
 	Model *Model
 
 	// UpdateAt is the share of the lifetime after which the client
