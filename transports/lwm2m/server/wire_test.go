@@ -1,0 +1,198 @@
+package server_test
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/m2msim/m2msim/transports/coap"
+	"github.com/m2msim/m2msim/transports/lwm2m"
+	"github.com/m2msim/m2msim/transports/lwm2m/server"
+)
+
+// rawDevice is a UDP socket that speaks to the server byte by byte.
+type rawDevice struct {
+	t    *testing.T
+	conn net.Conn
+}
+
+func dialRaw(t *testing.T, s *server.Server) *rawDevice {
+	t.Helper()
+	c, err := net.Dial("udp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawDevice{t, c}
+}
+
+func (d *rawDevice) send(m *coap.Message) []byte {
+	d.t.Helper()
+	b, err := m.MarshalBinary()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if _, err := d.conn.Write(b); err != nil {
+		d.t.Fatal(err)
+	}
+	return b
+}
+
+// recv returns the next datagram from the server, raw and decoded.
+func (d *rawDevice) recv(timeout time.Duration) ([]byte, *coap.Message) {
+	d.t.Helper()
+	d.conn.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 2048)
+	n, err := d.conn.Read(buf)
+	if err != nil {
+		d.t.Fatalf("no datagram from the server: %v", err)
+	}
+	var m coap.Message
+	if err := coap.Decode(buf[:n], &m); err != nil {
+		d.t.Fatalf("server sent %x: %v", buf[:n], err)
+	}
+	return buf[:n], m.Clone()
+}
+
+func registerMsg(mid uint16, query ...string) *coap.Message {
+	m := &coap.Message{Type: coap.Confirmable, Code: coap.POST, MessageID: mid, Token: []byte{9, byte(mid)}}
+	m.SetPath("/rd")
+	for _, q := range query {
+		m.AddQuery(q)
+	}
+	m.SetUint(coap.ContentFormat, coap.LinkFormat)
+	m.Payload = []byte("</1/0>,</3/0>")
+	return m
+}
+
+// A retransmitted Register gets the same answer from the cache and
+// registers once; bad input gets 4.00 with a diagnostic payload; an
+// Update of an unknown location 4.04.
+func TestRegistrationWire(t *testing.T) {
+	s := startServer(t, server.Config{})
+	d := dialRaw(t, s)
+	reg := registerMsg(0x100, "ep=raw", "lt=60", "lwm2m=1.1", "b=U")
+	d.send(reg)
+	first, m := d.recv(time.Second)
+	if m.Type != coap.Acknowledgement || m.Code != coap.Created || m.MessageID != 0x100 || !bytes.Equal(m.Token, reg.Token) {
+		t.Fatalf("register answered %v", m)
+	}
+	loc := m.Options
+	d.send(reg)
+	again, _ := d.recv(time.Second)
+	if !bytes.Equal(first, again) {
+		t.Errorf("retransmission answered %x, first %x: want the same bytes", again, first)
+	}
+	if st := s.Stats(); st.Registrations != 1 || st.Duplicates != 1 {
+		t.Errorf("stats: %d registrations, %d duplicates: want 1 and 1", st.Registrations, st.Duplicates)
+	}
+	for i, tc := range []struct {
+		query []string
+		code  coap.Code
+		diag  string
+	}{
+		{[]string{"lt=60"}, coap.BadRequest, "register without an endpoint name (ep)"},
+		{[]string{"ep=x", "lt=abc"}, coap.BadRequest, `lifetime "abc" is not 1 to 4294967295 seconds`},
+		{[]string{"ep=x", "b=Z"}, coap.BadRequest, `binding "Z" is not of U, S, N, T, Q each once`},
+	} {
+		d.send(registerMsg(uint16(0x200+i), tc.query...))
+		_, m := d.recv(time.Second)
+		if m.Code != tc.code || string(m.Payload) != tc.diag {
+			t.Errorf("register %v: %v %q, want %v %q", tc.query, m.Code, m.Payload, tc.code, tc.diag)
+		}
+	}
+	up := &coap.Message{Type: coap.Confirmable, Code: coap.POST, MessageID: 0x300, Token: []byte{1}}
+	up.SetPath("/rd/nosuch")
+	d.send(up)
+	if _, m := d.recv(time.Second); m.Code != coap.NotFound {
+		t.Errorf("update of an unknown location: %v, want 4.04", m.Code)
+	}
+	up = &coap.Message{Type: coap.Confirmable, Code: coap.POST, MessageID: 0x301, Token: []byte{2}}
+	for _, o := range loc {
+		up.AddOption(coap.URIPath, o.Value)
+	}
+	up.AddQuery("lt=120")
+	d.send(up)
+	if _, m := d.recv(time.Second); m.Code != coap.Changed {
+		t.Errorf("update: %v, want 2.04", m.Code)
+	}
+	if r, _ := s.Registration("raw"); r.Lifetime != 120*time.Second {
+		t.Errorf("lifetime after the update %v, want 2m0s", r.Lifetime)
+	}
+	if st := s.Stats(); st.Rejected != 3 {
+		t.Errorf("rejected %d, want 3", st.Rejected)
+	}
+}
+
+// The server's requests to a device that does not answer are
+// retransmitted as RFC 7252 §4.2 says: after T, 2T, 4T, 8T with T drawn
+// from [AckTimeout, 1.5*AckTimeout), then the request times out.
+func TestRequestRetransmission(t *testing.T) {
+	const ack = 50 * time.Millisecond
+	s := startServer(t, server.Config{AckTimeout: ack})
+	d := dialRaw(t, s)
+	d.send(registerMsg(1, "ep=mute"))
+	d.recv(time.Second)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Read(ctx(t, 10*time.Second), "mute", lwm2m.ResourcePath(3, 0, 0), lwm2m.FormatText)
+		errc <- err
+	}()
+	var at []time.Time
+	var mid uint16
+	for i := range 5 {
+		_, m := d.recv(5 * time.Second)
+		at = append(at, time.Now())
+		if m.Type != coap.Confirmable || m.Code != coap.GET || m.Path() != "/3/0/0" || i > 0 && m.MessageID != mid {
+			t.Fatalf("transmission %d: %v", i, m)
+		}
+		mid = m.MessageID
+	}
+	err := <-errc
+	var te *coap.TimeoutError
+	if !errors.As(err, &te) || te.Transmissions != 5 {
+		t.Fatalf("read of a mute device: %v, want a timeout after 5 transmissions", err)
+	}
+	for i := 1; i < len(at); i++ {
+		gap, lo := at[i].Sub(at[i-1]), ack<<(i-1)
+		if gap < lo-5*time.Millisecond || gap > lo*3/2+60*time.Millisecond {
+			t.Errorf("gap %d: %v, want within [%v, %v)", i, gap, lo, lo*3/2)
+		}
+	}
+	if st := s.Stats(); st.Retransmissions != 4 || st.Timeouts != 1 {
+		t.Errorf("stats: %d retransmissions, %d timeouts: want 4 and 1", st.Retransmissions, st.Timeouts)
+	}
+}
+
+// A device may acknowledge a request at once and answer later in its
+// own confirmable message (RFC 7252 §5.2.2), which the server
+// acknowledges.
+func TestSeparateResponse(t *testing.T) {
+	s := startServer(t, server.Config{})
+	d := dialRaw(t, s)
+	d.send(registerMsg(1, "ep=slow"))
+	d.recv(time.Second)
+	type answer struct {
+		resp *server.Response
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := s.Read(ctx(t, 10*time.Second), "slow", lwm2m.ResourcePath(3, 0, 0), lwm2m.FormatText)
+		done <- answer{resp, err}
+	}()
+	_, req := d.recv(time.Second)
+	d.send(&coap.Message{Type: coap.Acknowledgement, Code: coap.Empty, MessageID: req.MessageID})
+	resp := &coap.Message{Type: coap.Confirmable, Code: coap.Content, MessageID: 0x777, Token: req.Token, Payload: []byte("later")}
+	resp.SetUint(coap.ContentFormat, coap.TextPlain)
+	d.send(resp)
+	if _, ack := d.recv(time.Second); ack.Type != coap.Acknowledgement || ack.MessageID != 0x777 {
+		t.Errorf("separate response acknowledged with %v", ack)
+	}
+	a := <-done
+	if a.err != nil || a.resp.Code != coap.Content || string(a.resp.Payload) != "later" {
+		t.Fatalf("read: %+v, %v", a.resp, a.err)
+	}
+}
