@@ -1,0 +1,187 @@
+package lwm2m
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/m2msim/m2msim/transports/coap"
+)
+
+// pipeConn is one end of an in-memory datagram link, for tests inside a
+// synctest bubble: its waits are on channels, so the fake clock runs.
+type pipeConn struct {
+	in, out chan []byte
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func newPipe() (*pipeConn, *pipeConn) {
+	a := &pipeConn{in: make(chan []byte, 16), out: make(chan []byte, 16), closed: make(chan struct{})}
+	b := &pipeConn{in: a.out, out: a.in, closed: a.closed}
+	return a, b
+}
+
+func (c *pipeConn) Read(b []byte) (int, error) {
+	select {
+	case d := <-c.in:
+		return copy(b, d), nil
+	case <-c.closed:
+		return 0, net.ErrClosed
+	}
+}
+
+func (c *pipeConn) Write(b []byte) (int, error) {
+	select {
+	case c.out <- append([]byte(nil), b...):
+		return len(b), nil
+	case <-c.closed:
+		return 0, net.ErrClosed
+	}
+}
+
+func (c *pipeConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}
+
+func (c *pipeConn) LocalAddr() net.Addr                { return &net.UDPAddr{} }
+func (c *pipeConn) RemoteAddr() net.Addr               { return &net.UDPAddr{} }
+func (c *pipeConn) SetDeadline(t time.Time) error      { return nil }
+func (c *pipeConn) SetReadDeadline(t time.Time) error  { return nil }
+func (c *pipeConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// fakeServer answers the registration interface on the far end of a
+// pipe: Register 2.01 at /rd/1, Update with what answer says, DELETE
+// 2.02. It records when each request came, since its start.
+type fakeServer struct {
+	conn   *pipeConn
+	start  time.Time
+	answer func(m *coap.Message) coap.Code // for Updates
+	mu     sync.Mutex
+	log    []fakeRequest
+}
+
+type fakeRequest struct {
+	what string // "register", "update", "deregister"
+	at   time.Duration
+}
+
+func (f *fakeServer) run() {
+	buf := make([]byte, 2048)
+	for {
+		n, err := f.conn.Read(buf)
+		if err != nil {
+			return
+		}
+		var m coap.Message
+		if coap.Decode(buf[:n], &m) != nil || !m.Code.IsRequest() {
+			continue
+		}
+		resp := coap.Message{Type: coap.Acknowledgement, MessageID: m.MessageID, Token: m.Token}
+		what := "update"
+		switch {
+		case m.Path() == "/rd":
+			what, resp.Code = "register", coap.Created
+			resp.AddOption(coap.LocationPath, []byte("rd"))
+			resp.AddOption(coap.LocationPath, []byte("1"))
+		case m.Code == coap.DELETE:
+			what, resp.Code = "deregister", coap.Deleted
+		default:
+			resp.Code = f.answer(&m)
+		}
+		f.mu.Lock()
+		f.log = append(f.log, fakeRequest{what, time.Since(f.start)})
+		f.mu.Unlock()
+		b, _ := resp.MarshalBinary()
+		f.conn.Write(b)
+	}
+}
+
+func (f *fakeServer) requests() []fakeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeRequest(nil), f.log...)
+}
+
+// startFake starts a client against a fake server in the bubble.
+func startFake(t *testing.T, o ClientOptions, answer func(*coap.Message) coap.Code) (*Client, *fakeServer) {
+	t.Helper()
+	dev, srv := newPipe()
+	f := &fakeServer{conn: srv, start: time.Now(), answer: answer}
+	go f.run()
+	o.CoAP.Addr = "fake:5683"
+	o.CoAP.Dial = func(context.Context, string, string) (net.Conn, error) { return dev, nil }
+	o.Endpoint = "timing"
+	o.Model = NewModel(Config{Start: time.Now()})
+	c, err := Start(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, f
+}
+
+// The registration is renewed at 90 % of the lifetime, counted from when
+// each Register or Update was sent.
+func TestRenewalTiming(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, f := startFake(t, ClientOptions{Lifetime: 100 * time.Second}, func(*coap.Message) coap.Code { return coap.Changed })
+		time.Sleep(275 * time.Second)
+		synctest.Wait()
+		want := []fakeRequest{{"register", 0}, {"update", 90 * time.Second}, {"update", 180 * time.Second}, {"update", 270 * time.Second}}
+		if got := f.requests(); !equalRequests(got, want) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.requests(); got[len(got)-1].what != "deregister" {
+			t.Errorf("last request %v, want the de-registration", got[len(got)-1])
+		}
+	})
+}
+
+// A failed Update is followed by a Register after RetryDelay; a 4.04
+// Update by a Register at once.
+func TestRenewalFailures(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		code := coap.ServiceUnavailable
+		c, f := startFake(t, ClientOptions{Lifetime: 100 * time.Second, RetryDelay: 7 * time.Second},
+			func(*coap.Message) coap.Code {
+				mu.Lock()
+				defer mu.Unlock()
+				return code
+			})
+		defer c.Close()
+		time.Sleep(100 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		code = coap.NotFound
+		mu.Unlock()
+		c.Update()
+		synctest.Wait()
+		// 90s: the Update fails (5.03); 97s, RetryDelay later: a
+		// Register; 100s: an Update answered 4.04, and a Register at once.
+		want := []fakeRequest{{"register", 0}, {"update", 90 * time.Second}, {"register", 97 * time.Second},
+			{"update", 100 * time.Second}, {"register", 100 * time.Second}}
+		if got := f.requests(); !equalRequests(got, want) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+	})
+}
+
+func equalRequests(a, b []fakeRequest) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
