@@ -238,8 +238,13 @@ func (c *Client) takeRegistration(resp *coap.Message, err error, start time.Time
 // registerAsync sends a Register without waiting: after a firmware
 // update, or when the server lost the registration. c.mu must be held.
 func (c *Client) registerAsync(now time.Time) {
-	if c.closed || c.inflight {
-		c.again = true
+	switch {
+	case c.closed:
+		return
+	case c.inflight:
+		// Once the exchange under way ends, the Update asked for
+		// becomes a Register, as the device counts as unregistered.
+		c.registered, c.again = false, true
 		return
 	}
 	c.m.Advance(now)

@@ -121,7 +121,7 @@ func (c *Client) get(req *coap.Message, p Path, now time.Time) (Op, *coap.Messag
 	}
 	resp := content(f, payload)
 	if op == ObserveOp {
-		c.observe(req.Token, p, f, hasAccept, cur, now, resp)
+		c.observe(req.Token, p, f, cur, now, resp)
 	}
 	return op, resp
 }

@@ -13,8 +13,7 @@ import (
 type observation struct {
 	token  []byte
 	path   Path
-	format Format
-	accept bool // the server gave an Accept option: keep its format
+	format Format // the first answer's: every notification keeps it
 	last   Notified
 	seq    uint32 // the Observe value of the last response sent
 	done   func(coap.Result)
@@ -27,7 +26,7 @@ const seqMask = 1<<24 - 1
 // puts its first sequence number on resp; past MaxObservations resp
 // goes without one, so the server learns it is not registered. c.mu
 // must be held.
-func (c *Client) observe(token []byte, p Path, f Format, accept bool, cur Value, now time.Time, resp *coap.Message) {
+func (c *Client) observe(token []byte, p Path, f Format, cur Value, now time.Time, resp *coap.Message) {
 	o := c.observation(token)
 	if o == nil {
 		if len(c.obs) >= c.o.MaxObservations {
@@ -37,7 +36,7 @@ func (c *Client) observe(token []byte, p Path, f Format, accept bool, cur Value,
 		o.done = func(r coap.Result) { c.notified(o, r) }
 		c.obs = append(c.obs, o)
 	}
-	o.path, o.format, o.accept, o.last = p, f, accept, Notified{At: now, Value: cur}
+	o.path, o.format, o.last = p, f, Notified{At: now, Value: cur}
 	o.seq = (o.seq + 1) & seqMask
 	resp.SetUint(coap.Observe, o.seq)
 	if c.checkDue.IsZero() {
