@@ -371,6 +371,10 @@ func (c *Client) Sleep() { c.gate.sleep() }
 // delivers the requests it queued (Core §6.5, queue mode).
 func (c *Client) Wake() { c.Update() }
 
+// Missed returns how many datagrams reached the device while it slept
+// and were lost, as a radio in PSM loses them.
+func (c *Client) Missed() uint64 { return c.gate.dropped.Load() }
+
 // Asleep reports whether the device sleeps.
 func (c *Client) Asleep() bool { return c.gate.asleep.Load() }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,10 +13,13 @@ import (
 
 func TestWriteExecuteDiscover(t *testing.T) {
 	s := startServer(t, server.Config{})
+	var mu sync.Mutex // the device's goroutines write executed, the test reads it
 	var executed []lwm2m.Path
 	d := startDevice(t, s, 3, func(o *lwm2m.ClientOptions) {
 		o.Model = lwm2m.NewModel(lwm2m.Config{Start: time.Now(), OnExecute: func(p lwm2m.Path, _ []byte) {
-			executed = append(executed, p) // under the client's lock
+			mu.Lock()
+			executed = append(executed, p)
+			mu.Unlock()
 		}})
 	})
 	c := ctx(t, 10*time.Second)
@@ -54,9 +58,11 @@ func TestWriteExecuteDiscover(t *testing.T) {
 	if err != nil || resp.Code != coap.MethodNotAllowed {
 		t.Errorf("execute a read-only resource: %+v, %v: want 4.05", resp, err)
 	}
+	mu.Lock()
 	if !slices.Contains(executed, mustPath(t, "/3/0/4")) {
 		t.Errorf("OnExecute saw %v, want /3/0/4", executed)
 	}
+	mu.Unlock()
 	resp, err = s.WriteAttributes(c, d.ep, mustPath(t, "/3/0/9"), "pmin=5", "pmax=60")
 	if err != nil || resp.Code != coap.Changed {
 		t.Fatalf("write-attributes: %+v, %v", resp, err)
