@@ -196,3 +196,77 @@ func TestSeparateResponse(t *testing.T) {
 		t.Fatalf("read: %+v, %v", a.resp, a.err)
 	}
 }
+
+// A registration whose lifetime passes without an Update expires.
+func TestRegistrationExpires(t *testing.T) {
+	s := startServer(t, server.Config{ExpiryGrace: time.Millisecond})
+	expired := make(chan string, 1)
+	s.OnExpire(func(ep string, _ time.Time) { expired <- ep })
+	d := dialRaw(t, s)
+	d.send(registerMsg(1, "ep=short", "lt=1"))
+	d.recv(time.Second)
+	select {
+	case ep := <-expired:
+		if ep != "short" || s.Registered() != 0 || s.Stats().Expired != 1 {
+			t.Errorf("expired %q; %d registered, %d expired: want short, 0, 1", ep, s.Registered(), s.Stats().Expired)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the registration did not expire within 5s")
+	}
+}
+
+// The bounds: MaxRegistrations refuses a new endpoint with 5.03 (not a
+// known one re-registering); QueueLimit refuses requests for a sleeping
+// device with ErrBusy, and its queued requests fail with
+// ErrDeregistered when it de-registers.
+func TestBounds(t *testing.T) {
+	s := startServer(t, server.Config{MaxRegistrations: 1, QueueLimit: 2, AwakeTime: time.Millisecond})
+	d := dialRaw(t, s)
+	d.send(registerMsg(1, "ep=one", "Q"))
+	d.recv(time.Second)
+	d.send(registerMsg(2, "ep=two"))
+	if _, full := d.recv(time.Second); full.Code != coap.ServiceUnavailable {
+		t.Errorf("a second endpoint: %v, want 5.03", full.Code)
+	}
+	d.send(registerMsg(3, "ep=one", "Q"))
+	_, again := d.recv(time.Second)
+	if again.Code != coap.Created {
+		t.Errorf("re-registration: %v, want 2.01", again.Code)
+	}
+	eventually(t, time.Second, "the awake time over", func() bool {
+		r, _ := s.Registration("one")
+		return time.Now().After(r.AwakeUntil)
+	})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := s.Read(ctx(t, 10*time.Second), "one", lwm2m.ResourcePath(3, 0, 0), lwm2m.FormatText)
+			errs <- err
+		}()
+	}
+	eventually(t, time.Second, "two requests queued", func() bool {
+		r, _ := s.Registration("one")
+		return r.Queued == 2
+	})
+	if _, err := s.Read(ctx(t, time.Second), "one", lwm2m.ResourcePath(3, 0, 0), lwm2m.FormatText); !errors.Is(err, server.ErrBusy) {
+		t.Errorf("a third request: %v, want ErrBusy", err)
+	}
+	if _, err := s.Read(ctx(t, time.Second), "nobody", lwm2m.ResourcePath(3, 0, 0), lwm2m.FormatText); !errors.Is(err, server.ErrNotRegistered) {
+		t.Errorf("a request to nobody: %v, want ErrNotRegistered", err)
+	}
+	del := &coap.Message{Type: coap.Confirmable, Code: coap.DELETE, MessageID: 4, Token: []byte{4}}
+	for _, o := range again.Options {
+		if o.ID == coap.LocationPath {
+			del.AddOption(coap.URIPath, o.Value)
+		}
+	}
+	d.send(del)
+	if _, m := d.recv(time.Second); m.Code != coap.Deleted {
+		t.Fatalf("de-register: %v", m.Code)
+	}
+	for range 2 {
+		if err := <-errs; !errors.Is(err, server.ErrDeregistered) {
+			t.Errorf("a queued request after the de-registration: %v, want ErrDeregistered", err)
+		}
+	}
+}
