@@ -34,6 +34,18 @@ type Observation struct {
 	notify func(Notification)
 	// Guarded by s.mu.
 	active bool
+	seq    uint32    // the sequence number last delivered
+	at     time.Time // when it came; zero: nothing delivered yet
+}
+
+// fresh reports whether a notification with sequence number v arriving
+// at now is newer than the last delivered (RFC 7641 §3.4): ahead by
+// less than half the 24-bit space, or 128 s later, after which the
+// numbers may have wrapped.
+func (o *Observation) fresh(v uint32, now time.Time) bool {
+	const half = 1 << 23
+	return o.at.IsZero() || o.seq < v && v-o.seq < half || o.seq > v && o.seq-v > half ||
+		now.Sub(o.at) > 128*time.Second
 }
 
 // Observe registers an observation of p with device ep (Core §5.5.1, a
@@ -72,8 +84,8 @@ func (s *Server) Observe(ctx context.Context, ep string, p lwm2m.Path, f lwm2m.F
 // held.
 func (s *Server) established(o *Observation, res result) {
 	if res.err == nil && res.resp.Code.Class() == 2 {
-		if _, ok := res.resp.Option(coap.Observe); ok {
-			o.active = true
+		if v, ok := res.resp.Uint(coap.Observe); ok {
+			o.active, o.seq, o.at = true, v&(1<<24-1), time.Now()
 			return
 		}
 	}
@@ -90,12 +102,17 @@ func (s *Server) notification(o *Observation, m *coap.Message, now time.Time) {
 		n.Format = lwm2m.Format(f)
 	}
 	seq, has := m.Uint(coap.Observe)
-	n.Observe = seq
-	if !has || m.Code.Class() != 2 {
+	n.Observe = seq & (1<<24 - 1)
+	switch {
+	case !has || m.Code.Class() != 2:
 		n.Last = true
 		o.active = false
 		delete(s.obs, o.token)
+	case !o.fresh(n.Observe, now):
+		s.st.add(cStale) // overtaken by a newer one: the observer keeps the newer value
+		return
 	}
+	o.seq, o.at = n.Observe, now
 	s.later(func() { o.notify(n) })
 }
 

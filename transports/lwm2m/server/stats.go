@@ -25,6 +25,7 @@ type Stats struct {
 	Timeouts        uint64
 	Resets          uint64
 	Notifications   uint64
+	Stale           uint64 // notifications older than one delivered (reordered), dropped
 	FirmwareBlocks  uint64 // blocks of the firmware image served
 	Duplicates      uint64 // device messages answered from the duplicate cache
 	Unmatched       uint64 // answers matching no request
@@ -45,6 +46,7 @@ const (
 	cTimeouts
 	cResets
 	cNotifications
+	cStale
 	cFirmwareBlocks
 	cDuplicates
 	cUnmatched
@@ -92,7 +94,7 @@ func (s *Server) Stats() Stats {
 	st := Stats{Registered: s.Registered(), Registrations: g(cRegistrations), Updates: g(cUpdates),
 		Rebound: g(cRebound), Deregistrations: g(cDeregistrations), Expired: g(cExpired),
 		Rejected: g(cRejected), Queued: g(cQueued), Retransmissions: g(cRetransmissions),
-		Timeouts: g(cTimeouts), Resets: g(cResets), Notifications: g(cNotifications),
+		Timeouts: g(cTimeouts), Resets: g(cResets), Notifications: g(cNotifications), Stale: g(cStale),
 		FirmwareBlocks: g(cFirmwareBlocks), Duplicates: g(cDuplicates), Unmatched: g(cUnmatched),
 		Malformed: g(cMalformed), ReadErrors: g(cReadErrors), WriteErrors: g(cWriteErrors),
 		Requests: map[lwm2m.Op]uint64{}, Responses: map[lwm2m.Op]map[coap.Code]uint64{}}

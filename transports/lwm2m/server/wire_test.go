@@ -270,3 +270,45 @@ func TestBounds(t *testing.T) {
 		}
 	}
 }
+
+// Notifications a link reordered are dropped when older than one
+// delivered (RFC 7641 §3.4); each is acknowledged all the same.
+func TestStaleNotification(t *testing.T) {
+	s := startServer(t, server.Config{})
+	d := dialRaw(t, s)
+	d.send(registerMsg(1, "ep=obs"))
+	d.recv(time.Second)
+	got := make(chan uint32, 8)
+	go func() {
+		_, _, err := s.Observe(ctx(t, 5*time.Second), "obs", lwm2m.ResourcePath(3, 0, 9), lwm2m.FormatText,
+			func(n server.Notification) { got <- n.Observe })
+		if err != nil {
+			t.Errorf("observe: %v", err)
+		}
+	}()
+	_, req := d.recv(time.Second)
+	ack := &coap.Message{Type: coap.Acknowledgement, Code: coap.Content, MessageID: req.MessageID, Token: req.Token, Payload: []byte("50")}
+	ack.SetUint(coap.Observe, 5)
+	d.send(ack)
+	for i, seq := range []uint32{7, 6, 8} {
+		n := &coap.Message{Type: coap.Confirmable, Code: coap.Content, MessageID: uint16(0x500 + i), Token: req.Token, Payload: []byte("49")}
+		n.SetUint(coap.Observe, seq)
+		d.send(n)
+		if _, a := d.recv(time.Second); a.Type != coap.Acknowledgement || a.MessageID != n.MessageID {
+			t.Fatalf("notification %d answered %v", seq, a)
+		}
+	}
+	for _, want := range []uint32{7, 8} {
+		select {
+		case seq := <-got:
+			if seq != want {
+				t.Errorf("delivered %d, want %d", seq, want)
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("notification %d not delivered", want)
+		}
+	}
+	if st := s.Stats(); st.Stale != 1 || st.Notifications != 3 {
+		t.Errorf("stats: %d stale of %d: want 1 of 3", st.Stale, st.Notifications)
+	}
+}
