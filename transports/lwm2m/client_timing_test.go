@@ -3,6 +3,7 @@ package lwm2m
 import (
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -61,6 +62,9 @@ type fakeServer struct {
 	conn   *pipeConn
 	start  time.Time
 	answer func(m *coap.Message) coap.Code // for Updates
+	// answers receives what the device sends that is not a request: its
+	// answers to the test's requests and its notifications.
+	answers chan *coap.Message
 	mu     sync.Mutex
 	log    []fakeRequest
 }
@@ -78,7 +82,13 @@ func (f *fakeServer) run() {
 			return
 		}
 		var m coap.Message
-		if coap.Decode(buf[:n], &m) != nil || !m.Code.IsRequest() {
+		if coap.Decode(buf[:n], &m) != nil {
+			continue
+		}
+		if !m.Code.IsRequest() {
+			if f.answers != nil {
+				f.answers <- m.Clone()
+			}
 			continue
 		}
 		resp := coap.Message{Type: coap.Acknowledgement, MessageID: m.MessageID, Token: m.Token}
@@ -111,7 +121,7 @@ func (f *fakeServer) requests() []fakeRequest {
 func startFake(t *testing.T, o ClientOptions, answer func(*coap.Message) coap.Code) (*Client, *fakeServer) {
 	t.Helper()
 	dev, srv := newPipe()
-	f := &fakeServer{conn: srv, start: time.Now(), answer: answer}
+	f := &fakeServer{conn: srv, start: time.Now(), answer: answer, answers: make(chan *coap.Message, 16)}
 	go f.run()
 	o.CoAP.Addr = "fake:5683"
 	o.CoAP.Dial = func(context.Context, string, string) (net.Conn, error) { return dev, nil }
@@ -184,4 +194,63 @@ func equalRequests(a, b []fakeRequest) bool {
 		}
 	}
 	return true
+}
+
+// ask sends the device a request from the fake server and returns its
+// piggybacked answer.
+func (f *fakeServer) ask(t *testing.T, m *coap.Message) *coap.Message {
+	t.Helper()
+	m.Type = coap.Confirmable
+	b, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.conn.Write(b)
+	a := <-f.answers
+	if a.Type != coap.Acknowledgement || a.MessageID != m.MessageID {
+		t.Fatalf("%v answered with %v", m, a)
+	}
+	return a
+}
+
+// Notifications follow pmax exactly when the value stays, and pmin when
+// it changes at every step (the temperature, every 10 s); each
+// confirmable one is acknowledged.
+func TestNotificationTiming(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, f := startFake(t, ClientOptions{Lifetime: time.Hour}, func(*coap.Message) coap.Code { return coap.Changed })
+		defer c.Close()
+		start := time.Now()
+		for i, o := range []struct {
+			path, attr string
+			token      byte
+		}{{"/3/0/0", "pmax=10", 0xa}, {"/3303/0/5700", "pmin=15", 0xb}} {
+			wa := &coap.Message{Code: coap.PUT, MessageID: uint16(2 * i)}
+			wa.SetPath(o.path)
+			wa.AddQuery(o.attr)
+			if a := f.ask(t, wa); a.Code != coap.Changed {
+				t.Fatalf("write-attributes %s: %v", o.attr, a.Code)
+			}
+			obs := &coap.Message{Code: coap.GET, MessageID: uint16(2*i + 1), Token: []byte{o.token}}
+			obs.SetPath(o.path)
+			obs.SetUint(coap.Observe, 0)
+			if a := f.ask(t, obs); a.Code != coap.Content {
+				t.Fatalf("observe %s: %v", o.path, a)
+			}
+		}
+		at := map[byte][]time.Duration{}
+		for len(at[0xa]) < 3 || len(at[0xb]) < 3 {
+			n := <-f.answers
+			at[n.Token[0]] = append(at[n.Token[0]], time.Since(start))
+			ack := coap.Message{Type: coap.Acknowledgement, MessageID: n.MessageID}
+			b, _ := ack.MarshalBinary()
+			f.conn.Write(b)
+		}
+		if want := []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second}; !slices.Equal(at[0xa][:3], want) {
+			t.Errorf("pmax=10: notifications at %v, want %v", at[0xa], want)
+		}
+		if want := []time.Duration{15 * time.Second, 30 * time.Second, 45 * time.Second}; !slices.Equal(at[0xb][:3], want) {
+			t.Errorf("pmin=15: notifications at %v, want %v", at[0xb], want)
+		}
+	})
 }
