@@ -65,8 +65,8 @@ type fakeServer struct {
 	// answers receives what the device sends that is not a request: its
 	// answers to the test's requests and its notifications.
 	answers chan *coap.Message
-	mu     sync.Mutex
-	log    []fakeRequest
+	mu      sync.Mutex
+	log     []fakeRequest
 }
 
 type fakeRequest struct {
