@@ -254,3 +254,44 @@ func TestNotificationTiming(t *testing.T) {
 		}
 	})
 }
+
+// A sleeping device sends no notification and hears nothing; Wake sends
+// an Update, and the notification held back follows.
+func TestSleepHoldsNotifications(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, f := startFake(t, ClientOptions{Lifetime: time.Hour, Queue: true}, func(*coap.Message) coap.Code { return coap.Changed })
+		defer c.Close()
+		start := time.Now()
+		wa := &coap.Message{Code: coap.PUT, MessageID: 1}
+		wa.SetPath("/3/0/0")
+		wa.AddQuery("pmax=10")
+		f.ask(t, wa)
+		obs := &coap.Message{Code: coap.GET, MessageID: 2, Token: []byte{1}}
+		obs.SetPath("/3/0/0")
+		obs.SetUint(coap.Observe, 0)
+		f.ask(t, obs)
+		time.Sleep(5 * time.Second)
+		c.Sleep()
+		ping := coap.Message{Type: coap.Confirmable, Code: coap.Empty, MessageID: 3}
+		b, _ := ping.MarshalBinary()
+		f.conn.Write(b)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		select {
+		case m := <-f.answers:
+			t.Fatalf("the sleeping device sent %v", m)
+		default:
+		}
+		if c.Missed() != 1 {
+			t.Errorf("missed %d datagrams, want the ping", c.Missed())
+		}
+		c.Wake()
+		n := <-f.answers
+		if got := time.Since(start); n.Code != coap.Content || got > 26*time.Second {
+			t.Errorf("after the wake-up at 25s: %v at %v, want the notification by 26s", n, got)
+		}
+		if r := f.requests(); r[len(r)-1] != (fakeRequest{"update", 25 * time.Second}) {
+			t.Errorf("requests %v, want an Update at 25s", r)
+		}
+	})
+}
