@@ -312,3 +312,42 @@ func TestStaleNotification(t *testing.T) {
 		t.Errorf("stats: %d stale of %d: want 1 of 3", st.Stale, st.Notifications)
 	}
 }
+
+// A Register from a known endpoint at a new address replaces its
+// registration: the new address, a new location; the old one is gone.
+func TestReregisterFromNewAddress(t *testing.T) {
+	s := startServer(t, server.Config{})
+	old, cur := dialRaw(t, s), dialRaw(t, s)
+	old.send(registerMsg(1, "ep=moved"))
+	_, first := old.recv(time.Second)
+	cur.send(registerMsg(1, "ep=moved"))
+	_, second := cur.recv(time.Second)
+	r, _ := s.Registration("moved")
+	if r.Addr.String() != cur.conn.LocalAddr().String() || s.Registered() != 1 {
+		t.Errorf("registration at %v (%d registered), want %v (1)", r.Addr, s.Registered(), cur.conn.LocalAddr())
+	}
+	if location(first) == location(second) {
+		t.Errorf("the same location twice: %s", location(first))
+	}
+	up := &coap.Message{Type: coap.Confirmable, Code: coap.POST, MessageID: 2, Token: []byte{2}}
+	for _, o := range first.Options {
+		if o.ID == coap.LocationPath {
+			up.AddOption(coap.URIPath, o.Value)
+		}
+	}
+	old.send(up)
+	if _, m := old.recv(time.Second); m.Code != coap.NotFound {
+		t.Errorf("an Update of the replaced location: %v, want 4.04", m.Code)
+	}
+}
+
+// location returns a response's Location-Path, "/rd/x".
+func location(m *coap.Message) string {
+	var loc string
+	for _, o := range m.Options {
+		if o.ID == coap.LocationPath {
+			loc += "/" + string(o.Value)
+		}
+	}
+	return loc
+}
