@@ -380,7 +380,9 @@ func (c *Client) Asleep() bool { return c.gate.asleep.Load() }
 
 // Close de-registers the device (DELETE on its location, waiting up to
 // CloseTimeout) and closes the session. It returns the De-register's
-// error, if any; the session closes either way. Close is idempotent.
+// error, if any; the session closes either way. Close is idempotent. It
+// waits for the session's reader, so a callback must not call it (the
+// De-register's answer could not be read).
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.closed {

@@ -51,7 +51,8 @@ func (o *Observation) fresh(v uint32, now time.Time) bool {
 // Observe registers an observation of p with device ep (Core §5.5.1, a
 // GET with Observe 0 and Accept f unless DefaultFormat) and returns it
 // with the device's first answer, once that came. Then notify gets every
-// notification, on the server's reader goroutine: it must not block.
+// notification, on the server's reader goroutine: it must not block (nor
+// call the request methods, which wait for the reader).
 // An answer without Observe (the device declined) or with an error code
 // leaves no observation: the *Observation returned is nil.
 func (s *Server) Observe(ctx context.Context, ep string, p lwm2m.Path, f lwm2m.Format, notify func(Notification)) (*Observation, *Response, error) {

@@ -23,7 +23,8 @@
 // The request methods (Read ...) block their caller until the answer,
 // ctx's end or a timeout. Callbacks (OnRegister ..., notification
 // functions) run on the reader goroutine after the lock is released and
-// must not block.
+// must not block; so they must not call the request methods, which wait
+// for the reader.
 //
 // # Queue mode
 //
@@ -238,7 +239,9 @@ func (s *Server) Close() error {
 }
 
 // OnRegister sets the function told of every Register accepted; nil
-// removes it. It runs on the reader goroutine and must not block.
+// removes it. It runs on the reader goroutine and must not block: a
+// request to the device it learns of (an Observe on registration) goes
+// from another goroutine, as the request methods wait for the reader.
 func (s *Server) OnRegister(f EventFunc) { store(&s.onRegister, f) }
 
 // OnUpdate sets the function told of every Update accepted.
