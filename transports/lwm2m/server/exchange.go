@@ -258,7 +258,7 @@ func (s *Server) end(req *request, res result, now time.Time) {
 func (s *Server) finish(req *request, res result) {
 	s.pending--
 	if req.obs != nil {
-		s.established(req.obs, res)
+		s.established(req.obs, req.reg, res)
 	}
 	req.done <- res
 }
@@ -286,7 +286,7 @@ func (s *Server) abandon(req *request) {
 		}
 	}
 	if req.obs != nil {
-		delete(s.obs, req.obs.token)
+		s.unobserve(req.obs)
 	}
 }
 

@@ -34,8 +34,9 @@ type Observation struct {
 	notify func(Notification)
 	// Guarded by s.mu.
 	active bool
-	seq    uint32    // the sequence number last delivered
-	at     time.Time // when it came; zero: nothing delivered yet
+	reg    *registration // the device's, while active
+	seq    uint32        // the sequence number last delivered
+	at     time.Time     // when it came; zero: nothing delivered yet
 }
 
 // fresh reports whether a notification with sequence number v arriving
@@ -83,14 +84,39 @@ func (s *Server) Observe(ctx context.Context, ep string, p lwm2m.Path, f lwm2m.F
 
 // established takes the answer to an Observe registration. s.mu must be
 // held.
-func (s *Server) established(o *Observation, res result) {
+func (s *Server) established(o *Observation, r *registration, res result) {
 	if res.err == nil && res.resp.Code.Class() == 2 {
 		if v, ok := res.resp.Uint(coap.Observe); ok {
-			o.active, o.seq, o.at = true, v&(1<<24-1), time.Now()
+			o.active, o.seq, o.at, o.reg = true, v&(1<<24-1), time.Now(), r
+			r.observations = append(r.observations, o)
 			return
 		}
 	}
+	s.unobserve(o)
+}
+
+// unobserve ends o at the server: its notifications are strays from now
+// on. s.mu must be held.
+func (s *Server) unobserve(o *Observation) {
 	delete(s.obs, o.token)
+	o.active = false
+	if r := o.reg; r != nil {
+		for i, e := range r.observations {
+			if e == o {
+				r.observations = append(r.observations[:i], r.observations[i+1:]...)
+				break
+			}
+		}
+		o.reg = nil
+	}
+}
+
+// unobserveAll ends the observations of a registration that is gone.
+// s.mu must be held.
+func (s *Server) unobserveAll(r *registration) {
+	for len(r.observations) > 0 {
+		s.unobserve(r.observations[0])
+	}
 }
 
 // notification delivers a notification to its observation. s.mu must be
@@ -107,8 +133,7 @@ func (s *Server) notification(o *Observation, m *coap.Message, now time.Time) {
 	switch {
 	case !has || m.Code.Class() != 2:
 		n.Last = true
-		o.active = false
-		delete(s.obs, o.token)
+		s.unobserve(o)
 	case !o.fresh(n.Observe, now):
 		s.st.add(cStale) // overtaken by a newer one: the observer keeps the newer value
 		return
@@ -123,8 +148,7 @@ func (s *Server) notification(o *Observation, m *coap.Message, now time.Time) {
 // RST.
 func (s *Server) Cancel(ctx context.Context, o *Observation) (*Response, error) {
 	s.mu.Lock()
-	delete(s.obs, o.token)
-	o.active = false
+	s.unobserve(o)
 	s.mu.Unlock()
 	m := message(coap.GET, o.path)
 	m.SetUint(coap.Observe, 1)
@@ -145,11 +169,12 @@ func (s *Server) Cancel(ctx context.Context, o *Observation) (*Response, error) 
 func (s *Server) Forget(o *Observation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.obs, o.token)
-	o.active = false
+	s.unobserve(o)
 }
 
-// Active reports whether the observation still runs.
+// Active reports whether the observation still runs: not after Cancel,
+// Forget, a last notification, or the device's de-registration or
+// expiry.
 func (o *Observation) Active() bool {
 	o.s.mu.Lock()
 	defer o.s.mu.Unlock()

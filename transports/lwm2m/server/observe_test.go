@@ -142,4 +142,12 @@ func TestObserveEnds(t *testing.T) {
 			break
 		}
 	}
+	o, _, _ = observe(t, s, d.ep, "/3/0/9", lwm2m.FormatText)
+	if !o.Active() {
+		t.Fatal("observation not active")
+	}
+	s.Deregister(d.ep)
+	if o.Active() {
+		t.Error("observation active after the de-registration")
+	}
 }

@@ -21,6 +21,9 @@ type registration struct {
 	mid        uint16    // the next message id towards the device
 	inflight   *request  // the request under way (NSTART 1)
 	waiting    []*request
+	// observations are the device's active observations: a
+	// de-registration or expiry ends them.
+	observations []*Observation
 }
 
 // params are the parameters of a Register or Update (Core §6.2.1,
@@ -394,6 +397,7 @@ func (s *Server) drop(r *registration, err error) {
 		delete(s.byEP, r.ep)
 	}
 	s.fail(r, err)
+	s.unobserveAll(r)
 }
 
 // expireAt makes sure the timer sweeps registrations in time for r's
