@@ -118,7 +118,7 @@ func (f *fakeServer) requests() []fakeRequest {
 }
 
 // startFake starts a client against a fake server in the bubble.
-func startFake(t *testing.T, o ClientOptions, answer func(*coap.Message) coap.Code) (*Client, *fakeServer) {
+func startFake(t testing.TB, o ClientOptions, answer func(*coap.Message) coap.Code) (*Client, *fakeServer) {
 	t.Helper()
 	dev, srv := newPipe()
 	f := &fakeServer{conn: srv, start: time.Now(), answer: answer, answers: make(chan *coap.Message, 16)}
