@@ -128,6 +128,7 @@ type Client struct {
 	o    ClientOptions
 	s    *coap.Session
 	gate *gate
+	quit chan struct{} // closed when the client ends (Close, or the session lost)
 
 	mu sync.Mutex // guards the fields below and o.Model
 	m  *Model
@@ -156,7 +157,7 @@ func Start(ctx context.Context, o ClientOptions) (*Client, error) {
 		return nil, errors.New("lwm2m: client needs a Model and an Endpoint")
 	}
 	o = o.withDefaults()
-	c := &Client{o: o, m: o.Model}
+	c := &Client{o: o, m: o.Model, quit: make(chan struct{})}
 	c.reg = Registration{Endpoint: o.Endpoint, Lifetime: o.Lifetime, Binding: o.Binding, Queue: o.Queue}
 	co := o.CoAP
 	co.Handler, co.Lost = c.handle, c.lost
@@ -172,8 +173,11 @@ func Start(ctx context.Context, o ClientOptions) (*Client, error) {
 	c.mu.Unlock()
 	if err := c.register(ctx); err != nil {
 		c.mu.Lock()
-		c.closed = true
-		c.timer.Stop()
+		if !c.closed {
+			c.closed = true
+			c.timer.Stop()
+			close(c.quit)
+		}
 		c.mu.Unlock()
 		s.Close()
 		return nil, err
@@ -391,6 +395,7 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	c.timer.Stop()
+	close(c.quit)
 	loc, reg := c.location, c.registered
 	c.mu.Unlock()
 	var err error
@@ -411,8 +416,11 @@ func (c *Client) Close() error {
 // lost is the session's Lost callback.
 func (c *Client) lost(err error) {
 	c.mu.Lock()
-	c.closed = true
-	c.timer.Stop()
+	if !c.closed {
+		c.closed = true
+		c.timer.Stop()
+		close(c.quit)
+	}
 	c.mu.Unlock()
 	if c.o.OnLost != nil {
 		c.o.OnLost(err)

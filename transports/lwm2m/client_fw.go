@@ -62,11 +62,13 @@ func (c *Client) download(uri string, now time.Time) {
 
 // downloadFrom fetches a package from another server than the
 // registration's, over a session of its own that lives as long as the
-// transfer; it runs on a goroutine of its own, which exits with it.
+// transfer; it runs on a goroutine of its own, which exits with the
+// transfer (bounded by the session's retransmissions) or when the
+// client ends.
 func (c *Client) downloadFrom(host string, req *coap.Message, o coap.TransferOptions) {
 	co := c.o.CoAP
 	co.Addr, co.Handler, co.Lost = host, nil, nil
-	s, err := coap.Dial(context.Background(), co)
+	s, err := coap.Dial(context.Background(), co) // bounded by co.DialTimeout
 	if err != nil {
 		c.fetched(coap.TransferResult{Err: err})
 		return
@@ -77,7 +79,11 @@ func (c *Client) downloadFrom(host string, req *coap.Message, o coap.TransferOpt
 		c.fetched(coap.TransferResult{Err: err})
 		return
 	}
-	c.fetched(<-done)
+	select {
+	case r := <-done:
+		c.fetched(r)
+	case <-c.quit: // the client ended: the transfer with it
+	}
 }
 
 // fetched is the download's done callback.

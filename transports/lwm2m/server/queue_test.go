@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/m2msim/m2msim/transports/coap"
+	coapserver "github.com/m2msim/m2msim/transports/coap/server"
 	"github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/lwm2m"
 	"github.com/m2msim/m2msim/transports/lwm2m/server"
@@ -154,5 +155,35 @@ func TestFirmwareUpdateMissingPackage(t *testing.T) {
 	rep, err := s.UpdateFirmware(ctx(t, 20*time.Second), d.ep, "coap://"+s.Addr()+"/nothing")
 	if err == nil || rep.Result != lwm2m.ResultInvalidURI {
 		t.Fatalf("update from a missing package: %+v, %v: want result 7 and an error", rep, err)
+	}
+}
+
+// A Package URI on another host is fetched over a transient session to
+// it: here the embedded CoAP server holds a 4 KiB package.
+func TestFirmwareFromAnotherServer(t *testing.T) {
+	s := startServer(t, server.Config{})
+	cs, err := coapserver.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	pkg := make([]byte, 4096)
+	for i := range pkg {
+		pkg[i] = byte(i * 7)
+	}
+	if err := cs.Put("/pkg/v2", pkg); err != nil {
+		t.Fatal(err)
+	}
+	d := startDevice(t, s, 14, nil)
+	rep, err := s.UpdateFirmware(ctx(t, 20*time.Second), d.ep, "coap://"+cs.Addr()+"/pkg/v2")
+	if err != nil || rep.Result != lwm2m.ResultSuccess {
+		t.Fatalf("update: %+v, %v", rep, err)
+	}
+	eventually(t, 5*time.Second, "the download event", func() bool { return len(d.firmware()) >= 1 })
+	if ev := d.firmware()[0]; ev.Bytes != int64(len(pkg)) || ev.State != lwm2m.FirmwareDownloaded {
+		t.Errorf("download event %+v, want %d bytes, Downloaded", ev, len(pkg))
+	}
+	if st := s.Stats(); st.FirmwareBlocks != 0 {
+		t.Errorf("the LwM2M server served %d blocks, want none", st.FirmwareBlocks)
 	}
 }
