@@ -98,9 +98,6 @@ func (o ClientOptions) withDefaults() ClientOptions {
 	return o
 }
 
-// ErrClientClosed is returned by calls on a closed Client.
-var ErrClientClosed = errors.New("lwm2m: client closed")
-
 // RegistrationError reports a Register, Update or De-register the server
 // answered with an error code. Match it with errors.As and a
 // *RegistrationError target.

@@ -51,20 +51,18 @@ const (
 	hasObjects
 )
 
-// RequestError is a registration request the server rejected with 4.00
+// requestError is a registration request the server rejects with 4.00
 // Bad Request (or 4.15 for a payload that is not link format); Reason is
-// the diagnostic payload it answered with. Match it with errors.As and a
-// *RequestError target.
-type RequestError struct {
+// the diagnostic payload it answers with.
+type requestError struct {
 	Code   coap.Code
 	Reason string
 }
 
-// Error returns "lwm2m server: 4.00: reason".
-func (e *RequestError) Error() string { return "lwm2m server: " + e.Code.String() + ": " + e.Reason }
+func (e *requestError) Error() string { return "lwm2m server: " + e.Code.String() + ": " + e.Reason }
 
-func badRequest(reason string) *RequestError {
-	return &RequestError{Code: coap.BadRequest, Reason: reason}
+func badRequest(reason string) *requestError {
+	return &requestError{Code: coap.BadRequest, Reason: reason}
 }
 
 // maxEndpoint bounds an endpoint name's length.
@@ -76,7 +74,7 @@ const maxEndpoint = 255
 // 1.2, b a binding of the letters U, S, N, T (and Q in 1.0), Q carries
 // no value; sms is taken and ignored. Anything else, a repeated
 // parameter, or links that are not object or instance paths, is a
-// *RequestError.
+// *requestError.
 func parseRegister(query []string, payload []byte, update bool) (params, error) {
 	var p params
 	for _, q := range query {
@@ -280,14 +278,14 @@ func query(m *coap.Message) []string {
 // Content-Format (link format, or none).
 func parseRequest(m *coap.Message, update bool) (params, error) {
 	if f, ok := m.Uint(coap.ContentFormat); ok && f != coap.LinkFormat && len(m.Payload) > 0 {
-		return params{}, &RequestError{Code: coap.UnsupportedContentFormat, Reason: "payload is not link format (40)"}
+		return params{}, &requestError{Code: coap.UnsupportedContentFormat, Reason: "payload is not link format (40)"}
 	}
 	return parseRegister(query(m), m.Payload, update)
 }
 
 // rejection answers a rejected request with its code and reason.
 func rejection(err error) *coap.Message {
-	e, ok := err.(*RequestError)
+	e, ok := err.(*requestError)
 	if !ok {
 		return &coap.Message{Code: coap.InternalServerError}
 	}

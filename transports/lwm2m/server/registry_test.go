@@ -51,7 +51,7 @@ func TestParseRegister(t *testing.T) {
 			q = strings.Split(tc.query, "&")
 		}
 		_, err := parseRegister(q, tc.payload, tc.update)
-		var re *RequestError
+		var re *requestError
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("parseRegister(%q, %q, %v) = %v, want success", tc.query, tc.payload, tc.update, err)
@@ -80,9 +80,9 @@ func FuzzParseRegister(f *testing.F) {
 	f.Fuzz(func(t *testing.T, query string, payload []byte, update bool) {
 		p, err := parseRegister(strings.Split(query, "&"), payload, update)
 		if err != nil {
-			var re *RequestError
+			var re *requestError
 			if !errors.As(err, &re) || re.Reason == "" {
-				t.Fatalf("error %v is not a *RequestError with a reason", err)
+				t.Fatalf("error %v is not a *requestError with a reason", err)
 			}
 			return
 		}
