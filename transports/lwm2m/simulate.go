@@ -165,7 +165,11 @@ func (m *Model) publish() {
 	m.set(ResourceInstancePath(ObjectDevice, 0, 7, 0), Int(3000+int64(s.battery*12)))
 	m.set(ResourcePath(ObjectDevice, 0, 20), Int(batteryStatus(level)))
 	m.set(ResourcePath(ObjectDevice, 0, 13), Time(s.now.Add(s.clockOffset)))
+	sensors := m.object(ObjectTemperature)
 	for i := range s.temps {
+		if sensors.instance(uint16(i)) == nil {
+			continue // a server deleted this sensor's instance
+		}
 		t := &s.temps[i]
 		m.set(ResourcePath(ObjectTemperature, uint16(i), 5700), Float(round(t.value, 2)))
 		m.set(ResourcePath(ObjectTemperature, uint16(i), 5601), Float(t.min))

@@ -115,3 +115,20 @@ func TestAdvanceBackwards(t *testing.T) {
 		t.Error("going back in time changed values")
 	}
 }
+
+// A server may delete a sensor's instance; the simulation goes on
+// without it.
+func TestAdvanceAfterSensorDeleted(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := NewModel(Config{Start: start, Sensors: 2})
+	if err := m.Delete(InstancePath(ObjectTemperature, 1)); err != nil {
+		t.Fatal(err)
+	}
+	m.Advance(start.Add(time.Minute))
+	if _, ok := m.Get(ResourcePath(ObjectTemperature, 1, 5700)); ok {
+		t.Error("the deleted sensor's value came back")
+	}
+	if _, ok := m.Get(ResourcePath(ObjectTemperature, 0, 5700)); !ok {
+		t.Error("the other sensor's value is gone")
+	}
+}
