@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/m2msim/m2msim/transports/coap"
 	"github.com/m2msim/m2msim/transports/coap/coaptest"
+	"github.com/m2msim/m2msim/transports/netem"
 )
 
 const (
@@ -450,4 +452,60 @@ func TestDTLSFleetLibcoap(t *testing.T) {
 		t.Errorf("Stats = %+v, want %d requests answered 2.05", st, sessions*each)
 	}
 	t.Logf("slowest handshake %v; %d retransmissions", slowest, st.Retransmissions)
+}
+
+// TestDTLSShapedLink: DTLS composes over a shaped link. 20 devices per
+// libcoap build handshake through 10% loss and 5% duplication each way
+// (10 ms delay), GET, close, and handshake again with their
+// SessionCache (OpenSSL resumes, GnuTLS declines): every handshake and
+// request succeeds, the lost flights retransmitted every FlightInterval.
+func TestDTLSShapedLink(t *testing.T) {
+	sh := netem.NewShaper(0)
+	ctx, stop := context.WithCancel(context.Background())
+	var run sync.WaitGroup
+	run.Go(func() { sh.Run(ctx) })
+	defer func() { stop(); run.Wait() }()
+	p := netem.Profile{Delay: 10 * time.Millisecond, Loss: netem.Loss{P: 10}, Duplicate: 5}
+	link := netem.Link{Up: p, Down: p}
+	var nd net.Dialer
+
+	for _, flavour := range []string{"gnutls", "openssl"} {
+		t.Run(flavour, func(t *testing.T) {
+			srv := startPSKServer(t, flavour)
+			const devices = 20
+			var resumed atomic.Int64
+			var wg sync.WaitGroup
+			for i := range devices {
+				d := &coap.DTLS{Identity: fmt.Appendf(nil, "device-%d", i), Key: []byte(testPSKKey),
+					FlightInterval: 100 * time.Millisecond, HandshakeTimeout: 10 * time.Second, Sessions: new(coap.SessionCache)}
+				o := coap.Options{Addr: srv.SecureAddr(), Dial: sh.Dialer(nd.DialContext, link, 42, i), DTLS: d,
+					AckTimeout: 100 * time.Millisecond, Seed: 42, Stream: uint64(i)}
+				wg.Go(func() {
+					for range 2 {
+						s, err := coap.Dial(context.Background(), o)
+						if err != nil {
+							t.Errorf("device %d: %v", i, err)
+							return
+						}
+						if hs, _ := s.DTLSHandshake(); hs.Resumed {
+							resumed.Add(1)
+						}
+						rctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+						_, err = s.Do(rctx, request(coap.Confirmable, coap.GET, "/time", ""))
+						cancel()
+						s.Close()
+						if err != nil {
+							t.Errorf("device %d: GET: %v", i, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			t.Logf("%d of %d second handshakes resumed", resumed.Load(), devices)
+			if flavour == "openssl" && resumed.Load() == 0 {
+				t.Error("no handshake resumed through the shaped link")
+			}
+		})
+	}
 }

@@ -17,23 +17,32 @@ func record(typ byte, epoch uint16, body ...[]byte) []byte {
 	return append(b, joined...)
 }
 
-// handshakeMsg is an unfragmented handshake message of type typ with n
-// bytes of body.
-func handshakeMsg(typ byte, n int) []byte {
-	l := []byte{byte(n >> 16), byte(n >> 8), byte(n)}
-	b := append([]byte{typ}, l...)
-	b = append(b, 0, 1) // message_seq
-	b = append(b, 0, 0, 0)
-	b = append(b, l...)
-	return append(b, make([]byte, n)...)
+// handshakeMsg is handshake message seq of type typ, n bytes long, whole.
+func handshakeMsg(typ byte, seq uint16, n int) []byte { return handshakeFrag(typ, seq, n, 0, n) }
+
+// handshakeFrag is the fragment [off, off+size) of handshake message seq
+// of type typ, total bytes long.
+func handshakeFrag(typ byte, seq uint16, total, off, size int) []byte {
+	u24 := func(v int) []byte { return []byte{byte(v >> 16), byte(v >> 8), byte(v)} }
+	b := append([]byte{typ}, u24(total)...)
+	b = binary.BigEndian.AppendUint16(b, seq)
+	b = append(b, u24(off)...)
+	b = append(b, u24(size)...)
+	return append(b, make([]byte, size)...)
 }
 
+// A PSK flight (ServerHello, ServerKeyExchange, ServerHelloDone), a
+// certificate flight (with a Certificate in two fragments instead of the
+// key exchange), and what else a client may receive.
 var (
-	serverHello     = record(contentHandshake, 0, handshakeMsg(msgServerHello, 70))
-	serverKeyEx     = record(contentHandshake, 0, handshakeMsg(12, 6))
-	certificate     = record(contentHandshake, 0, handshakeMsg(11, 400))
-	serverHelloDone = record(contentHandshake, 0, handshakeMsg(msgServerHelloDone, 0))
-	helloVerify     = record(contentHandshake, 0, handshakeMsg(3, 35))
+	serverHello     = record(contentHandshake, 0, handshakeMsg(msgServerHello, 1, 70))
+	serverKeyEx     = record(contentHandshake, 0, handshakeMsg(12, 2, 6))
+	serverHelloDone = record(contentHandshake, 0, handshakeMsg(msgServerHelloDone, 3, 0))
+	certificate     = record(contentHandshake, 0, handshakeMsg(11, 2, 400))
+	certHead        = record(contentHandshake, 0, handshakeFrag(11, 2, 400, 0, 250))
+	certTail        = record(contentHandshake, 0, handshakeFrag(11, 2, 400, 250, 150))
+	certDone        = record(contentHandshake, 0, handshakeMsg(msgServerHelloDone, 3, 0))
+	helloVerify     = record(contentHandshake, 0, handshakeMsg(3, 0, 35))
 	changeCipher    = record(20, 0, []byte{1})
 	finished        = record(contentHandshake, 1, make([]byte, 40))
 	fatalAlert      = record(21, 0, []byte{2, 40})
@@ -45,6 +54,7 @@ func cat(ds ...[]byte) []byte { return bytes.Join(ds, nil) }
 // TestFlightJoiner feeds datagrams to a flightJoiner and checks what each
 // Read returns.
 func TestFlightJoiner(t *testing.T) {
+	oneRecord := record(contentHandshake, 0, handshakeMsg(msgServerHello, 1, 70), handshakeMsg(12, 2, 6), handshakeMsg(msgServerHelloDone, 3, 0))
 	tests := []struct {
 		name string
 		in   [][]byte
@@ -55,14 +65,17 @@ func TestFlightJoiner(t *testing.T) {
 		{"hello verify passes", [][]byte{helloVerify}, 0, [][]byte{helloVerify}},
 		{"flight in one datagram", [][]byte{cat(serverHello, serverKeyEx, serverHelloDone)}, 0,
 			[][]byte{cat(serverHello, serverKeyEx, serverHelloDone)}},
-		{"flight in one record", [][]byte{record(contentHandshake, 0, handshakeMsg(msgServerHello, 70), handshakeMsg(12, 6), handshakeMsg(msgServerHelloDone, 0))}, 0,
-			[][]byte{record(contentHandshake, 0, handshakeMsg(msgServerHello, 70), handshakeMsg(12, 6), handshakeMsg(msgServerHelloDone, 0))}},
+		{"flight in one record", [][]byte{oneRecord}, 0, [][]byte{oneRecord}},
 		{"flight over datagrams (libcoap gnutls)", [][]byte{serverHello, serverKeyEx, serverHelloDone, appData}, 0,
 			[][]byte{cat(serverHello, serverKeyEx, serverHelloDone), appData}},
-		{"certificate flight", [][]byte{serverHello, certificate, cat(serverKeyEx, serverHelloDone)}, 0,
-			[][]byte{cat(serverHello, certificate, serverKeyEx, serverHelloDone)}},
-		{"flight sent again", [][]byte{serverHello, serverKeyEx, serverHello, serverKeyEx, serverHelloDone}, 0,
+		{"lost message waits for the resent flight", [][]byte{serverHello, serverHelloDone, serverHello, serverKeyEx, serverHelloDone}, 0,
+			[][]byte{cat(serverHello, serverHelloDone, serverKeyEx), serverHelloDone}},
+		{"duplicate dropped", [][]byte{serverHello, serverHello, serverKeyEx, serverKeyEx, serverHelloDone}, 0,
 			[][]byte{cat(serverHello, serverKeyEx, serverHelloDone)}},
+		{"certificate in fragments", [][]byte{serverHello, certHead, certTail, certDone}, 0,
+			[][]byte{cat(serverHello, certHead, certTail, certDone)}},
+		{"fragment lost", [][]byte{serverHello, certHead, certDone, cat(serverHello, certHead), cat(certTail, certDone)}, 0,
+			[][]byte{cat(serverHello, certHead, certDone, certTail)}},
 		{"resumption", [][]byte{serverHello, cat(changeCipher, finished)}, 0,
 			[][]byte{cat(serverHello, changeCipher, finished)}},
 		{"alert ends it", [][]byte{serverHello, fatalAlert}, 0, [][]byte{cat(serverHello, fatalAlert)}},
@@ -124,8 +137,8 @@ func readWithin(t *testing.T, j *flightJoiner, size int, d time.Duration) []byte
 	return nil
 }
 
-// TestFlightComplete checks the scan that ends a join on records cut
-// short or malformed: pion judges those, the joiner must not wait.
+// TestFlightComplete checks when a flight may go to pion, on flights
+// cut short or malformed: pion judges those, the joiner must not wait.
 func TestFlightComplete(t *testing.T) {
 	tests := []struct {
 		name string
@@ -133,15 +146,21 @@ func TestFlightComplete(t *testing.T) {
 		want bool
 	}{
 		{"server hello alone", serverHello, false},
-		{"with hello done", cat(serverHello, serverHelloDone), true},
+		{"psk flight", cat(serverHello, serverKeyEx, serverHelloDone), true},
+		{"key exchange missing", cat(serverHello, serverHelloDone), false},
+		{"certificate whole", cat(serverHello, certificate, certDone), true},
+		{"certificate head only", cat(serverHello, certHead, certDone), false},
+		{"certificate tail first", cat(serverHello, certTail, certHead, certDone), true},
 		{"record cut short", serverHello[:20], true},
 		{"trailing bytes", cat(serverHello, []byte{22, 0xfe}), true},
-		{"message cut short", record(contentHandshake, 0, handshakeMsg(msgServerHello, 70)[:30]), true},
-		{"encrypted handshake", cat(serverHello, finished), true},
+		{"message cut short", record(contentHandshake, 0, handshakeMsg(msgServerHello, 1, 70)[:30]), true},
+		{"encrypted record", cat(serverHello, finished), true},
 	}
 	for _, tt := range tests {
-		if got := flightComplete(tt.d); got != tt.want {
-			t.Errorf("flightComplete(%s) = %v, want %v", tt.name, got, tt.want)
+		var f flight
+		f.scan(tt.d)
+		if got := f.complete(); got != tt.want {
+			t.Errorf("complete(%s) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 	if !startsServerHello(serverHello) || startsServerHello(helloVerify) || startsServerHello(appData) {
