@@ -8,8 +8,8 @@
 //
 // A Session is one device's endpoint: one socket to one server, opened
 // through the dial.Func it is given with network "udp", so link shaping
-// (netem), source-address pools and, later, DTLS compose underneath; any
-// conn that keeps datagram boundaries will do. It costs one goroutine,
+// (netem) and source-address pools compose underneath, and DTLS on top;
+// any conn that keeps datagram boundaries will do. It costs one goroutine,
 // its reader, and one runtime timer. Start sends a request and never
 // blocks: its callback runs later on the reader goroutine (answers) or
 // the timer's (timeouts), one callback at a time per session, never on
@@ -138,6 +138,48 @@
 // ETag that differs from one transfer to the next of the same
 // representation (a client may compare ETags within a transfer, not
 // across). A full store (-d N) answers 4.06, by its help text.
+//
+// # DTLS
+//
+// Options.DTLS secures a session with DTLS 1.2 (RFC 6347; coaps, RFC 7252
+// §9) through pion/dtls/v2 v2.2.12: Dial runs the client handshake over
+// the dialed (and shaped) socket, then the session runs over the DTLS
+// conn. Supported:
+//
+//   - PSK (RFC 4279), a per-device identity and key; the default suite is
+//     LwM2M's mandatory TLS_PSK_WITH_AES_128_CCM_8, and the other PSK
+//     suites pion/dtls/v2 implements can be named (ParseCipherSuite).
+//   - Certificates: a device certificate sent when the server asks, the
+//     server's chain verified against RootCAs (or InsecureSkipVerify),
+//     and its name or IP address checked. CA makes a throwaway ECDSA
+//     P-256 CA, or loads the user's, and issues per-device certificates
+//     (about 150µs each, half of it crypto/x509 checking its own
+//     signature).
+//   - Session resumption (RFC 5246 §7.3, by session id) through a
+//     per-device SessionCache; Forget forces a full handshake, and
+//     DTLSHandshake tells whether a handshake resumed and how long it
+//     took. pion/dtls/v2 mistakes a full handshake whose server flight
+//     spans datagrams for a resumption and stalls; the session joins
+//     such a flight into one read beneath pion (flightJoiner).
+//   - HandshakeTimeout (15s) and FlightInterval (1s, not doubled by
+//     pion/dtls/v2); a failed handshake is a *HandshakeError, whose
+//     Timeout tells a server that never answered. A wrong PSK shows as a
+//     timeout against libcoap: it drops the Finished it cannot decrypt,
+//     as RFC 6347 §4.1.2.7 allows, rather than send an alert.
+//   - Close sends close_notify under a 1s write deadline, and a
+//     close_notify from the server ends the session (Options.Lost).
+//
+// Not supported: DTLS Connection ID (RFC 9146), which pion/dtls/v2 does
+// not implement, so a NAT rebinding or a changed source port ends the
+// association as it would for a device without it; DTLS 1.3; raw public
+// keys (RFC 7250); renegotiation; session tickets (RFC 5077).
+//
+// Cost: a DTLS session has four goroutines (the session's reader and
+// pion's handshake loop, reader and read helper) and about 40 KiB of
+// memory idle, most of it pion's: an 8 KiB read buffer held while its
+// reader waits, its goroutines' stacks, its handshake cache and cipher
+// state (BenchmarkIdleDTLSSessions). A plain session costs one goroutine
+// and about 6 KiB.
 //
 // # Not yet
 //

@@ -1,6 +1,7 @@
 package coap
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -116,3 +117,40 @@ func (e *MessageIDError) Error() string {
 
 // Kind returns "message_ids_exhausted".
 func (e *MessageIDError) Kind() string { return "message_ids_exhausted" }
+
+// HandshakeError ends a Dial whose DTLS handshake failed: the server
+// refused it with an alert (a certificate it rejects, or a wrong PSK when
+// the server says so rather than drop the client's Finished), the client
+// refused the server's certificate, the socket failed (an ICMP port
+// unreachable), or the handshake did not end within
+// DTLS.HandshakeTimeout (Timeout reports true). Match it with errors.As
+// and a *HandshakeError target.
+type HandshakeError struct {
+	Addr    string        // the server's
+	Elapsed time.Duration // from the first ClientHello to the failure
+	Err     error         // the cause
+}
+
+// Error says with whom, after how long and why.
+func (e *HandshakeError) Error() string {
+	took := e.Elapsed.Round(time.Millisecond).String()
+	if e.Timeout() {
+		return "coap: dtls handshake with " + e.Addr + " timed out after " + took
+	}
+	return "coap: dtls handshake with " + e.Addr + " failed after " + took + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// Timeout reports a handshake that ran out of time: the server never
+// answered, or a flight was lost too often.
+func (e *HandshakeError) Timeout() bool { return errors.Is(e.Err, context.DeadlineExceeded) }
+
+// Kind returns "dtls_handshake_timeout" or "dtls_handshake".
+func (e *HandshakeError) Kind() string {
+	if e.Timeout() {
+		return "dtls_handshake_timeout"
+	}
+	return "dtls_handshake"
+}

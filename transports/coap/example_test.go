@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/pion/dtls/v2"
+
 	"github.com/m2msim/m2msim/transports/coap"
 	"github.com/m2msim/m2msim/transports/coap/coaptest"
 )
@@ -67,4 +69,41 @@ func ExampleSession_Start() {
 	<-done
 	// Output:
 	// 2.05 after 1 transmission(s), separate: false
+}
+
+// A device secured with DTLS and a pre-shared key: Dial runs the
+// handshake, then requests go inside DTLS records.
+func ExampleDTLS() {
+	srv, err := coaptest.NewDTLSResponder(&dtls.Config{
+		PSK:             func([]byte) ([]byte, error) { return []byte("secretPSK"), nil },
+		PSKIdentityHint: []byte("hint"),
+		CipherSuites:    []dtls.CipherSuiteID{dtls.TLS_PSK_WITH_AES_128_CCM_8},
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	s, err := coap.Dial(context.Background(), coap.Options{Addr: srv.Addr(), Seed: 1, DTLS: &coap.DTLS{
+		Identity: []byte("urn:imei:490154203237518"), // rendered per device by the caller
+		Key:      []byte("secretPSK"),
+		Sessions: new(coap.SessionCache), // resume on the next Dial
+	}})
+	if err != nil {
+		log.Fatal(err) // a *coap.HandshakeError when the handshake fails
+	}
+	defer s.Close()
+	hs, _ := s.DTLSHandshake() // hs.Duration for a dtls_handshake latency
+	fmt.Println("resumed:", hs.Resumed)
+
+	req := &coap.Message{Type: coap.Confirmable, Code: coap.POST, Payload: []byte(`{"t":21.5}`)}
+	req.SetPath("/telemetry/device-1")
+	resp, err := s.Do(context.Background(), req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.Code, string(resp.Payload))
+	// Output:
+	// resumed: false
+	// 2.05 {"t":21.5}
 }

@@ -17,9 +17,12 @@ import (
 type Options struct {
 	Addr string    // host:port of the server
 	Dial dial.Func // dialed with network "udp"; nil: a plain net.Dialer
-	// DialTimeout bounds the dial (default 10s), a DTLS handshake
-	// included when Dial does one.
+	// DialTimeout bounds the dial (default 10s); a DTLS handshake has its
+	// own bound, DTLS.HandshakeTimeout.
 	DialTimeout time.Duration
+	// DTLS, when set, secures the session: Dial runs a DTLS 1.2
+	// handshake over the dialed socket (coaps); nil: plain CoAP.
+	DTLS *DTLS
 
 	// AckTimeout (ACK_TIMEOUT, 2s) and AckRandomFactor
 	// (ACK_RANDOM_FACTOR, 1.5, at least 1) set a confirmable request's
@@ -167,12 +170,13 @@ type Result struct {
 // NSTART). It is safe for concurrent use; no method blocks, except Do
 // and Ping, which wait for their exchange, and Close.
 type Session struct {
-	conn    net.Conn
-	o       Options // with defaults
-	c       *Counters
-	epoch   time.Time
-	closing chan struct{} // closed once the session has ended (Close or loss)
-	done    chan struct{} // closed when the reader goroutine has exited
+	conn      net.Conn
+	o         Options // with defaults
+	c         *Counters
+	epoch     time.Time
+	handshake *DTLSHandshake // nil without DTLS
+	closing   chan struct{}  // closed once the session has ended (Close or loss)
+	done      chan struct{}  // closed when the reader goroutine has exited
 
 	userClosed atomic.Bool // Close was called: no callback starts any more
 	inCall     atomic.Bool // a callback is running
@@ -207,16 +211,30 @@ type Session struct {
 // Dial opens the session's socket: one UDP socket per device, as a
 // server knows a device by its address and port. Dial works over any
 // conn o.Dial returns that keeps datagram boundaries (a shaped UDP conn,
-// a DTLS conn). It starts the session's one goroutine, its reader.
+// a DTLS conn). With o.DTLS it runs a DTLS handshake over that socket
+// first; a failed one is a *HandshakeError. It starts the session's one
+// goroutine, its reader.
 func Dial(ctx context.Context, o Options) (*Session, error) {
 	o = o.withDefaults()
+	if o.DTLS != nil {
+		if err := o.DTLS.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	dctx, cancel := context.WithTimeout(ctx, o.DialTimeout)
 	conn, err := o.Dial(dctx, "udp", o.Addr)
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("coap: dial %s: %w", o.Addr, err)
 	}
+	var hs *DTLSHandshake
+	if o.DTLS != nil {
+		if conn, hs, err = o.DTLS.handshake(ctx, conn, o.Addr); err != nil {
+			return nil, err
+		}
+	}
 	s := newSession(conn, o)
+	s.handshake = hs
 	go s.readLoop()
 	return s, nil
 }
@@ -233,6 +251,15 @@ func newSession(conn net.Conn, o Options) *Session {
 // LocalAddr returns the session's local address, by which the server
 // knows the device.
 func (s *Session) LocalAddr() net.Addr { return s.conn.LocalAddr() }
+
+// DTLSHandshake returns how long the session's DTLS handshake took and
+// whether it resumed a session; false for a session without DTLS.
+func (s *Session) DTLSHandshake() (DTLSHandshake, bool) {
+	if s.handshake == nil {
+		return DTLSHandshake{}, false
+	}
+	return *s.handshake, true
+}
 
 // Stats returns the counts of the session's Counters (shared with other
 // sessions when Options.Counters was given).

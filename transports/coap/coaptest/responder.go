@@ -77,27 +77,38 @@ func (r *Responder) serve() {
 		if err != nil || coap.Decode(buf[:n], &req) != nil {
 			continue
 		}
-		var resp coap.Message
-		switch {
-		case req.Code == coap.Empty && req.Type == coap.Confirmable:
-			resp = coap.Message{Type: coap.Reset, MessageID: req.MessageID}
-		case !req.Code.IsRequest() || req.Type > coap.NonConfirmable:
+		resp, ok := answer(&req, r.h, &mid)
+		if !ok {
 			continue
-		default:
+		}
+		if req.Code != coap.Empty {
 			r.requests.Add(1)
-			resp = coap.Message{Code: coap.Content, Payload: req.Payload}
-			if r.h != nil {
-				resp = *r.h(&req)
-			}
-			resp.Token = req.Token
-			resp.Type, resp.MessageID = coap.Acknowledgement, req.MessageID
-			if req.Type == coap.NonConfirmable {
-				mid++
-				resp.Type, resp.MessageID = coap.NonConfirmable, mid
-			}
 		}
 		if out, err = resp.AppendBinary(out[:0]); err == nil {
 			r.pc.WriteToUDPAddrPort(out, from)
 		}
 	}
+}
+
+// answer is a responder's answer to req: RST for a ping, h's response
+// (or an echo of the payload) piggybacked on the ACK of a CON or in a NON
+// numbered from *mid; false for what it ignores (answers, bad types).
+func answer(req *coap.Message, h coap.HandlerFunc, mid *uint16) (coap.Message, bool) {
+	switch {
+	case req.Code == coap.Empty && req.Type == coap.Confirmable:
+		return coap.Message{Type: coap.Reset, MessageID: req.MessageID}, true
+	case !req.Code.IsRequest() || req.Type > coap.NonConfirmable:
+		return coap.Message{}, false
+	}
+	resp := coap.Message{Code: coap.Content, Payload: req.Payload}
+	if h != nil {
+		resp = *h(req)
+	}
+	resp.Token = req.Token
+	resp.Type, resp.MessageID = coap.Acknowledgement, req.MessageID
+	if req.Type == coap.NonConfirmable {
+		*mid++
+		resp.Type, resp.MessageID = coap.NonConfirmable, *mid
+	}
+	return resp, true
 }
