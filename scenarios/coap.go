@@ -35,6 +35,7 @@ type CoAP struct {
 // CoAP defaults.
 const (
 	defaultCoAPPort     = "5683"
+	defaultCoAPSPort    = "5684"
 	defaultCoAPPath     = "/m2msim/{{group}}/{{index}}"
 	defaultCoAPCommand  = "/m2msim/{{group}}/{{index}}/cmd"
 	defaultCoAPQueue    = 64
@@ -74,6 +75,9 @@ func (g *Group) coapDefaults(has func(string) bool) {
 		g.CoAP = new(CoAP)
 	}
 	g.CoAP.withDefaults(scope(has, "coap"))
+	if g.DTLS != nil {
+		g.DTLS.withDefaults(scope(has, "dtls"))
+	}
 	if t := g.Telemetry; t != nil {
 		if !has("telemetry.phase") {
 			t.Phase = phaseRandom
@@ -236,15 +240,18 @@ func methodCode(m string) coap.Code {
 func normaliseCoAP(a string) (string, error) {
 	u, err := url.Parse(a)
 	switch {
-	case err != nil, u.Scheme != "coap", u.Opaque != "":
-		return "", fmt.Errorf("must be embedded or coap://host:port, got %q", a)
+	case err != nil, u.Scheme != "coap" && u.Scheme != "coaps", u.Opaque != "":
+		return "", fmt.Errorf("must be embedded, coap://host:port or coaps://host:port, got %q", a)
 	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
 		return "", fmt.Errorf("must be only coap://host:port (each flow gives its own path), got %q", a)
 	case u.Hostname() == "":
 		return "", fmt.Errorf("has no host, got %q", a)
 	}
 	port := u.Port()
-	if port == "" {
+	switch {
+	case port == "" && u.Scheme == "coaps":
+		port = defaultCoAPSPort
+	case port == "":
 		port = defaultCoAPPort
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
@@ -262,6 +269,10 @@ func (t Target) CoAPAddr() string {
 	}
 	return u.Host
 }
+
+// CoAPSecure reports whether CoAP groups speak DTLS to their server
+// (coaps://).
+func (t Target) CoAPSecure() bool { return strings.HasPrefix(t.CoAP, "coaps://") }
 
 // CoAPEmbedded reports whether CoAP groups run against m2msim's own CoAP
 // server, which then plays the backend: it times what devices send end
@@ -309,6 +320,9 @@ func (s *Scenario) validateProtocols(t *tree) {
 			if g.CoAP != nil {
 				t.add(p+".coap", "applies to protocol: coap groups only")
 			}
+			if g.DTLS != nil {
+				t.add(p+".dtls", "applies to protocol: coap groups only")
+			}
 			if g.Link.NATTimeout != 0 {
 				t.add(p+".link.nat_timeout", "applies to CoAP groups (UDP) only: an idle TCP connection keeps its NAT binding with keepalive")
 			}
@@ -327,8 +341,16 @@ func (s *Scenario) validateProtocols(t *tree) {
 		t.add("target.coap", "no group speaks CoAP: add protocol: coap to a group, or remove target.coap")
 	}
 	for i := range s.Groups {
-		if g := &s.Groups[i]; g.IsCoAP() {
-			g.validateCoAP(t, fmt.Sprintf("groups[%d]", i), s.Target.CoAPEmbedded())
+		g, p := &s.Groups[i], fmt.Sprintf("groups[%d]", i)
+		if !g.IsCoAP() {
+			continue
+		}
+		g.validateCoAP(t, p, s.Target.CoAPEmbedded())
+		switch {
+		case g.DTLS != nil:
+			g.DTLS.validate(t, p+".dtls", s.Target.CoAPSecure())
+		case s.Target.CoAPSecure():
+			t.add(p+".dtls", "required: target.coap is coaps://, so the group needs a key or certificates")
 		}
 	}
 }

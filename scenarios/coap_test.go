@@ -22,7 +22,7 @@ func TestParseCoAPProblems(t *testing.T) {
 		{"a CoAP target and no CoAP group", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, telemetry: {every: 1s}}\n",
 			[]string{"target.coap: no group speaks CoAP"}},
 		{"bad CoAP target", head + "target: {coap: 'tcp://h:1'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s}}\n",
-			[]string{"target.coap: must be embedded or coap://host:port"}},
+			[]string{"target.coap: must be embedded, coap://host:port or coaps://host:port"}},
 		{"MQTT keys in a CoAP group", head + "target: {coap: 'coap://h'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s, topic: a, qos: 1}}\n",
 			[]string{"groups[0].telemetry.topic: is MQTT's", "groups[0].telemetry.qos: is MQTT's"}},
 		{"CoAP keys in an MQTT group", head + "groups:\n  - {count: 1, telemetry: {every: 1s, path: /a, method: PUT}}\n",
@@ -105,6 +105,7 @@ type eventTally struct {
 	kinds  map[sim.EventKind]int
 	groups map[[2]int]int // {group, kind}
 	named  map[string]int
+	errs   map[string]int // Err of failures, by kind
 }
 
 func (e *eventTally) Record(ev sim.Event) {
@@ -114,6 +115,12 @@ func (e *eventTally) Record(ev sim.Event) {
 	e.groups[[2]int{ev.Group, int(ev.Kind)}]++
 	if ev.Kind == sim.Counted {
 		e.named[ev.Metric]++
+	}
+	if ev.Err != "" {
+		if e.errs == nil {
+			e.errs = map[string]int{}
+		}
+		e.errs[ev.Kind.String()+":"+ev.Err]++
 	}
 }
 

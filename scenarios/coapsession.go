@@ -23,6 +23,10 @@ type coapConnector struct {
 	// server is the embedded server when it is the target: a device's
 	// command resource is made there before the device observes it.
 	server *coapserver.Server
+	// dtls holds the groups' DTLS settings, by group index; nil entries
+	// for plain CoAP.
+	dtls []*dtlsGroup
+	s    *Scenario
 }
 
 // Connect opens the device's socket. CoAP has no handshake: the session
@@ -48,11 +52,20 @@ func (c *coapConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim
 	if o.MaxRetransmit == 0 {
 		o.MaxRetransmit = -1 // the scenario's 0: sent once
 	}
+	gi, base := c.s.groupIndex(spec.Device)
+	if dg := c.dtls[gi]; dg != nil {
+		v := sim.Vars{ID: spec.ClientID, Index: spec.Device - base, Device: spec.Device, Group: g.Name}
+		var err error
+		if o.DTLS, err = dg.options(spec.Device, &v); err != nil {
+			return nil, err
+		}
+	}
 	s, err := coap.Dial(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	cs := &coapSession{s: s, h: h}
+	handshook(s, h)
+	cs := &coapSession{s: s, h: h, secure: o.DTLS != nil}
 	if t := g.Telemetry; t != nil {
 		cs.methods[sim.FlowTelemetry] = methodCode(t.Method)
 	}
@@ -115,6 +128,7 @@ type coapSession struct {
 	s       *coap.Session
 	h       sim.Handler
 	methods [sim.FlowReply + 1]coap.Code
+	secure  bool // over DTLS
 }
 
 // Send starts the request: confirmable when the engine awaits it.
@@ -140,9 +154,16 @@ func (c *coapSession) ended(ref sim.Ref, r coap.Result) {
 	for range r.Transmissions - 1 {
 		c.h.Count("coap_retransmit")
 	}
+	var timeout *coap.TimeoutError
 	switch {
-	case r.Err != nil:
+	case r.Err != nil && c.secure && errors.As(r.Err, &timeout) && !timeout.Acked:
+		// A DTLS session the server no longer answers (it restarted, or a
+		// NAT moved the device to a port the server does not know) is
+		// over: the device handshakes again, as a real one does.
 		c.h.Failed(ref, r.Err)
+		c.h.Count("dtls_session_lost")
+		_ = c.s.Close()
+		c.h.Lost(r.Err)
 	case r.Response == nil:
 		c.h.Acked(ref) // a suppressed response: nothing more is due
 	case r.Response.Code.Class() == 2:

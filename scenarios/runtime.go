@@ -78,7 +78,16 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		mq.dial = shaped
 	}
-	co := &coapConnector{addr: s.Target.CoAPAddr(), seed: seed, dial: shaped, group: s.groupOf}
+	co := &coapConnector{addr: s.Target.CoAPAddr(), seed: seed, dial: shaped, group: s.groupOf, s: s,
+		dtls: make([]*dtlsGroup, len(s.Groups))}
+	for i := range s.Groups {
+		if d := s.Groups[i].DTLS; d != nil {
+			if co.dtls[i], err = d.prepare(); err != nil {
+				rt.Close()
+				return nil, fmt.Errorf("groups[%d]: %w", i, err)
+			}
+		}
+	}
 	if s.Speaks(ProtocolCoAP) && s.Target.CoAPEmbedded() {
 		if err := rt.openCoAP(s, log); err != nil {
 			rt.Close()
@@ -152,6 +161,19 @@ func (s *Scenario) Speaks(p string) bool {
 		}
 	}
 	return false
+}
+
+// groupIndex returns the index of fleet device dev's group, and the
+// fleet index of that group's first device.
+func (s *Scenario) groupIndex(dev int) (int, int) {
+	base := 0
+	for i := range s.Groups {
+		if dev < base+s.Groups[i].Count {
+			return i, base
+		}
+		base += s.Groups[i].Count
+	}
+	return len(s.Groups) - 1, base - s.Groups[len(s.Groups)-1].Count
 }
 
 // groupOf returns the group of fleet device dev.

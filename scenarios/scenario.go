@@ -64,8 +64,9 @@ type Group struct {
 	Count int    `yaml:"count"`
 	// Protocol is mqtt (the default) or coap.
 	Protocol string `yaml:"protocol"`
-	// CoAP sets a coap group's message layer.
+	// CoAP sets a coap group's message layer, DTLS its security.
 	CoAP      *CoAP         `yaml:"coap"`
+	DTLS      *DTLS         `yaml:"dtls"`
 	ClientID  *sim.Template `yaml:"client_id"`
 	Connect   Connect       `yaml:"connect"`
 	Reconnect Reconnect     `yaml:"reconnect"`

@@ -1,0 +1,240 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/coap/coaptest"
+)
+
+func TestParseDTLSProblems(t *testing.T) {
+	const head = "version: 1\nname: t\nduration: 1s\n"
+	group := func(target, dtls string) string {
+		return head + "target: {coap: '" + target + "'}\ngroups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s}" + dtls + "}\n"
+	}
+	cases := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"coaps without dtls", group("coaps://h", ""), []string{"groups[0].dtls: required: target.coap is coaps://"}},
+		{"dtls over plain coap", group("coap://h", ", dtls: {key: k}"), []string{"groups[0].dtls: needs target.coap: coaps://host:port"}},
+		{"two keys", group("coaps://h", ", dtls: {key: k, key_hex: 'ab'}"), []string{"groups[0].dtls.key: give one of key, key_hex and key_env"}},
+		{"bad hex", group("coaps://h", ", dtls: {key_hex: 'zz'}"), []string{"groups[0].dtls.key_hex: must be hex digits"}},
+		{"nothing to authenticate with", group("coaps://h", ", dtls: {}"), []string{"groups[0].dtls: give a pre-shared key"}},
+		{"key and certificates", group("coaps://h", ", dtls: {key: k, insecure: true}"), []string{"a pre-shared key and certificates"}},
+		{"suite that does not fit", group("coaps://h", ", dtls: {key: k, cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8]}"),
+			[]string{"groups[0].dtls.cipher_suites[0]: TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 does not fit"}},
+		{"unknown suite", group("coaps://h", ", dtls: {key: k, cipher_suites: [TLS_NOPE]}"), []string{"groups[0].dtls.cipher_suites[0]:"}},
+		{"CA halves", group("coaps://h", ", dtls: {insecure: true, client_certificates: true, client_ca_cert: a.pem}"),
+			[]string{"client_ca_cert and client_ca_key go together"}},
+	}
+	for _, c := range cases {
+		_, err := Parse("t.yaml", []byte(c.doc))
+		if err == nil {
+			t.Errorf("%s: Parse = nil, want problems %q", c.name, c.want)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: Parse problems\n%v\nwant one containing %q", c.name, err, w)
+			}
+		}
+	}
+	s, err := Parse("t.yaml", []byte(group("coaps://127.0.0.1", ", dtls: {key: secret}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Target.CoAP != "coaps://127.0.0.1:5684" || s.Groups[0].DTLS.Identity.String() != "{{id}}" || !s.Groups[0].DTLS.Resumption {
+		t.Errorf("target %q, identity %q, resumption %v: want port 5684, {{id}}, true",
+			s.Target.CoAP, s.Groups[0].DTLS.Identity, s.Groups[0].DTLS.Resumption)
+	}
+}
+
+// runDTLS runs a short CoAP fleet over DTLS PSK against a libcoap server
+// and returns what it recorded.
+func runDTLS(t *testing.T, flavour string, devices int, extra, connect string) *eventTally {
+	t.Helper()
+	const key = "m2msim-psk-secret"
+	srv := coaptest.StartServer(t, flavour, "-k", key, "-h", "hint", "-d", "2000")
+	s, err := Parse("dtls.yaml", fmt.Appendf(nil, `version: 1
+name: dtls
+seed: 6
+duration: 3s
+drain: 5s
+target: {coap: "coaps://%s"}
+groups:
+  - name: sensors
+    protocol: coap
+    count: %d
+    connect: {rate: 500/s, timeout: 20s%s}
+    dtls: {identity: "dev-{{index}}", key: %s%s}
+    telemetry: {every: 1s, path: "/s/{{index}}", method: PUT}
+    requests: {every: 1s, path: /time}
+`, srv.SecureAddr(), devices, connect, key, extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// A fleet over DTLS PSK against both of libcoap's DTLS builds: every
+// device completes its handshake, every exchange is answered, and the
+// handshakes are measured.
+func TestRunCoAPOverDTLSAgainstLibcoap(t *testing.T) {
+	for _, flavour := range []string{"gnutls", "openssl"} {
+		t.Run(flavour, func(t *testing.T) {
+			const n = 100
+			rec := runDTLS(t, flavour, n, "", "")
+			k := rec.kinds
+			if k[sim.Connected] != n || k[sim.ConnectFailed] != 0 || rec.named["dtls_full_handshake"] != n {
+				t.Errorf("connected %d, failed %d, full handshakes %d: want %d, 0, %d", k[sim.Connected], k[sim.ConnectFailed],
+					rec.named["dtls_full_handshake"], n, n)
+			}
+			if k[sim.Published] < 2*n || k[sim.Acked] != k[sim.Published] || k[sim.RequestAnswered] != k[sim.RequestSent] {
+				t.Errorf("published %d, acked %d, requests %d answered %d: want >= %d, all acked and answered",
+					k[sim.Published], k[sim.Acked], k[sim.RequestSent], k[sim.RequestAnswered], 2*n)
+			}
+			if m := rec.kinds[sim.Measured]; m < n {
+				t.Errorf("%d measurements, want a dtls_handshake latency per device (%d)", m, n)
+			}
+		})
+	}
+}
+
+// A wrong key fails every connect as a DTLS handshake failure, within
+// the handshake timeout, and the run still ends on time.
+func TestRunCoAPOverDTLSWrongKey(t *testing.T) {
+	const key = "the-right-key"
+	srv := coaptest.StartServer(t, "gnutls", "-k", key, "-h", "hint")
+	s, err := Parse("dtls.yaml", fmt.Appendf(nil, `version: 1
+name: dtls
+seed: 6
+duration: 4s
+drain: 1s
+target: {coap: "coaps://%s"}
+groups:
+  - name: sensors
+    protocol: coap
+    count: 5
+    reconnect: {backoff: none}
+    dtls: {key: wrong, handshake_timeout: 3s}
+    telemetry: {every: 1s}
+`, srv.SecureAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := e.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// libcoap's GnuTLS build drops a Finished it cannot check rather than
+	// send an alert: the handshake times out.
+	failed := rec.errs["connect_failed:dtls_handshake"] + rec.errs["connect_failed:dtls_handshake_timeout"]
+	if k := rec.kinds; k[sim.Connected] != 0 || k[sim.ConnectFailed] != 5 || failed != 5 {
+		t.Errorf("connected %d, failed %d (%v), unfinished %d: want none connected, all 5 failed as DTLS handshakes",
+			k[sim.Connected], k[sim.ConnectFailed], rec.errs, k[sim.ConnectUnfinished])
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the run took %v, want it to end within its duration and drain plus a handshake timeout", d)
+	}
+}
+
+// Per-report devices connect for each report: with resumption on, every
+// handshake after a device's first offers its cached session; off, each
+// is a full one.
+func TestRunCoAPOverDTLSResumption(t *testing.T) {
+	for _, resume := range []bool{true, false} {
+		t.Run(fmt.Sprint("resumption=", resume), func(t *testing.T) {
+			rec := runDTLS(t, "openssl", 10, fmt.Sprintf(", resumption: %v", resume), ", mode: per-report")
+			full, resumed := rec.named["dtls_full_handshake"], rec.named["dtls_resumed"]
+			t.Logf("full handshakes %d, resumed %d, connects %d", full, resumed, rec.kinds[sim.Connected])
+			switch {
+			case rec.kinds[sim.Connected] < 20:
+				t.Errorf("%d connects, want >= 20 (10 per-report devices, reports every second)", rec.kinds[sim.Connected])
+			case resume && resumed == 0:
+				t.Errorf("resumption on: %d resumed of %d handshakes, want some", resumed, full+resumed)
+			case !resume && resumed != 0:
+				t.Errorf("resumption off: %d handshakes resumed, want none", resumed)
+			}
+		})
+	}
+}
+
+// Behind a NAT that forgets an idle binding, a DTLS device's next record
+// leaves from a port the server does not know: the server drops it, the
+// exchange times out, and the device handshakes again. The result shows
+// the rebindings and the handshakes they cost.
+func TestRunCoAPOverDTLSThroughAForgetfulNAT(t *testing.T) {
+	const key = "m2msim-psk-secret"
+	srv := coaptest.StartServer(t, "gnutls", "-k", key, "-h", "hint", "-d", "100")
+	s, err := Parse("nat.yaml", fmt.Appendf(nil, `version: 1
+name: nat
+seed: 7
+duration: 6s
+drain: 2s
+target: {coap: "coaps://%s"}
+groups:
+  - name: sensors
+    protocol: coap
+    count: 5
+    connect: {timeout: 10s}
+    reconnect: {backoff: fixed, initial: 100ms}
+    link: {nat_timeout: 700ms}
+    coap: {ack_timeout: 300ms, max_retransmit: 1}
+    dtls: {key: %s}
+    telemetry: {every: 1s, path: "/n/{{index}}", method: PUT}
+`, srv.SecureAddr(), key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	rebinds, lost := rec.named["nat_rebind"], rec.named["dtls_session_lost"]
+	handshakes := rec.named["dtls_full_handshake"] + rec.named["dtls_resumed"]
+	t.Logf("rebindings %d, sessions lost %d, handshakes %d (%d resumed), connects %d", rebinds, lost, handshakes,
+		rec.named["dtls_resumed"], rec.kinds[sim.Connected])
+	if rebinds < 5 || lost < 5 || handshakes < 10 || rec.kinds[sim.Connected] != handshakes {
+		t.Errorf("rebindings %d, sessions lost %d, handshakes %d: want each device to rebind, lose its session and handshake again",
+			rebinds, lost, handshakes)
+	}
+}
