@@ -275,3 +275,48 @@ groups:
 		t.Errorf("%d failures, want none", n)
 	}
 }
+
+// A report larger than one CoAP message goes block-wise (Block1), to the
+// embedded server and to libcoap's, and arrives whole.
+func TestRunCoAPBlockwiseReports(t *testing.T) {
+	lib := coaptest.StartServer(t, "notls", "-d", "100")
+	for _, target := range []string{"embedded", "coap://" + lib.Addr()} {
+		t.Run(strings.SplitN(target, ":", 2)[0], func(t *testing.T) {
+			s, err := Parse("block.yaml", fmt.Appendf(nil, `version: 1
+name: block
+seed: 8
+duration: 3s
+target: {coap: "%s"}
+groups:
+  - name: cameras
+    protocol: coap
+    count: 5
+    telemetry: {every: 1s, path: "/img/{{index}}", method: PUT, size: 5000B}
+`, target))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt, err := Open(t.Context(), s, 8, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rt.Close()
+			rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+			e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Run(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			k := rec.kinds
+			if k[sim.Published] < 10 || k[sim.Acked] != k[sim.Published] || rec.named["coap_block_uploads"] != k[sim.Published] {
+				t.Errorf("published %d, acked %d, block-wise uploads %d: want >= 10, all acked, all block-wise (errors %v)",
+					k[sim.Published], k[sim.Acked], rec.named["coap_block_uploads"], rec.errs)
+			}
+			if target == "embedded" && k[sim.Delivered] != k[sim.Published] {
+				t.Errorf("delivered %d of %d: the server must hand over each whole body, token and all", k[sim.Delivered], k[sim.Published])
+			}
+		})
+	}
+}

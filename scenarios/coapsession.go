@@ -141,11 +141,31 @@ func (c *coapSession) Send(m sim.Message) error {
 	if req.Code != coap.GET {
 		req.Payload = m.Payload
 	}
+	if len(req.Payload) > maxSinglePayload {
+		return c.upload(req, m.Ref)
+	}
 	var done func(coap.Result)
 	if ref := m.Ref; ref != 0 {
 		done = func(r coap.Result) { c.ended(ref, r) }
 	}
 	return c.s.Start(req, done)
+}
+
+// maxSinglePayload is the largest payload sent in one message: RFC 7252
+// §4.6 keeps a message within 1,152 bytes, so larger ones go block-wise.
+const maxSinglePayload = 1024
+
+// upload sends a payload too large for one message in Block1 blocks (RFC
+// 7959): its acknowledgement is the final block's response.
+func (c *coapSession) upload(req *coap.Message, ref sim.Ref) error {
+	req.Type = coap.Confirmable
+	return c.s.Upload(req, coap.TransferOptions{}, func(t coap.TransferResult) {
+		c.h.Count("coap_block_uploads")
+		if ref != 0 {
+			// Each block's first send is not a retransmission.
+			c.ended(ref, coap.Result{Response: t.Response, Err: t.Err, Transmissions: t.Transmissions - max(t.Blocks, 1) + 1})
+		}
+	})
 }
 
 // ended reports an exchange's outcome: its retransmissions, its response
