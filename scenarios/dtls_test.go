@@ -3,11 +3,14 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/coap"
 	"github.com/m2msim/m2msim/transports/coap/coaptest"
 )
 
@@ -63,14 +66,14 @@ func runDTLS(t *testing.T, flavour string, devices int, extra, connect string) *
 	s, err := Parse("dtls.yaml", fmt.Appendf(nil, `version: 1
 name: dtls
 seed: 6
-duration: 3s
+duration: 5s
 drain: 5s
 target: {coap: "coaps://%s"}
 groups:
   - name: sensors
     protocol: coap
     count: %d
-    connect: {rate: 500/s, timeout: 20s%s}
+    connect: {rate: 1000/s, timeout: 20s%s}
     dtls: {identity: "dev-{{index}}", key: %s%s}
     telemetry: {every: 1s, path: "/s/{{index}}", method: PUT}
     requests: {every: 1s, path: /time}
@@ -96,22 +99,22 @@ groups:
 	return rec
 }
 
-// A fleet over DTLS PSK against both of libcoap's DTLS builds: every
-// device completes its handshake, every exchange is answered, and the
-// handshakes are measured.
+// 1,000 devices over DTLS PSK against each of libcoap's DTLS builds:
+// every device completes its handshake, every exchange is answered, and
+// the handshakes are measured.
 func TestRunCoAPOverDTLSAgainstLibcoap(t *testing.T) {
 	for _, flavour := range []string{"gnutls", "openssl"} {
 		t.Run(flavour, func(t *testing.T) {
-			const n = 100
+			const n = 1000
 			rec := runDTLS(t, flavour, n, "", "")
 			k := rec.kinds
 			if k[sim.Connected] != n || k[sim.ConnectFailed] != 0 || rec.named["dtls_full_handshake"] != n {
 				t.Errorf("connected %d, failed %d, full handshakes %d: want %d, 0, %d", k[sim.Connected], k[sim.ConnectFailed],
 					rec.named["dtls_full_handshake"], n, n)
 			}
-			if k[sim.Published] < 2*n || k[sim.Acked] != k[sim.Published] || k[sim.RequestAnswered] != k[sim.RequestSent] {
+			if k[sim.Published] < 3*n || k[sim.Acked] != k[sim.Published] || k[sim.RequestAnswered] != k[sim.RequestSent] {
 				t.Errorf("published %d, acked %d, requests %d answered %d: want >= %d, all acked and answered",
-					k[sim.Published], k[sim.Acked], k[sim.RequestSent], k[sim.RequestAnswered], 2*n)
+					k[sim.Published], k[sim.Acked], k[sim.RequestSent], k[sim.RequestAnswered], 3*n)
 			}
 			if m := rec.kinds[sim.Measured]; m < n {
 				t.Errorf("%d measurements, want a dtls_handshake latency per device (%d)", m, n)
@@ -236,5 +239,64 @@ groups:
 	if rebinds < 5 || lost < 5 || handshakes < 10 || rec.kinds[sim.Connected] != handshakes {
 		t.Errorf("rebindings %d, sessions lost %d, handshakes %d: want each device to rebind, lose its session and handshake again",
 			rebinds, lost, handshakes)
+	}
+}
+
+// Certificates both ways against libcoap's OpenSSL build, which asks each
+// device for a certificate and checks it against the CA: every device
+// gets its own, issued at connect from the CA files the scenario names,
+// and checks the server's against the same CA.
+func TestRunCoAPOverDTLSWithCertificates(t *testing.T) {
+	ca, err := coap.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := ca.KeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key")
+	if err := os.WriteFile(caFile, ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := coaptest.StartServer(t, "openssl", append(coaptest.ServerPKI(t, ca), "-d", "500")...)
+	s, err := Parse("x509.yaml", fmt.Appendf(nil, `version: 1
+name: x509
+seed: 9
+duration: 3s
+drain: 5s
+target: {coap: "coaps://%s"}
+groups:
+  - name: trackers
+    protocol: coap
+    count: 200
+    connect: {rate: 1000/s, timeout: 20s}
+    dtls: {ca: %q, client_certificates: true, client_ca_cert: %q, client_ca_key: %q}
+    telemetry: {every: 1s, path: "/t/{{index}}", method: PUT}
+`, srv.SecureAddr(), caFile, caFile, keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 9, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	k := rec.kinds
+	if k[sim.Connected] != 200 || k[sim.ConnectFailed] != 0 || k[sim.Published] < 400 || k[sim.Acked] != k[sim.Published] {
+		t.Errorf("connected %d, failed %d (%v), published %d, acked %d: want 200, 0, >= 400, all acked",
+			k[sim.Connected], k[sim.ConnectFailed], rec.errs, k[sim.Published], k[sim.Acked])
 	}
 }
