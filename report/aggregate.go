@@ -66,6 +66,7 @@ func (c *Collector) resultOf(status Status, elapsed time.Duration, st *state) *R
 	}
 	r.Stages = c.stageResults(st.stages)
 	r.Groups = c.groupResults(st.groups)
+	r.Protocols = c.protocolResults(st.groups)
 	if st.summaryOnly {
 		return r
 	}

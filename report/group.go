@@ -227,3 +227,49 @@ func (c *Collector) timedDevices() []int {
 	}
 	return out
 }
+
+// ProtocolResult is the figures of all the groups that speak one
+// protocol, their latencies merged from the groups' histograms.
+type ProtocolResult struct {
+	Protocol  string           `json:"protocol"`
+	Groups    int              `json:"groups"`
+	Devices   int              `json:"devices"`
+	Messages  Messages         `json:"messages"`
+	Commands  Commands         `json:"commands"`
+	Requests  Requests         `json:"requests"`
+	LatencyMS Latencies        `json:"latency_ms"`
+	Counts    map[string]int64 `json:"counts,omitempty"`
+}
+
+// protocolResults merges the groups of each protocol, in order of first
+// appearance; nil unless the run's groups speak two or more.
+func (c *Collector) protocolResults(all []groupAcc) []ProtocolResult {
+	var order []string
+	byProto := map[string]*groupAcc{}
+	out := map[string]*ProtocolResult{}
+	for i := range all {
+		p := c.info.Groups[i].Protocol
+		if p == "" {
+			p = "mqtt"
+		}
+		if byProto[p] == nil {
+			order = append(order, p)
+			byProto[p], out[p] = &groupAcc{}, &ProtocolResult{Protocol: p}
+		}
+		byProto[p].merge(&all[i])
+		out[p].Groups++
+		out[p].Devices += c.info.Groups[i].Devices
+	}
+	if len(order) < 2 {
+		return nil
+	}
+	res := make([]ProtocolResult, len(order))
+	for i, p := range order {
+		g := byProto[p]
+		r := out[p]
+		r.Messages, r.Commands, r.Requests = messagesOf(&g.counts, &g.timed), commandsOf(&g.counts), requestsOf(&g.counts)
+		r.LatencyMS, r.Counts = groupLatencies(g), maps.Clone(g.named)
+		res[i] = *r
+	}
+	return res
+}

@@ -50,6 +50,8 @@ type Result struct {
 	Errors     ErrorCounts       `json:"errors"`
 	Stages     []StageResult     `json:"stages,omitempty"`
 	Groups     []GroupResult     `json:"groups,omitempty"`
+	// Protocols sums the groups by protocol, when the run mixes them.
+	Protocols []ProtocolResult `json:"protocols,omitempty"`
 	Series     Series            `json:"series"`
 	Thresholds []ThresholdResult `json:"thresholds"`
 	// Metrics holds the measurements everything above derives from; nil
