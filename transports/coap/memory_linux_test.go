@@ -54,11 +54,10 @@ func BenchmarkIdleSessions(b *testing.B) {
 
 // BenchmarkIdleDTLSSessions measures what an idle DTLS device costs this
 // process: 1,000 PSK sessions with coap-server-gnutls, a separate
-// process, so the server's memory is not counted. pion/dtls/v2 keeps two
-// goroutines per conn (its handshake loop, alive to answer a
-// retransmitted final flight, and its reader, which holds an 8 KiB read
-// buffer and a helper goroutine while it waits), beside the session's
-// own reader.
+// process, so the server's memory is not counted. Once the handshake is
+// over the session's own record layer carries it, on its one goroutine:
+// pion's conn would keep two more, a third per read, and an 8 KiB
+// buffer.
 func BenchmarkIdleDTLSSessions(b *testing.B) {
 	const n = 1000
 	srv := coaptest.StartServer(b, "gnutls", "-k", testPSKKey, "-h", "m2msim-hint")
