@@ -353,6 +353,28 @@ func (h *handoffConn) SetReadDeadline(t time.Time) error {
 	return h.Conn.SetReadDeadline(t)
 }
 
+// SetWriteDeadline sets the socket's write deadline, unless the record
+// layer has the socket.
+func (h *handoffConn) SetWriteDeadline(t time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.detached {
+		return nil
+	}
+	return h.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline sets both deadlines, unless the record layer has the
+// socket.
+func (h *handoffConn) SetDeadline(t time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.detached {
+		return nil
+	}
+	return h.Conn.SetDeadline(t)
+}
+
 // handoff closes pion's conn dc without a word on the wire and returns
 // the record layer that carries the session from here on, with the keys
 // and sequence numbers dc ended with.
