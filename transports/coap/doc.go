@@ -77,8 +77,8 @@
 //
 // Options.DTLS secures a session with DTLS 1.2 (RFC 6347; coaps, RFC 7252
 // §9) through pion/dtls/v2 v2.2.12: Dial runs the client handshake over
-// the dialed (and shaped) socket, then the session runs over the DTLS
-// conn. Supported:
+// the dialed (and shaped) socket, then the session's messages travel in
+// DTLS records. Supported:
 //
 //   - PSK (RFC 4279), a per-device identity and key; the default suite is
 //     LwM2M's mandatory TLS_PSK_WITH_AES_128_CCM_8, and the other PSK
