@@ -1,12 +1,18 @@
 package coap
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/pion/dtls/v2"
@@ -128,7 +134,9 @@ func (d *DTLS) handshake(ctx context.Context, conn net.Conn, addr string) (net.C
 		store = &sessionStore{c: d.Sessions}
 		under = &flightJoiner{Conn: conn}
 	}
+	tap := &handoffConn{Conn: under, raw: conn}
 	cfg := d.config(addr, store)
+	cfg.KeyLogWriter = &tap.keys
 	timeout := d.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
@@ -136,13 +144,19 @@ func (d *DTLS) handshake(ctx context.Context, conn net.Conn, addr string) (net.C
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	dc, err := dtls.ClientWithContext(hctx, under, cfg)
+	dc, err := dtls.ClientWithContext(hctx, tap, cfg)
 	took := time.Since(start)
 	if err != nil {
 		conn.Close()
 		return nil, nil, &HandshakeError{Addr: addr, Elapsed: took, Err: handshakeCause(err)}
 	}
-	return &dtlsConn{Conn: dc, raw: conn}, &DTLSHandshake{Duration: took, Resumed: store.resumed(dc)}, nil
+	hs := &DTLSHandshake{Duration: took, Resumed: store.resumed(dc)}
+	rc, err := tap.handoff(dc, hs.Resumed)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return rc, hs, nil
 }
 
 // handshakeCause strips pion's own HandshakeError, which HandshakeError
@@ -207,18 +221,215 @@ func (d *DTLS) certConfig(cfg *dtls.Config, addr string) {
 	}
 }
 
-// dtlsConn is a DTLS conn whose Close cannot hang: the close_notify
-// alert is written with a deadline on the socket beneath, which is then
-// closed.
-type dtlsConn struct {
-	*dtls.Conn
-	raw net.Conn // the dialed socket
+// handoffConn is the socket as pion's conn sees it. After the handshake
+// the session's own record layer (recordConn) takes over and pion's conn
+// is closed, so pion keeps no goroutines, buffers or state for an idle
+// device. Until then handoffConn keeps the datagrams of the client's last
+// flight (resent if the server resends its own after an abbreviated
+// handshake) and keeps from pion any application data the server sends
+// as the handshake ends, for the record layer; at the handoff it cuts
+// pion off the socket without a close_notify and without closing it.
+type handoffConn struct {
+	net.Conn          // what pion reads and writes: the socket, or a flightJoiner on it
+	raw      net.Conn // the socket
+
+	keys keyLog // the client random and master secret, from pion
+
+	mu           sync.Mutex // guards the fields below: pion reads and writes from two goroutines
+	detached     bool
+	readSince    bool     // a datagram went to pion since the last write
+	flight       [][]byte // the datagrams written since the last read
+	early        [][]byte // application data for the record layer
+	hello        bool     // a ServerHello was read: serverRandom and suite are set
+	serverRandom [32]byte
+	suite        CipherSuite
+	sealed       bool   // the client sent a record in epoch 1: lastSeq is set
+	lastSeq      uint64 // the highest record sequence number sent in epoch 1
 }
 
-// Close sends close_notify and closes the socket.
-func (c *dtlsConn) Close() error {
-	c.raw.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
-	return c.Conn.Close()
+// Read hands pion the next datagram that is not application data.
+func (h *handoffConn) Read(b []byte) (int, error) {
+	for {
+		n, err := h.Conn.Read(b)
+		h.mu.Lock()
+		switch {
+		case h.detached:
+			if err == nil && n > 0 {
+				h.early = append(h.early, bytes.Clone(b[:n]))
+			}
+			h.mu.Unlock()
+			return 0, io.EOF
+		case err == nil && n > recordHeaderLen && b[0] == contentApplicationData:
+			h.early = append(h.early, bytes.Clone(b[:n]))
+			h.mu.Unlock()
+			continue
+		case err == nil:
+			h.readSince = true
+			h.noteHello(b[:n])
+		}
+		h.mu.Unlock()
+		return n, err
+	}
+}
+
+// Write sends a datagram of pion's, and keeps it as part of the flight.
+func (h *handoffConn) Write(b []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.detached {
+		return len(b), nil
+	}
+	if h.readSince {
+		h.flight, h.readSince = nil, false
+	}
+	h.flight = append(h.flight, bytes.Clone(b))
+	h.noteSeq(b)
+	return h.Conn.Write(b)
+}
+
+// noteHello takes the server random and the cipher suite from a
+// ServerHello in datagram d (RFC 5246 §7.4.1.3). h.mu must be held.
+func (h *handoffConn) noteHello(d []byte) {
+	for len(d) > 0 {
+		size, ok := recordSize(d)
+		if !ok {
+			return
+		}
+		if random, suite, ok := parseServerHello(d[:size]); ok {
+			h.hello, h.serverRandom, h.suite = true, random, suite
+		}
+		d = d[size:]
+	}
+}
+
+// noteSeq notes the sequence numbers of pion's records in epoch 1, so the
+// record layer goes on after them. h.mu must be held.
+func (h *handoffConn) noteSeq(d []byte) {
+	for len(d) > 0 {
+		size, ok := recordSize(d)
+		if !ok {
+			return
+		}
+		if binary.BigEndian.Uint16(d[3:5]) == 1 {
+			seq := recordSeq(d)
+			if !h.sealed || seq > h.lastSeq {
+				h.sealed, h.lastSeq = true, seq
+			}
+		}
+		d = d[size:]
+	}
+}
+
+// state returns what the record layer needs, once the handshake is over.
+func (h *handoffConn) state() (*handshakeState, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clientRandom, master, ok := h.keys.get()
+	if !ok || !h.hello || !h.sealed {
+		return nil, errors.New("coap: dtls handoff: the handshake's keys were not seen")
+	}
+	return &handshakeState{epoch: 1, seq: h.lastSeq + 1, clientRandom: clientRandom,
+		serverRandom: h.serverRandom, suite: h.suite, master: master}, nil
+}
+
+// Close closes the socket, unless the record layer has it.
+func (h *handoffConn) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.detached {
+		return nil
+	}
+	return h.Conn.Close()
+}
+
+// SetReadDeadline sets the socket's read deadline, by which pion ends a
+// read, unless the record layer has the socket.
+func (h *handoffConn) SetReadDeadline(t time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.detached {
+		return nil
+	}
+	return h.Conn.SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the socket's write deadline, unless the record
+// layer has the socket.
+func (h *handoffConn) SetWriteDeadline(t time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.detached {
+		return nil
+	}
+	return h.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline sets both deadlines, unless the record layer has the
+// socket.
+func (h *handoffConn) SetDeadline(t time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.detached {
+		return nil
+	}
+	return h.Conn.SetDeadline(t)
+}
+
+// handoff closes pion's conn dc without a word on the wire and returns
+// the record layer that carries the session from here on, with the keys
+// and sequence numbers dc ended with.
+func (h *handoffConn) handoff(dc *dtls.Conn, resumed bool) (*recordConn, error) {
+	h.mu.Lock()
+	h.detached = true
+	h.mu.Unlock()
+	h.raw.SetReadDeadline(time.Unix(1, 0)) // ends pion's pending read
+	dc.Close()                             // returns once pion's goroutines have
+	if err := h.raw.SetReadDeadline(time.Time{}); err != nil {
+		return nil, fmt.Errorf("coap: dtls handoff: %w", err)
+	}
+	hs, err := h.state()
+	if err != nil {
+		return nil, err
+	}
+	var final [][]byte
+	if resumed { // the client's flight was the handshake's last
+		final = h.flight
+	}
+	return newRecordConn(h.raw, hs, final, h.early)
+}
+
+// keyLog takes the client random and master secret from pion's key log
+// (NSS key log format, "CLIENT_RANDOM <hex> <hex>"). They go nowhere
+// else: the record layer needs them, as pion's conn did.
+type keyLog struct {
+	mu           sync.Mutex // guards the fields below: pion writes from its handshake goroutine
+	ok           bool
+	clientRandom [32]byte
+	master       []byte
+}
+
+// Write parses one key log line.
+func (k *keyLog) Write(line []byte) (int, error) {
+	f := strings.Fields(string(line))
+	if len(f) != 3 || f[0] != "CLIENT_RANDOM" {
+		return 0, fmt.Errorf("coap: unexpected key log line %q", f)
+	}
+	random, err1 := hex.DecodeString(f[1])
+	master, err2 := hex.DecodeString(f[2])
+	if err := errors.Join(err1, err2); err != nil || len(random) != 32 {
+		return 0, fmt.Errorf("coap: unexpected key log line: %w", err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.ok, k.master = true, master
+	copy(k.clientRandom[:], random)
+	return len(line), nil
+}
+
+func (k *keyLog) get() ([32]byte, []byte, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.clientRandom, k.master, k.ok
 }
 
 // quietLoggers gives pion a logger that drops everything: the package

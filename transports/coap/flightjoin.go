@@ -255,3 +255,30 @@ func (f *flight) whole(seq uint16) bool {
 	}
 	return found && covered >= total
 }
+
+// recordSeq returns the sequence number of record r.
+func recordSeq(r []byte) uint64 {
+	return uint64(binary.BigEndian.Uint16(r[5:7]))<<32 | uint64(binary.BigEndian.Uint32(r[7:11]))
+}
+
+// parseServerHello returns the random and the cipher suite of a ServerHello
+// in record r (RFC 5246 §7.4.1.3), if r holds one whole.
+func parseServerHello(r []byte) (random [32]byte, suite CipherSuite, ok bool) {
+	fragments(r, func(fr fragment) {
+		ok = ok || fr.typ == msgServerHello && fr.off == 0 && fr.size == fr.total
+	})
+	if !ok {
+		return random, 0, false
+	}
+	body := r[recordHeaderLen:]
+	for body[0] != msgServerHello { // skip the messages before it
+		body = body[handshakeHeaderLen+int(uint24(body[9:12])):]
+	}
+	m := body[handshakeHeaderLen : handshakeHeaderLen+int(uint24(body[9:12]))]
+	// server_version(2) random(32) session_id<0..32> cipher_suite(2)
+	if len(m) < 35 || len(m) < 35+int(m[34])+2 {
+		return random, 0, false
+	}
+	copy(random[:], m[2:34])
+	return random, CipherSuite(binary.BigEndian.Uint16(m[35+int(m[34]):])), true
+}
