@@ -16,6 +16,48 @@
 // Put and OnUpdate let an engine play the backend: Put changes a
 // resource and notifies its observers (server-pushed commands), and
 // OnUpdate reports what devices write, with when it arrived.
+//
+// # DTLS
+//
+// With Config.DTLS the server also listens for CoAP over DTLS 1.2
+// (coaps, RFC 7252 §9; pion/dtls/v2) on a second socket (SecureAddr):
+// with a pre-shared key (one for every client, or one per identity) or
+// a certificate, client certificates optional or required. Its clients
+// share the resources, observers, workers and Stats with plain ones;
+// OnUpdate is given a *DTLSPeer, which carries the client's PSK
+// identity or certificates.
+//
+// pion's udp listener reads the socket (one goroutine) and hands each
+// client's datagrams to its own conn, keyed by address. Each handshake
+// runs on its own goroutine with a deadline (HandshakeTimeout), at most
+// MaxHandshakes (64) at once, so a client that vanishes mid-handshake
+// holds one slot for that long and the others go on; pion v2's own
+// Listener.Accept would run them one after another. A goroutine whose
+// handshake succeeds stays as its session's reader, handing decrypted
+// datagrams to the workers as the plain reader does; answers and
+// notifications are encrypted and sent through the session's conn. A
+// client is its session: its observations, duplicates and uploads are
+// not another session's from the same address, and its observations end
+// when its session does: on its close_notify, after IdleTimeout (5
+// minutes) without a datagram from it, at Close, or when it sends a new
+// ClientHello from the same address (it restarted: RFC 6347 §4.2.8; it
+// gets its new session one handshake retransmission, about a second,
+// later). MaxSessions (10,000) bounds the sessions; past it ClientHellos
+// are ignored. Stats count handshakes completed and failed, sessions
+// refused, expired and open.
+//
+// Cost and pace (2 shared cores, loopback; BenchmarkIdleDTLSPeers,
+// BenchmarkDTLSHandshakes): an idle DTLS client costs the server 4
+// goroutines (its reader, and pion's handshake loop, record reader and
+// read helper) and about 32 KiB of heap and 14 KiB of stacks, 46 KiB
+// resident; a plain client costs nothing until it observes or uploads.
+// Full PSK handshakes with a cookie exchange run at 2,100-3,100/s one at
+// a time and 2,900-4,500/s with 64 at once, clients included in the
+// same process.
+//
+// Not supported: session resumption (the server keeps no session
+// cache, so every handshake is a full one), DTLS Connection ID (RFC
+// 9146), raw public keys, DTLS 1.3.
 package server
 
 import (

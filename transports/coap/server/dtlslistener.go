@@ -46,9 +46,8 @@ type dtlsListener struct {
 type session struct {
 	addr  netip.AddrPort
 	peer  *DTLSPeer
-	conn  atomic.Pointer[dtls.Conn] // nil once the session ended
-	raw   net.Conn                  // the conn beneath, to bound close_notify's write
-	last  atomic.Int64              // UnixNano of the last datagram received
+	conn  atomic.Pointer[conns] // nil once the session ended
+	last  atomic.Int64          // UnixNano of the last datagram received
 	ended atomic.Bool
 	idle  atomic.Bool // ended by the janitor
 }
@@ -162,6 +161,7 @@ func (l *dtlsListener) handshake(udpConn net.Conn) {
 	<-l.slots
 	if err != nil {
 		l.s.st.add(cHandshakeFailures)
+		l.s.log.Debug("DTLS handshake failed", "peer", udpConn.RemoteAddr(), "err", err)
 		raw.Close()
 		l.n.Add(-1)
 		return
@@ -176,6 +176,23 @@ func (l *dtlsListener) handshake(udpConn net.Conn) {
 	l.serve(ss)
 }
 
+// conns are a session's DTLS conn and the conn beneath it, through which
+// its close_notify's write is bounded. A session lets go of them when it
+// ends: the duplicate caches and uploads that still name it keep a
+// small struct, not pion's buffers.
+type conns struct {
+	dc  *dtls.Conn
+	raw net.Conn
+}
+
+// close sends close_notify, within closeNotifyTimeout, and closes both
+// conns.
+func (c *conns) close() {
+	c.raw.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
+	c.dc.Close()
+	c.raw.Close()
+}
+
 // newSession makes the session of an established conn.
 func newSession(conn *dtls.Conn, raw net.Conn) *session {
 	ua, _ := raw.RemoteAddr().(*net.UDPAddr)
@@ -183,9 +200,9 @@ func newSession(conn *dtls.Conn, raw net.Conn) *session {
 		ua = &net.UDPAddr{}
 	}
 	st := conn.ConnectionState()
-	ss := &session{addr: ua.AddrPort(), raw: raw,
+	ss := &session{addr: ua.AddrPort(),
 		peer: &DTLSPeer{UDPAddr: ua, Identity: st.IdentityHint, Certificates: st.PeerCertificates}}
-	ss.conn.Store(conn)
+	ss.conn.Store(&conns{dc: conn, raw: raw})
 	ss.last.Store(time.Now().UnixNano())
 	return ss
 }
@@ -207,7 +224,7 @@ func (l *dtlsListener) add(ss *session) bool {
 func (l *dtlsListener) serve(ss *session) {
 	defer l.end(ss)
 	ep := endpoint{addr: ss.addr, sess: ss}
-	conn := ss.conn.Load()
+	conn := ss.conn.Load().dc
 	s := l.s
 	for {
 		d := s.buffer()
@@ -232,10 +249,7 @@ func (l *dtlsListener) serve(ss *session) {
 // end closes ss and forgets it: its observations end with it.
 func (l *dtlsListener) end(ss *session) {
 	ss.ended.Store(true)
-	conn := ss.conn.Swap(nil)
-	ss.raw.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
-	conn.Close()
-	ss.raw.Close()
+	ss.conn.Swap(nil).close()
 	l.s.obs.forget(endpoint{addr: ss.addr, sess: ss})
 	l.mu.Lock()
 	delete(l.sessions, ss)
@@ -284,20 +298,19 @@ func (l *dtlsListener) expire(now time.Time) {
 
 // shut closes the session's conn, so that its reader ends it.
 func (ss *session) shut() {
-	if conn := ss.conn.Load(); conn != nil {
-		ss.raw.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
-		conn.Close()
+	if c := ss.conn.Load(); c != nil {
+		c.close()
 	}
 }
 
 // write sends b to the client through its session; after the session
 // ended, b is dropped.
 func (ss *session) write(b []byte, st *counters) {
-	conn := ss.conn.Load()
-	if conn == nil {
+	c := ss.conn.Load()
+	if c == nil {
 		return
 	}
-	if _, err := conn.Write(b); err != nil && !ss.ended.Load() {
+	if _, err := c.dc.Write(b); err != nil && !ss.ended.Load() {
 		st.add(cWriteErrors)
 	}
 }
