@@ -52,7 +52,7 @@ type DTLSConfig struct {
 	// again (default 1s).
 	HandshakeTimeout, FlightInterval time.Duration
 	// MaxHandshakes bounds the handshakes in progress (default 64); the
-	// ClientHellos of more wait in a backlog of 128 and past it are
+	// ClientHellos of more wait in a backlog of 1024 and past it are
 	// dropped: their clients send them again a FlightInterval later.
 	MaxHandshakes int
 	// MaxSessions bounds the sessions, established or in their
@@ -62,6 +62,12 @@ type DTLSConfig struct {
 	// IdleTimeout ends a session its client has sent nothing on for
 	// that long (default 5 minutes), with its observations.
 	IdleTimeout time.Duration
+	// SessionCache is how many sessions the server keeps for clients to
+	// resume (an abbreviated handshake, RFC 5246 §7.3; coap.DTLS's
+	// Sessions offers them), the oldest forgotten first: default
+	// 10,000, about 200 bytes each; negative: none, every handshake is
+	// a full one.
+	SessionCache int
 }
 
 // The default suites, in order of preference.
@@ -90,6 +96,9 @@ func (d DTLSConfig) withDefaults() DTLSConfig {
 	d.MaxSessions = or(d.MaxSessions, 10_000)
 	if d.IdleTimeout <= 0 {
 		d.IdleTimeout = 5 * time.Minute
+	}
+	if d.SessionCache == 0 {
+		d.SessionCache = 10_000
 	}
 	if d.CipherSuites == nil {
 		d.CipherSuites = defaultCertSuites
@@ -136,13 +145,17 @@ func (d *DTLSConfig) validate() error {
 	return nil
 }
 
-// pion builds pion's configuration, shared by every handshake.
-func (d *DTLSConfig) pion() *dtls.Config {
+// pion builds pion's configuration, shared by every handshake, with
+// cache as its session store (nil: none).
+func (d *DTLSConfig) pion(cache *sessionCache) *dtls.Config {
 	cfg := &dtls.Config{
 		FlightInterval: d.FlightInterval,
 		LoggerFactory:  quietLoggers{},
 		// A ClientHello's cookie exchange (HelloVerifyRequest) stays on:
 		// it keeps the server from amplifying a spoofed source's flood.
+	}
+	if cache != nil {
+		cfg.SessionStore = cache
 	}
 	for _, s := range d.CipherSuites {
 		cfg.CipherSuites = append(cfg.CipherSuites, dtls.CipherSuiteID(s))

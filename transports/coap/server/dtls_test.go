@@ -338,19 +338,33 @@ func TestDTLSIdle(t *testing.T) {
 	dialDTLS(t, srv, "dev-2", coap.Options{DTLS: d}) // room again
 }
 
-// TestDTLSRehandshake: a client that starts over from the same address
-// without ending its session (a reboot, a NAT reusing its port) gets a
-// new session: its ClientHello ends the old one, whose observation ends
+// recorder is a client's socket that keeps the last ClientHello sent.
+type recorder struct {
+	net.Conn
+	hello []byte
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if len(b) > 13 && b[0] == 22 && b[13] == 1 {
+		r.hello = append(r.hello[:0], b...)
+	}
+	return r.Conn.Write(b)
+}
+
+// TestDTLSRehandshake: a late copy of a client's ClientHello leaves its
+// session be; a client that starts over from the same address without
+// ending its session (a reboot, a NAT reusing its port) gets a new
+// session: its ClientHello ends the old one, whose observation ends
 // with it.
 func TestDTLSRehandshake(t *testing.T) {
 	srv := start(t, server.Config{DTLS: pskConfig()})
 	srv.Put("/cmd", []byte("0"))
-	var sock net.Conn
+	var sock *recorder
 	local := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}
 	dialFrom := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{LocalAddr: local}).DialContext(ctx, network, addr)
-		sock = c
-		return c, err
+		sock = &recorder{Conn: c}
+		return sock, err
 	}
 	old := dialDTLS(t, srv, "dev-1", coap.Options{Dial: dialFrom})
 	var o observer
@@ -358,6 +372,13 @@ func TestDTLSRehandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "registration", func() bool { return srv.Stats().Observers == 1 })
+	sock.Conn.Write(sock.hello) // a retransmission the network delayed
+	if r := do(t, old, req(coap.Confirmable, coap.GET, "/cmd", "")); r.Code != coap.Content {
+		t.Errorf("GET after a late ClientHello = %v, want 2.05", r)
+	}
+	if st := srv.Stats(); st.DTLSSessions != 1 || st.Observers != 1 {
+		t.Errorf("Stats = %+v after a late ClientHello, want the session kept", st)
+	}
 	local = sock.LocalAddr().(*net.UDPAddr)
 	sock.Close() // the device reboots: no close_notify
 
@@ -371,5 +392,32 @@ func TestDTLSRehandshake(t *testing.T) {
 	}
 	if st := srv.Stats(); st.DTLSHandshakes != 2 || st.DTLSSessions != 1 || st.Observers != 0 {
 		t.Errorf("Stats = %+v, want the old session and its observation gone", st)
+	}
+}
+
+// TestDTLSResumption: a client that kept its session resumes it in an
+// abbreviated handshake, and OnUpdate still learns its identity; with
+// no session cache on the server its handshake is a full one.
+func TestDTLSResumption(t *testing.T) {
+	for _, size := range []int{0, -1} {
+		srv := start(t, server.Config{DTLS: &server.DTLSConfig{Key: []byte(testKey), SessionCache: size}})
+		peers := make(chan net.Addr, 2)
+		srv.OnUpdate(func(_ string, _ []byte, peer net.Addr, _ time.Time) { peers <- peer })
+		d := &coap.DTLS{Identity: []byte("dev-1"), Key: []byte(testKey), Sessions: &coap.SessionCache{}}
+		for i := range 2 {
+			s := dial(t, srv.SecureAddr(), coap.Options{DTLS: d, Seed: 1, Stream: uint64(i)})
+			do(t, s, req(coap.Confirmable, coap.PUT, "/x", "1"))
+			hs, _ := s.DTLSHandshake()
+			if want := i == 1 && size == 0; hs.Resumed != want {
+				t.Errorf("SessionCache %d, handshake %d: Resumed = %v, want %v", size, i, hs.Resumed, want)
+			}
+			if p := (<-peers).(*server.DTLSPeer); string(p.Identity) != "dev-1" {
+				t.Errorf("SessionCache %d, handshake %d: identity %q", size, i, p.Identity)
+			}
+			s.Close()
+		}
+		if st := srv.Stats(); st.DTLSHandshakes != 2 || (st.DTLSResumed == 1) != (size == 0) {
+			t.Errorf("SessionCache %d: Stats = %+v", size, st)
+		}
 	}
 }

@@ -29,6 +29,7 @@ type dtlsListener struct {
 	s      *Server
 	c      DTLSConfig
 	cfg    *dtls.Config
+	cache  *sessionCache // nil: no resumption
 	ln     net.Listener
 	ctx    context.Context // ends every handshake at close
 	cancel context.CancelFunc
@@ -68,9 +69,13 @@ func listenDTLS(s *Server, plainAddr string) (*dtlsListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: dtls: resolve %s: %w", addr, err)
 	}
-	l := &dtlsListener{s: s, c: c, cfg: c.pion(), slots: make(chan struct{}, c.MaxHandshakes),
+	l := &dtlsListener{s: s, c: c, slots: make(chan struct{}, c.MaxHandshakes),
 		stop: make(chan struct{}), sessions: make(map[*session]struct{})}
-	lc := udp.ListenConfig{AcceptFilter: l.acceptable}
+	if c.SessionCache > 0 {
+		l.cache = newSessionCache(c.SessionCache)
+	}
+	l.cfg = c.pion(l.cache)
+	lc := udp.ListenConfig{AcceptFilter: l.acceptable, Backlog: handshakeBacklog}
 	if l.ln, err = lc.Listen("udp", ua); err != nil {
 		return nil, fmt.Errorf("server: dtls: listen on %s: %w", addr, err)
 	}
@@ -79,6 +84,11 @@ func listenDTLS(s *Server, plainAddr string) (*dtlsListener, error) {
 	l.wg.Go(l.janitor)
 	return l, nil
 }
+
+// handshakeBacklog is how many new clients may wait for a handshake
+// slot: pion's default, 128, made a burst of 200 clients lose 8
+// ClientHellos to 64 slots, and their handshakes a second each.
+const handshakeBacklog = 1024
 
 // acceptable tells pion's reader whether a datagram from a new address
 // may open a conn: a ClientHello (a handshake record whose message is of
@@ -103,22 +113,38 @@ func clientHello(b []byte) bool {
 }
 
 // rawConn is a session's conn beneath pion. Once the handshake is done,
-// a ClientHello of epoch 0 from the client means it starts anew (it
-// rebooted, or a NAT gave its port to another device): RFC 6347 §4.2.8
-// lets the server then end the old association. rawConn does so by
-// closing itself, which ends the session; the client's next ClientHello
-// (a FlightInterval later) finds no conn for its address and opens a
-// new one. Without it the client would stay shut out until IdleTimeout.
+// a ClientHello of epoch 0 from the client with a new random means it
+// starts anew (it rebooted, or a NAT gave its port to another device):
+// RFC 6347 §4.2.8 lets the server then end the old association. rawConn
+// does so by closing itself, which ends the session; the client's next
+// ClientHello (a FlightInterval later) finds no conn for its address and
+// opens a new one. Without it the client would stay shut out until
+// IdleTimeout. A late copy of the handshake's own ClientHello (the same
+// random) passes to pion, which ignores it.
 type rawConn struct {
 	net.Conn
+	random      [32]byte // the random of the handshake's last ClientHello; read by Read only
 	established atomic.Bool
 }
+
+// helloRandom is where a ClientHello's random sits in its datagram:
+// after the record header (13 bytes), the handshake header (12) and the
+// client version (2).
+const helloRandom = 27
 
 // Read reads the client's next datagram; on a new ClientHello after the
 // handshake it closes the conn and returns io.EOF.
 func (c *rawConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
-	if err == nil && c.established.Load() && clientHello(b[:n]) {
+	if err != nil || n < helloRandom+32 || !clientHello(b[:n]) {
+		return n, err
+	}
+	random := b[helloRandom : helloRandom+32]
+	if !c.established.Load() {
+		copy(c.random[:], random)
+		return n, err
+	}
+	if string(random) != string(c.random[:]) {
 		c.Conn.Close()
 		return 0, io.EOF
 	}
@@ -168,7 +194,7 @@ func (l *dtlsListener) handshake(udpConn net.Conn) {
 	}
 	l.s.st.add(cHandshakes)
 	raw.established.Store(true)
-	ss := newSession(conn, raw)
+	ss := l.newSession(conn, raw)
 	if !l.add(ss) {
 		l.end(ss)
 		return
@@ -194,14 +220,19 @@ func (c *conns) close() {
 }
 
 // newSession makes the session of an established conn.
-func newSession(conn *dtls.Conn, raw net.Conn) *session {
+// A resumed session's peer is the one its full handshake authenticated.
+func (l *dtlsListener) newSession(conn *dtls.Conn, raw net.Conn) *session {
 	ua, _ := raw.RemoteAddr().(*net.UDPAddr)
 	if ua == nil {
 		ua = &net.UDPAddr{}
 	}
 	st := conn.ConnectionState()
-	ss := &session{addr: ua.AddrPort(),
-		peer: &DTLSPeer{UDPAddr: ua, Identity: st.IdentityHint, Certificates: st.PeerCertificates}}
+	peer, resumed := l.cache.established(st.SessionID,
+		&DTLSPeer{UDPAddr: ua, Identity: st.IdentityHint, Certificates: st.PeerCertificates})
+	if resumed {
+		l.s.st.add(cDTLSResumed)
+	}
+	ss := &session{addr: ua.AddrPort(), peer: peer}
 	ss.conn.Store(&conns{dc: conn, raw: raw})
 	ss.last.Store(time.Now().UnixNano())
 	return ss

@@ -30,9 +30,10 @@
 // pion's udp listener reads the socket (one goroutine) and hands each
 // client's datagrams to its own conn, keyed by address. Each handshake
 // runs on its own goroutine with a deadline (HandshakeTimeout), at most
-// MaxHandshakes (64) at once, so a client that vanishes mid-handshake
-// holds one slot for that long and the others go on; pion v2's own
-// Listener.Accept would run them one after another. A goroutine whose
+// MaxHandshakes (64) at once, the ClientHellos of up to 1024 more
+// waiting, so a client that vanishes mid-handshake holds one slot for
+// that long and the others go on; pion v2's own Listener.Accept would
+// run them one after another. A goroutine whose
 // handshake succeeds stays as its session's reader, handing decrypted
 // datagrams to the workers as the plain reader does; answers and
 // notifications are encrypted and sent through the session's conn. A
@@ -40,11 +41,11 @@
 // not another session's from the same address, and its observations end
 // when its session does: on its close_notify, after IdleTimeout (5
 // minutes) without a datagram from it, at Close, or when it sends a new
-// ClientHello from the same address (it restarted: RFC 6347 §4.2.8; it
-// gets its new session one handshake retransmission, about a second,
-// later). MaxSessions (10,000) bounds the sessions; past it ClientHellos
-// are ignored. Stats count handshakes completed and failed, sessions
-// refused, expired and open.
+// ClientHello (a new random) from the same address (it restarted: RFC
+// 6347 §4.2.8; it gets its new session one handshake retransmission,
+// about a second, later). MaxSessions (10,000) bounds the sessions; past it ClientHellos
+// are ignored. Stats count handshakes completed, resumed and failed,
+// sessions refused, expired and open.
 //
 // Cost and pace (2 shared cores, loopback; BenchmarkIdleDTLSPeers,
 // BenchmarkDTLSHandshakes): an idle DTLS client costs the server 4
@@ -55,9 +56,14 @@
 // a time and 2,900-4,500/s with 64 at once, clients included in the
 // same process.
 //
-// Not supported: session resumption (the server keeps no session
-// cache, so every handshake is a full one), DTLS Connection ID (RFC
-// 9146), raw public keys, DTLS 1.3.
+// Sessions are cached for resumption (RFC 5246 §7.3: SessionCache,
+// 10,000 by default): a client that kept its session (coap.DTLS's
+// Sessions) resumes it in an abbreviated handshake, and OnUpdate is
+// given the identity its full handshake authenticated.
+//
+// Not supported: DTLS Connection ID (RFC 9146), which pion/dtls/v2 does
+// not implement, so a client whose address changes must handshake
+// again; raw public keys (RFC 7250); DTLS 1.3.
 package server
 
 import (
