@@ -130,3 +130,31 @@ func BenchmarkIdleDTLSPeers(b *testing.B) {
 		cmd.Wait()
 	}
 }
+
+// BenchmarkDTLSSessions is BenchmarkServerSessions over DTLS: 64 PSK
+// sessions doing CON GET round trips. It reports requests per second.
+func BenchmarkDTLSSessions(b *testing.B) {
+	srv := start(b, server.Config{ExchangeLifetime: time.Second, DTLS: &server.DTLSConfig{Key: []byte(testKey)}})
+	srv.Put("/sensors/temp", []byte(`{"t":21.5}`))
+	var counters coap.Counters
+	sessions := make(chan *coap.Session, 64)
+	for i := range cap(sessions) {
+		d := &coap.DTLS{Identity: []byte("dev-" + strconv.Itoa(i)), Key: []byte(testKey)}
+		sessions <- dial(b, srv.SecureAddr(), coap.Options{Seed: 5, Stream: uint64(i), Counters: &counters, ExchangeLifetime: -1, DTLS: d})
+	}
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		s := <-sessions
+		m := req(coap.Confirmable, coap.GET, "/sensors/temp", "")
+		for pb.Next() {
+			if _, err := s.Do(context.Background(), m); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(counters.Snapshot().Codes[coap.Content])/time.Since(start).Seconds(), "req/s")
+}

@@ -50,11 +50,13 @@
 // Cost and pace (2 shared cores, loopback; BenchmarkIdleDTLSPeers,
 // BenchmarkDTLSHandshakes): an idle DTLS client costs the server 4
 // goroutines (its reader, and pion's handshake loop, record reader and
-// read helper) and about 32 KiB of heap and 14 KiB of stacks, 46 KiB
+// read helper), 31-33 KiB of heap and 14 KiB of stacks, 45-47 KB
 // resident; a plain client costs nothing until it observes or uploads.
-// Full PSK handshakes with a cookie exchange run at 2,100-3,100/s one at
-// a time and 2,900-4,500/s with 64 at once, clients included in the
-// same process.
+// Full PSK handshakes with a cookie exchange, 32 clients in the same
+// process, run at 2,000-2,750/s one at a time and 2,200-3,100/s with 64
+// at once: on two cores handshakes are CPU-bound, and the slots keep
+// slow clients from holding others up rather than add speed. Resumed
+// ones run at 3,650-5,200/s.
 //
 // Sessions are cached for resumption (RFC 5246 §7.3: SessionCache,
 // 10,000 by default): a client that kept its session (coap.DTLS's
