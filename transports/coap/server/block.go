@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/m2msim/m2msim/transports/coap"
@@ -10,7 +9,7 @@ import (
 // uploadKey names a Block1 upload: the client and the resource (RFC 7959
 // §2.5 matches blocks by endpoint and request options).
 type uploadKey struct {
-	from netip.AddrPort
+	from endpoint
 	path string
 }
 

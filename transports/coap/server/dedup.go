@@ -1,9 +1,6 @@
 package server
 
-import (
-	"net/netip"
-	"time"
-)
+import "time"
 
 // dedup remembers a worker's recent requests with the answers sent, so
 // that a duplicate (a retransmission whose ACK was lost, or a datagram
@@ -19,7 +16,7 @@ type dedup struct {
 }
 
 type dedupEntry struct {
-	from  netip.AddrPort
+	from  endpoint
 	at    time.Time
 	reply []byte // the answer to send again, when has (a NON request gets none)
 	mid   uint16
@@ -35,14 +32,14 @@ func newDedup(entries int, life time.Duration) dedup {
 	return dedup{e: make([]dedupEntry, n), life: life}
 }
 
-func (d *dedup) slot(from netip.AddrPort, mid uint16) *dedupEntry {
-	h := shard(from) ^ uint32(mid)*0x9e3779b1
+func (d *dedup) slot(from endpoint, mid uint16) *dedupEntry {
+	h := shard(from.addr) ^ uint32(mid)*0x9e3779b1
 	return &d.e[h&uint32(len(d.e)-1)]
 }
 
 // lookup reports whether (from, mid) was seen within the lifetime, with
 // the answer it got (nil for none).
-func (d *dedup) lookup(from netip.AddrPort, mid uint16, now time.Time) (bool, []byte) {
+func (d *dedup) lookup(from endpoint, mid uint16, now time.Time) (bool, []byte) {
 	e := d.slot(from, mid)
 	if !e.used || e.mid != mid || e.from != from || now.Sub(e.at) >= d.life {
 		return false, nil
@@ -54,7 +51,7 @@ func (d *dedup) lookup(from netip.AddrPort, mid uint16, now time.Time) (bool, []
 }
 
 // store remembers (from, mid) and its answer, copied.
-func (d *dedup) store(from netip.AddrPort, mid uint16, now time.Time, reply []byte) {
+func (d *dedup) store(from endpoint, mid uint16, now time.Time, reply []byte) {
 	e := d.slot(from, mid)
 	e.from, e.mid, e.at, e.used, e.has = from, mid, now, true, reply != nil
 	e.reply = append(e.reply[:0], reply...)

@@ -55,3 +55,35 @@ func Example() {
 	// idle
 	// reboot
 }
+
+// A DTLS listener beside the plain one: devices with a pre-shared key
+// speak coaps to SecureAddr, and the backend learns their PSK identity.
+func ExampleDTLSConfig() {
+	key := []byte("fleet-wide-key")
+	srv, err := server.StartConfig("127.0.0.1:0", nil, server.Config{DTLS: &server.DTLSConfig{Key: key}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	who := make(chan string, 1)
+	srv.OnUpdate(func(path string, _ []byte, peer net.Addr, _ time.Time) {
+		who <- path + " from " + string(peer.(*server.DTLSPeer).Identity)
+	})
+
+	ctx := context.Background()
+	dtls := &coap.DTLS{Identity: []byte("dev-1"), Key: key}
+	dev, err := coap.Dial(ctx, coap.Options{Addr: srv.SecureAddr(), DTLS: dtls, Seed: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer dev.Close()
+	put := &coap.Message{Type: coap.Confirmable, Code: coap.PUT, Payload: []byte("on")}
+	put.SetPath("/state")
+	resp, err := dev.Do(ctx, put)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.Code, <-who, srv.Stats().DTLSSessions)
+	// Output:
+	// 2.01 /state from dev-1 1
+}

@@ -57,7 +57,7 @@ func FuzzHandle(f *testing.F) {
 		if len(data) >= maxDatagram {
 			return
 		}
-		d := &datagram{from: from}
+		d := &datagram{from: endpoint{addr: from}}
 		for range 2 {
 			d.n, d.at = copy(d.b[:], data), time.Now()
 			w.handle(d)

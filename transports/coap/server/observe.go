@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"math/rand/v2"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -20,7 +19,7 @@ type observers struct {
 
 	mu      sync.Mutex // guards the fields below; taken after store.mu when both are held
 	byPath  map[string][]*observer
-	peers   map[netip.AddrPort]*peer
+	peers   map[endpoint]*peer
 	n       int
 	pending map[noteKey]*note
 	timer   *time.Timer
@@ -36,7 +35,7 @@ type observers struct {
 // from its own counter, so that no id repeats to it within 65,536
 // notifications however many other clients the server notifies.
 type peer struct {
-	addr netip.AddrPort
+	addr endpoint
 	mid  uint16
 	list []*observer
 }
@@ -57,7 +56,7 @@ func (o *observer) tok() []byte { return o.token[:o.tlen] }
 
 // noteKey names a confirmable notification: its recipient and id.
 type noteKey struct {
-	to  netip.AddrPort
+	to  endpoint
 	mid uint16
 }
 
@@ -74,7 +73,7 @@ type note struct {
 func (ob *observers) init(s *Server) {
 	ob.s = s
 	ob.byPath = make(map[string][]*observer)
-	ob.peers = make(map[netip.AddrPort]*peer)
+	ob.peers = make(map[endpoint]*peer)
 	ob.pending = make(map[noteKey]*note)
 	ob.rng = rand.New(rand.NewPCG(s.c.Seed, 0x0b5e))
 	ob.arena = make([]byte, 0, 32)
@@ -82,7 +81,7 @@ func (ob *observers) init(s *Server) {
 
 // register adds or renews the observer (from, token) of the resource at
 // path, false when MaxObservers are registered already.
-func (ob *observers) register(from netip.AddrPort, token []byte, path string) bool {
+func (ob *observers) register(from endpoint, token []byte, path string) bool {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	p := ob.peers[from]
@@ -93,6 +92,9 @@ func (ob *observers) register(from netip.AddrPort, token []byte, path string) bo
 			ob.byPath[path] = append(ob.byPath[path], o)
 		}
 		return true
+	}
+	if from.sess != nil && from.sess.ended.Load() {
+		return false // its session ended while the request waited: forget has run
 	}
 	if ob.n >= ob.s.c.MaxObservers {
 		ob.s.st.add(cRefused)
@@ -125,11 +127,21 @@ func (p *peer) find(token []byte) *observer {
 
 // deregister removes the observer (from, token), if any (a GET with
 // Observe 1, RFC 7641 §3.6).
-func (ob *observers) deregister(from netip.AddrPort, token []byte) {
+func (ob *observers) deregister(from endpoint, token []byte) {
 	ob.mu.Lock()
 	defer ob.mu.Unlock()
 	if o := ob.peers[from].find(token); o != nil {
 		ob.remove(o)
+	}
+}
+
+// forget removes the observers of a client whose DTLS session ended:
+// its observations die with it.
+func (ob *observers) forget(from endpoint) {
+	ob.mu.Lock()
+	defer ob.mu.Unlock()
+	for p := ob.peers[from]; p != nil && len(p.list) > 0; {
+		ob.remove(p.list[len(p.list)-1])
 	}
 }
 
@@ -289,7 +301,7 @@ func (ob *observers) send(o *observer, con bool) {
 // answered takes a client's ACK or RST for message id mid: an ACK ends
 // a confirmable notification's retransmissions, an RST removes the
 // observer it names (RFC 7641 §3.6), confirmable or not.
-func (ob *observers) answered(from netip.AddrPort, mid uint16, rst bool) {
+func (ob *observers) answered(from endpoint, mid uint16, rst bool) {
 	if rst {
 		ob.s.st.add(cResets)
 	}

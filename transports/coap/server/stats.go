@@ -26,6 +26,11 @@ const (
 	cMalformed
 	cReadErrors
 	cWriteErrors
+	cHandshakes
+	cHandshakeFailures
+	cDTLSRefused
+	cDTLSExpired
+	cDTLSResumed
 	numCounters
 )
 
@@ -66,6 +71,15 @@ type Stats struct {
 	// Malformed those that were no CoAP message (or too long),
 	// ReadErrors and WriteErrors the socket's failures.
 	Dropped, Malformed, ReadErrors, WriteErrors uint64
+	// DTLSHandshakes counts the DTLS handshakes completed, DTLSResumed
+	// those of them that resumed a cached session,
+	// DTLSHandshakeFailures those that failed (a wrong key or
+	// certificate, a timeout); DTLSRefused the ClientHellos ignored past
+	// DTLSConfig.MaxSessions; DTLSExpired the sessions ended for being
+	// idle. DTLSSessions is the number of sessions established now,
+	// DTLSHandshaking of those in their handshake.
+	DTLSHandshakes, DTLSResumed, DTLSHandshakeFailures, DTLSRefused, DTLSExpired uint64
+	DTLSSessions, DTLSHandshaking                                                int
 	// Observers, Resources and Bytes are the current numbers of
 	// registrations, resources and representation bytes stored.
 	Observers, Resources int
@@ -79,7 +93,12 @@ func (s *Server) Stats() Stats {
 		Notifications: g(cNotifications), Confirmable: g(cConfirmable), Retransmissions: g(cRetransmissions),
 		NotifyTimeouts: g(cNotifyTimeouts), Resets: g(cResets), ObserveRefused: g(cRefused),
 		Duplicates: g(cDuplicates), Dropped: g(cDropped), Malformed: g(cMalformed),
-		ReadErrors: g(cReadErrors), WriteErrors: g(cWriteErrors)}
+		ReadErrors: g(cReadErrors), WriteErrors: g(cWriteErrors),
+		DTLSHandshakes: g(cHandshakes), DTLSHandshakeFailures: g(cHandshakeFailures),
+		DTLSRefused: g(cDTLSRefused), DTLSExpired: g(cDTLSExpired), DTLSResumed: g(cDTLSResumed)}
+	if s.dtls != nil {
+		st.DTLSSessions, st.DTLSHandshaking = s.dtls.count()
+	}
 	for i := range s.st.methods {
 		if n := s.st.methods[i].Load(); n > 0 {
 			st.Requests[coap.Code(i)] = n

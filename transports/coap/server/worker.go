@@ -3,8 +3,6 @@ package server
 import (
 	"encoding/binary"
 	"errors"
-	"net"
-	"net/netip"
 
 	"github.com/m2msim/m2msim/transports/coap"
 )
@@ -78,7 +76,7 @@ func (w *worker) rejectMalformed(d *datagram) {
 }
 
 // empty sends an empty ACK or RST for mid.
-func (w *worker) empty(typ coap.Type, mid uint16, to netip.AddrPort) {
+func (w *worker) empty(typ coap.Type, mid uint16, to endpoint) {
 	w.out = append(w.out[:0], 1<<6|byte(typ)<<4, 0)
 	w.out = binary.BigEndian.AppendUint16(w.out, mid)
 	w.s.send(w.out, to)
@@ -148,7 +146,7 @@ func (w *worker) after(eff effect, d *datagram) {
 	case eff.changed:
 		w.s.obs.notify(eff.snap)
 		if f := w.s.update.Load(); f != nil {
-			(*f)(eff.snap.path, eff.body, net.UDPAddrFromAddrPort(d.from), d.at)
+			(*f)(eff.snap.path, eff.body, d.from.netAddr(), d.at)
 		}
 	}
 }
