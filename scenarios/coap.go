@@ -348,7 +348,7 @@ func (s *Scenario) validateProtocols(t *tree) {
 		g.validateCoAP(t, p, s.Target.CoAPEmbedded())
 		switch {
 		case g.DTLS != nil:
-			g.DTLS.validate(t, p+".dtls", s.Target.CoAPSecure())
+			g.DTLS.validate(t, p+".dtls", s.Target.CoAPSecure(), s.Target.CoAPEmbedded())
 		case s.Target.CoAPSecure():
 			t.add(p+".dtls", "required: target.coap is coaps://, so the group needs a key or certificates")
 		}

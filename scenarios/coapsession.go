@@ -16,6 +16,8 @@ import (
 // the device's own link, with its group's message layer.
 type coapConnector struct {
 	addr string
+	// secureAddr is the embedded server's DTLS address, for DTLS groups.
+	secureAddr string
 	seed uint64
 	dial func(device int, conn uint64) dial.Func
 	// group returns the scenario group of a device.
@@ -54,6 +56,9 @@ func (c *coapConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim
 	}
 	gi, base := c.s.groupIndex(spec.Device)
 	if dg := c.dtls[gi]; dg != nil {
+		if c.secureAddr != "" {
+			o.Addr = c.secureAddr
+		}
 		v := sim.Vars{ID: spec.ClientID, Index: spec.Device - base, Device: spec.Device, Group: g.Name}
 		var err error
 		if o.DTLS, err = dg.options(spec.Device, &v); err != nil {

@@ -60,10 +60,13 @@ func (d *DTLS) withDefaults(has func(string) bool) {
 func (d *DTLS) psk() bool { return d.Key != "" || d.KeyHex != "" || d.KeyEnv != "" }
 
 // validate checks a group's dtls block at p; secure says whether the
-// target is coaps://.
-func (d *DTLS) validate(t *tree, p string, secure bool) {
-	if !secure {
-		t.add(p, "needs target.coap: coaps://host:port (the embedded CoAP server speaks plain CoAP)")
+// target is coaps://, embedded whether it is the embedded server.
+func (d *DTLS) validate(t *tree, p string, secure, embedded bool) {
+	switch {
+	case embedded && !d.psk():
+		t.add(p, "the embedded CoAP server takes a pre-shared key (key, key_hex or key_env); for certificates use an external coaps:// server")
+	case !secure && !embedded:
+		t.add(p, "needs target.coap: coaps://host:port or embedded")
 	}
 	keys := 0
 	for _, k := range []string{d.Key, d.KeyHex, d.KeyEnv} {
@@ -196,4 +199,22 @@ func handshook(s *coap.Session, h sim.Handler) {
 	} else {
 		h.Count("dtls_full_handshake")
 	}
+}
+
+// sharedKey is the one pre-shared key of the groups that speak DTLS to
+// the embedded server, which serves one key to every client.
+func sharedKey(s *Scenario, groups []*dtlsGroup) ([]byte, error) {
+	var key []byte
+	first := -1
+	for i, g := range groups {
+		switch {
+		case g == nil:
+		case key == nil:
+			key, first = g.key, i
+		case string(g.key) != string(key):
+			return nil, fmt.Errorf("groups[%d] and groups[%d] (%s, %s) use different DTLS keys: the embedded CoAP server serves one",
+				first, i, s.Groups[first].Name, s.Groups[i].Name)
+		}
+	}
+	return key, nil
 }

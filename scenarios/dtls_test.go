@@ -300,3 +300,55 @@ groups:
 			k[sim.Connected], k[sim.ConnectFailed], rec.errs, k[sim.Published], k[sim.Acked])
 	}
 }
+
+// With no server to set up: DTLS devices and plain ones against the
+// embedded CoAP server, which listens for both and plays the backend, so
+// the DTLS fleet is timed end to end and takes commands too.
+func TestRunCoAPOverDTLSAgainstTheEmbeddedServer(t *testing.T) {
+	s, err := Parse("embedded-dtls.yaml", []byte(`version: 1
+name: embedded-dtls
+seed: 10
+duration: 3s
+drain: 5s
+groups:
+  - name: secure
+    protocol: coap
+    count: 50
+    dtls: {identity: "s-{{index}}", key: fleet-secret}
+    telemetry: {every: 500ms}
+    commands: {every: 1s}
+  - name: plain
+    protocol: coap
+    count: 20
+    telemetry: {every: 500ms}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
+	if at(0, sim.Connected) != 50 || rec.named["dtls_full_handshake"] != 50 || at(1, sim.Connected) != 20 {
+		t.Errorf("connected %d DTLS (%d handshakes) and %d plain: want 50 (50) and 20 (errors %v)",
+			at(0, sim.Connected), rec.named["dtls_full_handshake"], at(1, sim.Connected), rec.errs)
+	}
+	for g := range 2 {
+		if p, d := at(g, sim.Published), at(g, sim.Delivered); p < 100 || d != p {
+			t.Errorf("group %d: published %d, delivered %d: want >= 100, all delivered", g, p, d)
+		}
+	}
+	if c, r := at(0, sim.CommandSent), at(0, sim.CommandReplied); c < 50 || r != c {
+		t.Errorf("DTLS group's commands: sent %d, replied %d: want >= 50, all replied", c, r)
+	}
+}

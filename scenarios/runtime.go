@@ -89,11 +89,11 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 	}
 	if s.Speaks(ProtocolCoAP) && s.Target.CoAPEmbedded() {
-		if err := rt.openCoAP(s, log); err != nil {
+		if err := rt.openCoAP(s, co.dtls, log); err != nil {
 			rt.Close()
 			return nil, err
 		}
-		co.addr, co.server = rt.coapServer.Addr(), rt.coapServer
+		co.addr, co.secureAddr, co.server = rt.coapServer.Addr(), rt.coapServer.SecureAddr(), rt.coapServer
 	}
 	rt.Connector = &router{s: s, mqtt: mq, coap: co}
 	if rt.backend != nil || rt.coapServer != nil {
@@ -104,16 +104,27 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 }
 
 // openCoAP starts the embedded CoAP server, sized for the fleet: each
-// device may hold a resource per flow (reports, commands, replies).
-func (rt *Runtime) openCoAP(s *Scenario, log *slog.Logger) error {
-	n := 0
+// device may hold a resource per flow (reports, commands, replies). When
+// groups speak DTLS it listens for DTLS too, with their key.
+func (rt *Runtime) openCoAP(s *Scenario, dtls []*dtlsGroup, log *slog.Logger) error {
+	n, secure := 0, 0
 	for i := range s.Groups {
 		if s.Groups[i].IsCoAP() {
 			n += s.Groups[i].Count
 		}
+		if s.Groups[i].DTLS != nil {
+			secure += s.Groups[i].Count
+		}
 	}
-	srv, err := coapserver.StartConfig("127.0.0.1:0", log, coapserver.Config{
-		MaxResources: 4*n + 1024, MaxObservers: 2*n + 1024, MaxBytes: 1 << 30})
+	cfg := coapserver.Config{MaxResources: 4*n + 1024, MaxObservers: 2*n + 1024, MaxBytes: 1 << 30}
+	if secure > 0 {
+		key, err := sharedKey(s, dtls)
+		if err != nil {
+			return err
+		}
+		cfg.DTLS = &coapserver.DTLSConfig{Key: key, MaxSessions: secure + 1024}
+	}
+	srv, err := coapserver.StartConfig("127.0.0.1:0", log, cfg)
 	if err != nil {
 		return fmt.Errorf("start embedded CoAP server: %w", err)
 	}
