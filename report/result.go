@@ -39,19 +39,19 @@ type Result struct {
 	PlannedDurationS float64   `json:"planned_duration_s"`
 	// Warnings are sentences a reader must not miss, such as a backend
 	// that fell behind; [] when there are none.
-	Warnings   []string          `json:"warnings"`
-	Devices    Devices           `json:"devices"`
-	Connect    ConnectStats      `json:"connect"`
-	Messages   Messages          `json:"messages"`
-	Commands   Commands          `json:"commands"`
-	Requests   Requests          `json:"requests"`
-	Backend    Backend           `json:"backend"`
-	LatencyMS  Latencies         `json:"latency_ms"`
-	Errors     ErrorCounts       `json:"errors"`
-	Stages     []StageResult     `json:"stages,omitempty"`
-	Groups     []GroupResult     `json:"groups,omitempty"`
+	Warnings  []string      `json:"warnings"`
+	Devices   Devices       `json:"devices"`
+	Connect   ConnectStats  `json:"connect"`
+	Messages  Messages      `json:"messages"`
+	Commands  Commands      `json:"commands"`
+	Requests  Requests      `json:"requests"`
+	Backend   Backend       `json:"backend"`
+	LatencyMS Latencies     `json:"latency_ms"`
+	Errors    ErrorCounts   `json:"errors"`
+	Stages    []StageResult `json:"stages,omitempty"`
+	Groups    []GroupResult `json:"groups,omitempty"`
 	// Protocols sums the groups by protocol, when the run mixes them.
-	Protocols []ProtocolResult `json:"protocols,omitempty"`
+	Protocols  []ProtocolResult  `json:"protocols,omitempty"`
 	Series     Series            `json:"series"`
 	Thresholds []ThresholdResult `json:"thresholds"`
 	// Metrics holds the measurements everything above derives from; nil

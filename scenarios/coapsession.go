@@ -18,8 +18,8 @@ type coapConnector struct {
 	addr string
 	// secureAddr is the embedded server's DTLS address, for DTLS groups.
 	secureAddr string
-	seed uint64
-	dial func(device int, conn uint64) dial.Func
+	seed       uint64
+	dial       func(device int, conn uint64) dial.Func
 	// group returns the scenario group of a device.
 	group func(device int) *Group
 	// server is the embedded server when it is the target: a device's
