@@ -85,6 +85,10 @@
 //     reboot into the new firmware. Nothing of the package is kept: the
 //     blocks are counted, not assembled.
 //
+//   - Send (1.1's client-initiated reporting, Core §6.4.4): Send posts
+//     records to /dp in SenML CBOR or JSON, confirmable, without
+//     waiting; the server's 2.04 comes to its done function.
+//
 // The caller records figures through function-typed callbacks
 // (OnRegistered and OnUpdated with the latency, OnRequest with the
 // operation and the code answered, OnNotify, OnFirmware with the
@@ -104,7 +108,7 @@
 //
 // # What it does not do
 //
-// No Send (1.1's client-initiated reporting), composite operations
+// Composite operations
 // (Read-Composite, Observe-Composite, Write-Composite), bootstrap, or
 // DTLS. Attributes are kept for one server (no ssid); epmin and epmax
 // are refused. LwM2M CBOR (11544) and the OMA JSON of LwM2M 1.0 (11543)
