@@ -48,12 +48,14 @@
 //     deleted an instance, a Register at once when an Update is answered
 //     4.04 (the server forgot the device) and after RetryDelay when one
 //     failed; Close de-registers (DELETE, at most CloseTimeout).
+//
 //   - Queue mode (the Q parameter of 1.1, "UQ" in 1.0): Sleep makes the
 //     device deaf, as a radio in PSM or between eDRX paging windows is:
 //     the datagrams that reach its socket are dropped, and it sends no
 //     notification. Wake (or Update, or the lifetime's renewal) wakes it
 //     and sends an Update, after which the server delivers what it
 //     queued. The engine's power model drives Sleep and Wake.
+//
 //   - Device Management: the session's Handler maps the server's
 //     requests to the Model (Transport §6.3): GET is Read (Accept: TLV,
 //     SenML JSON, SenML CBOR, text, opaque; without Accept text/plain,
@@ -64,6 +66,7 @@
 //     on a resource Execute; DELETE on an instance is Delete. The
 //     Model's *Error codes are the answers, with their reason as a
 //     diagnostic payload.
+//
 //   - Information Reporting: a GET with Observe 0 registers the token
 //     and answers with the value and a sequence number; GET with Observe
 //     1, an RST to a confirmable notification, or its timeout end the
@@ -74,6 +77,7 @@
 //     instance or object by its encoded payload. Notifications go with
 //     Session.Notify, confirmable unless NonConfirmableNotify. A deleted
 //     instance ends its observations with a 4.04 notification.
+//
 //   - Firmware update, pull (Core §E.6): a Write of a coap:// Package
 //     URI (/5/0/1) starts a block-wise download (Session.Download) over
 //     the client's own session when the URI names its server, else over
