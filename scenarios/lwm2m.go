@@ -3,10 +3,11 @@ package scenarios
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
@@ -231,9 +232,9 @@ func (g *Group) validateLwM2M(t *tree, p string, embedded bool) {
 	if g.Requests != nil {
 		t.add(p+".requests", "LwM2M has no request a device sends for the server to answer: report with telemetry (Send), or take commands (the server's Writes)")
 	}
-	if g.Telemetry != nil {
-		g.validateLwM2MFlow(t, p+".telemetry", g.Telemetry.Path, false,
-			[]string{"topic", "qos", "retain", "method", "confirmable"})
+	if tl := g.Telemetry; tl != nil {
+		g.validateLwM2MFlow(t, p+".telemetry", tl.Path, false, map[string]bool{"topic": tl.Topic != nil,
+			"qos": tl.QoS != 0, "retain": tl.Retain, "method": tl.Method != "", "confirmable": tl.Confirmable != nil})
 	}
 	if c := g.Commands; c != nil {
 		if !embedded {
@@ -241,16 +242,19 @@ func (g *Group) validateLwM2M(t *tree, p string, embedded bool) {
 		}
 		checkPeriod(t, p+".commands", c.Every, c.Jitter)
 		checkSize(t, p+".commands.size", c.Size)
-		g.validateLwM2MFlow(t, p+".commands", c.Path, true,
-			[]string{"topic", "reply_topic", "qos", "reply_path", "method", "confirmable"})
+		g.validateLwM2MFlow(t, p+".commands", c.Path, true, map[string]bool{"topic": c.Topic != nil,
+			"reply_topic": c.ReplyTopic != nil, "qos": c.QoS != 0, "reply_path": c.ReplyPath != nil,
+			"method": c.Method != "", "confirmable": c.Confirmable != nil})
 	}
 }
 
-// validateLwM2MFlow checks a flow's resource: a fixed path of the
-// simulated device, a writable string for commands.
-func (g *Group) validateLwM2MFlow(t *tree, p string, path *sim.Template, write bool, foreign []string) {
-	for _, k := range foreign {
-		if t.has(p+"."+k) && !(k == "qos" && g.lwm2mZeroQoS(p)) {
+// validateLwM2MFlow checks a flow's resource (a fixed path of the
+// simulated device, a writable string for commands) and refuses the
+// other protocols' keys set to other than their zero value, which the
+// normalised form writes.
+func (g *Group) validateLwM2MFlow(t *tree, p string, path *sim.Template, write bool, foreign map[string]bool) {
+	for _, k := range slices.Sorted(maps.Keys(foreign)) {
+		if t.has(p+"."+k) && foreign[k] {
 			t.add(p+"."+k, "is not LwM2M's: an lwm2m group's messages travel as a string value of the resource at path")
 		}
 	}
@@ -269,15 +273,6 @@ func (g *Group) validateLwM2MFlow(t *tree, p string, path *sim.Template, write b
 	if err := writableString(rp); err != nil {
 		t.add(p+".path", "%v", err)
 	}
-}
-
-// lwm2mZeroQoS reports whether a flow's qos is the zero the normalised
-// form writes.
-func (g *Group) lwm2mZeroQoS(p string) bool {
-	if strings.HasSuffix(p, ".telemetry") {
-		return g.Telemetry.QoS == 0
-	}
-	return g.Commands.QoS == 0
 }
 
 // writableString checks that the simulated device has a writable string

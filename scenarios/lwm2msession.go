@@ -24,6 +24,10 @@ type lwm2mConnector struct {
 	seed  uint64
 	dial  func(device int, conn uint64) dial.Func
 	group func(device int) *Group
+	// closing counts the De-registers under way: a session's Close
+	// does not wait for its own (the engine closes its devices one
+	// after another), the runtime waits for them all.
+	closing sync.WaitGroup
 }
 
 // Connect dials and registers the device under its client ID, waiting
@@ -31,7 +35,7 @@ type lwm2mConnector struct {
 func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	g := c.group(spec.Device)
 	l := g.LwM2M
-	s := &lwm2mSession{h: h, format: l.format()}
+	s := &lwm2mSession{h: h, format: l.format(), closing: &c.closing}
 	if l.Queue {
 		s.awake = l.Awake
 	}
@@ -86,9 +90,10 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 // power model: it sleeps Awake after its last uplink and wakes (with an
 // Update) to send.
 type lwm2mSession struct {
-	h      sim.Handler
-	format lwm2m.Format
-	awake  time.Duration // queue mode: listening time after an uplink; 0: always listens
+	h       sim.Handler
+	format  lwm2m.Format
+	closing *sync.WaitGroup // the connector's
+	awake   time.Duration   // queue mode: listening time after an uplink; 0: always listens
 
 	mu     sync.Mutex // guards the fields below
 	c      *lwm2m.Client
@@ -215,8 +220,9 @@ func (s *lwm2mSession) firmware(e lwm2m.FirmwareEvent) {
 	}
 }
 
-// Close de-registers the device (at most lwm2mCloseTimeout) and closes
-// its socket.
+// Close de-registers the device and closes its socket, without waiting:
+// the De-register takes a round trip over the device's link, at most
+// lwm2mCloseTimeout, and the connector's closing group waits for it.
 func (s *lwm2mSession) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -225,5 +231,9 @@ func (s *lwm2mSession) Close() error {
 	}
 	c := s.c
 	s.mu.Unlock()
-	return c.Close()
+	s.closing.Go(func() { _ = c.Close() })
+	return nil
 }
+
+// wait waits for the De-registers under way.
+func (c *lwm2mConnector) wait() { c.closing.Wait() }

@@ -40,6 +40,7 @@ type Runtime struct {
 	backend    *mqtt.Backend
 	coapServer *coapserver.Server
 	lwm2m      *lwm2mBackend
+	lwm2mConn  *lwm2mConnector
 	shaper     *netem.Shaper
 	stop       context.CancelFunc // ends the shaper's Run
 	done       chan error         // the shaper's Run result
@@ -98,6 +99,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		lw.addr = rt.LwM2MAddr
 	}
+	rt.lwm2mConn = lw
 	rt.Connector = &router{s: s, mqtt: mq, coap: co, lwm2m: lw}
 	if rt.backend != nil || rt.coapServer != nil || rt.lwm2m != nil {
 		b := &backends{s: s, mqtt: rt.backend, coap: rt.coapServer, lwm2m: rt.lwm2m}
@@ -239,6 +241,9 @@ func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int,
 // broker.
 func (rt *Runtime) Close() error {
 	var errs []error
+	if rt.lwm2mConn != nil {
+		rt.lwm2mConn.wait() // the devices' De-registers, over their links, before their server goes
+	}
 	if rt.backend != nil {
 		errs = append(errs, rt.backend.Close())
 	}
