@@ -2,12 +2,14 @@ package scenarios
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
+	lwm2mserver "github.com/m2msim/m2msim/transports/lwm2m/server"
 )
 
 func TestParseLwM2MProblems(t *testing.T) {
@@ -181,5 +183,54 @@ groups:
 	}
 	if n := rec.kinds[sim.PublishFailed] + rec.kinds[sim.Unacked] + rec.kinds[sim.ConnectFailed] + rec.kinds[sim.Disconnected]; n != 0 {
 		t.Errorf("%d failures, want none: %v", n, rec.kinds)
+	}
+}
+
+// Against another LwM2M server (here an embedded one the test starts, as
+// it would start Leshan) nothing plays the backend: devices register and
+// their Sends are acknowledged, nothing is timed end to end.
+func TestRunLwM2MAgainstAnotherServer(t *testing.T) {
+	srv, err := lwm2mserver.Start("127.0.0.1:0", nil, lwm2mserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	s, err := Parse("other.yaml", fmt.Appendf(nil, `version: 1
+name: other
+seed: 6
+duration: 3s
+target: {lwm2m: "coap://%s"}
+groups:
+  - {name: m, protocol: lwm2m, count: 10, telemetry: {every: 500ms}}
+`, srv.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Receiver != nil || rt.Sender != nil || rt.LwM2MAddr != "" {
+		t.Errorf("Open: receiver %v, sender %v, embedded server %q: want no backend", rt.Receiver, rt.Sender, rt.LwM2MAddr)
+	}
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	k := rec.kinds
+	if st := srv.Stats(); k[sim.Connected] != 10 || k[sim.Published] < 40 || k[sim.Acked] != k[sim.Published] ||
+		k[sim.Delivered] != 0 || st.Sends != uint64(k[sim.Published]) || st.Deregistrations != 10 {
+		t.Errorf("connected %d, sent %d, acked %d, delivered %d; server saw %d Sends, %d De-registers: "+
+			"want 10 connected, >= 40 sent, all acked and seen, none delivered, 10 De-registers",
+			k[sim.Connected], k[sim.Published], k[sim.Acked], k[sim.Delivered], st.Sends, st.Deregistrations)
 	}
 }
