@@ -229,6 +229,9 @@ func (g *Group) validateLwM2M(t *tree, p string, embedded bool) {
 	if g.Connect.Mode == ModePerReport {
 		t.add(p+".connect.mode", "must be persistent: an LwM2M device stays registered; use lwm2m.queue: true for a device that sleeps")
 	}
+	if g.Sleep != nil {
+		t.add(p+".sleep", "does not apply to lwm2m groups: the server's Writes bypass the engine's power model; use lwm2m.queue: true for a device that sleeps between uplinks")
+	}
 	if g.Requests != nil {
 		t.add(p+".requests", "LwM2M has no request a device sends for the server to answer: report with telemetry (Send), or take commands (the server's Writes)")
 	}
