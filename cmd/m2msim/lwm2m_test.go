@@ -18,7 +18,7 @@ func TestRunLwM2MExampleEmbedded(t *testing.T) {
 	out := t.TempDir()
 	f := shortExample(t, "firmware-campaign.yaml", "duration: 4m30s", "duration: 20s", "count: 1000", "count: 40",
 		"every: 60s", "every: 5s", "every: 2m", "every: 10s", "at: 20s", "at: 2s", "spread: 60s", "spread: 4s",
-		"image: 64KiB", "image: 4KiB", "install: 10s", "install: 1s")
+		"image: 64KiB", "image: 4KiB", "install: 10s", "install: 1s", "drain: 30s", "drain: 8s")
 	code, stdout, errs := cli(t, t.Context(), "run", f, "--out", out, "--web", "off")
 	if code != exitOK {
 		t.Fatalf("run = exit %d\n%s\n%s", code, stdout, errs)
