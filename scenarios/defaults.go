@@ -47,6 +47,7 @@ func (s *Scenario) withDefaults(has func(path string) bool) {
 		s.Groups[i].withDefaults(i, scope(has, fmt.Sprintf("groups[%d]", i)))
 	}
 	s.coapDefault(has)
+	s.lwm2mDefault(has)
 	for i := range s.Stages {
 		if !has(fmt.Sprintf("stages[%d].name", i)) {
 			s.Stages[i].Name = fmt.Sprintf("stage-%d", i+1)
@@ -149,6 +150,10 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 	}
 	if g.IsCoAP() {
 		g.coapDefaults(has)
+		return
+	}
+	if g.IsLwM2M() {
+		g.lwm2mDefaults(has)
 		return
 	}
 	if g.Telemetry != nil {

@@ -21,6 +21,9 @@ func (s *Scenario) Plan() *sim.Plan {
 		p.Groups[i] = s.Groups[i].plan()
 		// Only m2msim's own CoAP server sees what CoAP devices send.
 		p.Groups[i].Untimed = s.Groups[i].IsCoAP() && !s.Target.CoAPEmbedded()
+		if s.Groups[i].IsLwM2M() {
+			s.Groups[i].lwm2mPlan(&p.Groups[i], s.Target)
+		}
 	}
 	for _, st := range s.Stages {
 		p.Stages = append(p.Stages, sim.Stage{Name: st.Name, Duration: st.Duration, Devices: st.Devices})

@@ -29,6 +29,8 @@ type Runtime struct {
 	Addr string
 	// CoAPAddr is the embedded CoAP server's host:port, when it runs.
 	CoAPAddr string
+	// LwM2MAddr is the embedded LwM2M server's host:port, when it runs.
+	LwM2MAddr string
 	// Sources is the number of local source addresses devices dial from.
 	Sources int
 	// BackendConnections is how many connections the backend opened.
@@ -37,6 +39,8 @@ type Runtime struct {
 	broker     *broker.Broker
 	backend    *mqtt.Backend
 	coapServer *coapserver.Server
+	lwm2m      *lwm2mBackend
+	lwm2mConn  *lwm2mConnector
 	shaper     *netem.Shaper
 	stop       context.CancelFunc // ends the shaper's Run
 	done       chan error         // the shaper's Run result
@@ -62,7 +66,8 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 	}
 	rt := &Runtime{}
 	var d dial.Func
-	if s.Target.Loopback() || loopback(s.Target.CoAPAddr()) || s.Target.CoAPEmbedded() {
+	if s.Target.Loopback() || loopback(s.Target.CoAPAddr()) || s.Target.CoAPEmbedded() ||
+		s.Target.LwM2MEmbedded() || loopback(s.Target.LwM2MAddr()) {
 		rt.Sources = s.Target.SourceAddresses
 		if rt.Sources == 0 {
 			rt.Sources = (s.Devices() + sourcesPerAddress - 1) / sourcesPerAddress
@@ -95,9 +100,18 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		co.addr, co.secureAddr, co.server = rt.coapServer.Addr(), rt.coapServer.SecureAddr(), rt.coapServer
 	}
-	rt.Connector = &router{s: s, mqtt: mq, coap: co}
-	if rt.backend != nil || rt.coapServer != nil {
-		b := &backends{s: s, mqtt: rt.backend, coap: rt.coapServer}
+	lw := &lwm2mConnector{addr: s.Target.LwM2MAddr(), seed: seed, dial: shaped, group: s.groupOf}
+	if s.Speaks(ProtocolLwM2M) && s.Target.LwM2MEmbedded() {
+		if err := rt.openLwM2M(s, seed, log); err != nil {
+			rt.Close()
+			return nil, err
+		}
+		lw.addr = rt.LwM2MAddr
+	}
+	rt.lwm2mConn = lw
+	rt.Connector = &router{s: s, mqtt: mq, coap: co, lwm2m: lw}
+	if rt.backend != nil || rt.coapServer != nil || rt.lwm2m != nil {
+		b := &backends{s: s, mqtt: rt.backend, coap: rt.coapServer, lwm2m: rt.lwm2m}
 		rt.Receiver, rt.Sender = b, b
 	}
 	return rt, nil
@@ -200,12 +214,16 @@ func (s *Scenario) groupOf(dev int) *Group {
 
 // router sends each device's connect to its group's protocol.
 type router struct {
-	s    *Scenario
-	mqtt *connector
-	coap *coapConnector
+	s     *Scenario
+	mqtt  *connector
+	coap  *coapConnector
+	lwm2m *lwm2mConnector
 }
 
 func (r *router) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
+	if r.s.groupOf(spec.Device).IsLwM2M() {
+		return r.lwm2m.Connect(ctx, spec, h)
+	}
 	if r.s.groupOf(spec.Device).IsCoAP() {
 		return r.coap.Connect(ctx, spec, h)
 	}
@@ -256,6 +274,9 @@ func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int,
 // broker.
 func (rt *Runtime) Close() error {
 	var errs []error
+	if rt.lwm2mConn != nil {
+		rt.lwm2mConn.wait() // the devices' De-registers, over their links, before their server goes
+	}
 	if rt.backend != nil {
 		errs = append(errs, rt.backend.Close())
 	}
@@ -270,6 +291,9 @@ func (rt *Runtime) Close() error {
 	}
 	if rt.coapServer != nil {
 		errs = append(errs, rt.coapServer.Close())
+	}
+	if rt.lwm2m != nil {
+		errs = append(errs, rt.lwm2m.close())
 	}
 	return errors.Join(errs...)
 }
@@ -333,9 +357,10 @@ func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Han
 // which sees what CoAP devices send and changes the resources they
 // observe.
 type backends struct {
-	s    *Scenario
-	mqtt *mqtt.Backend      // nil when no group speaks MQTT
-	coap *coapserver.Server // nil unless CoAP groups target it
+	s     *Scenario
+	mqtt  *mqtt.Backend      // nil when no group speaks MQTT
+	coap  *coapserver.Server // nil unless CoAP groups target it
+	lwm2m *lwm2mBackend      // nil unless LwM2M groups target the embedded server
 }
 
 // Subscribe subscribes the MQTT backend to the MQTT groups' filters, and
@@ -344,9 +369,12 @@ type backends struct {
 func (b *backends) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(sim.Delivery)) error {
 	var mq []sim.Subscription
 	for _, sub := range subs {
-		if !b.s.Groups[sub.Group].IsCoAP() {
+		if g := &b.s.Groups[sub.Group]; !g.IsCoAP() && !g.IsLwM2M() {
 			mq = append(mq, sub)
 		}
+	}
+	if b.lwm2m != nil {
+		b.lwm2m.subscribe(deliver)
 	}
 	if b.coap != nil {
 		b.coap.OnUpdate(func(path string, payload []byte, _ net.Addr, arrived time.Time) {
@@ -364,6 +392,12 @@ func (b *backends) Subscribe(ctx context.Context, subs []sim.Subscription, deliv
 // Publish sends a command or an answer through the device's protocol: a
 // CoAP device's command changes the resource it observes.
 func (b *backends) Publish(ctx context.Context, m sim.Outbound) error {
+	if b.s.Groups[m.Group].IsLwM2M() {
+		if b.lwm2m == nil {
+			return errors.New("no LwM2M backend: commands need target.lwm2m: embedded")
+		}
+		return b.lwm2m.publish(ctx, m)
+	}
 	if b.s.Groups[m.Group].IsCoAP() {
 		if b.coap == nil {
 			return errors.New("no CoAP backend: commands need target.coap: embedded")

@@ -56,17 +56,24 @@ type Target struct {
 	// default when a group speaks CoAP) or a normalised
 	// "coap://host:port"; empty when no group speaks CoAP.
 	CoAP string `yaml:"coap,omitempty"`
+	// LwM2M is the LwM2M server of protocol: lwm2m groups: "embedded"
+	// (the default when a group speaks LwM2M) or a normalised
+	// "coap://host:port"; empty when no group speaks LwM2M.
+	LwM2M string `yaml:"lwm2m,omitempty"`
 }
 
 // Group is a set of identical devices.
 type Group struct {
 	Name  string `yaml:"name"`
 	Count int    `yaml:"count"`
-	// Protocol is mqtt (the default) or coap.
+	// Protocol is mqtt (the default), coap or lwm2m.
 	Protocol string `yaml:"protocol"`
 	// CoAP sets a coap group's message layer, DTLS its security.
-	CoAP      *CoAP         `yaml:"coap"`
-	DTLS      *DTLS         `yaml:"dtls"`
+	CoAP *CoAP `yaml:"coap"`
+	DTLS *DTLS `yaml:"dtls"`
+	// LwM2M sets an lwm2m group's registration, reporting and firmware
+	// campaign.
+	LwM2M     *LwM2M        `yaml:"lwm2m"`
 	ClientID  *sim.Template `yaml:"client_id"`
 	Connect   Connect       `yaml:"connect"`
 	Reconnect Reconnect     `yaml:"reconnect"`

@@ -52,6 +52,7 @@ func (s *Scenario) validate(t *tree) {
 	s.Backend.validate(t)
 	s.validateGroups(t)
 	s.validateProtocols(t)
+	s.validateLwM2M(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
 }
@@ -246,7 +247,7 @@ func (g *Group) validate(t *tree, p string, shared map[string]string) {
 	}
 	g.Reconnect.validate(t, p+".reconnect")
 	g.validateLink(t, p)
-	if g.IsCoAP() { // the rest in validateProtocols, which knows the target
+	if g.IsCoAP() || g.IsLwM2M() { // the rest in validateProtocols and validateLwM2M, which know the target
 		if g.Telemetry != nil {
 			g.Telemetry.validateTiming(t, p+".telemetry")
 		}

@@ -69,7 +69,7 @@ func isTimeout(err error) bool {
 }
 
 // targets names what the run drives: the broker (and where the embedded
-// one listens) and the CoAP server.
+// one listens), the CoAP server and the LwM2M server.
 func targets(sc *scenarios.Scenario, rt *scenarios.Runtime) string {
 	var out []string
 	if rt.Addr != "" {
@@ -84,6 +84,12 @@ func targets(sc *scenarios.Scenario, rt *scenarios.Runtime) string {
 		out = append(out, "embedded CoAP server at "+rt.CoAPAddr)
 	case sc.Speaks(scenarios.ProtocolCoAP):
 		out = append(out, "CoAP server "+sc.Target.CoAP)
+	}
+	switch {
+	case sc.Speaks(scenarios.ProtocolLwM2M) && rt.LwM2MAddr != "":
+		out = append(out, "embedded LwM2M server at "+rt.LwM2MAddr)
+	case sc.Speaks(scenarios.ProtocolLwM2M):
+		out = append(out, "LwM2M server "+sc.Target.LwM2M)
 	}
 	return strings.Join(out, " and ")
 }

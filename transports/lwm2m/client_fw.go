@@ -139,3 +139,11 @@ func (c *Client) firmwareEvent(e FirmwareEvent) {
 		c.later(func() { f(e) })
 	}
 }
+
+// Updating reports whether a firmware download or install is under way:
+// a power model must not put the device to sleep then.
+func (c *Client) Updating() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fw.downloading || !c.fw.due.IsZero()
+}

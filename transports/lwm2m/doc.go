@@ -48,12 +48,14 @@
 //     deleted an instance, a Register at once when an Update is answered
 //     4.04 (the server forgot the device) and after RetryDelay when one
 //     failed; Close de-registers (DELETE, at most CloseTimeout).
+//
 //   - Queue mode (the Q parameter of 1.1, "UQ" in 1.0): Sleep makes the
 //     device deaf, as a radio in PSM or between eDRX paging windows is:
 //     the datagrams that reach its socket are dropped, and it sends no
 //     notification. Wake (or Update, or the lifetime's renewal) wakes it
 //     and sends an Update, after which the server delivers what it
 //     queued. The engine's power model drives Sleep and Wake.
+//
 //   - Device Management: the session's Handler maps the server's
 //     requests to the Model (Transport §6.3): GET is Read (Accept: TLV,
 //     SenML JSON, SenML CBOR, text, opaque; without Accept text/plain,
@@ -64,6 +66,7 @@
 //     on a resource Execute; DELETE on an instance is Delete. The
 //     Model's *Error codes are the answers, with their reason as a
 //     diagnostic payload.
+//
 //   - Information Reporting: a GET with Observe 0 registers the token
 //     and answers with the value and a sequence number; GET with Observe
 //     1, an RST to a confirmable notification, or its timeout end the
@@ -74,6 +77,7 @@
 //     instance or object by its encoded payload. Notifications go with
 //     Session.Notify, confirmable unless NonConfirmableNotify. A deleted
 //     instance ends its observations with a 4.04 notification.
+//
 //   - Firmware update, pull (Core §E.6): a Write of a coap:// Package
 //     URI (/5/0/1) starts a block-wise download (Session.Download) over
 //     the client's own session when the URI names its server, else over
@@ -84,6 +88,10 @@
 //     succeeds (result 1) and the device registers again, as after a
 //     reboot into the new firmware. Nothing of the package is kept: the
 //     blocks are counted, not assembled.
+//
+//   - Send (1.1's client-initiated reporting, Core §6.4.4): Send posts
+//     records to /dp in SenML CBOR or JSON, confirmable, without
+//     waiting; the server's 2.04 comes to its done function.
 //
 // The caller records figures through function-typed callbacks
 // (OnRegistered and OnUpdated with the latency, OnRequest with the
@@ -104,7 +112,7 @@
 //
 // # What it does not do
 //
-// No Send (1.1's client-initiated reporting), composite operations
+// Composite operations
 // (Read-Composite, Observe-Composite, Write-Composite), bootstrap, or
 // DTLS. Attributes are kept for one server (no ssid); epmin and epmax
 // are refused. LwM2M CBOR (11544) and the OMA JSON of LwM2M 1.0 (11543)

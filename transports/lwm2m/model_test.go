@@ -49,7 +49,7 @@ func TestRead(t *testing.T) {
 			t.Errorf("Read(%s) = %v, want %v", c.path, err, c.want)
 		}
 	}
-	if recs, err := m.Read(ObjectPath(ObjectTemperature), nil); err != nil || len(recs) != 6 {
+	if recs, err := m.Read(ObjectPath(ObjectTemperature), nil); err != nil || len(recs) != 7 {
 		t.Errorf("Read /3303 = %d records, %v", len(recs), err)
 	}
 }

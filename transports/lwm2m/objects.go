@@ -188,5 +188,6 @@ var definitions = []ObjectDef{
 		{5605, "Reset Min and Max Measured Values", opE, single, optional, TypeNone, ""},
 		{5700, "Sensor Value", opR, single, mand, TypeFloat, "Cel"},
 		{5701, "Sensor Units", opR, single, optional, TypeString, ""},
+		{5750, "Application Type", opRW, single, optional, TypeString, ""},
 	}},
 }

@@ -245,7 +245,7 @@ func (m *Model) populate() {
 	m.instance(ObjectLocation, 0, map[uint16]Value{3: Float(10)})
 	for i := range c.Sensors {
 		m.instance(ObjectTemperature, uint16(i), map[uint16]Value{5603: Float(-40), 5604: Float(85),
-			5701: String("Cel")})
+			5701: String("Cel"), 5750: String("temperature")})
 	}
 	m.publish()
 }

@@ -164,7 +164,7 @@ type fwStatus struct {
 // firmwareStatus reads state and result from a SenML JSON /5/0 payload.
 func firmwareStatus(payload []byte) (fwStatus, bool) {
 	base := lwm2m.InstancePath(lwm2m.ObjectFirmware, 0)
-	recs, err := lwm2m.Decode(lwm2m.FormatSenMLJSON, base, payload, firmwareTypes)
+	recs, err := lwm2m.Decode(lwm2m.FormatSenMLJSON, base, payload, definedType)
 	if err != nil {
 		return fwStatus{}, false
 	}
@@ -179,17 +179,4 @@ func firmwareStatus(payload []byte) (fwStatus, bool) {
 		}
 	}
 	return st, n == 2
-}
-
-// firmwareTypes types the Firmware Update object's resources.
-func firmwareTypes(p lwm2m.Path) (lwm2m.Type, bool) {
-	d, ok := lwm2m.Definition(p.Object())
-	if !ok {
-		return lwm2m.TypeNone, false
-	}
-	r, ok := d.Resource(p.Resource())
-	if !ok {
-		return lwm2m.TypeNone, false
-	}
-	return r.Type, true
 }

@@ -219,7 +219,7 @@ func clip(s string) string {
 }
 
 // request handles a request from a device: the Registration interface
-// under /rd and the firmware image. A retransmission gets the cached
+// under /rd, the Send operation at /dp and the firmware image. A retransmission gets the cached
 // answer. s.mu must be held.
 func (s *Server) request(m *coap.Message, from netip.AddrPort, now time.Time) {
 	if dup, reply := s.dedup.lookup(from, m.MessageID, now); dup {
@@ -239,6 +239,8 @@ func (s *Server) request(m *coap.Message, from netip.AddrPort, now time.Time) {
 		resp, after = s.update(m, path[1], from, now)
 	case len(path) == 2 && path[0] == "rd" && m.Code == coap.DELETE:
 		resp = s.deregister(path[1], now)
+	case len(path) == 1 && path[0] == lwm2m.SendPath && m.Code == coap.POST:
+		resp = s.dataPush(m, from, now)
 	case len(path) == 1 && path[0] == s.c.FirmwarePath && m.Code == coap.GET:
 		resp = s.fw.block(m, &s.st)
 	case len(path) >= 1 && path[0] == "rd":
@@ -323,7 +325,8 @@ func (s *Server) register(m *coap.Message, from netip.AddrPort, now time.Time) (
 	if p.has&hasBinding == 0 {
 		p.binding = "U"
 	}
-	r.params, r.addr, r.registered, r.updated = p, from, now, now
+	r.params, r.registered, r.updated = p, now, now
+	s.locate(r, from)
 	r.id = strconv.FormatUint(s.nextID, 36)
 	s.nextID++
 	s.byID[r.id] = r
@@ -351,7 +354,7 @@ func (s *Server) update(m *coap.Message, id string, from netip.AddrPort, now tim
 	r.merge(p)
 	if r.addr != from {
 		s.st.add(cRebound)
-		r.addr = from
+		s.locate(r, from)
 	}
 	r.updated = now
 	s.st.add(cUpdates)
@@ -393,6 +396,9 @@ func (s *Server) drop(r *registration, err error) {
 	delete(s.byID, r.id)
 	if s.byEP[r.ep] == r {
 		delete(s.byEP, r.ep)
+	}
+	if s.byAddr[r.addr] == r {
+		delete(s.byAddr, r.addr)
 	}
 	s.fail(r, err)
 	s.unobserveAll(r)

@@ -3,7 +3,8 @@
 // transports/mqtt/broker is for MQTT.
 //
 // It answers the Registration interface (Core §6.2, Transport §6.4.1:
-// Register, Update, De-register under /rd) and, from the same UDP
+// Register, Update, De-register under /rd), takes the Send operation
+// (Core §6.4.4: SenML records posted to /dp, handed to OnSend) and, from the same UDP
 // socket, sends Device Management and Information Reporting requests to
 // the registered devices at the address and port they registered from,
 // as LwM2M servers do: Read, Write, Execute, Discover, Write-Attributes,
@@ -163,11 +164,13 @@ type Server struct {
 	st   counters
 
 	onRegister, onUpdate, onDeregister, onExpire atomic.Pointer[EventFunc]
+	onSend                                       atomic.Pointer[SendFunc]
 
 	mu       sync.Mutex // guards the fields below
 	closed   bool
 	byEP     map[string]*registration
 	byID     map[string]*registration
+	byAddr   map[netip.AddrPort]*registration // where each device registered or last updated from
 	nextID   uint64
 	inflight map[uint32]*request     // sent and unanswered, by token
 	byMID    map[midKey]*request     // confirmable, not yet acknowledged
@@ -200,7 +203,7 @@ func Start(addr string, log *slog.Logger, c Config) (*Server, error) {
 		return nil, fmt.Errorf("lwm2m server: listen on %s: %w", addr, err)
 	}
 	s := &Server{c: c, pc: pc, log: log.With("component", "lwm2m-server"), done: make(chan struct{}),
-		byEP: map[string]*registration{}, byID: map[string]*registration{},
+		byEP: map[string]*registration{}, byID: map[string]*registration{}, byAddr: map[netip.AddrPort]*registration{},
 		inflight: map[uint32]*request{}, byMID: map[midKey]*request{}, obs: map[uint32]*Observation{},
 		rng: rand.New(rand.NewPCG(c.Seed, 0x1a2b)), dedup: newDedup(c.DedupEntries, c.ExchangeLifetime)}
 	s.token = s.rng.Uint32()

@@ -27,6 +27,7 @@ type Stats struct {
 	Notifications   uint64
 	Stale           uint64 // notifications older than one delivered (reordered), dropped
 	FirmwareBlocks  uint64 // blocks of the firmware image served
+	Sends           uint64 // Send requests accepted (POST /dp)
 	Duplicates      uint64 // device messages answered from the duplicate cache
 	Unmatched       uint64 // answers matching no request
 	Malformed       uint64
@@ -48,6 +49,7 @@ const (
 	cNotifications
 	cStale
 	cFirmwareBlocks
+	cSends
 	cDuplicates
 	cUnmatched
 	cMalformed
@@ -95,7 +97,7 @@ func (s *Server) Stats() Stats {
 		Rebound: g(cRebound), Deregistrations: g(cDeregistrations), Expired: g(cExpired),
 		Rejected: g(cRejected), Queued: g(cQueued), Retransmissions: g(cRetransmissions),
 		Timeouts: g(cTimeouts), Resets: g(cResets), Notifications: g(cNotifications), Stale: g(cStale),
-		FirmwareBlocks: g(cFirmwareBlocks), Duplicates: g(cDuplicates), Unmatched: g(cUnmatched),
+		FirmwareBlocks: g(cFirmwareBlocks), Sends: g(cSends), Duplicates: g(cDuplicates), Unmatched: g(cUnmatched),
 		Malformed: g(cMalformed), ReadErrors: g(cReadErrors), WriteErrors: g(cWriteErrors),
 		Requests: map[lwm2m.Op]uint64{}, Responses: map[lwm2m.Op]map[coap.Code]uint64{}}
 	for o := range lwm2m.NumOps {

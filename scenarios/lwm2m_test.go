@@ -1,0 +1,237 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+	lwm2mserver "github.com/m2msim/m2msim/transports/lwm2m/server"
+)
+
+func TestParseLwM2MProblems(t *testing.T) {
+	const head = "version: 1\nname: t\nduration: 1m\n"
+	cases := []struct {
+		name, doc string
+		want      []string
+	}{
+		{"an LwM2M target and no LwM2M group", head + "target: {lwm2m: 'coap://h'}\ngroups:\n  - {count: 1, telemetry: {every: 1s}}\n",
+			[]string{"target.lwm2m: no group speaks LwM2M"}},
+		{"bad LwM2M target", head + "target: {lwm2m: 'udp://h:1'}\ngroups:\n  - {count: 1, protocol: lwm2m, telemetry: {every: 1s}}\n",
+			[]string{"target.lwm2m: must be embedded or coap://host:port"}},
+		{"an lwm2m block in an MQTT group", head + "groups:\n  - {count: 1, lwm2m: {queue: true}, telemetry: {every: 1s}}\n",
+			[]string{"groups[0].lwm2m: applies to protocol: lwm2m groups only"}},
+		{"registration", head + "groups:\n  - {count: 1, protocol: lwm2m, lwm2m: {lifetime: 1500ms, format: tlv}, telemetry: {every: 1s}}\n",
+			[]string{"groups[0].lwm2m.lifetime: must be whole seconds", "groups[0].lwm2m.format: must be senml-cbor or senml-json"}},
+		{"queue mode awake", head + "groups:\n  - {count: 1, protocol: lwm2m, lwm2m: {lifetime: 60s, queue: true, awake: 2m}, telemetry: {every: 1s}}\n",
+			[]string{"groups[0].lwm2m.awake: must be > 0 and below the lifetime"}},
+		{"foreign keys", head + "groups:\n  - {count: 1, protocol: lwm2m, coap: {nstart: 1}, telemetry: {every: 1s, topic: a, method: PUT}, commands: {every: 5s, reply_path: /r}}\n",
+			[]string{"groups[0].coap: applies to protocol: coap groups only", "groups[0].telemetry.topic: is not LwM2M's",
+				"groups[0].telemetry.method: is not LwM2M's", "groups[0].commands.reply_path: is not LwM2M's"}},
+		{"requests, per-report and sleep", head + "groups:\n  - {count: 1, protocol: lwm2m, connect: {mode: per-report}, requests: {every: 1s}, sleep: {edrx: 20s}}\n",
+			[]string{"groups[0].requests: LwM2M has no request", "groups[0].connect.mode: must be persistent",
+				"groups[0].sleep: does not apply to lwm2m groups"}},
+		{"resources", head + "groups:\n  - {count: 1, protocol: lwm2m, telemetry: {every: 1s, path: '/3303/{{index}}/5750'}, commands: {every: 5s, path: /3303/0/5700}}\n",
+			[]string{"groups[0].telemetry.path: must be a resource path", "groups[0].commands.path: must be a writable string resource"}},
+		{"missing resource", head + "groups:\n  - {count: 1, protocol: lwm2m, commands: {every: 5s, path: /3303/7/5750}}\n",
+			[]string{"groups[0].commands.path: the simulated device has no resource /3303/7/5750"}},
+		{"commands and firmware from another server", head + "target: {lwm2m: 'coap://h'}\ngroups:\n  - {count: 1, protocol: lwm2m, commands: {every: 5s}, lwm2m: {firmware: {at: 1s}}}\n",
+			[]string{"groups[0].commands: take target.lwm2m: embedded", "groups[0].lwm2m.firmware: takes target.lwm2m: embedded"}},
+		{"firmware campaign", head + "groups:\n  - {count: 1, protocol: lwm2m, lwm2m: {firmware: {at: 50s, spread: 20s, image: 0B, block: 100B, concurrency: 0}}}\n" +
+			"  - {count: 1, protocol: lwm2m, lwm2m: {firmware: {at: 1s, image: 1KiB}}}\n",
+			[]string{"groups[0].lwm2m.firmware: at + spread (1m10s) must end before the run does",
+				"groups[0].lwm2m.firmware.image: must be 1B", "groups[0].lwm2m.firmware.block: must be a power of two",
+				"groups[0].lwm2m.firmware.concurrency: must be 1 to 10000", "groups[1].lwm2m.firmware.image: must match the other groups'"}},
+	}
+	for _, c := range cases {
+		_, err := Parse("t.yaml", []byte(c.doc))
+		if err == nil {
+			t.Errorf("%s: Parse = nil, want problems %q", c.name, c.want)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: Parse problems\n%v\nwant one containing %q", c.name, err, w)
+			}
+		}
+		if !strings.Contains(err.Error(), "t.yaml:") {
+			t.Errorf("%s: problems %v name no file and line", c.name, err)
+		}
+	}
+}
+
+func TestLwM2MGroupDefaults(t *testing.T) {
+	s, err := Parse("t.yaml", []byte(`version: 1
+name: t
+duration: 1s
+target: {lwm2m: "coap://127.0.0.1"}
+groups:
+  - {name: m, count: 2, protocol: lwm2m, telemetry: {every: 1s}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Target.LwM2M != "coap://127.0.0.1:5683" || s.Target.LwM2MAddr() != "127.0.0.1:5683" {
+		t.Errorf("target.lwm2m = %q, want the default port added", s.Target.LwM2M)
+	}
+	if l := s.Groups[0].LwM2M; l.Lifetime != 300*time.Second || l.Queue || l.Format != "senml-cbor" {
+		t.Errorf("lwm2m defaults = %+v, want 300s, not queued, senml-cbor", *l)
+	}
+	g := s.Plan().Groups[0]
+	if !g.Untimed || g.Telemetry.Topic.String() != defaultLwM2MResource || g.Telemetry.QoS != 1 {
+		t.Errorf("plan: untimed %v, telemetry to %q QoS %d; want untimed (another server), %s, 1",
+			g.Untimed, g.Telemetry.Topic, g.Telemetry.QoS, defaultLwM2MResource)
+	}
+	e, err := Parse("e.yaml", []byte("version: 1\nname: e\nduration: 1m\ngroups:\n  - {count: 1, protocol: lwm2m, commands: {every: 5s}, lwm2m: {firmware: {at: 1s}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g = e.Plan().Groups[0]
+	f := e.Groups[0].LwM2M.Firmware
+	if !e.Target.LwM2MEmbedded() || g.Untimed || g.Commands.ReplyTopic == nil || f.Image != 64*KiB || f.Block != 512 || f.Concurrency != 100 {
+		t.Errorf("embedded by default %v, untimed %v, reply topic %v, firmware %+v", e.Target.LwM2MEmbedded(), g.Untimed,
+			g.Commands.ReplyTopic, *f)
+	}
+}
+
+// measures collects the Measured events by metric.
+type measures struct {
+	eventTally
+	mu2 sync.Mutex
+	by  map[string][]time.Duration
+}
+
+func (m *measures) Record(ev sim.Event) {
+	m.eventTally.Record(ev)
+	if ev.Kind == sim.Measured {
+		m.mu2.Lock()
+		m.by[ev.Metric] = append(m.by[ev.Metric], ev.Latency)
+		m.mu2.Unlock()
+	}
+}
+
+// Against the embedded LwM2M server, which plays the backend, an LwM2M
+// fleet registers, is timed end to end through its Sends, takes
+// commands as Writes, and updates its firmware in a campaign; a second,
+// queue-mode group sleeps between its reports and gets its commands when
+// it wakes.
+func TestRunLwM2MAgainstTheEmbeddedServer(t *testing.T) {
+	s, err := Parse("embedded.yaml", []byte(`version: 1
+name: embedded
+seed: 5
+duration: 5s
+drain: 5s
+groups:
+  - name: meters
+    protocol: lwm2m
+    count: 20
+    client_id: "urn:dev:meter-{{index}}"
+    lwm2m: {lifetime: 60s, format: senml-json, firmware: {at: 500ms, spread: 1s, image: 8KiB, block: 256B, concurrency: 5}}
+    telemetry: {every: 500ms}
+    commands: {every: 1s}
+  - name: sleepers
+    protocol: lwm2m
+    count: 10
+    lwm2m: {lifetime: 60s, queue: true, awake: 300ms}
+    telemetry: {every: 1s}
+    commands: {every: 2s, path: /3/0/15}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 5, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rt.Close()
+	rec := &measures{eventTally: eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}},
+		by: map[string][]time.Duration{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
+	t.Logf("events %v, counts %v", rec.kinds, rec.named)
+	if c := at(0, sim.Connected) + at(1, sim.Connected); c != 30 || len(rec.by["lwm2m_register"]) < 30 {
+		t.Errorf("connected %d, registrations measured %d: want 30, >= 30", c, len(rec.by["lwm2m_register"]))
+	}
+	if sent, acked, got := at(0, sim.Published), at(0, sim.Acked), at(0, sim.Delivered); sent < 150 || acked != sent || got != sent {
+		t.Errorf("meters' telemetry: sent %d, acked %d, delivered %d: want >= 150, all acked and delivered", sent, acked, got)
+	}
+	if sent, replied := at(0, sim.CommandSent), at(0, sim.CommandReplied); sent < 70 || replied != sent {
+		t.Errorf("meters' commands: sent %d, replied %d: want >= 70, all replied", sent, replied)
+	}
+	if n := rec.named["lwm2m_fw_updated"]; n != 20 || len(rec.by["lwm2m_fw_download"]) != 20 || rec.named["lwm2m_fw_failed"] != 0 {
+		t.Errorf("firmware: %d updated, %d downloads timed, %d failed; want all 20, 20, none",
+			n, len(rec.by["lwm2m_fw_download"]), rec.named["lwm2m_fw_failed"])
+	}
+	if sent, got := at(1, sim.Published), at(1, sim.Delivered); sent < 40 || got != sent {
+		t.Errorf("sleepers' telemetry: sent %d, delivered %d: want >= 40, all delivered", sent, got)
+	}
+	if sent, replied := at(1, sim.CommandSent), at(1, sim.CommandReplied); sent < 20 || replied < sent*3/4 {
+		t.Errorf("sleepers' commands: sent %d, replied %d: want >= 20, most replied once the devices woke", sent, replied)
+	}
+	if rec.named["lwm2m_wake"] < 20 || len(rec.by["lwm2m_update"]) < 20 {
+		t.Errorf("sleepers woke %d times with %d Updates: want >= 20 of each", rec.named["lwm2m_wake"], len(rec.by["lwm2m_update"]))
+	}
+	if n := rec.kinds[sim.PublishFailed] + rec.kinds[sim.Unacked] + rec.kinds[sim.ConnectFailed] + rec.kinds[sim.Disconnected]; n != 0 {
+		t.Errorf("%d failures, want none: %v", n, rec.kinds)
+	}
+}
+
+// Against another LwM2M server (here an embedded one the test starts, as
+// it would start Leshan) nothing plays the backend: devices register and
+// their Sends are acknowledged, nothing is timed end to end.
+func TestRunLwM2MAgainstAnotherServer(t *testing.T) {
+	srv, err := lwm2mserver.Start("127.0.0.1:0", nil, lwm2mserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	s, err := Parse("other.yaml", fmt.Appendf(nil, `version: 1
+name: other
+seed: 6
+duration: 3s
+target: {lwm2m: "coap://%s"}
+groups:
+  - {name: m, protocol: lwm2m, count: 10, telemetry: {every: 500ms}}
+`, srv.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 6, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Receiver != nil || rt.Sender != nil || rt.LwM2MAddr != "" {
+		t.Errorf("Open: receiver %v, sender %v, embedded server %q: want no backend", rt.Receiver, rt.Sender, rt.LwM2MAddr)
+	}
+	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	k := rec.kinds
+	if st := srv.Stats(); k[sim.Connected] != 10 || k[sim.Published] < 40 || k[sim.Acked] != k[sim.Published] ||
+		k[sim.Delivered] != 0 || st.Sends != uint64(k[sim.Published]) || st.Deregistrations != 10 {
+		t.Errorf("connected %d, sent %d, acked %d, delivered %d; server saw %d Sends, %d De-registers: "+
+			"want 10 connected, >= 40 sent, all acked and seen, none delivered, 10 De-registers",
+			k[sim.Connected], k[sim.Published], k[sim.Acked], k[sim.Delivered], st.Sends, st.Deregistrations)
+	}
+}

@@ -1,0 +1,239 @@
+package scenarios
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/coap"
+	"github.com/m2msim/m2msim/transports/dial"
+	"github.com/m2msim/m2msim/transports/lwm2m"
+)
+
+// lwm2mCloseTimeout bounds a device's De-register when its session
+// closes.
+const lwm2mCloseTimeout = 2 * time.Second
+
+// lwm2mConnector opens LwM2M sessions: one UDP socket per device,
+// through the device's own link, registered with the server.
+type lwm2mConnector struct {
+	addr  string
+	seed  uint64
+	dial  func(device int, conn uint64) dial.Func
+	group func(device int) *Group
+	// closing counts the De-registers under way: a session's Close
+	// does not wait for its own (the engine closes its devices one
+	// after another), the runtime waits for them all.
+	closing sync.WaitGroup
+}
+
+// Connect dials and registers the device under its client ID, waiting
+// for the Register's 2.01: the engine's connect latency covers both.
+func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
+	g := c.group(spec.Device)
+	l := g.LwM2M
+	s := &lwm2mSession{h: h, format: l.format(), closing: &c.closing}
+	if l.Queue {
+		s.awake = l.Awake
+	}
+	o := lwm2m.ClientOptions{
+		CoAP: coap.Options{
+			Addr:        c.addr,
+			Dial:        dial.NAT(c.dial(spec.Device, spec.Conn), g.Link.NATTimeout, func() { h.Count("nat_rebind") }),
+			DialTimeout: spec.Connect.Timeout,
+			Seed:        c.seed,
+			Stream:      uint64(spec.Device)<<32 | spec.Conn&0xffffffff,
+		},
+		Endpoint: spec.ClientID,
+		Lifetime: l.Lifetime,
+		Queue:    l.Queue,
+		Model: lwm2m.NewModel(lwm2m.Config{Seed: c.seed, Index: uint64(spec.Device), Start: time.Now(),
+			Lifetime: l.Lifetime, Binding: "U"}),
+		CloseTimeout: lwm2mCloseTimeout,
+		OnRegistered: func(d time.Duration) { h.Measure("lwm2m_register", d) },
+		OnUpdated: func(d time.Duration) {
+			h.Measure("lwm2m_update", d)
+			s.listened()
+		},
+		OnRequest:  s.requested,
+		OnFirmware: s.firmware,
+		OnError:    func(error) { h.Count("lwm2m_registration_failed") },
+		OnLost:     h.Lost,
+	}
+	if f := l.Firmware; f != nil {
+		o.FirmwareUpdateTime, o.FirmwareBlockSize = f.Install, int(f.Block)
+	}
+	if spec.Connect.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, spec.Connect.Timeout)
+		defer cancel()
+	}
+	cl, err := lwm2m.Start(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.c = cl
+	s.mu.Unlock()
+	s.listened()
+	return s, nil
+}
+
+// lwm2mSession binds an LwM2M client to the engine: telemetry is a Send
+// of one string resource holding the rendered payload, acknowledged by
+// the server's 2.04. Commands never reach the engine's device: the
+// server's Write is answered by the client, and the backend turns the
+// answer into the reply. In queue mode the session is the device's
+// power model: it sleeps Awake after its last uplink and wakes (with an
+// Update) to send.
+type lwm2mSession struct {
+	h       sim.Handler
+	format  lwm2m.Format
+	closing *sync.WaitGroup // the connector's
+	awake   time.Duration   // queue mode: listening time after an uplink; 0: always listens
+
+	mu     sync.Mutex // guards the fields below
+	c      *lwm2m.Client
+	timer  *time.Timer // puts a queue-mode device to sleep
+	closed bool
+	dlAt   time.Time // when a downloaded package's install began; zero: none
+}
+
+// errLwM2MFlow is a flow an lwm2m group does not send (validation keeps
+// requests out; command replies are the Writes' responses).
+var errLwM2MFlow = errors.New("lwm2m: only telemetry is sent by the device")
+
+// Send reports the payload as the string value of the resource at
+// m.Dest with the Send operation.
+func (s *lwm2mSession) Send(m sim.Message) error {
+	if m.Flow != sim.FlowTelemetry {
+		return errLwM2MFlow
+	}
+	p, err := lwm2m.ParsePath(m.Dest)
+	if err != nil {
+		return fmt.Errorf("lwm2m: send to %q: %w", m.Dest, err)
+	}
+	s.wake()
+	recs := []lwm2m.Record{{Path: p, Value: lwm2m.String(string(m.Payload))}}
+	var done func(coap.Result)
+	if ref := m.Ref; ref != 0 {
+		done = func(r coap.Result) { s.ended(ref, r) }
+	}
+	return s.client().Send(s.format, recs, done)
+}
+
+func (s *lwm2mSession) client() *lwm2m.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c
+}
+
+// ended reports a Send's outcome as coapSession.ended does a request's.
+func (s *lwm2mSession) ended(ref sim.Ref, r coap.Result) {
+	for range r.Transmissions - 1 {
+		s.h.Count("coap_retransmit")
+	}
+	switch {
+	case r.Err != nil:
+		s.h.Failed(ref, r.Err)
+	case r.Response == nil || r.Response.Code.Class() == 2:
+		s.h.Acked(ref)
+	default:
+		s.h.Failed(ref, &coap.ResponseError{Code: r.Response.Code})
+	}
+}
+
+// wake wakes a sleeping queue-mode device before it sends: its Update
+// goes first (NSTART 1), after which the server sends what it queued.
+func (s *lwm2mSession) wake() {
+	if s.awake == 0 {
+		return
+	}
+	c := s.client()
+	if c.Asleep() {
+		s.h.Count("lwm2m_wake")
+		c.Wake()
+	}
+	s.listened()
+}
+
+// listened restarts a queue-mode device's awake time: after its uplinks,
+// its Updates and the server's requests.
+func (s *lwm2mSession) listened() {
+	if s.awake == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed || s.c == nil:
+	case s.timer == nil:
+		s.timer = time.AfterFunc(s.awake, s.sleep)
+	default:
+		s.timer.Reset(s.awake)
+	}
+}
+
+// sleep is the awake timer's function: the device sleeps unless a
+// firmware download or install keeps it up.
+func (s *lwm2mSession) sleep() {
+	c := s.client()
+	if c.Updating() {
+		s.listened()
+		return
+	}
+	c.Sleep()
+}
+
+// requested counts the server's requests by operation and keeps a
+// queue-mode device awake while the server talks to it.
+func (s *lwm2mSession) requested(op lwm2m.Op, code coap.Code) {
+	if op == lwm2m.WriteOp && code.Class() == 2 {
+		s.h.Count("lwm2m_write")
+	}
+	s.listened()
+}
+
+// firmware records a campaign's progress on the device: each
+// download's duration, each install's, and the outcomes.
+func (s *lwm2mSession) firmware(e lwm2m.FirmwareEvent) {
+	switch {
+	case e.State == lwm2m.FirmwareDownloaded:
+		s.h.Measure("lwm2m_fw_download", e.Download)
+		s.mu.Lock()
+		s.dlAt = time.Now()
+		s.mu.Unlock()
+	case e.Download > 0 || e.Err != nil || e.State == lwm2m.FirmwareIdle && e.Result != lwm2m.ResultSuccess:
+		s.h.Count("lwm2m_fw_failed")
+	case e.Result == lwm2m.ResultSuccess:
+		s.mu.Lock()
+		at := s.dlAt
+		s.dlAt = time.Time{}
+		s.mu.Unlock()
+		if !at.IsZero() {
+			s.h.Measure("lwm2m_fw_install", time.Since(at))
+		}
+		s.h.Count("lwm2m_fw_updated")
+	}
+}
+
+// Close de-registers the device and closes its socket, without waiting:
+// the De-register takes a round trip over the device's link, at most
+// lwm2mCloseTimeout, and the connector's closing group waits for it.
+func (s *lwm2mSession) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	c := s.c
+	s.mu.Unlock()
+	s.closing.Go(func() { _ = c.Close() })
+	return nil
+}
+
+// wait waits for the De-registers under way.
+func (c *lwm2mConnector) wait() { c.closing.Wait() }
