@@ -139,6 +139,9 @@ func summaryLatency(b *bytes.Buffer, r *Result) {
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	w := len("schedule lag")
+	for _, name := range namedLatencies(r) {
+		w = max(w, len(name)) // every label padded alike: the column is right-aligned
+	}
 	fmt.Fprintf(tw, "%-*s\tcount\tmissing\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n", w, "latency ms")
 	rows, beyond := 0, false
 	for i, name := range latencyLabels {
@@ -162,7 +165,7 @@ func summaryLatency(b *bytes.Buffer, r *Result) {
 		}
 		rows++
 		s := a.stats(0)
-		fmt.Fprintf(tw, "%-*s\t%d\t-\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t\n", max(w, len(name)), name, s.Count,
+		fmt.Fprintf(tw, "%-*s\t%d\t-\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t\n", w, name, s.Count,
 			fmtJudged(s.P50), fmtJudged(s.P90), fmtJudged(s.P99), fmtJudged(s.P999), s.Max, s.Mean)
 	}
 	if rows == 0 {

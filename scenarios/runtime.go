@@ -136,7 +136,10 @@ func (rt *Runtime) openCoAP(s *Scenario, dtls []*dtlsGroup, log *slog.Logger) er
 		if err != nil {
 			return err
 		}
-		cfg.DTLS = &coapserver.DTLSConfig{Key: key, MaxSessions: secure + 1024}
+		cfg.DTLS = &coapserver.DTLSConfig{Key: key, MaxSessions: secure + 1024,
+			// Over a slow link a handshake holds its slot for seconds: let the
+			// whole fleet handshake at once, as a real server farm would.
+			MaxHandshakes: min(secure, 4096)}
 	}
 	srv, err := coapserver.StartConfig("127.0.0.1:0", log, cfg)
 	if err != nil {

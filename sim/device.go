@@ -86,7 +86,8 @@ type device struct {
 	id         string // rendered client ID, once connected
 	inflight   []inflight
 	rng        *rand.Rand // payload {{rand}}; created on first use
-	dedup      window
+	dedup      window // telemetry sequence numbers the backend saw
+	replies    window // command sequence numbers whose replies it saw
 	stamps     *stamps // intended times of short-token messages; nil until one is sent
 }
 

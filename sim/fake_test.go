@@ -23,6 +23,7 @@ type fakeBroker struct {
 	log       []string // "topic|payload" of every device publish, in order
 	refuse    bool
 	noAck     bool
+	twice     bool // deliver to the backend twice, as a retransmission can
 	conns     []uint64 // ConnectSpec.Conn of every accepted connect
 }
 
@@ -76,13 +77,16 @@ func (b *fakeBroker) route(topic string, payload []byte) {
 	for _, sub := range b.subs {
 		toBackend = toBackend || match(sub.Topic, topic)
 	}
-	deliver := b.deliver
+	deliver, twice := b.deliver, b.twice
 	b.mu.Unlock()
 	for _, s := range targets {
 		b.later(func() { s.h.Message(topic, p) })
 	}
 	if toBackend {
 		b.later(func() { deliver(Delivery{Topic: topic, Payload: p}) })
+		if twice {
+			b.later(func() { deliver(Delivery{Topic: topic, Payload: p}) })
+		}
 	}
 }
 

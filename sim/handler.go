@@ -190,7 +190,15 @@ func (e *Engine) deliver(m Delivery) {
 	case TokenReply:
 		d.mu.Lock()
 		tok, timed := d.unstamp(tok)
+		dup := d.replies.seen(tok.Seq)
 		d.mu.Unlock()
+		if dup {
+			// A reply the transport delivered twice (a retransmission
+			// whose acknowledgement was lost, to a server that keeps
+			// no duplicate cache) closes its round trip once.
+			e.o.Recorder.Record(Event{Kind: Duplicate, Group: g, At: at, Intended: tok.Intended})
+			return
+		}
 		e.outstanding.Add(-1)
 		e.timed(CommandReplied, g, at, tok, timed)
 	case TokenRequest:

@@ -155,3 +155,23 @@ func TestNewNeedsABackendForNonInlineRequests(t *testing.T) {
 		t.Fatalf("New with inline answers and no reply topic = %v, want nil", err)
 	}
 }
+
+// A backend that gets every message twice (a retransmission whose
+// acknowledgement was lost, at a server with no duplicate cache) counts
+// each telemetry message and each command reply once, and the second
+// copy as a duplicate.
+func TestEngineDuplicateDeliveriesCountOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		b.twice = true
+		p := meterPlan(20, time.Second, 5*time.Second, 1)
+		p.Groups[0].Commands = &Exchange{Every: time.Second, Topic: MustTemplate("c/{{id}}"),
+			ReplyTopic: MustTemplate("r/{{id}}"), Payload: MustTemplate("{{track}}"), QoS: 1}
+		rec := run(t, p, b, t.Context())
+		pub, del, cmd, rep := rec.count(Published), rec.count(Delivered), rec.count(CommandSent), rec.count(CommandReplied)
+		if pub < 80 || del != pub || cmd < 80 || rep != cmd || rec.count(Duplicate) != pub+cmd {
+			t.Errorf("published %d, delivered %d, commands %d, replied %d, duplicates %d: want each once, every copy a duplicate (%d)",
+				pub, del, cmd, rep, rec.count(Duplicate), pub+cmd)
+		}
+	})
+}

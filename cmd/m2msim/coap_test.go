@@ -84,3 +84,32 @@ func TestRunCoAPAgainstLibcoap(t *testing.T) {
 		t.Errorf("stdout has a backend line though no backend took part:\n%s", stdout)
 	}
 }
+
+// The mixed fleet, as shipped but shorter: MQTT, CoAP over DTLS and
+// LwM2M devices against the three embedded servers in one run, every
+// group timed end to end and reported per protocol.
+func TestRunMixedFleetExample(t *testing.T) {
+	out := t.TempDir()
+	f := shortExample(t, "mixed-fleet.yaml", "duration: 1m", "duration: 15s", "drain: 20s", "drain: 10s",
+		"count: 300", "count: 60", "count: 300", "count: 60", "count: 200", "count: 40",
+		// A command sent in the last seconds of so short a run may find its
+		// device still waking when the drain ends.
+		`  - "latency.command.p99 < 30s"`, "")
+	code, stdout, errs := cli(t, t.Context(), "run", f, "--out", out, "--web", "off")
+	if code != exitOK {
+		t.Fatalf("run = exit %d\n%s\n%s", code, stdout, errs)
+	}
+	r := readResult(t, out)
+	if len(r.Protocols) != 3 {
+		t.Fatalf("protocols %+v, want mqtt, coap and lwm2m", r.Protocols)
+	}
+	for _, p := range r.Protocols {
+		if m := p.Messages; m.Sent == 0 || m.Received+m.Unacked < m.Sent || p.Commands.Replied == 0 {
+			t.Errorf("protocol %s: messages %+v, commands %+v: want some, all received (or still unacknowledged), commands replied",
+				p.Protocol, m, p.Commands)
+		}
+	}
+	if g := r.Groups[1]; g.Counts["dtls_full_handshake"] != 60 || r.Metrics.Latency["dtls_handshake"] == nil {
+		t.Errorf("sensors: counts %v: want 60 full DTLS handshakes, timed", g.Counts)
+	}
+}
