@@ -86,9 +86,9 @@ type device struct {
 	id         string // rendered client ID, once connected
 	inflight   []inflight
 	rng        *rand.Rand // payload {{rand}}; created on first use
-	dedup      window // telemetry sequence numbers the backend saw
-	replies    window // command sequence numbers whose replies it saw
-	stamps     *stamps // intended times of short-token messages; nil until one is sent
+	dedup      window     // telemetry sequence numbers the backend saw
+	replies    window     // command sequence numbers whose replies it saw
+	stamps     *stamps    // intended times of short-token messages; nil until one is sent
 }
 
 // stamp notes the intended time of a short-token message. d.mu is held.

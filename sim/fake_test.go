@@ -23,7 +23,7 @@ type fakeBroker struct {
 	log       []string // "topic|payload" of every device publish, in order
 	refuse    bool
 	noAck     bool
-	twice     bool // deliver to the backend twice, as a retransmission can
+	twice     bool     // deliver to the backend twice, as a retransmission can
 	conns     []uint64 // ConnectSpec.Conn of every accepted connect
 }
 
