@@ -70,14 +70,18 @@ func StartServer(t testing.TB, flavour string, args ...string) *Server {
 			t.Logf("%s log:\n%s", s.bin, s.log.String())
 		}
 	})
-	// A free port can be taken between probing and binding, and libcoap
-	// then runs on without its TCP endpoint (UDP binds twice): retry.
+	// A free port can be taken between probing and binding (the tests
+	// of other packages dial from ephemeral ports meanwhile), and libcoap
+	// then fails to bind or runs on without its TCP endpoint: retry on
+	// other ports, each attempt with a log of its own.
 	var err error
 	for range 5 {
 		if s.port, err = freePorts(); err != nil {
 			break
 		}
-		if err = s.start(); err == nil || !strings.Contains(s.log.String(), "in use") {
+		attempt := &tail.Buffer{Max: 256 << 10}
+		s.log = attempt
+		if err = s.start(); err == nil || !bindFailed(attempt.String()) {
 			break
 		}
 		s.Stop()
@@ -143,7 +147,7 @@ func (s *Server) start() error {
 			return fmt.Errorf("%s exited at start (%v); its log follows the test", s.bin, cmd.ProcessState)
 		default:
 		}
-		if strings.Contains(s.log.String(), "in use") {
+		if bindFailed(s.log.String()) {
 			return fmt.Errorf("%s: port %d in use", s.bin, s.port)
 		}
 		if ping(s.Addr(), 200*time.Millisecond) == nil {
@@ -151,6 +155,11 @@ func (s *Server) start() error {
 		}
 	}
 	return fmt.Errorf("%s did not answer a ping on %s within %v", s.bin, s.Addr(), startTimeout)
+}
+
+// bindFailed reports a libcoap log that says it could not bind its port.
+func bindFailed(log string) bool {
+	return strings.Contains(log, "in use") || strings.Contains(log, "cannot create UDP endpoint")
 }
 
 // ping sends one CoAP ping and waits up to d for its RST.
