@@ -173,7 +173,7 @@ func handshakeCause(err error) error {
 func (d *DTLS) config(addr string, store *sessionStore) *dtls.Config {
 	cfg := &dtls.Config{
 		FlightInterval: d.FlightInterval,
-		LoggerFactory:  quietLoggers{},
+		LoggerFactory:  DiscardLoggers{},
 	}
 	if store != nil {
 		cfg.SessionStore = store
@@ -432,22 +432,24 @@ func (k *keyLog) get() ([32]byte, []byte, bool) {
 	return k.clientRandom, k.master, k.ok
 }
 
-// quietLoggers gives pion a logger that drops everything: the package
-// does not print, a failed handshake reaches the caller as an error, and
-// pion's default logger would cost every conn six log.Loggers.
-type quietLoggers struct{}
+// DiscardLoggers gives pion a logger that drops everything: m2msim does
+// not print from its transports (a failed handshake reaches the caller as
+// an error, or a server's Stats), and pion's default logger would cost
+// every conn six log.Loggers.
+type DiscardLoggers struct{}
 
-func (quietLoggers) NewLogger(string) logging.LeveledLogger { return quietLogger{} }
+// NewLogger returns a logger that drops everything.
+func (DiscardLoggers) NewLogger(string) logging.LeveledLogger { return discardLogger{} }
 
-type quietLogger struct{}
+type discardLogger struct{}
 
-func (quietLogger) Trace(string)          {}
-func (quietLogger) Tracef(string, ...any) {}
-func (quietLogger) Debug(string)          {}
-func (quietLogger) Debugf(string, ...any) {}
-func (quietLogger) Info(string)           {}
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Warn(string)           {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Error(string)          {}
-func (quietLogger) Errorf(string, ...any) {}
+func (discardLogger) Trace(string)          {}
+func (discardLogger) Tracef(string, ...any) {}
+func (discardLogger) Debug(string)          {}
+func (discardLogger) Debugf(string, ...any) {}
+func (discardLogger) Info(string)           {}
+func (discardLogger) Infof(string, ...any)  {}
+func (discardLogger) Warn(string)           {}
+func (discardLogger) Warnf(string, ...any)  {}
+func (discardLogger) Error(string)          {}
+func (discardLogger) Errorf(string, ...any) {}

@@ -118,6 +118,18 @@ func appendUint(b []byte, v uint32) []byte {
 	return append(b, buf[i:]...)
 }
 
+// Strings returns the values of every option id, in order, as strings:
+// a request's Uri-Path segments or its Uri-Query parameters.
+func (m *Message) Strings(id OptionID) []string {
+	var out []string
+	for _, o := range m.Options {
+		if o.ID == id {
+			out = append(out, string(o.Value))
+		}
+	}
+	return out
+}
+
 // Path returns the Uri-Path options joined as "/a/b" ("/" for none).
 func (m *Message) Path() string { return m.joined(URIPath, "/", "/") }
 

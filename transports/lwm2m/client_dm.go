@@ -27,7 +27,7 @@ func (c *Client) handle(req *coap.Message) *coap.Message {
 // serve maps a request to its operation by method, path depth and
 // options, and answers it. c.mu must be held.
 func (c *Client) serve(req *coap.Message, now time.Time) (Op, *coap.Message) {
-	p, err := ParseSegments(uriPath(req))
+	p, err := ParseSegments(req.Strings(coap.URIPath))
 	if err != nil {
 		return ReadOp, failure(badRequest("%v", err))
 	}
@@ -49,28 +49,6 @@ func (c *Client) serve(req *coap.Message, now time.Time) (Op, *coap.Message) {
 		return DeleteOp, c.delete(p, now)
 	}
 	return ReadOp, &coap.Message{Code: coap.MethodNotAllowed}
-}
-
-// uriPath returns a request's Uri-Path segments.
-func uriPath(m *coap.Message) []string {
-	var segs []string
-	for _, o := range m.Options {
-		if o.ID == coap.URIPath {
-			segs = append(segs, string(o.Value))
-		}
-	}
-	return segs
-}
-
-// uriQuery returns a request's Uri-Query options.
-func uriQuery(m *coap.Message) []string {
-	var q []string
-	for _, o := range m.Options {
-		if o.ID == coap.URIQuery {
-			q = append(q, string(o.Value))
-		}
-	}
-	return q
 }
 
 func hasOption(m *coap.Message, id coap.OptionID) bool {
@@ -194,7 +172,7 @@ func (c *Client) write(req *coap.Message, p Path, replace bool, now time.Time) *
 // writeAttributes answers a Write-Attributes (PUT with a query, Core
 // §5.4.4); the observations under p are checked again at once.
 func (c *Client) writeAttributes(req *coap.Message, p Path, now time.Time) *coap.Message {
-	if err := c.m.WriteAttributes(p, uriQuery(req)); err != nil {
+	if err := c.m.WriteAttributes(p, req.Strings(coap.URIQuery)); err != nil {
 		return failure(err)
 	}
 	c.soon(now)

@@ -150,7 +150,7 @@ func (d *DTLSConfig) validate() error {
 func (d *DTLSConfig) pion(cache *sessionCache) *dtls.Config {
 	cfg := &dtls.Config{
 		FlightInterval: d.FlightInterval,
-		LoggerFactory:  quietLoggers{},
+		LoggerFactory:  coap.DiscardLoggers{},
 		// A ClientHello's cookie exchange (HelloVerifyRequest) stays on:
 		// it keeps the server from amplifying a spoofed source's flood.
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v2"
-	"github.com/pion/logging"
 	"github.com/pion/transport/v2/udp"
 )
 
@@ -372,23 +371,3 @@ func (l *dtlsListener) count() (open, handshaking int) {
 	l.mu.Unlock()
 	return open, max(0, int(l.n.Load())-open)
 }
-
-// quietLoggers gives pion a logger that drops everything: a failed
-// handshake is counted in Stats, and pion's default logger would cost
-// every conn six log.Loggers.
-type quietLoggers struct{}
-
-func (quietLoggers) NewLogger(string) logging.LeveledLogger { return quietLogger{} }
-
-type quietLogger struct{}
-
-func (quietLogger) Trace(string)          {}
-func (quietLogger) Tracef(string, ...any) {}
-func (quietLogger) Debug(string)          {}
-func (quietLogger) Debugf(string, ...any) {}
-func (quietLogger) Info(string)           {}
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Warn(string)           {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Error(string)          {}
-func (quietLogger) Errorf(string, ...any) {}

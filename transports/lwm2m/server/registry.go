@@ -229,7 +229,7 @@ func (s *Server) request(m *coap.Message, from netip.AddrPort, now time.Time) {
 		}
 		return
 	}
-	path := uriPath(m)
+	path := m.Strings(coap.URIPath)
 	var resp *coap.Message
 	var after func()
 	switch {
@@ -254,35 +254,13 @@ func (s *Server) request(m *coap.Message, from netip.AddrPort, now time.Time) {
 	}
 }
 
-// uriPath returns a message's Uri-Path segments.
-func uriPath(m *coap.Message) []string {
-	var segs []string
-	for _, o := range m.Options {
-		if o.ID == coap.URIPath {
-			segs = append(segs, string(o.Value))
-		}
-	}
-	return segs
-}
-
-// query returns a message's Uri-Query options.
-func query(m *coap.Message) []string {
-	var q []string
-	for _, o := range m.Options {
-		if o.ID == coap.URIQuery {
-			q = append(q, string(o.Value))
-		}
-	}
-	return q
-}
-
 // parseRequest parses a Register or Update request, checking its
 // Content-Format (link format, or none).
 func parseRequest(m *coap.Message, update bool) (params, error) {
 	if f, ok := m.Uint(coap.ContentFormat); ok && f != coap.LinkFormat && len(m.Payload) > 0 {
 		return params{}, &requestError{Code: coap.UnsupportedContentFormat, Reason: "payload is not link format (40)"}
 	}
-	return parseRegister(query(m), m.Payload, update)
+	return parseRegister(m.Strings(coap.URIQuery), m.Payload, update)
 }
 
 // rejection answers a rejected request with its code and reason.
