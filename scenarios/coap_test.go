@@ -99,6 +99,38 @@ groups:
 	}
 }
 
+// newTally returns an empty eventTally.
+func newTally() *eventTally {
+	e := new(eventTally)
+	e.reset()
+	return e
+}
+
+// reset empties the tally.
+func (e *eventTally) reset() {
+	e.kinds, e.groups, e.named, e.errs = map[sim.EventKind]int{}, map[[2]int]int{}, map[string]int{}, map[string]int{}
+}
+
+// runOpened opens s's targets and runs it through the engine with seed,
+// recording into rec; the run is bounded whatever the servers do.
+func runOpened(t *testing.T, s *Scenario, seed uint64, rec sim.Recorder) {
+	t.Helper()
+	rt, err := Open(t.Context(), s, seed, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rt.Close()
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 // eventTally counts events by kind, and Counted events by metric.
 type eventTally struct {
 	mu     sync.Mutex
@@ -116,10 +148,7 @@ func (e *eventTally) Record(ev sim.Event) {
 	if ev.Kind == sim.Counted {
 		e.named[ev.Metric]++
 	}
-	if ev.Err != "" {
-		if e.errs == nil {
-			e.errs = map[string]int{}
-		}
+	if ev.Err != "" && e.errs != nil {
 		e.errs[ev.Kind.String()+":"+ev.Err]++
 	}
 }
@@ -147,21 +176,8 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 9, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer rt.Close()
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if err := e.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	rec := newTally()
+	runOpened(t, s, 9, rec)
 	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
 	if sent, acked, got := at(0, sim.Published), at(0, sim.Acked), at(0, sim.Delivered); sent < 80 || acked != sent || got != sent {
 		t.Errorf("MQTT group: published %d, acked %d, delivered %d: want >= 80, all acked and delivered", sent, acked, got)
@@ -202,19 +218,8 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 4, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	rec := newTally()
+	runOpened(t, s, 4, rec)
 	sent, acked := rec.kinds[sim.Published], rec.kinds[sim.Acked]
 	// Every report after the first of each device follows a second of
 	// silence, so each rebinds; a first report rebinds when its random
@@ -245,21 +250,8 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 5, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer rt.Close()
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if err := e.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rec := newTally()
+	runOpened(t, s, 5, rec)
 	k := rec.kinds
 	if k[sim.Published] < 200 || k[sim.Acked] != k[sim.Published] || k[sim.Delivered] != k[sim.Published] {
 		t.Errorf("telemetry: published %d, acked %d, delivered %d: want >= 200, all acked and delivered",
@@ -296,19 +288,8 @@ groups:
 			if err != nil {
 				t.Fatal(err)
 			}
-			rt, err := Open(t.Context(), s, 8, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rt.Close()
-			rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-			e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Run(t.Context()); err != nil {
-				t.Fatal(err)
-			}
+			rec := newTally()
+			runOpened(t, s, 8, rec)
 			k := rec.kinds
 			if k[sim.Published] < 10 || k[sim.Acked] != k[sim.Published] || rec.named["coap_block_uploads"] != k[sim.Published] {
 				t.Errorf("published %d, acked %d, block-wise uploads %d: want >= 10, all acked, all block-wise (errors %v)",

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -81,21 +80,8 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 6, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	if err := e.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rec := newTally()
+	runOpened(t, s, 6, rec)
 	return rec
 }
 
@@ -145,20 +131,9 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 6, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
-	if err := e.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	rec := newTally()
+	runOpened(t, s, 6, rec)
 	// libcoap's GnuTLS build drops a Finished it cannot check rather than
 	// send an alert: the handshake times out.
 	failed := rec.errs["connect_failed:dtls_handshake"] + rec.errs["connect_failed:dtls_handshake_timeout"]
@@ -219,19 +194,8 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 7, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	rec := newTally()
+	runOpened(t, s, 7, rec)
 	rebinds, lost := rec.named["nat_rebind"], rec.named["dtls_session_lost"]
 	handshakes := rec.named["dtls_full_handshake"] + rec.named["dtls_resumed"]
 	t.Logf("rebindings %d, sessions lost %d, handshakes %d (%d resumed), connects %d", rebinds, lost, handshakes,
@@ -281,19 +245,8 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 9, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	rec := newTally()
+	runOpened(t, s, 9, rec)
 	k := rec.kinds
 	if k[sim.Connected] != 200 || k[sim.ConnectFailed] != 0 || k[sim.Published] < 400 || k[sim.Acked] != k[sim.Published] {
 		t.Errorf("connected %d, failed %d (%v), published %d, acked %d: want 200, 0, >= 400, all acked",
@@ -325,19 +278,8 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 10, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	rec := newTally()
+	runOpened(t, s, 10, rec)
 	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
 	if at(0, sim.Connected) != 50 || rec.named["dtls_full_handshake"] != 50 || at(1, sim.Connected) != 20 {
 		t.Errorf("connected %d DTLS (%d handshakes) and %d plain: want 50 (50) and 20 (errors %v)",

@@ -142,22 +142,9 @@ groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := Open(t.Context(), s, 5, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer rt.Close()
-	rec := &measures{eventTally: eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}},
-		by: map[string][]time.Duration{}}
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	if err := e.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rec := &measures{by: map[string][]time.Duration{}}
+	rec.reset()
+	runOpened(t, s, 5, rec)
 	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
 	t.Logf("events %v, counts %v", rec.kinds, rec.named)
 	if c := at(0, sim.Connected) + at(1, sim.Connected); c != 30 || len(rec.by["lwm2m_register"]) < 30 {
@@ -214,7 +201,7 @@ groups:
 	if rt.Receiver != nil || rt.Sender != nil || rt.LwM2MAddr != "" {
 		t.Errorf("Open: receiver %v, sender %v, embedded server %q: want no backend", rt.Receiver, rt.Sender, rt.LwM2MAddr)
 	}
-	rec := &eventTally{kinds: map[sim.EventKind]int{}, groups: map[[2]int]int{}, named: map[string]int{}}
+	rec := newTally()
 	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Recorder: rec, Shards: 2})
 	if err != nil {
 		t.Fatal(err)
