@@ -2,9 +2,7 @@ package scenarios
 
 import (
 	"fmt"
-	"net"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -235,31 +233,6 @@ func methodCode(m string) coap.Code {
 	return coap.POST
 }
 
-// normaliseCoAP checks a CoAP server address and gives it its default
-// port.
-func normaliseCoAP(a string) (string, error) {
-	u, err := url.Parse(a)
-	switch {
-	case err != nil, u.Scheme != "coap" && u.Scheme != "coaps", u.Opaque != "":
-		return "", fmt.Errorf("must be embedded, coap://host:port or coaps://host:port, got %q", a)
-	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("must be only coap://host:port (each flow gives its own path), got %q", a)
-	case u.Hostname() == "":
-		return "", fmt.Errorf("has no host, got %q", a)
-	}
-	port := u.Port()
-	switch {
-	case port == "" && u.Scheme == "coaps":
-		port = defaultCoAPSPort
-	case port == "":
-		port = defaultCoAPPort
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("port must be 1 to 65535, got %q", port)
-	}
-	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
-}
-
 // CoAPAddr returns the CoAP server's host:port, or "" for none or the
 // embedded one.
 func (t Target) CoAPAddr() string {
@@ -334,7 +307,7 @@ func (s *Scenario) validateProtocols(t *tree) {
 		}
 	}
 	if s.Target.CoAP != "" && !s.Target.CoAPEmbedded() {
-		if _, err := normaliseCoAP(s.Target.CoAP); err != nil {
+		if _, err := coapAddress.normalise(s.Target.CoAP); err != nil {
 			t.add("target.coap", "%v", err)
 		}
 	}

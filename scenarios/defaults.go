@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -80,10 +81,10 @@ func (t *Target) withDefaults(has func(string) bool) {
 	if !has("broker") {
 		t.Broker = brokerEmbedded
 	}
-	if b, err := normaliseBroker(t.Broker); err == nil {
+	if b, err := brokerAddress.normalise(t.Broker); err == nil {
 		t.Broker = b
 	}
-	if c, err := normaliseCoAP(t.CoAP); t.CoAP != "" && err == nil {
+	if c, err := coapAddress.normalise(t.CoAP); t.CoAP != "" && err == nil {
 		t.CoAP = c
 	}
 }
@@ -94,30 +95,6 @@ func (s *Scenario) coapDefault(has func(string) bool) {
 	if !has("target.coap") && s.Speaks(ProtocolCoAP) {
 		s.Target.CoAP = brokerEmbedded
 	}
-}
-
-// normaliseBroker checks a broker address and gives it its default port.
-func normaliseBroker(b string) (string, error) {
-	if b == brokerEmbedded {
-		return b, nil
-	}
-	u, err := url.Parse(b)
-	switch {
-	case err != nil, u.Scheme != "tcp" && u.Scheme != "mqtt", u.Opaque != "":
-		return "", fmt.Errorf("must be embedded, tcp://host:port or mqtt://host:port, got %q", b)
-	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("must be only scheme://host:port (credentials go in username_env and password_env), got %q", b)
-	case u.Hostname() == "":
-		return "", fmt.Errorf("has no host, got %q", b)
-	}
-	port := u.Port()
-	if port == "" {
-		port = defaultPort
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("port must be 1 to 65535, got %q", port)
-	}
-	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
 }
 
 func (g *Group) withDefaults(i int, has func(string) bool) {
@@ -228,4 +205,51 @@ func (e *Exchange) withDefaults(base, payload string) {
 	e.Topic = orTemplate(e.Topic, base)
 	e.ReplyTopic = orTemplate(e.ReplyTopic, base+"/reply")
 	e.Payload = orTemplate(e.Payload, payload)
+}
+
+// address describes what a target key takes: embedded, or a URL of one
+// of its schemes with nothing but a host and a port, which defaults per
+// scheme.
+type address struct {
+	ports []string // scheme, default port, scheme, default port...
+	want  string   // the forms, for errors: "embedded or coap://host:port"
+	only  string   // why nothing else may follow the port, for errors
+}
+
+var (
+	brokerAddress = address{ports: []string{"tcp", defaultPort, "mqtt", defaultPort},
+		want: "embedded, tcp://host:port or mqtt://host:port",
+		only: "must be only scheme://host:port (credentials go in username_env and password_env)"}
+	coapAddress = address{ports: []string{"coap", defaultCoAPPort, "coaps", defaultCoAPSPort},
+		want: "embedded, coap://host:port or coaps://host:port",
+		only: "must be only coap://host:port (each flow gives its own path)"}
+	lwm2mAddress = address{ports: []string{"coap", defaultLwM2MPort},
+		want: "embedded or coap://host:port",
+		only: "must be only coap://host:port (the device registers at /rd)"}
+)
+
+// normalise checks a and gives it its scheme's default port.
+func (k address) normalise(a string) (string, error) {
+	if a == brokerEmbedded {
+		return a, nil
+	}
+	u, err := url.Parse(a)
+	port, known := "", false
+	for i := 0; err == nil && i+1 < len(k.ports); i += 2 {
+		if u.Scheme == k.ports[i] {
+			port, known = cmp.Or(u.Port(), k.ports[i+1]), true
+		}
+	}
+	switch {
+	case err != nil, !known, u.Opaque != "":
+		return "", fmt.Errorf("must be %s, got %q", k.want, a)
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("%s, got %q", k.only, a)
+	case u.Hostname() == "":
+		return "", fmt.Errorf("has no host, got %q", a)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("port must be 1 to 65535, got %q", port)
+	}
+	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
 }

@@ -1,13 +1,10 @@
 package scenarios
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
-	"net"
 	"net/url"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
@@ -118,31 +115,9 @@ func (s *Scenario) lwm2mDefault(has func(string) bool) {
 	if !has("target.lwm2m") && s.Speaks(ProtocolLwM2M) {
 		s.Target.LwM2M = brokerEmbedded
 	}
-	if a, err := normaliseLwM2M(s.Target.LwM2M); s.Target.LwM2M != "" && err == nil {
+	if a, err := lwm2mAddress.normalise(s.Target.LwM2M); s.Target.LwM2M != "" && err == nil {
 		s.Target.LwM2M = a
 	}
-}
-
-// normaliseLwM2M checks an LwM2M server address and gives it its
-// default port.
-func normaliseLwM2M(a string) (string, error) {
-	if a == brokerEmbedded {
-		return a, nil
-	}
-	u, err := url.Parse(a)
-	switch {
-	case err != nil, u.Scheme != "coap", u.Opaque != "":
-		return "", fmt.Errorf("must be embedded or coap://host:port, got %q", a)
-	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("must be only coap://host:port (the device registers at /rd), got %q", a)
-	case u.Hostname() == "":
-		return "", fmt.Errorf("has no host, got %q", a)
-	}
-	port := cmp.Or(u.Port(), defaultLwM2MPort)
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return "", fmt.Errorf("port must be 1 to 65535, got %q", port)
-	}
-	return "coap://" + net.JoinHostPort(u.Hostname(), port), nil
 }
 
 // LwM2MEmbedded reports whether lwm2m groups run against m2msim's own
@@ -196,7 +171,7 @@ func (s *Scenario) validateLwM2M(t *tree) {
 		}
 	}
 	if s.Target.LwM2M != "" {
-		if _, err := normaliseLwM2M(s.Target.LwM2M); err != nil {
+		if _, err := lwm2mAddress.normalise(s.Target.LwM2M); err != nil {
 			t.add("target.lwm2m", "%v", err)
 		} else if !need {
 			t.add("target.lwm2m", "no group speaks LwM2M: add protocol: lwm2m to a group, or remove target.lwm2m")

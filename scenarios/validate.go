@@ -90,7 +90,7 @@ func (s *Scenario) validateTiming(t *tree) {
 }
 
 func (tg *Target) validate(t *tree) {
-	if _, err := normaliseBroker(tg.Broker); err != nil {
+	if _, err := brokerAddress.normalise(tg.Broker); err != nil {
 		t.add("target.broker", "%v", err)
 	}
 	checkEnv(t, "target.username_env", tg.UsernameEnv)
