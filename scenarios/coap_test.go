@@ -13,6 +13,25 @@ import (
 	"github.com/m2msim/m2msim/transports/mqtt/mqtttest"
 )
 
+// wantProblems parses doc as t.yaml and checks that it is refused with
+// problems containing each of want, placed by file and line.
+func wantProblems(t *testing.T, name, doc string, want []string) {
+	t.Helper()
+	_, err := Parse("t.yaml", []byte(doc))
+	if err == nil {
+		t.Errorf("%s: Parse = nil, want problems %q", name, want)
+		return
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: Parse problems\n%v\nwant one containing %q", name, err, w)
+		}
+	}
+	if !strings.Contains(err.Error(), "t.yaml:") {
+		t.Errorf("%s: problems %v name no file and line", name, err)
+	}
+}
+
 func TestParseCoAPProblems(t *testing.T) {
 	const head = "version: 1\nname: t\nduration: 1s\n"
 	cases := []struct {
@@ -48,16 +67,7 @@ func TestParseCoAPProblems(t *testing.T) {
 			[]string{"groups[0].coap: applies to protocol: coap groups only"}},
 	}
 	for _, c := range cases {
-		_, err := Parse("t.yaml", []byte(c.doc))
-		if err == nil {
-			t.Errorf("%s: Parse = nil, want problems %q", c.name, c.want)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: Parse problems\n%v\nwant one containing %q", c.name, err, w)
-			}
-		}
+		wantProblems(t, c.name, c.doc, c.want)
 	}
 }
 

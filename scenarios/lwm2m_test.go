@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,19 +46,7 @@ func TestParseLwM2MProblems(t *testing.T) {
 				"groups[0].lwm2m.firmware.concurrency: must be 1 to 10000", "groups[1].lwm2m.firmware.image: must match the other groups'"}},
 	}
 	for _, c := range cases {
-		_, err := Parse("t.yaml", []byte(c.doc))
-		if err == nil {
-			t.Errorf("%s: Parse = nil, want problems %q", c.name, c.want)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: Parse problems\n%v\nwant one containing %q", c.name, err, w)
-			}
-		}
-		if !strings.Contains(err.Error(), "t.yaml:") {
-			t.Errorf("%s: problems %v name no file and line", c.name, err)
-		}
+		wantProblems(t, c.name, c.doc, c.want)
 	}
 }
 
