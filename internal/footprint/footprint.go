@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // Footprint is the process's memory at one moment, in bytes.
@@ -51,4 +52,25 @@ func residentSet() (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS in /proc/self/status")
+}
+
+// Take measures the footprint, failing tb when it cannot.
+func Take(tb testing.TB) Footprint {
+	tb.Helper()
+	f, err := Measure()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// ReportPer reports what the process grew by from before to f, per one
+// of n units, as b's metrics rss-B/UNIT, heap-B/UNIT, stack-B/UNIT and
+// goroutines/UNIT.
+func (f Footprint) ReportPer(b *testing.B, before Footprint, n int, unit string) {
+	per := func(v int64) float64 { return float64(v) / float64(n) }
+	b.ReportMetric(per(f.RSS-before.RSS), "rss-B/"+unit)
+	b.ReportMetric(per(f.Heap-before.Heap), "heap-B/"+unit)
+	b.ReportMetric(per(f.Stack-before.Stack), "stack-B/"+unit)
+	b.ReportMetric(per(int64(f.Goroutines-before.Goroutines)), "goroutines/"+unit)
 }

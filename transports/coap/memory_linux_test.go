@@ -13,16 +13,6 @@ import (
 	"github.com/m2msim/m2msim/transports/coap/coaptest"
 )
 
-// measure takes the process's footprint, failing b when it cannot.
-func measure(b *testing.B) footprint.Footprint {
-	b.Helper()
-	f, err := footprint.Measure()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return f
-}
-
 // BenchmarkIdleSessions measures what an idle device costs this process:
 // 1,000 sessions, each after one CON exchange with the in-process
 // responder, sharing one Counters as a group's devices would.
@@ -32,7 +22,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 	ctx := context.Background()
 	var counters coap.Counters
 	for b.Loop() {
-		before := measure(b)
+		before := footprint.Take(b)
 		ss := make([]*coap.Session, 0, n)
 		for i := range n {
 			s, err := coap.Dial(ctx, coap.Options{Addr: r.Addr(), Seed: 1, Stream: uint64(i), Counters: &counters})
@@ -41,11 +31,8 @@ func BenchmarkIdleSessions(b *testing.B) {
 			}
 			ss = append(ss, s)
 		}
-		after := measure(b)
-		b.ReportMetric(float64(after.RSS-before.RSS)/n, "rss-B/session")
-		b.ReportMetric(float64(after.Heap-before.Heap)/n, "heap-B/session")
-		b.ReportMetric(float64(after.Stack-before.Stack)/n, "stack-B/session")
-		b.ReportMetric(float64(after.Goroutines-before.Goroutines)/n, "goroutines/session")
+		after := footprint.Take(b)
+		after.ReportPer(b, before, n, "session")
 		for _, s := range ss {
 			s.Close()
 		}
@@ -69,7 +56,7 @@ func BenchmarkIdleDTLSSessions(b *testing.B) {
 		// epoch 0") the ClientHello of a later client that the kernel
 		// gives one of their ports.
 		srv := coaptest.StartServer(b, "gnutls", "-k", testPSKKey, "-h", "m2msim-hint")
-		before := measure(b)
+		before := footprint.Take(b)
 		ss := make([]*coap.Session, 0, n)
 		retries := 0
 		for i := range n {
@@ -86,12 +73,9 @@ func BenchmarkIdleDTLSSessions(b *testing.B) {
 			}
 			ss = append(ss, s)
 		}
-		after := measure(b)
+		after := footprint.Take(b)
 		b.ReportMetric(float64(retries), "retried-dials")
-		b.ReportMetric(float64(after.RSS-before.RSS)/n, "rss-B/session")
-		b.ReportMetric(float64(after.Heap-before.Heap)/n, "heap-B/session")
-		b.ReportMetric(float64(after.Stack-before.Stack)/n, "stack-B/session")
-		b.ReportMetric(float64(after.Goroutines-before.Goroutines)/n, "goroutines/session")
+		after.ReportPer(b, before, n, "session")
 		for _, s := range ss {
 			s.Close()
 		}

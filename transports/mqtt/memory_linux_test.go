@@ -13,16 +13,6 @@ import (
 	"github.com/m2msim/m2msim/transports/mqtt/mqtttest"
 )
 
-// measure takes the process's footprint, failing b when it cannot.
-func measure(b *testing.B) footprint.Footprint {
-	b.Helper()
-	f, err := footprint.Measure()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return f
-}
-
 // BenchmarkIdleSessions measures what an idle connected device costs this
 // process: 5,000 sessions against Mosquitto (a separate process, so its
 // memory is not counted), keepalive 60s, nothing in flight.
@@ -31,7 +21,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 	m := mqtttest.StartMosquitto(b, mqtttest.WithConfig("log_type none"))
 	ctx := context.Background()
 	for b.Loop() {
-		before := measure(b)
+		before := footprint.Take(b)
 		ss := make([]*mqtt.Session, 0, n)
 		for i := range n {
 			s, err := mqtt.Connect(ctx, mqtt.Options{Addr: m.Addr(), ClientID: "idle-" + strconv.Itoa(i),
@@ -41,11 +31,8 @@ func BenchmarkIdleSessions(b *testing.B) {
 			}
 			ss = append(ss, s)
 		}
-		after := measure(b)
-		b.ReportMetric(float64(after.RSS-before.RSS)/n, "rss-B/session")
-		b.ReportMetric(float64(after.Heap-before.Heap)/n, "heap-B/session")
-		b.ReportMetric(float64(after.Stack-before.Stack)/n, "stack-B/session")
-		b.ReportMetric(float64(after.Goroutines-before.Goroutines)/n, "goroutines/session")
+		after := footprint.Take(b)
+		after.ReportPer(b, before, n, "session")
 		for _, s := range ss {
 			s.Close()
 		}

@@ -102,10 +102,7 @@ func BenchmarkIdleDTLSPeers(b *testing.B) {
 	srv := start(b, server.Config{DTLS: &server.DTLSConfig{Key: []byte(testKey)}})
 	srv.Put("/r", []byte("x"))
 	for b.Loop() {
-		before, err := footprint.Measure()
-		if err != nil {
-			b.Fatal(err)
-		}
+		before := footprint.Take(b)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDTLSClients$", "-test.count=1")
 		cmd.Env = append(os.Environ(), envClients+"="+strconv.Itoa(n), envAddr+"="+srv.SecureAddr())
 		stdin, _ := cmd.StdinPipe()
@@ -118,14 +115,8 @@ func BenchmarkIdleDTLSPeers(b *testing.B) {
 			b.Fatalf("helper: %q, %v", line, err)
 		}
 		eventually(b, 10*time.Second, "sessions", func() bool { return srv.Stats().DTLSSessions == n })
-		after, err := footprint.Measure()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(after.RSS-before.RSS)/n, "rss-B/peer")
-		b.ReportMetric(float64(after.Heap-before.Heap)/n, "heap-B/peer")
-		b.ReportMetric(float64(after.Stack-before.Stack)/n, "stack-B/peer")
-		b.ReportMetric(float64(after.Goroutines-before.Goroutines)/n, "goroutines/peer")
+		after := footprint.Take(b)
+		after.ReportPer(b, before, n, "peer")
 		stdin.Close() // the helper closes its sessions; the close_notify of some may be lost
 		cmd.Wait()
 	}

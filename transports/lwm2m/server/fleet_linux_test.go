@@ -18,16 +18,6 @@ import (
 
 var fleetSize = flag.Int("lwm2m.fleet", 2000, "devices TestFleetFootprint registers (10000 for the full figure)")
 
-// measure takes the process's footprint, failing t when it cannot.
-func measure(t testing.TB) footprint.Footprint {
-	t.Helper()
-	f, err := footprint.Measure()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
 // TestFleetFootprint registers a fleet of devices with the embedded
 // server in this process and reports what a registered device costs
 // (client, session, socket and the server's registration) and how fast
@@ -38,7 +28,7 @@ func TestFleetFootprint(t *testing.T) {
 	s := startServer(t, server.Config{MaxRegistrations: n})
 	var counters coap.Counters
 	modelBytes := modelHeap(t, n)
-	before := measure(t)
+	before := footprint.Take(t)
 	clients := make([]*lwm2m.Client, n)
 	start := time.Now()
 	fleet(t, n, func(i int) error {
@@ -51,7 +41,7 @@ func TestFleetFootprint(t *testing.T) {
 		return err
 	})
 	regTime := time.Since(start)
-	after := measure(t)
+	after := footprint.Take(t)
 	if got := s.Registered(); got != n {
 		t.Fatalf("%d registered, want %d", got, n)
 	}
@@ -102,12 +92,12 @@ func fleet(t *testing.T, n int, f func(i int) error) {
 
 // modelHeap returns the heap one device's Model takes, from n of them.
 func modelHeap(t *testing.T, n int) float64 {
-	before := measure(t)
+	before := footprint.Take(t)
 	models := make([]*lwm2m.Model, n)
 	for i := range models {
 		models[i] = lwm2m.NewModel(lwm2m.Config{Seed: 1, Index: uint64(i), Start: time.Now()})
 	}
-	after := measure(t)
+	after := footprint.Take(t)
 	runtime.KeepAlive(models)
 	return float64(after.Heap-before.Heap) / float64(n)
 }
