@@ -13,20 +13,30 @@ type handler struct {
 	epoch uint32
 }
 
-// Acked ends an acknowledged message's flow: it times telemetry
-// acknowledgements, and answers requests whose acknowledgement is their
-// answer.
-func (h *handler) Acked(ref Ref) {
+// end takes ref off the device's in-flight list, which the drain then no
+// longer awaits, and returns the device, the message and its group;
+// false when ref is not in flight (its connection was dropped meanwhile).
+func (h *handler) end(ref Ref) (*device, inflight, int, bool) {
 	d := &h.e.devs[h.dev]
 	d.mu.Lock()
 	f, ok := d.ack(ref)
 	g := int(d.group)
 	d.mu.Unlock()
+	if ok {
+		h.e.outstanding.Add(-1)
+	}
+	return d, f, g, ok
+}
+
+// Acked ends an acknowledged message's flow: it times telemetry
+// acknowledgements, and answers requests whose acknowledgement is their
+// answer.
+func (h *handler) Acked(ref Ref) {
+	d, f, g, ok := h.end(ref)
 	if !ok {
 		return
 	}
 	e := h.e
-	e.outstanding.Add(-1)
 	switch at := e.since(); {
 	case f.kind == jobTelemetry:
 		e.o.Recorder.Record(Event{Kind: Acked, Group: g, At: at, Latency: at - f.intended, Intended: f.intended,
@@ -39,16 +49,11 @@ func (h *handler) Acked(ref Ref) {
 // Failed ends an acknowledged message's flow without its acknowledgement:
 // telemetry counts as unacknowledged, with the reason as its error.
 func (h *handler) Failed(ref Ref, err error) {
-	d := &h.e.devs[h.dev]
-	d.mu.Lock()
-	f, ok := d.ack(ref)
-	g := int(d.group)
-	d.mu.Unlock()
+	d, f, g, ok := h.end(ref)
 	if !ok {
 		return
 	}
 	e := h.e
-	e.outstanding.Add(-1)
 	if f.kind == jobTelemetry {
 		e.o.Recorder.Record(Event{Kind: Unacked, Group: g, At: e.since(), Intended: f.intended, Timed: d.timed,
 			Err: ErrorKind(err)})
