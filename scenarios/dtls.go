@@ -10,6 +10,7 @@ import (
 
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/coap"
+	"github.com/m2msim/m2msim/transports/pki"
 )
 
 // DTLS secures a CoAP group's sessions (coaps, RFC 7252 §9) with DTLS 1.2:
@@ -117,7 +118,7 @@ type dtlsGroup struct {
 	key      []byte
 	roots    *x509.CertPool
 	suites   []coap.CipherSuite
-	clientCA *coap.CA
+	clientCA *pki.CA
 	// caches keeps each device's session for resumption, by fleet index.
 	caches sync.Map
 }
@@ -150,9 +151,9 @@ func (d *DTLS) prepare() (*dtlsGroup, error) {
 	}
 	if d.ClientCertificates {
 		if d.ClientCACert != "" {
-			g.clientCA, err = coap.LoadCA(d.ClientCACert, d.ClientCAKey)
+			g.clientCA, err = pki.LoadCA(d.ClientCACert, d.ClientCAKey)
 		} else {
-			g.clientCA, err = coap.NewCA()
+			g.clientCA, err = pki.NewCA()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("dtls client certificates: %w", err)

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
-	"github.com/m2msim/m2msim/transports/coap"
 	"github.com/m2msim/m2msim/transports/coap/coaptest"
+	"github.com/m2msim/m2msim/transports/pki"
 )
 
 func TestParseDTLSProblems(t *testing.T) {
@@ -201,7 +201,7 @@ groups:
 // gets its own, issued at connect from the CA files the scenario names,
 // and checks the server's against the same CA.
 func TestRunCoAPOverDTLSWithCertificates(t *testing.T) {
-	ca, err := coap.NewCA()
+	ca, err := pki.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}

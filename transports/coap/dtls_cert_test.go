@@ -9,12 +9,13 @@ import (
 
 	"github.com/m2msim/m2msim/transports/coap"
 	"github.com/m2msim/m2msim/transports/coap/coaptest"
+	"github.com/m2msim/m2msim/transports/pki"
 )
 
 // newCA makes a throwaway CA or fails the test.
-func newCA(t testing.TB) *coap.CA {
+func newCA(t testing.TB) *pki.CA {
 	t.Helper()
-	ca, err := coap.NewCA()
+	ca, err := pki.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +23,7 @@ func newCA(t testing.TB) *coap.CA {
 }
 
 // issue makes a device certificate or fails the test.
-func issue(t testing.TB, ca *coap.CA, cn string) *tls.Certificate {
+func issue(t testing.TB, ca *pki.CA, cn string) *tls.Certificate {
 	t.Helper()
 	c, err := ca.Issue(cn)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/m2msim/m2msim/transports/coap"
+	"github.com/m2msim/m2msim/transports/pki"
 )
 
 func TestParseCipherSuite(t *testing.T) {
@@ -131,7 +132,7 @@ func TestLoadCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := coap.LoadCA(write("ca.crt", ca.CertPEM()), write("ca.key", caKey))
+	loaded, err := pki.LoadCA(write("ca.crt", ca.CertPEM()), write("ca.key", caKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +144,11 @@ func TestLoadCA(t *testing.T) {
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		t.Errorf("certificate from the loaded CA: %v", err)
 	}
-	devCert, devKey, _ := coap.EncodePEM(dev)
-	if _, err := coap.LoadCA(write("dev.crt", devCert), write("dev.key", devKey)); err == nil || !strings.Contains(err.Error(), "not a CA") {
-		t.Errorf("LoadCA(a device certificate) = %v, want not a CA", err)
+	devCert, devKey, _ := pki.EncodePEM(dev)
+	if _, err := pki.LoadCA(write("dev.crt", devCert), write("dev.key", devKey)); err == nil || !strings.Contains(err.Error(), "not a CA") {
+		t.Errorf("pki.LoadCA(a device certificate) = %v, want not a CA", err)
 	}
-	if _, err := coap.LoadCA(filepath.Join(dir, "missing.crt"), filepath.Join(dir, "ca.key")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("LoadCA(missing file) = %v, want ErrNotExist", err)
+	if _, err := pki.LoadCA(filepath.Join(dir, "missing.crt"), filepath.Join(dir, "ca.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pki.LoadCA(missing file) = %v, want ErrNotExist", err)
 	}
 }

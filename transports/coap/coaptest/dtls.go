@@ -12,6 +12,7 @@ import (
 	"github.com/pion/dtls/v2"
 
 	"github.com/m2msim/m2msim/transports/coap"
+	"github.com/m2msim/m2msim/transports/pki"
 )
 
 // DTLSResponder answers as a Responder does, over DTLS: pion/dtls/v2's
@@ -172,13 +173,13 @@ func (s *SessionStore) Del(key []byte) error {
 // libcoap's arguments for them: -c certfile -j keyfile -C cafile. With
 // -C libcoap asks the client for a certificate and verifies it against
 // cafile (add -n not to).
-func ServerPKI(t testing.TB, ca *coap.CA) []string {
+func ServerPKI(t testing.TB, ca *pki.CA) []string {
 	t.Helper()
 	cert, err := ca.IssueServer("127.0.0.1", "localhost")
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM, keyPEM, err := coap.EncodePEM(cert)
+	certPEM, keyPEM, err := pki.EncodePEM(cert)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ type DTLSConfig struct {
 	IdentityHint []byte
 
 	// Certificate is the server's certificate chain and key
-	// (coap.CA.IssueServer makes one). ClientCAs verify the clients'
+	// (pki.CA.IssueServer makes one). ClientCAs verify the clients'
 	// certificates: one is asked for and verified when given, and
 	// required with RequireClientCert.
 	Certificate       *tls.Certificate

@@ -14,6 +14,7 @@ import (
 
 	"github.com/m2msim/m2msim/transports/coap"
 	"github.com/m2msim/m2msim/transports/coap/server"
+	"github.com/m2msim/m2msim/transports/pki"
 )
 
 const testKey = "secret-psk-0123"
@@ -118,7 +119,7 @@ func TestDTLSWrongKey(t *testing.T) {
 // certificate required and given to OnUpdate; a client without one is
 // refused.
 func TestDTLSCertificates(t *testing.T) {
-	ca, err := coap.NewCA()
+	ca, err := pki.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestDTLSCertificates(t *testing.T) {
 // TestDTLSConfigErrors: StartConfig refuses DTLS settings that cannot
 // work.
 func TestDTLSConfigErrors(t *testing.T) {
-	ca, _ := coap.NewCA()
+	ca, _ := pki.NewCA()
 	cert, _ := ca.IssueServer("127.0.0.1")
 	key := []byte("k")
 	for _, c := range []struct {

@@ -1,4 +1,7 @@
-package coap
+// Package pki issues X.509 certificates for simulated fleets: a throwaway or
+// user-given CA signs one client certificate per device, and server
+// certificates for the test servers, for DTLS and TLS alike.
+package pki
 
 import (
 	"crypto"
