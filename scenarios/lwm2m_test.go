@@ -209,3 +209,33 @@ groups:
 			k[sim.Connected], k[sim.Published], k[sim.Acked], k[sim.Delivered], st.Sends, st.Deregistrations)
 	}
 }
+
+// A command whose Write fails reaches the engine as failed, by its kind,
+// rather than waiting for a reply that cannot come.
+func TestLwM2MCommandWriteFailureFailsTheCommand(t *testing.T) {
+	s, err := Parse("fail.yaml", []byte("version: 1\nname: fail\nduration: 5s\ngroups:\n"+
+		"  - {count: 1, protocol: lwm2m, telemetry: {every: 1s}, commands: {every: 1s}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	got := make(chan sim.Delivery, 1)
+	rt.lwm2m.subscribe(func(d sim.Delivery) { got <- d })
+	cmd := sim.Token{Kind: sim.TokenCommand, Device: 0, Seq: 1, Intended: time.Second}.Append(nil)
+	if err := rt.lwm2m.publish(t.Context(), sim.Outbound{Topic: defaultLwM2MResource, Payload: cmd}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		tok, ok := sim.FindToken(d.Payload)
+		if k := sim.ErrorKind(d.Err); k != "lwm2m_not_registered" || !ok || tok.Kind != sim.TokenReply || tok.Seq != 1 {
+			t.Errorf("delivery: err %v (kind %q), token %+v: want the command's reply token failed as lwm2m_not_registered", d.Err, k, tok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Write to an unregistered device was never reported")
+	}
+}

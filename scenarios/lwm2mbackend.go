@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/coap"
 	"github.com/m2msim/m2msim/transports/lwm2m"
 	lwm2mserver "github.com/m2msim/m2msim/transports/lwm2m/server"
 )
@@ -102,7 +103,8 @@ func (s *Scenario) endpoint(dev int) string {
 
 // publish writes a command to the device its token names, at the
 // resource m.Topic, without waiting: the device's 2.04 becomes the
-// reply the engine awaits.
+// reply the engine awaits, and a Write that fails (an error code, a
+// timeout, a device not registered) fails the command by its kind.
 func (b *lwm2mBackend) publish(ctx context.Context, m sim.Outbound) error {
 	tok, ok := sim.FindToken(m.Payload)
 	if !ok {
@@ -130,12 +132,14 @@ func (b *lwm2mBackend) publish(ctx context.Context, m sim.Outbound) error {
 		ctx, cancel := context.WithTimeout(b.ctx, timeout)
 		defer cancel()
 		resp, err := b.srv.Write(ctx, ep, p, lwm2m.FormatText, payload, false)
-		if err != nil || !resp.Success() {
-			b.log.Debug("lwm2m command write failed", "endpoint", ep, "path", p.String(), "err", err)
-			return
+		if err == nil && !resp.Success() {
+			err = &coap.ResponseError{Code: resp.Code}
+		}
+		if err != nil && b.ctx.Err() != nil {
+			return // the run is over: the Write was cut short, not refused
 		}
 		if d := b.deliver.Load(); d != nil {
-			(*d)(sim.Delivery{Topic: ep + p.String(), Payload: reply, Arrived: time.Now()})
+			(*d)(sim.Delivery{Topic: ep + p.String(), Payload: reply, Arrived: time.Now(), Err: err})
 		}
 	}()
 	return nil

@@ -24,6 +24,7 @@ type fakeBroker struct {
 	refuse    bool
 	noAck     bool
 	twice     bool     // deliver to the backend twice, as a retransmission can
+	failCmds  error    // fail every command with this error instead of routing it
 	conns     []uint64 // ConnectSpec.Conn of every accepted connect
 }
 
@@ -134,6 +135,19 @@ func (b *fakeBroker) Subscribe(ctx context.Context, subs []Subscription, deliver
 
 // Publish implements Backend.
 func (b *fakeBroker) Publish(ctx context.Context, m Outbound) error {
+	b.mu.Lock()
+	fail, deliver := b.failCmds, b.deliver
+	b.mu.Unlock()
+	if tok, ok := FindToken(m.Payload); ok && tok.Kind == TokenCommand && fail != nil {
+		// As a server whose request to the device failed reports it.
+		tok.Kind = TokenReply
+		reply := tok.Append(nil)
+		if tok.Intended < 0 {
+			reply = tok.AppendShort(nil)
+		}
+		b.later(func() { deliver(Delivery{Topic: m.Topic, Payload: reply, Err: fail}) })
+		return nil
+	}
 	b.route(m.Topic, m.Payload)
 	return nil
 }

@@ -205,11 +205,19 @@ func (e *Engine) deliver(m Delivery) {
 			return
 		}
 		e.outstanding.Add(-1)
+		if m.Err != nil {
+			e.record(PublishFailed, g, 0, errCommandPrefix+ErrorKind(m.Err))
+			return
+		}
 		e.timed(CommandReplied, g, at, tok, timed)
 	case TokenRequest:
 		e.answer(int(tok.Device), d, tok, rekind(m.Payload, off, TokenAnswer))
 	}
 }
+
+// errCommandPrefix marks a command the backend could not get to its
+// device, as "backend_" marks one it could not send at all.
+const errCommandPrefix = "command_"
 
 // arrival converts when a message reached the backend's host to run time,
 // and records the backend's lag since then.

@@ -148,4 +148,9 @@ type Delivery struct {
 	// handles the message. The gap between the two is the backend's own
 	// lag, which end-to-end figures then leave out.
 	Arrived time.Time
+	// Err, when set, says that the command whose reply token Payload
+	// carries failed before the device could answer it: the backend's
+	// request to the device timed out or was refused. Its round trip
+	// closes as failed, counted under "command_" and Err's ErrorKind.
+	Err error
 }

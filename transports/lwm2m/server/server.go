@@ -144,15 +144,25 @@ type EventFunc func(ep string, at time.Time)
 // Errors of the request methods.
 var (
 	// ErrNotRegistered: no device is registered under the endpoint name.
-	ErrNotRegistered = errors.New("lwm2m server: endpoint not registered")
+	ErrNotRegistered error = &stateError{"endpoint not registered", "lwm2m_not_registered"}
 	// ErrBusy: Config.MaxPending or the device's QueueLimit is reached.
-	ErrBusy = errors.New("lwm2m server: too many requests pending")
+	ErrBusy error = &stateError{"too many requests pending", "lwm2m_server_busy"}
 	// ErrDeregistered: the device de-registered, or its registration
 	// expired, before the request was answered.
-	ErrDeregistered = errors.New("lwm2m server: device de-registered")
+	ErrDeregistered error = &stateError{"device de-registered", "lwm2m_deregistered"}
 	// ErrClosed: the server is closed.
 	ErrClosed = fmt.Errorf("lwm2m server: closed: %w", net.ErrClosed)
 )
+
+// stateError is why the server could not take or finish a request; its
+// Kind labels it in a load test's error counts.
+type stateError struct{ msg, kind string }
+
+func (e *stateError) Error() string { return "lwm2m server: " + e.msg }
+
+// Kind is the error's label: lwm2m_not_registered, lwm2m_server_busy or
+// lwm2m_deregistered.
+func (e *stateError) Kind() string { return e.kind }
 
 // Server is a running embedded LwM2M server.
 type Server struct {
