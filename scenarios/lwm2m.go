@@ -83,6 +83,16 @@ func (g *Group) lwm2mDefaults(has func(string) bool) {
 	if !lhas("awake") {
 		l.Awake = defaultLwM2MAwake
 	}
+	if sl := g.Sleep; sl != nil && sl.PSM != nil {
+		// A device in PSM is one the server must queue for: it listens
+		// for the inactivity timer and then T3324 after each uplink.
+		if !lhas("queue") {
+			l.Queue = true
+		}
+		if !lhas("awake") {
+			l.Awake = sl.Inactivity + sl.PSM.Active
+		}
+	}
 	l.Format = orString(l.Format, defaultLwM2MFormat)
 	if f := l.Firmware; f != nil {
 		fhas := scope(lhas, "firmware")
@@ -186,8 +196,10 @@ func (g *Group) validateLwM2M(t *tree, p string, embedded bool) {
 	switch {
 	case l.Lifetime < time.Second || l.Lifetime > maxLwM2MLifetime || l.Lifetime%time.Second != 0:
 		t.add(p+".lwm2m.lifetime", "must be whole seconds, 1s to %s, got %s", maxLwM2MLifetime, l.Lifetime)
-	case l.Queue && (l.Awake <= 0 || l.Awake >= l.Lifetime):
+	case l.Queue && (l.Awake <= 0 || l.Awake >= l.Lifetime) && (g.Sleep == nil || g.Sleep.PSM == nil):
 		t.add(p+".lwm2m.awake", "must be > 0 and below the lifetime (%s), got %s", l.Lifetime, l.Awake)
+	case l.Queue && l.Awake >= l.Lifetime:
+		t.add(p+".lwm2m.lifetime", "must be longer than sleep.inactivity + sleep.psm.active (%s), the time a device in PSM listens after an uplink, got %s", l.Awake, l.Lifetime)
 	}
 	if l.Format != "senml-cbor" && l.Format != "senml-json" {
 		t.add(p+".lwm2m.format", "must be senml-cbor or senml-json, got %q", l.Format)
@@ -204,8 +216,15 @@ func (g *Group) validateLwM2M(t *tree, p string, embedded bool) {
 	if g.Connect.Mode == ModePerReport {
 		t.add(p+".connect.mode", "must be persistent: an LwM2M device stays registered; use lwm2m.queue: true for a device that sleeps")
 	}
-	if g.Sleep != nil {
-		t.add(p+".sleep", "does not apply to lwm2m groups: the server's Writes bypass the engine's power model; use lwm2m.queue: true for a device that sleeps between uplinks")
+	if sl := g.Sleep; sl != nil && sl.PSM != nil {
+		switch {
+		case t.has(p + ".lwm2m.awake"):
+			t.add(p+".lwm2m.awake", "is set by sleep: a device in PSM listens for sleep.inactivity + sleep.psm.active after each uplink")
+		case !l.Queue:
+			t.add(p+".lwm2m.queue", "must be true with sleep.psm: the server cannot reach a device in PSM and must queue its requests")
+		case l.Awake <= 0:
+			t.add(p+".sleep.psm.active", "an LwM2M device in PSM must stay reachable after its Update for the requests the server queued: give sleep.inactivity or psm.active > 0s")
+		}
 	}
 	if g.Requests != nil {
 		t.add(p+".requests", "LwM2M has no request a device sends for the server to answer: report with telemetry (Send), or take commands (the server's Writes)")

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,9 +31,16 @@ func TestParseLwM2MProblems(t *testing.T) {
 		{"foreign keys", head + "groups:\n  - {count: 1, protocol: lwm2m, coap: {nstart: 1}, telemetry: {every: 1s, topic: a, method: PUT}, commands: {every: 5s, reply_path: /r}}\n",
 			[]string{"groups[0].coap: applies to protocol: coap groups only", "groups[0].telemetry.topic: is not LwM2M's",
 				"groups[0].telemetry.method: is not LwM2M's", "groups[0].commands.reply_path: is not LwM2M's"}},
-		{"requests, per-report and sleep", head + "groups:\n  - {count: 1, protocol: lwm2m, connect: {mode: per-report}, requests: {every: 1s}, sleep: {edrx: 20s}}\n",
-			[]string{"groups[0].requests: LwM2M has no request", "groups[0].connect.mode: must be persistent",
-				"groups[0].sleep: does not apply to lwm2m groups"}},
+		{"requests and per-report", head + "groups:\n  - {count: 1, protocol: lwm2m, connect: {mode: per-report}, requests: {every: 1s}}\n",
+			[]string{"groups[0].requests: LwM2M has no request", "groups[0].connect.mode: must be persistent"}},
+		{"PSM and queue mode", head + "groups:\n" +
+			"  - {count: 1, protocol: lwm2m, lwm2m: {awake: 5s}, sleep: {psm: {active: 10s}}}\n" +
+			"  - {count: 1, protocol: lwm2m, lwm2m: {queue: false}, sleep: {psm: {active: 10s}}}\n" +
+			"  - {count: 1, protocol: lwm2m, sleep: {psm: {active: 0s}}}\n" +
+			"  - {count: 1, protocol: lwm2m, lwm2m: {lifetime: 60s}, sleep: {inactivity: 20s, psm: {active: 40s}}}\n",
+			[]string{"groups[0].lwm2m.awake: is set by sleep", "groups[1].lwm2m.queue: must be true with sleep.psm",
+				"groups[2].sleep.psm.active: an LwM2M device in PSM must stay reachable",
+				"groups[3].lwm2m.lifetime: must be longer than sleep.inactivity + sleep.psm.active (1m0s)"}},
 		{"resources", head + "groups:\n  - {count: 1, protocol: lwm2m, telemetry: {every: 1s, path: '/3303/{{index}}/5750'}, commands: {every: 5s, path: /3303/0/5700}}\n",
 			[]string{"groups[0].telemetry.path: must be a resource path", "groups[0].commands.path: must be a writable string resource"}},
 		{"missing resource", head + "groups:\n  - {count: 1, protocol: lwm2m, commands: {every: 5s, path: /3303/7/5750}}\n",
@@ -93,11 +101,17 @@ type measures struct {
 
 func (m *measures) Record(ev sim.Event) {
 	m.eventTally.Record(ev)
-	if ev.Kind == sim.Measured {
-		m.mu2.Lock()
-		m.by[ev.Metric] = append(m.by[ev.Metric], ev.Latency)
-		m.mu2.Unlock()
+	key := ev.Metric
+	switch ev.Kind {
+	case sim.Measured:
+	case sim.CommandReplied:
+		key = fmt.Sprintf("command/%d", ev.Group)
+	default:
+		return
 	}
+	m.mu2.Lock()
+	m.by[key] = append(m.by[key], ev.Latency)
+	m.mu2.Unlock()
 }
 
 // Against the embedded LwM2M server, which plays the backend, an LwM2M
@@ -237,5 +251,68 @@ func TestLwM2MCommandWriteFailureFailsTheCommand(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a Write to an unregistered device was never reported")
+	}
+}
+
+// A device's radio sleep reaches LwM2M: a device in PSM registers in
+// queue mode and gets the server's Writes only after its next uplink
+// wakes it; one in eDRX gets them in its paging windows. A device that
+// always listens answers at once.
+func TestRunLwM2MDevicesThatSleep(t *testing.T) {
+	s, err := Parse("sleep.yaml", []byte(`version: 1
+name: sleep
+seed: 3
+duration: 8s
+drain: 5s
+groups:
+  - {name: awake, protocol: lwm2m, count: 5, telemetry: {every: 2s}, commands: {every: 1s}}
+  - name: psm
+    protocol: lwm2m
+    count: 10
+    lwm2m: {lifetime: 60s}
+    sleep: {inactivity: 200ms, psm: {active: 200ms, tau: 1h}}
+    telemetry: {every: 2s}
+    commands: {every: 1s}
+  - name: edrx
+    protocol: lwm2m
+    count: 10
+    sleep: {inactivity: 200ms, edrx: 1500ms, ptw: 100ms}
+    telemetry: {every: 3s}
+    commands: {every: 1s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := s.Groups[1].LwM2M; !l.Queue || l.Awake != 400*time.Millisecond {
+		t.Fatalf("psm group: queue %v, awake %v; want queue mode, awake 400ms (inactivity + active)", l.Queue, l.Awake)
+	}
+	rec := &measures{by: map[string][]time.Duration{}}
+	rec.reset()
+	runOpened(t, s, 3, rec)
+	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
+	t.Logf("events %v, counts %v, errors %v", rec.kinds, rec.named, rec.errs)
+	p50 := func(g int) time.Duration {
+		l := slices.Clone(rec.by[fmt.Sprintf("command/%d", g)])
+		if len(l) == 0 {
+			return 0
+		}
+		slices.Sort(l)
+		return l[len(l)/2]
+	}
+	for g, name := range []string{"awake", "psm", "edrx"} {
+		if sent, replied := at(g, sim.CommandSent), at(g, sim.CommandReplied); sent < 30 || replied < sent*9/10 {
+			t.Errorf("%s: %d commands sent, %d replied: want >= 30, nearly all replied", name, sent, replied)
+		}
+	}
+	awake, psm, edrx := p50(0), p50(1), p50(2)
+	t.Logf("command p50: awake %v, psm %v, edrx %v", awake, psm, edrx)
+	if psm < 200*time.Millisecond || psm < 10*awake {
+		t.Errorf("psm command p50 %v (awake group %v): want the Writes held until the devices wake, >= 200ms", psm, awake)
+	}
+	if edrx < 150*time.Millisecond || edrx < 10*awake {
+		t.Errorf("edrx command p50 %v (awake group %v): want the Writes waiting for paging windows, >= 150ms", edrx, awake)
+	}
+	if rec.named["lwm2m_wake"] < 20 {
+		t.Errorf("psm devices woke %d times, want >= 20", rec.named["lwm2m_wake"])
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
@@ -24,6 +26,9 @@ type lwm2mConnector struct {
 	seed  uint64
 	dial  func(device int, conn uint64) dial.Func
 	group func(device int) *Group
+	// origin is when the run's radios started: eDRX paging windows
+	// count from it.
+	origin time.Time
 	// closing counts the De-registers under way: a session's Close
 	// does not wait for its own (the engine closes its devices one
 	// after another), the runtime waits for them all.
@@ -50,10 +55,17 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 		Endpoint: spec.ClientID,
 		Lifetime: l.Lifetime,
 		Queue:    l.Queue,
+		Hear:     c.hear(g, spec.Device),
 		Model: lwm2m.NewModel(lwm2m.Config{Seed: c.seed, Index: uint64(spec.Device), Start: time.Now(),
 			Lifetime: l.Lifetime, Binding: "U"}),
 		CloseTimeout: lwm2mCloseTimeout,
-		OnRegistered: func(d time.Duration) { h.Measure("lwm2m_register", d) },
+		OnRegistered: func(d time.Duration) {
+			h.Measure("lwm2m_register", d)
+			if s.registrations.Add(1) > 1 {
+				// After a firmware update, or a server that forgot it.
+				h.Count("lwm2m_reregister")
+			}
+		},
 		OnUpdated: func(d time.Duration) {
 			h.Measure("lwm2m_update", d)
 			s.listened()
@@ -82,6 +94,29 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 	return s, nil
 }
 
+// hear is device dev's radio as its LwM2M client meets the server's
+// datagrams, when its group sleeps: the engine's model of eDRX and PSM
+// (sim.Sleep), with the radio's seeded wake-up cost when the device was
+// idle. Nil when the group does not sleep: the device always listens.
+func (c *lwm2mConnector) hear(g *Group, dev int) func(arrived, lastSent time.Time) time.Time {
+	sl := g.Sleep.plan()
+	if sl == nil {
+		return nil
+	}
+	phase, wake := sl.PagingPhase(c.seed, dev), g.wake
+	var rng *rand.Rand // the reader goroutine's alone
+	if wake != nil {
+		rng = rand.New(rand.NewPCG(c.seed^0x3a7e, uint64(dev)))
+	}
+	return func(arrived, lastSent time.Time) time.Time {
+		at, idle := sl.Listen(arrived.Sub(c.origin), lastSent.Sub(c.origin), phase)
+		if idle && wake != nil {
+			at += wake.Min + time.Duration(rng.Int64N(int64(wake.Max-wake.Min)+1))
+		}
+		return c.origin.Add(at)
+	}
+}
+
 // lwm2mSession binds an LwM2M client to the engine: telemetry is a Send
 // of one string resource holding the rendered payload, acknowledged by
 // the server's 2.04. Commands never reach the engine's device: the
@@ -94,6 +129,8 @@ type lwm2mSession struct {
 	format  lwm2m.Format
 	closing *sync.WaitGroup // the connector's
 	awake   time.Duration   // queue mode: listening time after an uplink; 0: always listens
+	// registrations counts the device's successful Registers.
+	registrations atomic.Int32
 
 	mu     sync.Mutex // guards the fields below
 	c      *lwm2m.Client

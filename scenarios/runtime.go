@@ -100,7 +100,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		co.addr, co.secureAddr, co.server = rt.coapServer.Addr(), rt.coapServer.SecureAddr(), rt.coapServer
 	}
-	lw := &lwm2mConnector{addr: s.Target.LwM2MAddr(), seed: seed, dial: shaped, group: s.groupOf}
+	lw := &lwm2mConnector{addr: s.Target.LwM2MAddr(), seed: seed, dial: shaped, group: s.groupOf, origin: time.Now()}
 	if s.Speaks(ProtocolLwM2M) && s.Target.LwM2MEmbedded() {
 		if err := rt.openLwM2M(s, seed, log); err != nil {
 			rt.Close()

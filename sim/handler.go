@@ -296,8 +296,7 @@ func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) boo
 	case r != nil && r.AfterUplink:
 		due = -1
 	case g.Sleep != nil:
-		phase := time.Duration(uniform(mix(e.plan.Seed, dev, purposePaging, 0), int64(max(g.Sleep.EDRX, 1))))
-		at, idle := g.Sleep.listen(now, d.lastWrite, phase)
+		at, idle := g.Sleep.listen(now, d.lastWrite, g.Sleep.PagingPhase(e.plan.Seed, dev))
 		if idle {
 			at += e.wakeDraw(dev, d, g.Wake)
 		}
