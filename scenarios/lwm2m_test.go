@@ -147,7 +147,7 @@ groups:
 	rec.reset()
 	runOpened(t, s, 5, rec)
 	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
-	t.Logf("events %v, counts %v", rec.kinds, rec.named)
+	t.Logf("events %v, counts %v, errors %v", rec.kinds, rec.named, rec.errs)
 	if c := at(0, sim.Connected) + at(1, sim.Connected); c != 30 || len(rec.by["lwm2m_register"]) < 30 {
 		t.Errorf("connected %d, registrations measured %d: want 30, >= 30", c, len(rec.by["lwm2m_register"]))
 	}
@@ -160,6 +160,12 @@ groups:
 	if n := rec.named["lwm2m_fw_updated"]; n != 20 || len(rec.by["lwm2m_fw_download"]) != 20 || rec.named["lwm2m_fw_failed"] != 0 {
 		t.Errorf("firmware: %d updated, %d downloads timed, %d failed; want all 20, 20, none",
 			n, len(rec.by["lwm2m_fw_download"]), rec.named["lwm2m_fw_failed"])
+	}
+	// Each update is timed from the campaign's start (500ms into the
+	// run), after its device's draw in the 1s spread and its download.
+	if c := rec.by["lwm2m_fw_campaign"]; len(c) != 20 || slices.Min(c) <= 0 || slices.Max(c) > 4500*time.Millisecond ||
+		slices.Max(c) < slices.Max(rec.by["lwm2m_fw_download"]) {
+		t.Errorf("campaign times %v: want 20, each after its download and within the run", c)
 	}
 	if sent, got := at(1, sim.Published), at(1, sim.Delivered); sent < 40 || got != sent {
 		t.Errorf("sleepers' telemetry: sent %d, delivered %d: want >= 40, all delivered", sent, got)

@@ -41,6 +41,9 @@ type lwm2mBackend struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started sync.Once
+	// begun is when the run, and so the campaigns' clock, started: unix
+	// nanoseconds, 0 before.
+	begun atomic.Int64
 }
 
 // openLwM2M starts the embedded LwM2M server, sized and timed for the
@@ -159,6 +162,7 @@ func (b *lwm2mBackend) writeTimeout(group int) time.Duration {
 // campaigns starts a scheduler for each group with a firmware campaign.
 func (b *lwm2mBackend) campaigns() {
 	start, base := time.Now(), 0
+	b.begun.Store(start.UnixNano())
 	end := start.Add(b.s.Duration + b.s.Drain)
 	for i := range b.s.Groups {
 		g := &b.s.Groups[i]
@@ -226,6 +230,16 @@ func (b *lwm2mBackend) update(ctx context.Context, ep, uri string) {
 			return
 		}
 	}
+}
+
+// since is how long ago the run's campaigns' clock started, or 0 before
+// it did.
+func (b *lwm2mBackend) since(at time.Duration) time.Duration {
+	t := b.begun.Load()
+	if t == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, t)) - at
 }
 
 // close ends the campaigns and the Writes under way, then stops the

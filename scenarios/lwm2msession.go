@@ -29,6 +29,9 @@ type lwm2mConnector struct {
 	// origin is when the run's radios started: eDRX paging windows
 	// count from it.
 	origin time.Time
+	// campaign is how long ago a group's campaign (from at) began: the
+	// embedded server's clock; nil against another server.
+	campaign func(at time.Duration) time.Duration
 	// closing counts the De-registers under way: a session's Close
 	// does not wait for its own (the engine closes its devices one
 	// after another), the runtime waits for them all.
@@ -41,6 +44,10 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 	g := c.group(spec.Device)
 	l := g.LwM2M
 	s := &lwm2mSession{h: h, format: l.format(), closing: &c.closing}
+	if f := l.Firmware; f != nil && c.campaign != nil {
+		at := f.At
+		s.campaign = func() time.Duration { return c.campaign(at) }
+	}
 	if l.Queue {
 		s.awake = l.Awake
 	}
@@ -137,6 +144,9 @@ type lwm2mSession struct {
 	timer  *time.Timer // puts a queue-mode device to sleep
 	closed bool
 	dlAt   time.Time // when a downloaded package's install began; zero: none
+	// campaign is how long ago the group's firmware campaign began; nil
+	// without one.
+	campaign func() time.Duration
 }
 
 // errLwM2MFlow is a flow an lwm2m group does not send (validation keeps
@@ -254,6 +264,11 @@ func (s *lwm2mSession) firmware(e lwm2m.FirmwareEvent) {
 			s.h.Measure("lwm2m_fw_install", time.Since(at))
 		}
 		s.h.Count("lwm2m_fw_updated")
+		if s.campaign != nil {
+			// Its maximum is the campaign's length: from its start to
+			// the last device updated.
+			s.h.Measure("lwm2m_fw_campaign", s.campaign())
+		}
 	}
 }
 

@@ -106,7 +106,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 			rt.Close()
 			return nil, err
 		}
-		lw.addr = rt.LwM2MAddr
+		lw.addr, lw.campaign = rt.LwM2MAddr, rt.lwm2m.since
 	}
 	rt.lwm2mConn = lw
 	rt.Connector = &router{s: s, mqtt: mq, coap: co, lwm2m: lw}
