@@ -58,6 +58,7 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 			DialTimeout: spec.Connect.Timeout,
 			Seed:        c.seed,
 			Stream:      uint64(spec.Device)<<32 | spec.Conn&0xffffffff,
+			OnFrame:     ownFrames(h),
 		},
 		Endpoint: spec.ClientID,
 		Lifetime: l.Lifetime,
@@ -180,9 +181,6 @@ func (s *lwm2mSession) client() *lwm2m.Client {
 
 // ended reports a Send's outcome as coapSession.ended does a request's.
 func (s *lwm2mSession) ended(ref sim.Ref, r coap.Result) {
-	for range r.Transmissions - 1 {
-		s.h.Count("coap_retransmit")
-	}
 	switch {
 	case r.Err != nil:
 		s.h.Failed(ref, r.Err)

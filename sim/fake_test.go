@@ -23,9 +23,10 @@ type fakeBroker struct {
 	log       []string // "topic|payload" of every device publish, in order
 	refuse    bool
 	noAck     bool
-	twice     bool     // deliver to the backend twice, as a retransmission can
-	failCmds  error    // fail every command with this error instead of routing it
-	conns     []uint64 // ConnectSpec.Conn of every accepted connect
+	twice     bool          // deliver to the backend twice, as a retransmission can
+	failCmds  error         // fail every command with this error instead of routing it
+	resend    time.Duration // > 0: each send is retransmitted once, this long after
+	conns     []uint64      // ConnectSpec.Conn of every accepted connect
 }
 
 func newFakeBroker(delay time.Duration) *fakeBroker {
@@ -161,8 +162,12 @@ type fakeSession struct {
 func (s *fakeSession) Send(m Message) error {
 	s.b.mu.Lock()
 	s.b.log = append(s.b.log, m.Dest+"|"+string(m.Payload))
-	noAck := s.b.noAck
+	noAck, resend := s.b.noAck, s.b.resend
 	s.b.mu.Unlock()
+	if resend > 0 {
+		n := len(m.Payload)
+		time.AfterFunc(resend, func() { s.h.Transmitted(n) })
+	}
 	if m.Ref != 0 && !noAck {
 		s.b.later(func() { s.h.Acked(m.Ref) })
 	}
