@@ -37,24 +37,17 @@ type coapConnector struct {
 func (c *coapConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	g := c.group(spec.Device)
 	o := coap.Options{
-		Addr:            c.addr,
-		Dial:            dial.NAT(c.dial(spec.Device, spec.Conn), g.Link.NATTimeout, func() { h.Count("nat_rebind") }),
-		DialTimeout:     spec.Connect.Timeout,
-		AckTimeout:      g.CoAP.AckTimeout,
-		AckRandomFactor: g.CoAP.AckRandomFactor,
-		MaxRetransmit:   g.CoAP.MaxRetransmit,
-		NStart:          g.CoAP.NStart,
-		QueueLimit:      g.CoAP.Queue,
-		Seed:            c.seed,
+		Addr:        c.addr,
+		Dial:        dial.NAT(c.dial(spec.Device, spec.Conn), g.Link.NATTimeout, func() { h.Count("nat_rebind") }),
+		DialTimeout: spec.Connect.Timeout,
+		Seed:        c.seed,
 		// Each connection draws its own message ids, tokens and
 		// timeouts, repeatably.
 		Stream:  uint64(spec.Device)<<32 | spec.Conn&0xffffffff,
 		Lost:    h.Lost,
 		OnFrame: ownFrames(h),
 	}
-	if o.MaxRetransmit == 0 {
-		o.MaxRetransmit = -1 // the scenario's 0: sent once
-	}
+	g.CoAP.options(&o)
 	gi, base := c.s.groupIndex(spec.Device)
 	if dg := c.dtls[gi]; dg != nil {
 		if c.secureAddr != "" {

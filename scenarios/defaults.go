@@ -223,8 +223,8 @@ var (
 	coapAddress = address{ports: []string{"coap", defaultCoAPPort, "coaps", defaultCoAPSPort},
 		want: "embedded, coap://host:port or coaps://host:port",
 		only: "must be only coap://host:port (each flow gives its own path)"}
-	lwm2mAddress = address{ports: []string{"coap", defaultLwM2MPort},
-		want: "embedded or coap://host:port",
+	lwm2mAddress = address{ports: []string{"coap", defaultLwM2MPort, "coaps", defaultLwM2MSPort},
+		want: "embedded, coap://host:port or coaps://host:port",
 		only: "must be only coap://host:port (the device registers at /rd)"}
 )
 

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
@@ -54,6 +55,7 @@ type Firmware struct {
 // LwM2M defaults.
 const (
 	defaultLwM2MPort     = "5683"
+	defaultLwM2MSPort    = "5684"
 	defaultLwM2MLifetime = 300 * time.Second
 	defaultLwM2MAwake    = 20 * time.Second
 	defaultLwM2MFormat   = "senml-cbor"
@@ -94,6 +96,12 @@ func (g *Group) lwm2mDefaults(has func(string) bool) {
 		}
 	}
 	l.Format = orString(l.Format, defaultLwM2MFormat)
+	if g.DTLS != nil {
+		g.DTLS.withDefaults(scope(has, "dtls"))
+	}
+	if g.CoAP != nil {
+		g.CoAP.withDefaults(scope(has, "coap"))
+	}
 	if f := l.Firmware; f != nil {
 		fhas := scope(lhas, "firmware")
 		if !fhas("image") {
@@ -135,6 +143,10 @@ func (s *Scenario) lwm2mDefault(has func(string) bool) {
 // end, writes commands and runs firmware campaigns.
 func (t Target) LwM2MEmbedded() bool { return t.LwM2M == brokerEmbedded }
 
+// LwM2MSecure reports whether LwM2M groups speak DTLS to their server
+// because it is a coaps:// one.
+func (t Target) LwM2MSecure() bool { return strings.HasPrefix(t.LwM2M, "coaps://") }
+
 // LwM2MAddr returns the external LwM2M server's host:port, or "" for
 // none or the embedded one.
 func (t Target) LwM2MAddr() string {
@@ -168,6 +180,12 @@ func (s *Scenario) validateLwM2M(t *tree) {
 		}
 		need = true
 		g.validateLwM2M(t, p, s.Target.LwM2MEmbedded())
+		switch {
+		case g.DTLS != nil:
+			g.DTLS.validate(t, p+".dtls", "target.lwm2m", s.Target.LwM2MSecure(), s.Target.LwM2MEmbedded())
+		case s.Target.LwM2MSecure():
+			t.add(p+".dtls", "required: target.lwm2m is coaps://, so the group needs a key or certificates")
+		}
 		if f := g.LwM2M.Firmware; f != nil {
 			switch {
 			case image < 0:
@@ -207,9 +225,7 @@ func (g *Group) validateLwM2M(t *tree, p string, embedded bool) {
 	if f := l.Firmware; f != nil {
 		g.validateFirmware(t, p+".lwm2m.firmware", f, embedded)
 	}
-	if g.CoAP != nil {
-		t.add(p+".coap", "applies to protocol: coap groups only: an lwm2m group keeps RFC 7252's transmission parameters")
-	}
+	g.CoAP.validate(t, p+".coap")
 	if g.Link.NATTimeout < 0 {
 		t.add(p+".link.nat_timeout", "must be >= 0, got %s", g.Link.NATTimeout)
 	}

@@ -21,15 +21,15 @@ func TestParseLwM2MProblems(t *testing.T) {
 		{"an LwM2M target and no LwM2M group", head + "target: {lwm2m: 'coap://h'}\ngroups:\n  - {count: 1, telemetry: {every: 1s}}\n",
 			[]string{"target.lwm2m: no group speaks LwM2M"}},
 		{"bad LwM2M target", head + "target: {lwm2m: 'udp://h:1'}\ngroups:\n  - {count: 1, protocol: lwm2m, telemetry: {every: 1s}}\n",
-			[]string{"target.lwm2m: must be embedded or coap://host:port"}},
+			[]string{"target.lwm2m: must be embedded, coap://host:port or coaps://host:port"}},
 		{"an lwm2m block in an MQTT group", head + "groups:\n  - {count: 1, lwm2m: {queue: true}, telemetry: {every: 1s}}\n",
 			[]string{"groups[0].lwm2m: applies to protocol: lwm2m groups only"}},
 		{"registration", head + "groups:\n  - {count: 1, protocol: lwm2m, lwm2m: {lifetime: 1500ms, format: tlv}, telemetry: {every: 1s}}\n",
 			[]string{"groups[0].lwm2m.lifetime: must be whole seconds", "groups[0].lwm2m.format: must be senml-cbor or senml-json"}},
 		{"queue mode awake", head + "groups:\n  - {count: 1, protocol: lwm2m, lwm2m: {lifetime: 60s, queue: true, awake: 2m}, telemetry: {every: 1s}}\n",
 			[]string{"groups[0].lwm2m.awake: must be > 0 and below the lifetime"}},
-		{"foreign keys", head + "groups:\n  - {count: 1, protocol: lwm2m, coap: {nstart: 1}, telemetry: {every: 1s, topic: a, method: PUT}, commands: {every: 5s, reply_path: /r}}\n",
-			[]string{"groups[0].coap: applies to protocol: coap groups only", "groups[0].telemetry.topic: is not LwM2M's",
+		{"foreign keys", head + "groups:\n  - {count: 1, protocol: lwm2m, coap: {nstart: 0}, telemetry: {every: 1s, topic: a, method: PUT}, commands: {every: 5s, reply_path: /r}}\n",
+			[]string{"groups[0].coap.nstart: must be 1 to 64", "groups[0].telemetry.topic: is not LwM2M's",
 				"groups[0].telemetry.method: is not LwM2M's", "groups[0].commands.reply_path: is not LwM2M's"}},
 		{"requests and per-report", head + "groups:\n  - {count: 1, protocol: lwm2m, connect: {mode: per-report}, requests: {every: 1s}}\n",
 			[]string{"groups[0].requests: LwM2M has no request", "groups[0].connect.mode: must be persistent"}},
@@ -320,5 +320,62 @@ groups:
 	}
 	if rec.named["lwm2m_wake"] < 20 {
 		t.Errorf("psm devices woke %d times, want >= 20", rec.named["lwm2m_wake"])
+	}
+}
+
+// LwM2M over DTLS against the embedded server, which then listens for
+// DTLS with the groups' key: devices handshake, register and are timed end
+// to end. Behind a NAT that forgets them, a device's next Send goes
+// unanswered from its new port (the server knows no session there): the
+// device takes the session for lost, handshakes and registers again.
+func TestRunLwM2MOverDTLS(t *testing.T) {
+	s, err := Parse("dtls.yaml", []byte(`version: 1
+name: dtls
+seed: 8
+duration: 8s
+drain: 5s
+groups:
+  - name: secure
+    protocol: lwm2m
+    count: 10
+    dtls: {identity: "dev-{{index}}", key: lwm2m-secret}
+    telemetry: {every: 1s}
+    commands: {every: 2s}
+  - name: nat
+    protocol: lwm2m
+    count: 5
+    dtls: {identity: "nat-{{index}}", key: lwm2m-secret}
+    link: {nat_timeout: 1500ms}
+    coap: {ack_timeout: 300ms, max_retransmit: 2}
+    reconnect: {backoff: fixed, initial: 200ms}
+    telemetry: {every: 2s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &measures{by: map[string][]time.Duration{}}
+	rec.reset()
+	runOpened(t, s, 8, rec)
+	at := func(g int, k sim.EventKind) int { return rec.groups[[2]int{g, int(k)}] }
+	t.Logf("events %v, counts %v, errors %v", rec.kinds, rec.named, rec.errs)
+	if sent, got := at(0, sim.Published), at(0, sim.Delivered); sent < 70 || got != sent {
+		t.Errorf("secure group: sent %d, delivered %d: want >= 70, all", sent, got)
+	}
+	if sent, replied := at(0, sim.CommandSent), at(0, sim.CommandReplied); sent < 35 || replied < sent-2 {
+		t.Errorf("secure group: %d commands, %d replied: want >= 35, nearly all", sent, replied)
+	}
+	if n := len(rec.by["dtls_handshake"]); n < 15 {
+		t.Errorf("%d handshakes timed, want one per device at least (15)", n)
+	}
+	lost, rebound := rec.named["dtls_session_lost"], rec.named["nat_rebind"]
+	// Each lost session ends the device's connection; each reconnection
+	// handshakes (in full, or resumed) and registers again.
+	again := rec.kinds[sim.Connected] - 15
+	hs := rec.named["dtls_full_handshake"] + rec.named["dtls_resumed"]
+	regs := len(rec.by["lwm2m_register"])
+	if rebound < 5 || lost < 3 || rec.kinds[sim.Disconnected] != lost || again < 1 || hs != 15+again || regs != 15+again {
+		t.Errorf("nat group: %d rebindings, %d sessions lost, %d disconnects, %d reconnections, %d handshakes, %d registrations: "+
+			"want >= 5, >= 3, one disconnect per lost session, >= 1, and a handshake and a registration per connection",
+			rebound, lost, rec.kinds[sim.Disconnected], again, hs, regs)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/coap"
+	coapserver "github.com/m2msim/m2msim/transports/coap/server"
 	"github.com/m2msim/m2msim/transports/lwm2m"
 	lwm2mserver "github.com/m2msim/m2msim/transports/lwm2m/server"
 )
@@ -48,16 +49,20 @@ type lwm2mBackend struct {
 
 // openLwM2M starts the embedded LwM2M server, sized and timed for the
 // fleet: its awake time is the queue-mode groups' longest, its firmware
-// image the campaigns'.
-func (rt *Runtime) openLwM2M(s *Scenario, seed uint64, log *slog.Logger) error {
+// image the campaigns'. When groups speak DTLS it listens for DTLS too,
+// with their key.
+func (rt *Runtime) openLwM2M(s *Scenario, seed uint64, dtls []*dtlsGroup, log *slog.Logger) error {
 	c := lwm2mserver.Config{Seed: seed}
-	n := 0
+	n, secure := 0, 0
 	for i := range s.Groups {
 		g := &s.Groups[i]
 		if !g.IsLwM2M() {
 			continue
 		}
 		n += g.Count
+		if g.DTLS != nil {
+			secure += g.Count
+		}
 		if g.LwM2M.Queue {
 			c.AwakeTime = max(c.AwakeTime, g.LwM2M.Awake)
 		}
@@ -66,6 +71,15 @@ func (rt *Runtime) openLwM2M(s *Scenario, seed uint64, log *slog.Logger) error {
 		}
 	}
 	c.MaxRegistrations, c.MaxPending = n+1024, 4*n+1024
+	if secure > 0 {
+		key, err := sharedKey(s, dtls, ProtocolLwM2M)
+		if err != nil {
+			return err
+		}
+		// As for the embedded CoAP server: the whole fleet may handshake
+		// at once, each holding its slot for seconds over a slow link.
+		c.DTLS = &coapserver.DTLSConfig{Key: key, MaxSessions: secure + 1024, MaxHandshakes: min(secure, 4096)}
+	}
 	srv, err := lwm2mserver.Start("127.0.0.1:0", log, c)
 	if err != nil {
 		return fmt.Errorf("start embedded LwM2M server: %w", err)

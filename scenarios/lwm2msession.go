@@ -22,16 +22,22 @@ const lwm2mCloseTimeout = 2 * time.Second
 // lwm2mConnector opens LwM2M sessions: one UDP socket per device,
 // through the device's own link, registered with the server.
 type lwm2mConnector struct {
-	addr  string
-	seed  uint64
-	dial  func(device int, conn uint64) dial.Func
-	group func(device int) *Group
+	addr string
+	// secureAddr is the embedded server's DTLS address, for DTLS groups.
+	secureAddr string
+	seed       uint64
+	dial       func(device int, conn uint64) dial.Func
+	group      func(device int) *Group
 	// origin is when the run's radios started: eDRX paging windows
 	// count from it.
 	origin time.Time
 	// campaign is how long ago a group's campaign (from at) began: the
 	// embedded server's clock; nil against another server.
 	campaign func(at time.Duration) time.Duration
+	s        *Scenario
+	// dtls holds the groups' DTLS settings, by group index; nil entries
+	// for plain CoAP.
+	dtls []*dtlsGroup
 	// closing counts the De-registers under way: a session's Close
 	// does not wait for its own (the engine closes its devices one
 	// after another), the runtime waits for them all.
@@ -86,6 +92,11 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 	if f := l.Firmware; f != nil {
 		o.FirmwareUpdateTime, o.FirmwareBlockSize = f.Install, int(f.Block)
 	}
+	g.CoAP.options(&o.CoAP)
+	if err := c.secure(&o.CoAP, spec); err != nil {
+		return nil, err
+	}
+	s.secure = o.CoAP.DTLS != nil
 	if spec.Connect.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, spec.Connect.Timeout)
@@ -95,11 +106,30 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 	if err != nil {
 		return nil, err
 	}
+	handshook(cl.Session(), h)
 	s.mu.Lock()
 	s.c = cl
 	s.mu.Unlock()
 	s.listened()
 	return s, nil
+}
+
+// secure gives a DTLS group's device its session's DTLS, and the embedded
+// server's DTLS address.
+func (c *lwm2mConnector) secure(o *coap.Options, spec sim.ConnectSpec) error {
+	gi, base := c.s.groupIndex(spec.Device)
+	dg := c.dtls[gi]
+	if dg == nil {
+		return nil
+	}
+	if c.secureAddr != "" {
+		o.Addr = c.secureAddr
+	}
+	g := &c.s.Groups[gi]
+	v := sim.Vars{ID: spec.ClientID, Index: spec.Device - base, Device: spec.Device, Group: g.Name}
+	var err error
+	o.DTLS, err = dg.options(spec.Device, &v)
+	return err
 }
 
 // hear is device dev's radio as its LwM2M client meets the server's
@@ -137,6 +167,7 @@ type lwm2mSession struct {
 	format  lwm2m.Format
 	closing *sync.WaitGroup // the connector's
 	awake   time.Duration   // queue mode: listening time after an uplink; 0: always listens
+	secure  bool            // over DTLS
 	// registrations counts the device's successful Registers.
 	registrations atomic.Int32
 
@@ -181,7 +212,16 @@ func (s *lwm2mSession) client() *lwm2m.Client {
 
 // ended reports a Send's outcome as coapSession.ended does a request's.
 func (s *lwm2mSession) ended(ref sim.Ref, r coap.Result) {
+	var timeout *coap.TimeoutError
 	switch {
+	case r.Err != nil && s.secure && errors.As(r.Err, &timeout) && !timeout.Acked:
+		// As for a CoAP device: a DTLS session the server no longer
+		// answers is over, and the device handshakes and registers
+		// again.
+		s.h.Failed(ref, r.Err)
+		s.h.Count("dtls_session_lost")
+		_ = s.client().Session().Close()
+		s.h.Lost(r.Err)
 	case r.Err != nil:
 		s.h.Failed(ref, r.Err)
 	case r.Response == nil || r.Response.Code.Class() == 2:

@@ -100,13 +100,14 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		co.addr, co.secureAddr, co.server = rt.coapServer.Addr(), rt.coapServer.SecureAddr(), rt.coapServer
 	}
-	lw := &lwm2mConnector{addr: s.Target.LwM2MAddr(), seed: seed, dial: shaped, group: s.groupOf, origin: time.Now()}
+	lw := &lwm2mConnector{addr: s.Target.LwM2MAddr(), seed: seed, dial: shaped, group: s.groupOf, origin: time.Now(),
+		s: s, dtls: co.dtls}
 	if s.Speaks(ProtocolLwM2M) && s.Target.LwM2MEmbedded() {
-		if err := rt.openLwM2M(s, seed, log); err != nil {
+		if err := rt.openLwM2M(s, seed, co.dtls, log); err != nil {
 			rt.Close()
 			return nil, err
 		}
-		lw.addr, lw.campaign = rt.LwM2MAddr, rt.lwm2m.since
+		lw.addr, lw.secureAddr, lw.campaign = rt.LwM2MAddr, rt.lwm2m.srv.SecureAddr(), rt.lwm2m.since
 	}
 	rt.lwm2mConn = lw
 	rt.Connector = &router{s: s, mqtt: mq, coap: co, lwm2m: lw}
@@ -126,13 +127,13 @@ func (rt *Runtime) openCoAP(s *Scenario, dtls []*dtlsGroup, log *slog.Logger) er
 		if s.Groups[i].IsCoAP() {
 			n += s.Groups[i].Count
 		}
-		if s.Groups[i].DTLS != nil {
+		if s.Groups[i].IsCoAP() && s.Groups[i].DTLS != nil {
 			secure += s.Groups[i].Count
 		}
 	}
 	cfg := coapserver.Config{MaxResources: 4*n + 1024, MaxObservers: 2*n + 1024, MaxBytes: 1 << 30}
 	if secure > 0 {
-		key, err := sharedKey(s, dtls)
+		key, err := sharedKey(s, dtls, ProtocolCoAP)
 		if err != nil {
 			return err
 		}
