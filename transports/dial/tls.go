@@ -63,8 +63,12 @@ func (e *TLSError) Unwrap() error { return e.Err }
 // TLS returns a Func that dials through d and runs a TLS client handshake
 // over the connection, within ctx and o.Timeout. The returned conn is a
 // *TLSConn. A failed handshake closes the connection and returns a
-// *TLSError.
+// *TLSError. A nil d dials with a plain net.Dialer.
 func TLS(d Func, o TLSOptions) Func {
+	if d == nil {
+		var nd net.Dialer
+		d = nd.DialContext
+	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := d(ctx, network, addr)
 		if err != nil {
