@@ -60,6 +60,10 @@ func (e *TLSError) Error() string {
 
 func (e *TLSError) Unwrap() error { return e.Err }
 
+// Kind labels the failure for error counts: "tls_" and the reason
+// ("tls_unknown_ca", "tls_handshake_timeout").
+func (e *TLSError) Kind() string { return "tls_" + e.Reason }
+
 // TLS returns a Func that dials through d and runs a TLS client handshake
 // over the connection, within ctx and o.Timeout. The returned conn is a
 // *TLSConn. A failed handshake closes the connection and returns a
