@@ -217,3 +217,19 @@ groups:
 			k[sim.Connected], rec.named["tls_full_handshake"], k[sim.Published], k[sim.Delivered], rec.errs, n, n, n)
 	}
 }
+
+// FuzzParseTLS fuzzes scenarios with tls blocks: each parses to a valid
+// scenario whose normalised form reads back, or to problems that point
+// into the input.
+func FuzzParseTLS(f *testing.F) {
+	const head = "version: 1\nname: t\nduration: 1s\n"
+	for _, doc := range []string{
+		head + "target: {broker: 'mqtts://127.0.0.1', tls: {ca: ca.pem, client_certificates: true, resumption: false}}\ngroups:\n  - {count: 2, telemetry: {every: 1s}}\n",
+		head + "target: {broker: 'ssl://h:9883'}\ngroups:\n  - {count: 1, telemetry: {every: 1s}, tls: {insecure: true, server_name: b, min_version: '1.3', max_version: '1.3'}}\n",
+		head + "target: {broker: 'tls://h', tls: {handshake_timeout: 2s}}\ngroups:\n  - {count: 1, telemetry: {every: 1s}, tls: {cert: 'c/{{id}}.pem', key: 'c/{{id}}.key'}}\n",
+		head + "target: {broker: embedded, tls: {client_certificates: true, client_ca_cert: a.pem, client_ca_key: a.key}}\ngroups:\n  - {count: 1, telemetry: {every: 1s}}\n",
+	} {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(checkParse)
+}
