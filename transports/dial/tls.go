@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -182,13 +184,18 @@ func alertReason(a uint8) string {
 	return ReasonHandshake
 }
 
-// TLSConn is a client connection whose handshake is done. Its reads turn
-// an alert the server sends later (a refused client certificate, with
-// TLS 1.3) into a *TLSError.
+// TLSConn is a client connection whose handshake is done. Its reads and
+// writes turn an alert the server sends later (a refused client
+// certificate, with TLS 1.3) into a *TLSError.
 type TLSConn struct {
 	*tls.Conn
-	addr string
+	addr    string
+	refused atomic.Pointer[TLSError] // the alert found after a failed write
 }
+
+// alertWait bounds how long a failed write looks for the alert that
+// explains it.
+const alertWait = 100 * time.Millisecond
 
 // Read reads application data.
 func (c *TLSConn) Read(b []byte) (int, error) {
@@ -196,6 +203,29 @@ func (c *TLSConn) Read(b []byte) (int, error) {
 	if err != nil {
 		if _, ok := remoteAlert(err); ok {
 			return n, classify(c.addr, err, false)
+		}
+		if e := c.refused.Load(); e != nil {
+			return n, e // the failed write closed the conn under this read
+		}
+	}
+	return n, err
+}
+
+// Write writes application data. When the server has refused the
+// connection with an alert and closed it, a write can fail with a reset
+// before any read sees the alert: Write then reads the alert, briefly,
+// and returns it.
+func (c *TLSConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err == nil || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		return n, err
+	}
+	c.Conn.SetReadDeadline(time.Now().Add(alertWait))
+	if _, rerr := c.Conn.Read(make([]byte, 1)); rerr != nil {
+		if _, ok := remoteAlert(rerr); ok {
+			e := classify(c.addr, rerr, false)
+			c.refused.Store(e)
+			return n, e
 		}
 	}
 	return n, err

@@ -146,3 +146,57 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 		t.Errorf("timed out after %v, want about 200ms", d)
 	}
 }
+
+// With TLS 1.3 a server refuses a client certificate after the client's
+// handshake is done, with an alert, then closes. A client that writes
+// before it reads gets a reset: the write reports the alert instead.
+func TestTLSRefusalSeenByWrite(t *testing.T) {
+	ca := newCA(t)
+	cert, err := ca.IssueServer("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.(*tls.Conn).Handshake() // fails: no certificate; the alert goes out
+		c.Close()
+	}()
+	var d net.Dialer
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	c, err := dial.TLS(d.DialContext, dial.TLSOptions{Config: &tls.Config{RootCAs: ca.Pool()}})(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dial: %v (the client's side of a TLS 1.3 handshake completes)", err)
+	}
+	defer c.Close()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not close")
+	}
+	var werr error
+	for i := 0; i < 100 && werr == nil; i++ { // the first writes go out; the server's reset fails a later one
+		_, werr = c.Write([]byte("CONNECT"))
+		time.Sleep(time.Millisecond)
+	}
+	var te *dial.TLSError
+	if !errors.As(werr, &te) || te.Reason != dial.ReasonCertMissing {
+		t.Errorf("write after the refusal: %v, want a TLSError %s", werr, dial.ReasonCertMissing)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.As(err, &te) || te.Reason != dial.ReasonCertMissing {
+		t.Errorf("read after the refusal: %v, want a TLSError %s", err, dial.ReasonCertMissing)
+	}
+}
