@@ -56,10 +56,12 @@ type TLSError struct {
 	Err    error
 }
 
+// Error names the server, the reason and the cause.
 func (e *TLSError) Error() string {
 	return fmt.Sprintf("tls %s: %s: %v", e.Addr, e.Reason, e.Err)
 }
 
+// Unwrap returns the cause: crypto/tls's or crypto/x509's error.
 func (e *TLSError) Unwrap() error { return e.Err }
 
 // Kind labels the failure for error counts: "tls_" and the reason
