@@ -234,3 +234,37 @@ func FuzzParseTLS(f *testing.F) {
 	}
 	f.Fuzz(checkParse)
 }
+
+// A group whose devices lack certificates, against a broker that
+// requires them, fails every connect as tls_certificate_required, while
+// the backend (with target.tls's certificate) connects.
+func TestRunMQTTOverTLSGroupWithoutCertificates(t *testing.T) {
+	f := startTLSMosquitto(t, true)
+	s, err := Parse("tls.yaml", fmt.Appendf(nil, `version: 1
+name: tls
+seed: 3
+duration: 2s
+drain: 1s
+target:
+  broker: "%s"
+  tls: {ca: %s, client_certificates: true, client_ca_cert: %s, client_ca_key: %s}
+groups:
+  - name: bare
+    count: 5
+    reconnect: {backoff: none}
+    tls: {ca: %s}
+    telemetry: {every: 1s, qos: 1}
+`, f.brokerAddr, f.caCert, f.caCert, f.caKey, f.caCert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rec := newTally()
+	runOpened(t, s, 3, rec)
+	if k := rec.kinds; k[sim.Connected] != 0 || k[sim.ConnectFailed] < 5 || rec.errs["connect_failed:tls_certificate_required"] != k[sim.ConnectFailed] {
+		t.Errorf("connected %d, failed %d (%v): want every connect failed as tls_certificate_required", k[sim.Connected], k[sim.ConnectFailed], rec.errs)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the run took %v, want about its duration and drain", d)
+	}
+}
