@@ -154,8 +154,12 @@ func (rt *Runtime) openCoAP(s *Scenario, dtls []*dtlsGroup, log *slog.Logger) er
 // connects the backend.
 func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user, pass string, log *slog.Logger) (*connector, error) {
 	rt.Addr = s.Target.Addr()
+	sec, err := prepareTLS(s)
+	if err != nil {
+		return nil, err
+	}
 	if s.Target.Embedded() {
-		b, err := broker.Start("127.0.0.1:0", log)
+		b, err := startBroker(sec, log)
 		if err != nil {
 			return nil, fmt.Errorf("start embedded broker: %w", err)
 		}
@@ -163,13 +167,15 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	}
 	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
 	o.ClientID = "m2msim-backend-" + s.Name
-	var err error
+	if sec != nil {
+		o.Dial = dial.TLS(d, sec.backend.options(-1, nil))
+	}
 	rt.backend, err = mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: o, Connections: s.BackendConnections()}, log)
 	if err != nil {
 		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
 	}
 	rt.BackendConnections = rt.backend.Connections()
-	return &connector{base: o}, nil
+	return &connector{base: o, tls: sec}, nil
 }
 
 // loopback reports whether host:port is on a loopback address.
@@ -337,11 +343,15 @@ func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
 type connector struct {
 	base mqtt.Options
 	dial func(device int, conn uint64) dial.Func
+	tls  *brokerTLS // nil for plain MQTT
 }
 
 func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	o := c.base
 	o.Dial = c.dial(spec.Device, spec.Conn)
+	if c.tls != nil {
+		o.Dial = dial.TLS(o.Dial, c.tls.options(spec.Device, h))
+	}
 	o.ClientID = spec.ClientID
 	o.KeepAlive = spec.Connect.KeepAlive
 	o.CleanSession = spec.Connect.CleanSession

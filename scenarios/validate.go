@@ -53,6 +53,7 @@ func (s *Scenario) validate(t *tree) {
 	s.validateGroups(t)
 	s.validateProtocols(t)
 	s.validateLwM2M(t)
+	s.validateTLS(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
 }
