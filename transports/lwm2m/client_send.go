@@ -41,14 +41,15 @@ func (c *Client) Send(f Format, recs []Record, done func(coap.Result)) error {
 	m.SetUint(coap.ContentFormat, uint32(f))
 	c.gate.wake()
 	return c.s.Start(m, func(r coap.Result) {
-		if r.Err == nil && r.Response != nil && r.Response.Code == coap.NotFound {
+		refused := r.Err == nil && r.Response != nil && r.Response.Code == coap.NotFound
+		if done != nil {
+			done(r)
+		}
+		if refused {
 			// The server knows the device by its address, which a NAT
 			// rebinding has changed: an Update moves the registration
 			// to the new one (Core §6.2.2), or registers it again.
 			c.Update()
-		}
-		if done != nil {
-			done(r)
 		}
 	})
 }

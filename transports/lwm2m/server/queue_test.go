@@ -168,17 +168,29 @@ func TestSendAfterNATRebindingUpdates(t *testing.T) {
 	})
 	send := func() coap.Code {
 		t.Helper()
-		got := make(chan coap.Result, 1)
+		type outcome struct {
+			code coap.Code
+			err  error
+		}
+		got := make(chan outcome, 1)
 		recs := []lwm2m.Record{{Path: mustPath(t, "/3303/0/5750"), Value: lwm2m.String("x")}}
-		if err := d.Send(lwm2m.FormatSenMLCBOR, recs, func(r coap.Result) { got <- r }); err != nil {
+		// The response is valid only during the callback: take its code.
+		done := func(r coap.Result) {
+			if r.Err != nil {
+				got <- outcome{err: r.Err}
+				return
+			}
+			got <- outcome{code: r.Response.Code}
+		}
+		if err := d.Send(lwm2m.FormatSenMLCBOR, recs, done); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case r := <-got:
-			if r.Err != nil {
-				t.Fatalf("send: %v", r.Err)
+			if r.err != nil {
+				t.Fatalf("send: %v", r.err)
 			}
-			return r.Response.Code
+			return r.code
 		case <-time.After(5 * time.Second):
 			t.Fatal("send: no answer")
 		}
