@@ -53,11 +53,16 @@ func Example() {
 }
 
 func ExampleParseThreshold() {
-	for _, expr := range []string{"connect.success >= 99.9%", "latency.e2e.p99 < 99.9%"} {
+	for _, expr := range []string{"connect.success >= 99.9%", "protocol.http.latency.e2e.p99 < 250ms", "latency.e2e.p99 < 99.9%"} {
 		t, err := report.ParseThreshold(expr)
-		fmt.Printf("%+v %v\n", t, err)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		fmt.Printf("%s %s %g (scope %q %q)\n", t.Metric, t.Op, t.Value, t.Scope, t.Of)
 	}
 	// Output:
-	// {Expr:connect.success >= 99.9% Metric:connect.success Op:>= Value:99.9} <nil>
-	// {Expr: Metric: Op: Value:0} threshold "latency.e2e.p99 < 99.9%": "99.9%" is a percent but latency.e2e.p99 is a duration
+	// connect.success >= 99.9 (scope "" "")
+	// protocol.http.latency.e2e.p99 < 250 (scope "protocol" "http")
+	// threshold "latency.e2e.p99 < 99.9%": "99.9%" is a percent but latency.e2e.p99 is a duration
 }

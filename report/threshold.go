@@ -19,6 +19,9 @@ type Threshold struct {
 	Metric string
 	Op     string
 	Value  float64
+	// Scope narrows Metric to one group (ScopeGroup) or protocol
+	// (ScopeProtocol), the one named Of; "" is the whole run.
+	Scope, Of string
 }
 
 // ThresholdResult is the outcome of one Threshold. Actual is in the
@@ -67,7 +70,7 @@ func (u unit) String() string {
 // beyond reach.
 type metric struct {
 	unit unit
-	get  func(r *Result) (v Judged, ok bool)
+	get  func(r *view) (v Judged, ok bool)
 	lat  int
 }
 
@@ -84,21 +87,21 @@ var metrics = buildMetrics()
 func buildMetrics() map[string]metric {
 	m := map[string]metric{
 		"connect.success":           {unit: unitPercent, get: connectSuccess},
-		"connect.unfinished":        countMetric(func(r *Result) int64 { return r.Devices.ConnectUnfinished }),
+		"connect.unfinished":        countMetric(func(r *view) int64 { return r.Devices.ConnectUnfinished }),
 		"messages.loss":             {unit: unitPercent, get: messageLoss},
-		"messages.sent":             countMetric(func(r *Result) int64 { return r.Messages.Sent }),
-		"messages.timed":            countMetric(func(r *Result) int64 { return r.Messages.Timed }),
-		"messages.received":         countMetric(func(r *Result) int64 { return r.Messages.Received }),
-		"messages.lost":             countMetric(func(r *Result) int64 { return r.Messages.Lost }),
-		"messages.lost_unacked":     countMetric(func(r *Result) int64 { return r.Messages.LostUnacked }),
-		"messages.lost_after_ack":   countMetric(func(r *Result) int64 { return r.Messages.LostAfterAck }),
-		"messages.lost_unconfirmed": countMetric(func(r *Result) int64 { return r.Messages.LostUnconfirmed }),
-		"messages.unacked":          countMetric(func(r *Result) int64 { return r.Messages.Unacked }),
-		"messages.duplicates":       countMetric(func(r *Result) int64 { return r.Messages.Duplicates }),
-		"commands.unanswered":       countMetric(func(r *Result) int64 { return r.Commands.Unanswered }),
-		"requests.unanswered":       countMetric(func(r *Result) int64 { return r.Requests.Unanswered }),
-		"devices.connected_max":     countMetric(func(r *Result) int64 { return r.Devices.ConnectedMax }),
-		"errors.total":              countMetric(func(r *Result) int64 { return r.Errors.Total() }),
+		"messages.sent":             countMetric(func(r *view) int64 { return r.Messages.Sent }),
+		"messages.timed":            countMetric(func(r *view) int64 { return r.Messages.Timed }),
+		"messages.received":         countMetric(func(r *view) int64 { return r.Messages.Received }),
+		"messages.lost":             countMetric(func(r *view) int64 { return r.Messages.Lost }),
+		"messages.lost_unacked":     countMetric(func(r *view) int64 { return r.Messages.LostUnacked }),
+		"messages.lost_after_ack":   countMetric(func(r *view) int64 { return r.Messages.LostAfterAck }),
+		"messages.lost_unconfirmed": countMetric(func(r *view) int64 { return r.Messages.LostUnconfirmed }),
+		"messages.unacked":          countMetric(func(r *view) int64 { return r.Messages.Unacked }),
+		"messages.duplicates":       countMetric(func(r *view) int64 { return r.Messages.Duplicates }),
+		"commands.unanswered":       countMetric(func(r *view) int64 { return r.Commands.Unanswered }),
+		"requests.unanswered":       countMetric(func(r *view) int64 { return r.Requests.Unanswered }),
+		"devices.connected_max":     countMetric(func(r *view) int64 { return r.Devices.ConnectedMax }),
+		"errors.total":              countMetric(func(r *view) int64 { return r.Errors.Total() }),
 	}
 	for li, ln := range latencyNames {
 		for si, sn := range statNames {
@@ -115,6 +118,9 @@ func buildMetrics() map[string]metric {
 func lookupMetric(name string) (metric, bool) {
 	if m, ok := metrics[name]; ok {
 		return m, true
+	}
+	if c, ok := strings.CutPrefix(name, "counts."); ok {
+		return namedCount(c), validMetricName(c)
 	}
 	rest, ok := strings.CutPrefix(name, "latency.")
 	lat, stat, ok2 := strings.Cut(rest, ".")
@@ -133,12 +139,12 @@ func lookupMetric(name string) (metric, bool) {
 // namedLatency reads a statistic of the latency a protocol named lat.
 // Its flows that never finished are not known, so its percentiles are
 // over the finished ones.
-func namedLatency(lat string, stat int) func(r *Result) (Judged, bool) {
-	return func(r *Result) (Judged, bool) {
+func namedLatency(lat string, stat int) func(r *view) (Judged, bool) {
+	return func(r *view) (Judged, bool) {
 		if r.Metrics == nil || r.Metrics.Latency[lat] == nil {
 			return Judged{}, false
 		}
-		a, err := r.Metrics.Latency[lat].Run.decode(histDigits)
+		a, err := r.histogram(r.Metrics.Latency[lat])
 		if err != nil || a.h.TotalCount() == 0 {
 			return Judged{}, false
 		}
@@ -147,15 +153,15 @@ func namedLatency(lat string, stat int) func(r *Result) (Judged, bool) {
 	}
 }
 
-func countMetric(f func(r *Result) int64) metric {
-	return metric{unit: unitCount, get: func(r *Result) (Judged, bool) { return reached(float64(f(r))), true }}
+func countMetric(f func(r *view) int64) metric {
+	return metric{unit: unitCount, get: func(r *view) (Judged, bool) { return reached(float64(f(r))), true }}
 }
 
 // latencyMetric reads a statistic of a latency kind. It has samples to
 // stand on when any flow finished or went missing: with every flow
 // missing, each percentile is beyond reach.
-func latencyMetric(kind, stat int) func(r *Result) (Judged, bool) {
-	return func(r *Result) (Judged, bool) {
+func latencyMetric(kind, stat int) func(r *view) (Judged, bool) {
+	return func(r *view) (Judged, bool) {
 		s := r.LatencyMS.byIndex(kind)
 		if s.Count == 0 && (stat >= 4 || s.Missing == 0) {
 			return Judged{}, false
@@ -178,14 +184,14 @@ var missingWords = [...]struct{ finished, missing string }{
 
 // beyondReason says why metric, a percentile of latency kind lat, is
 // beyond reach.
-func beyondReason(r *Result, metric string, lat int) string {
+func beyondReason(r *view, metric string, lat int) string {
 	s, w := r.LatencyMS.byIndex(lat), missingWords[lat]
 	return fmt.Sprintf("%s is beyond every %s: %s%% %s", metric, w.finished, fmtFloat(round3(s.MissingPct())), w.missing)
 }
 
 // connectSuccess is computed from the counts, not the rounded percent in
 // the Result, so 99.9996% does not pass ">= 100%".
-func connectSuccess(r *Result) (Judged, bool) {
+func connectSuccess(r *view) (Judged, bool) {
 	attempts := r.Devices.Connects + r.Devices.ConnectFailures
 	if attempts == 0 {
 		return Judged{}, false
@@ -195,7 +201,7 @@ func connectSuccess(r *Result) (Judged, bool) {
 
 // messageLoss is the loss over the timed messages, whose delivery was
 // expected.
-func messageLoss(r *Result) (Judged, bool) {
+func messageLoss(r *view) (Judged, bool) {
 	if r.Messages.Timed == 0 {
 		return Judged{}, false
 	}
@@ -240,15 +246,21 @@ func ParseThreshold(expr string) (Threshold, error) {
 	case val == "":
 		return fail("missing value after %q", op)
 	}
-	m, ok := lookupMetric(name)
-	if !ok {
-		return fail("unknown metric %q; known: %s, and latency.NAME.{p50,...} of a latency a protocol names", name, knownMetrics)
-	}
-	v, err := parseValue(name, m.unit, val)
+	scope, of, bare, err := cutScope(name)
 	if err != nil {
 		return fail("%s", err)
 	}
-	return Threshold{Expr: s, Metric: name, Op: op, Value: v}, nil
+	m, ok := lookupMetric(bare)
+	if !ok {
+		return fail("unknown metric %q; known: %s, latency.NAME.{p50,...} of a latency a protocol names, counts.NAME "+
+			"of a count it makes, and group.NAME. or protocol.NAME. before any of latency.*, messages.*, commands.unanswered, "+
+			"requests.unanswered and counts.*", bare, knownMetrics)
+	}
+	v, err := parseValue(bare, m.unit, val)
+	if err != nil {
+		return fail("%s", err)
+	}
+	return Threshold{Expr: s, Metric: name, Op: op, Value: v, Scope: scope, Of: of}, nil
 }
 
 // parseValue reads val in the unit of metric name.
@@ -320,24 +332,30 @@ func Evaluate(r *Result, ts []Threshold) bool {
 
 func evaluate(r *Result, t Threshold) ThresholdResult {
 	tr := ThresholdResult{Expr: t.Expr}
-	m, ok := lookupMetric(t.Metric)
+	scope, of, bare, err := cutScope(t.Metric)
+	m, ok := lookupMetric(bare)
 	cmp := ops[t.Op]
 	switch {
-	case !ok:
+	case err != nil || !ok:
 		tr.Reason = fmt.Sprintf("unknown metric %q", t.Metric)
 		return tr
 	case cmp == nil:
 		tr.Reason = fmt.Sprintf("unknown operator %q", t.Op)
 		return tr
 	}
-	v, ok := m.get(r)
+	vw, ok := scoped(r, scope, of)
+	if !ok {
+		tr.Reason = fmt.Sprintf("the run has no %s %q", scope, of)
+		return tr
+	}
+	v, ok := m.get(vw)
 	switch {
 	case !ok:
 		tr.Reason = "no samples"
 	case v.Beyond:
 		tr.Actual = beyond
 		if tr.Passed = cmp(math.Inf(1), t.Value); !tr.Passed {
-			tr.Reason = beyondReason(r, t.Metric, m.lat-1)
+			tr.Reason = beyondReason(vw, t.Metric, m.lat-1)
 		}
 	default:
 		tr.Actual = reached(round3(v.V))

@@ -134,6 +134,9 @@ var problemCases = []struct {
 		`t.yaml:3:11: duration: must be a duration such as 30s, 150ms or 2m, got 30`}},
 	{"bad threshold", head + "  - count: 1\nthresholds:\n  - \"connect.success >> 5\"\n", []string{
 		`t.yaml:7:5: thresholds[0]: unknown operator ">>"; want one of <, <=, >, >=, ==, !=`}},
+	{"thresholds naming no group or protocol", head + "  - {name: meters, count: 1}\nthresholds:\n  - \"group.pumps.messages.lost == 0\"\n  - \"protocol.coap.latency.e2e.p99 < 1s\"\n", []string{
+		`t.yaml:7:5: thresholds[0]: no group is named "pumps" here: the groups are meters`,
+		`t.yaml:8:5: thresholds[1]: no protocol is named "coap" here: the protocols are mqtt`}},
 	{"version missing", "name: t\nduration: 1s\ngroups: [{count: 1}]\n", []string{
 		`t.yaml:1:1: version: required: add version: 1`}},
 	{"version 2", "version: 2\nname: t\nduration: 1s\ngroups: [{count: 1}]\n", []string{

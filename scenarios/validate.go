@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -488,10 +489,39 @@ func (s *Scenario) validateThresholds(t *tree) {
 			t.add(fmt.Sprintf("thresholds[%d]", i), "%s", te.Reason)
 		case err != nil:
 			t.add(fmt.Sprintf("thresholds[%d]", i), "%v", err)
+		case !s.hasScope(th.Scope, th.Of):
+			t.add(fmt.Sprintf("thresholds[%d]", i), "no %s is named %q here: %s", th.Scope, th.Of, s.scopeNames(th.Scope))
 		default:
 			s.thresholds = append(s.thresholds, th)
 		}
 	}
+}
+
+// hasScope reports whether a threshold's scope names a group or a
+// protocol of the scenario.
+func (s *Scenario) hasScope(scope, of string) bool {
+	switch scope {
+	case report.ScopeGroup:
+		return slices.ContainsFunc(s.Groups, func(g Group) bool { return g.Name == of })
+	case report.ScopeProtocol:
+		return s.Speaks(of)
+	}
+	return true
+}
+
+// scopeNames lists what a threshold's scope may name, for its error.
+func (s *Scenario) scopeNames(scope string) string {
+	var names []string
+	for _, g := range s.Groups {
+		n := g.Name
+		if scope == report.ScopeProtocol {
+			n = g.Protocol
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return "the " + scope + "s are " + strings.Join(names, ", ")
 }
 
 // validateLink resolves the group's radio profile and link overrides into
