@@ -13,8 +13,9 @@ import (
 
 // TUN device names inside the namespaces (each namespace has its own).
 const (
-	devTUN = "tun-dev"
-	srvTUN = "tun-srv"
+	tunQueue = 10_000 // packets
+	devTUN   = "tun-dev"
+	srvTUN   = "tun-srv"
 )
 
 // openTUN creates a non-persistent TUN device (IP packets, no packet
@@ -66,6 +67,11 @@ func configure(ns netns.NsHandle, c nsConfig) error {
 	tun, err := h.LinkByName(c.tun)
 	if err != nil {
 		return fmt.Errorf("kernel: find %s: %w", c.tun, err)
+	}
+	// A burst of a whole fleet's packets must wait in the TUN's queue
+	// for the wire's reader, not be dropped at the default 500.
+	if err := h.LinkSetTxQLen(tun, tunQueue); err != nil {
+		return fmt.Errorf("kernel: queue length of %s: %w", c.tun, err)
 	}
 	for _, l := range []netlink.Link{lo, tun} {
 		if err := h.LinkSetUp(l); err != nil {
