@@ -13,7 +13,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/m2msim/m2msim/transports/netem"
 )
@@ -75,26 +74,23 @@ func TestWireLossRetransmits(t *testing.T) {
 		t.Fatalf("echo of %d bytes through 5%% loss: %v", size, err)
 	}
 	info := tcpInfo(t, c)
-	t.Logf("tcpi_total_retrans %d, tcpi_rtt %d µs; wire %+v", info.Total_retrans, info.Rtt, w.Stats())
-	if info.Total_retrans == 0 {
+	t.Logf("tcpi_total_retrans %d, tcpi_rtt %v; wire %+v", info.TotalRetrans, info.RTT, w.Stats())
+	if info.TotalRetrans == 0 {
 		t.Errorf("tcpi_total_retrans = 0 after %d bytes each way through 5%% loss, want > 0", size)
+	}
+	if info.RTT < 10*time.Millisecond {
+		t.Errorf("tcpi_rtt %v through 5 ms each way, want at least 10 ms", info.RTT)
 	}
 	if st := w.Stats(); st.Up.Dropped == 0 || st.Down.Dropped == 0 {
 		t.Errorf("wire dropped up %d, down %d packets, want both > 0", st.Up.Dropped, st.Down.Dropped)
 	}
 }
 
-func tcpInfo(t *testing.T, c net.Conn) *unix.TCPInfo {
+func tcpInfo(t *testing.T, c net.Conn) TCPInfo {
 	t.Helper()
-	rc, err := c.(*net.TCPConn).SyscallConn()
+	info, err := TCPStats(c.(*net.TCPConn))
 	if err != nil {
 		t.Fatal(err)
-	}
-	var info *unix.TCPInfo
-	var ierr error
-	rc.Control(func(fd uintptr) { info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
-	if ierr != nil {
-		t.Fatalf("TCP_INFO: %v", ierr)
 	}
 	return info
 }

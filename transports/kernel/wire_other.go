@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"syscall"
 
 	"github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/netem"
@@ -67,3 +68,6 @@ func (w *Wire) ListenPacketServer(string, string) (net.PacketConn, error) {
 
 // Start returns ErrNeedsLinux.
 func (w *Wire) Start(*exec.Cmd) error { return ErrNeedsLinux }
+
+// TCPStats returns ErrNeedsLinux.
+func TCPStats(syscall.Conn) (TCPInfo, error) { return TCPInfo{}, ErrNeedsLinux }
