@@ -10,6 +10,11 @@ import (
 // ErrNeedsLinux is returned by Open on systems other than Linux.
 var ErrNeedsLinux = errors.New("kernel: the packet wire needs Linux (network namespaces and TUN)")
 
+// ErrPrivilege is wrapped by Open's error when the process may not create
+// namespaces or TUN devices: it needs root (CAP_SYS_ADMIN and
+// CAP_NET_ADMIN).
+var ErrPrivilege = errors.New("kernel: the packet wire needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN)")
+
 // Config describes a wire. The zero value is a useful default.
 type Config struct {
 	// Devices is the range device addresses come from: device i has the

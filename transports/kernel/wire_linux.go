@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/m2msim/m2msim/transports/netem"
 )
@@ -54,6 +55,9 @@ func Open(cfg Config) (w *Wire, err error) {
 		if err != nil {
 			w.Close()
 			w = nil
+			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+				err = fmt.Errorf("%w: %w", ErrPrivilege, err)
+			}
 		}
 	}()
 	if w.devNS, err = newNamed(w.devName); err != nil {
@@ -124,7 +128,9 @@ func (w *Wire) Run(ctx context.Context) error {
 }
 
 // Close removes the namespaces and closes the TUN fds (which deletes the
-// TUN devices). It is safe to call more than once and after a failed Open.
+// TUN devices). It is safe to call more than once, after a failed Open,
+// and while Run runs (Run then returns). Sockets still open in a
+// namespace keep it alive, unnamed, until they close.
 func (w *Wire) Close() error {
 	w.closeMu.Lock()
 	defer w.closeMu.Unlock()
