@@ -6,7 +6,10 @@
 // (ParseProfile reads tc's syntax); a Link pairs the uplink (device to
 // server) with the downlink, so a round trip adds both delays, as two
 // egress netems do. A Shaper wraps conns (Conn, PacketConn) or a dialer
-// (Dialer) and owns the goroutines that send delayed uplink traffic.
+// (Dialer) and owns the goroutines that send delayed uplink traffic. A
+// Path is the packet-level entry, for whole IP packets (the kernel
+// package's wire between network namespaces): datagram semantics, with the
+// packet's own headers counted by rate.
 //
 // # Semantics
 //

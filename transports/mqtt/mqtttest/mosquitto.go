@@ -3,6 +3,7 @@
 package mqtttest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
@@ -32,6 +33,23 @@ type mosquittoConfig struct {
 	users map[string]string
 	tls   *TLS
 	extra []string
+	ns    *Namespace
+}
+
+// Namespace places the broker in another network namespace (a
+// kernel.Wire's server side): it listens on Host there, is started by
+// Start (which forks it inside), and Listen and Dial reach into the
+// namespace to find a free port and to see the broker accept.
+type Namespace struct {
+	Host   string
+	Start  func(*exec.Cmd) error
+	Listen func(network, addr string) (net.Listener, error)
+	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// WithNamespace runs the broker in ns instead of on loopback.
+func WithNamespace(ns Namespace) MosquittoOption {
+	return func(c *mosquittoConfig) { c.ns = &ns }
 }
 
 // WithUser adds a user with a password and turns anonymous access off,
@@ -60,6 +78,7 @@ type Mosquitto struct {
 	log  *tail.Buffer
 	// tlsCA is the PEM file of the CA of a TLS listener's certificate.
 	tlsCA string
+	ns    *Namespace // nil: loopback of the test's own namespace
 
 	mu   sync.Mutex // guards cmd and exit
 	cmd  *exec.Cmd
@@ -94,7 +113,7 @@ func StartMosquitto(t testing.TB, opts ...MosquittoOption) *Mosquitto {
 		o(&cfg)
 	}
 	dir := t.TempDir()
-	m := &Mosquitto{t: t, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"), log: &tail.Buffer{Max: 256 << 10}}
+	m := &Mosquitto{t: t, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"), log: &tail.Buffer{Max: 256 << 10}, ns: cfg.ns}
 	if cfg.tls != nil {
 		m.tlsCA = filepath.Join(dir, "ca.pem")
 	}
@@ -107,10 +126,10 @@ func StartMosquitto(t testing.TB, opts ...MosquittoOption) *Mosquitto {
 	// A free port can be taken between probing and binding: try a few.
 	var err error
 	for range 5 {
-		if m.port, err = freePort(); err != nil {
+		if m.port, err = m.freePort(); err != nil {
 			break
 		}
-		if err = writeConfig(dir, m.conf, m.port, &cfg); err != nil {
+		if err = writeConfig(dir, m.conf, m.host(), m.port, &cfg); err != nil {
 			break
 		}
 		if err = m.start(); err == nil || !strings.Contains(m.log.String(), "in use") {
@@ -123,8 +142,20 @@ func StartMosquitto(t testing.TB, opts ...MosquittoOption) *Mosquitto {
 	return m
 }
 
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// host is the address the broker listens on.
+func (m *Mosquitto) host() string {
+	if m.ns != nil {
+		return m.ns.Host
+	}
+	return "127.0.0.1"
+}
+
+func (m *Mosquitto) freePort() (int, error) {
+	listen := net.Listen
+	if m.ns != nil {
+		listen = m.ns.Listen
+	}
+	ln, err := listen("tcp", net.JoinHostPort(m.host(), "0"))
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
@@ -132,9 +163,9 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func writeConfig(dir, path string, port int, c *mosquittoConfig) error {
+func writeConfig(dir, path, host string, port int, c *mosquittoConfig) error {
 	lines := []string{
-		"listener " + strconv.Itoa(port) + " 127.0.0.1",
+		"listener " + strconv.Itoa(port) + " " + host,
 		"persistence false",
 		"log_dest stderr",
 		"log_type error", "log_type warning", "log_type notice",
@@ -186,7 +217,11 @@ func writePasswords(path string, users map[string]string) error {
 func (m *Mosquitto) start() error {
 	cmd := exec.Command(m.bin, "-c", m.conf)
 	cmd.Stdout, cmd.Stderr = m.log, m.log
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if m.ns != nil {
+		start = func() error { return m.ns.Start(cmd) }
+	}
+	if err := start(); err != nil {
 		return fmt.Errorf("run %s: %w", m.bin, err)
 	}
 	exit := make(chan struct{})
@@ -201,7 +236,7 @@ func (m *Mosquitto) start() error {
 			return fmt.Errorf("mosquitto exited at start (%v); its log follows the test", cmd.ProcessState)
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", m.Addr(), time.Second); err == nil {
+		if c, err := m.probe(); err == nil {
 			c.Close()
 			return nil
 		}
@@ -211,8 +246,18 @@ func (m *Mosquitto) start() error {
 	return fmt.Errorf("mosquitto did not accept on %s within %v", m.Addr(), startTimeout)
 }
 
+// probe dials the broker once, within a second.
+func (m *Mosquitto) probe() (net.Conn, error) {
+	if m.ns == nil {
+		return net.DialTimeout("tcp", m.Addr(), time.Second)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return m.ns.Dial(ctx, "tcp", m.Addr())
+}
+
 // Addr returns the broker's host:port.
-func (m *Mosquitto) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(m.port)) }
+func (m *Mosquitto) Addr() string { return net.JoinHostPort(m.host(), strconv.Itoa(m.port)) }
 
 // Log returns the broker's recent log output (the last 256 KiB).
 func (m *Mosquitto) Log() string { return m.log.String() }
