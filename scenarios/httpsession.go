@@ -39,7 +39,11 @@ func (c *webConnector) tlsFor(device int, secure bool, addr string) *tls.Config 
 	case !secure:
 		return nil
 	case c.tls != nil:
-		if cfg := c.tls(device); cfg != nil {
+		if cfg := c.tls(device); cfg != nil && cfg.ServerName != "" {
+			return cfg
+		} else if cfg != nil {
+			cfg = cfg.Clone() // the target names the server the certificate must match
+			cfg.ServerName = hostOf(addr)
 			return cfg
 		}
 	}

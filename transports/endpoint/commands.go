@@ -187,3 +187,4 @@ func (e *Endpoint) sendCommands(w http.ResponseWriter, cmds [][]byte) {
 	}
 	e.reply(w, http.StatusOK, body)
 }
+
