@@ -217,11 +217,24 @@ func (s *Scenario) Endpoint() bool {
 		s.Backend.Listen != "" && (s.Speaks(ProtocolHTTP) || s.Speaks(ProtocolWebSocket))
 }
 
+// endpointServes reports whether m2msim's endpoint sees what g's devices
+// send: it is their target, or the server they target forwards to it
+// (backend.listen).
+func (s *Scenario) endpointServes(g *Group) bool {
+	switch {
+	case s.Backend.Listen != "":
+		return true
+	case g.IsHTTP():
+		return s.Target.HTTPEmbedded()
+	}
+	return g.IsWebSocket() && s.Target.WebSocketEmbedded()
+}
+
 // httpPlan fills in what an http or websocket group's plan takes from
 // the target: a WebSocket device sends everything down its one socket,
 // where commands and answers also come, and only the endpoint times.
 func (s *Scenario) httpPlan(g *Group, p *sim.Group) {
-	p.Untimed = !s.Endpoint()
+	p.Untimed = !s.endpointServes(g)
 	if g.IsHTTP() {
 		p.InlineAnswers = true // a GET's response answers it
 		return

@@ -292,3 +292,15 @@ func TestWebGroupDefaults(t *testing.T) {
 		t.Errorf("websocket plan: inline %v, telemetry %q QoS %d, replies %q", g.InlineAnswers, g.Telemetry.Topic, g.Telemetry.QoS, g.Commands.ReplyTopic)
 	}
 }
+
+// A group whose target is another server, without backend.listen, is
+// untimed even when another group's target starts the endpoint.
+func TestWebGroupUntimedWithoutTheEndpoint(t *testing.T) {
+	s, err := Parse("u.yaml", []byte("version: 1\nname: t\nduration: 1s\ntarget: {http: 'http://127.0.0.1:9'}\ngroups:\n  - {count: 1, protocol: http, telemetry: {every: 1s}}\n  - {count: 1, protocol: websocket, telemetry: {every: 1s}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Plan(); !p.Groups[0].Untimed || p.Groups[1].Untimed {
+		t.Errorf("untimed: http %v, websocket %v; want true, false", p.Groups[0].Untimed, p.Groups[1].Untimed)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/fxamacker/cbor/v2"
@@ -102,9 +103,10 @@ type httpSession struct {
 	h  sim.Handler
 }
 
-// Send queues m's request; its body is copied (or re-encoded as CBOR).
+// Send queues m's request. Its path and body are copied (the body maybe
+// re-encoded as CBOR): the engine reuses their bytes after Send.
 func (c *httpSession) Send(m sim.Message) error {
-	r := httpc.Request{Method: c.methods[m.Flow], Target: m.Dest}
+	r := httpc.Request{Method: c.methods[m.Flow], Target: strings.Clone(m.Dest)}
 	if r.Method != http.MethodGet {
 		r.Body, r.ContentType = bytes.Clone(m.Payload), "application/json"
 		if c.cbor {

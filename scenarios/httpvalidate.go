@@ -28,7 +28,7 @@ func (s *Scenario) validateHTTP(t *tree) {
 		if !g.speaksWeb() {
 			continue
 		}
-		g.validateWeb(t, p, s.Endpoint())
+		g.validateWeb(t, p, s.endpointServes(g))
 	}
 }
 

@@ -187,4 +187,3 @@ func (e *Endpoint) sendCommands(w http.ResponseWriter, cmds [][]byte) {
 	}
 	e.reply(w, http.StatusOK, body)
 }
-
