@@ -87,47 +87,52 @@ func TestRunWebThroughNginx(t *testing.T) {
 	}
 }
 
-// nginx killed mid-run: HTTP devices fail their requests, lose their
-// connections and retry with their backoff, and the run still ends on
-// time.
-func TestRunHTTPNginxKilledMidRun(t *testing.T) {
-	listen := freeAddr(t)
-	n := nginxtest.Start(t, nginxtest.Options{Upstream: listen})
-	s, err := Parse("killed.yaml", fmt.Appendf(nil, `version: 1
+// nginx killed mid-run: HTTP and WebSocket devices fail their messages,
+// lose their connections and retry with their backoff, and the run still
+// ends on time.
+func TestRunWebNginxKilledMidRun(t *testing.T) {
+	for _, c := range []struct{ protocol, scheme, client string }{
+		{"http", "http", "    http: {timeout: 2s}\n"}, {"websocket", "ws", ""},
+	} {
+		t.Run(c.protocol, func(t *testing.T) {
+			listen := freeAddr(t)
+			n := nginxtest.Start(t, nginxtest.Options{Upstream: listen})
+			s, err := Parse("killed.yaml", fmt.Appendf(nil, `version: 1
 name: killed
 seed: 3
 duration: 4s
 drain: 2s
-target: {http: "http://%s"}
+target: {%s: "%s://%s"}
 backend: {listen: %q}
 groups:
   - name: gw
-    protocol: http
+    protocol: %s
     count: 100
     connect: {rate: 1000/s, timeout: 2s}
     reconnect: {backoff: fixed, initial: 200ms}
-    http: {timeout: 2s}
-    telemetry: {every: 500ms}
+%s    telemetry: {every: 500ms}
     commands: {every: 1s}
-`, n.Addr(), listen))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := newTimedTally()
-	start := time.Now()
-	runWeb(t, s, rec, nil, func(*Runtime) {
-		time.Sleep(1500 * time.Millisecond)
-		n.Stop()
-	})
-	if el := time.Since(start); el > 15*time.Second {
-		t.Errorf("run took %v after nginx died, want it to end near its 4s + 2s drain", el)
-	}
-	k := rec.kinds
-	if k[sim.Delivered] == 0 || k[sim.Disconnected] == 0 || k[sim.ConnectFailed] == 0 {
-		t.Errorf("delivered %d, disconnected %d, connect failures %d: want deliveries before the kill, then losses and failed retries",
-			k[sim.Delivered], k[sim.Disconnected], k[sim.ConnectFailed])
-	}
-	if k[sim.Unacked]+k[sim.PublishFailed] == 0 {
-		t.Errorf("no failed message after nginx died: %v", k)
+`, c.protocol, c.scheme, n.Addr(), listen, c.protocol, c.client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := newTimedTally()
+			start := time.Now()
+			runWeb(t, s, rec, nil, func(*Runtime) {
+				time.Sleep(1500 * time.Millisecond)
+				n.Stop()
+			})
+			if el := time.Since(start); el > 15*time.Second {
+				t.Errorf("run took %v after nginx died, want it to end near its 4s + 2s drain", el)
+			}
+			k := rec.kinds
+			if k[sim.Delivered] == 0 || k[sim.Disconnected] == 0 || k[sim.ConnectFailed] == 0 {
+				t.Errorf("delivered %d, disconnected %d, connect failures %d: want deliveries before the kill, then losses and failed retries",
+					k[sim.Delivered], k[sim.Disconnected], k[sim.ConnectFailed])
+			}
+			if c.protocol == "http" && k[sim.Unacked]+k[sim.PublishFailed] == 0 {
+				t.Errorf("no failed message after nginx died: %v", k)
+			}
+		})
 	}
 }
