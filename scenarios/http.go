@@ -57,25 +57,25 @@ type Faults struct {
 
 // HTTP and WebSocket defaults.
 const (
-	defaultHTTPPort      = "80"
-	defaultHTTPSPort     = "443"
-	defaultHTTPPath      = "/telemetry/{{id}}"
-	defaultHTTPRequest   = "/requests/{{id}}"
-	defaultHTTPCommand   = endpoint.DefaultCommands + "{{id}}"
-	defaultHTTPReply     = "/replies/{{id}}"
-	defaultHTTPMethod    = "POST"
-	defaultHTTPRetries   = 3
-	defaultLongPoll      = 30 * time.Second
-	defaultWSPath        = endpoint.DefaultWebSocket + "{{id}}"
-	contentJSON          = "json"
-	contentCBOR          = "cbor"
-	framesText           = "text"
-	framesBinary         = "binary"
-	maxHTTPRetries       = 20
-	maxHTTPTimeout       = 10 * time.Minute
-	maxHTTPPoll          = 24 * time.Hour
-	maxFaultEvery        = 1 << 30
-	defaultFaultStatusOK = 503
+	defaultHTTPPort    = "80"
+	defaultHTTPSPort   = "443"
+	defaultHTTPPath    = "/telemetry/{{id}}"
+	defaultHTTPRequest = "/requests/{{id}}"
+	defaultHTTPCommand = endpoint.DefaultCommands + "{{id}}"
+	defaultHTTPReply   = "/replies/{{id}}"
+	defaultHTTPMethod  = "POST"
+	defaultHTTPRetries = 3
+	defaultLongPoll    = 30 * time.Second
+	defaultWSPath      = endpoint.DefaultWebSocket + "{{id}}"
+	contentJSON        = "json"
+	contentCBOR        = "cbor"
+	framesText         = "text"
+	framesBinary       = "binary"
+	maxHTTPRetries     = 20
+	maxHTTPTimeout     = 10 * time.Minute
+	maxHTTPPoll        = 24 * time.Hour
+	maxFaultEvery      = 1 << 30
+	defaultFaultStatus = 503
 )
 
 var (
@@ -114,7 +114,7 @@ func (s *Scenario) httpDefault(has func(string) bool) {
 		t.WebSocket = a
 	}
 	if f := s.Backend.Faults; f != nil && !has("backend.faults.status") {
-		f.Status = defaultFaultStatusOK
+		f.Status = defaultFaultStatus
 	}
 }
 

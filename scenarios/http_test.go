@@ -147,7 +147,9 @@ func TestRunWebSocketAgainstTheEmbeddedEndpoint(t *testing.T) {
 // 1: each is counted, the device waits a second and retries, and every
 // message still closes its flow.
 func TestRunHTTPTooManyRequestsRetried(t *testing.T) {
-	s := webFleet(t, "http", "backend: {faults: {every: 10, status: 429, retry_after: 1s}}", "")
+	// A retry is every 10th request again one time in ten: 10 retries make
+	// a message that runs out of them (and fails as http_429) unlikely.
+	s := webFleet(t, "http", "backend: {faults: {every: 10, status: 429, retry_after: 1s}}", "    http: {retries: 10}")
 	rec := newTimedTally()
 	runWeb(t, s, rec, nil, nil)
 	checkAccounted(t, rec, true)

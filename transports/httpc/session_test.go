@@ -287,3 +287,22 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+func TestTooManyRequestsGivesUpAfterRetries(t *testing.T) {
+	ep := startEndpoint(t, endpoint.Options{Faults: endpoint.Faults{Every: 1, Status: 429}})
+	var st statuses
+	s, err := httpc.Dial(t.Context(), httpc.Options{Addr: ep.Addr(), KeepAlive: true, MaxRetries: 2,
+		MaxRetryAfter: 50 * time.Millisecond, Status: st.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o := do(t, s, httpc.Request{Method: "POST", Target: "/telemetry/d1"})
+	var se *httpc.StatusError
+	if !errors.As(o.err, &se) || se.Code != 429 {
+		t.Fatalf("err = %v, want a *StatusError 429", o.err)
+	}
+	if n := st.count(429); n != 3 {
+		t.Errorf("429s seen %d, want 3 (the request and 2 retries)", n)
+	}
+}
