@@ -21,6 +21,12 @@ type Backend struct {
 	// backend times end to end, chosen by the seed. Timing costs the
 	// broker a second delivery of every timed message.
 	E2E Share `yaml:"e2e"`
+	// Listen is where m2msim's HTTP endpoint listens when http or
+	// websocket groups talk to another server in front of it (a proxy).
+	Listen string `yaml:"listen,omitempty"`
+	// Faults makes the endpoint answer every Nth device request with an
+	// error status.
+	Faults *Faults `yaml:"faults,omitempty"`
 }
 
 // Backend limits and the auto sizing's rate per connection.

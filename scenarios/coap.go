@@ -320,8 +320,9 @@ func (s *Scenario) validateProtocols(t *tree) {
 		case ProtocolCoAP:
 			need = true
 		case ProtocolLwM2M: // validateLwM2M
+		case ProtocolHTTP, ProtocolWebSocket: // validateHTTP
 		default:
-			t.add(p+".protocol", "must be mqtt, coap or lwm2m, got %q", g.Protocol)
+			t.add(p+".protocol", "must be mqtt, coap, lwm2m, http or websocket, got %q", g.Protocol)
 		}
 	}
 	if s.Target.CoAP != "" && !s.Target.CoAPEmbedded() {

@@ -62,7 +62,7 @@ func TestParseCoAPProblems(t *testing.T) {
 		{"NAT timeout on an MQTT group", head + "groups:\n  - {count: 1, link: {nat_timeout: 30s}, telemetry: {every: 1s}}\n",
 			[]string{"groups[0].link.nat_timeout: applies to CoAP groups (UDP) only"}},
 		{"unknown protocol", head + "groups:\n  - {count: 1, protocol: amqp, telemetry: {every: 1s}}\n",
-			[]string{"groups[0].protocol: must be mqtt, coap or lwm2m"}},
+			[]string{"groups[0].protocol: must be mqtt, coap, lwm2m, http or websocket"}},
 		{"coap block in an MQTT group", head + "groups:\n  - {count: 1, coap: {nstart: 1}, telemetry: {every: 1s}}\n",
 			[]string{"groups[0].coap: applies to protocol: coap groups only"}},
 	}

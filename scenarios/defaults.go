@@ -51,6 +51,7 @@ func (s *Scenario) withDefaults(has func(path string) bool) {
 	s.coapDefault(has)
 	s.lwm2mDefault(has)
 	s.tlsDefaults(has)
+	s.httpDefault(has)
 	for i := range s.Stages {
 		if !has(fmt.Sprintf("stages[%d].name", i)) {
 			s.Stages[i].Name = fmt.Sprintf("stage-%d", i+1)
@@ -133,6 +134,10 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 	}
 	if g.IsLwM2M() {
 		g.lwm2mDefaults(has)
+		return
+	}
+	if g.speaksWeb() {
+		g.httpDefaults(has)
 		return
 	}
 	if g.Telemetry != nil {

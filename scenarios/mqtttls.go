@@ -36,7 +36,7 @@ func prepareTLS(s *Scenario) (*brokerTLS, error) {
 	for i := range s.Groups {
 		g := &s.Groups[i]
 		switch {
-		case g.IsCoAP() || g.IsLwM2M():
+		case g.IsCoAP() || g.IsLwM2M() || g.IsHTTP() || g.IsWebSocket():
 		case g.TLS == nil:
 			b.groups[i] = target
 		default:

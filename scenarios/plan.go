@@ -24,6 +24,9 @@ func (s *Scenario) Plan() *sim.Plan {
 		if s.Groups[i].IsLwM2M() {
 			s.Groups[i].lwm2mPlan(&p.Groups[i], s.Target)
 		}
+		if s.Groups[i].speaksWeb() {
+			s.httpPlan(&s.Groups[i], &p.Groups[i])
+		}
 	}
 	for _, st := range s.Stages {
 		p.Stages = append(p.Stages, sim.Stage{Name: st.Name, Duration: st.Duration, Devices: st.Devices})

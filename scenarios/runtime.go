@@ -13,6 +13,7 @@ import (
 	"github.com/m2msim/m2msim/sim"
 	coapserver "github.com/m2msim/m2msim/transports/coap/server"
 	"github.com/m2msim/m2msim/transports/dial"
+	"github.com/m2msim/m2msim/transports/endpoint"
 	"github.com/m2msim/m2msim/transports/mqtt"
 	"github.com/m2msim/m2msim/transports/mqtt/broker"
 	"github.com/m2msim/m2msim/transports/netem"
@@ -31,6 +32,8 @@ type Runtime struct {
 	CoAPAddr string
 	// LwM2MAddr is the embedded LwM2M server's host:port, when it runs.
 	LwM2MAddr string
+	// EndpointAddr is m2msim's HTTP endpoint's host:port, when it runs.
+	EndpointAddr string
 	// Sources is the number of local source addresses devices dial from.
 	Sources int
 	// BackendConnections is how many connections the backend opened.
@@ -41,6 +44,8 @@ type Runtime struct {
 	coapServer *coapserver.Server
 	lwm2m      *lwm2mBackend
 	lwm2mConn  *lwm2mConnector
+	endpoint   *endpoint.Endpoint
+	web        *webConnector
 	shaper     *netem.Shaper
 	stop       context.CancelFunc // ends the shaper's Run
 	done       chan error         // the shaper's Run result
@@ -67,7 +72,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 	rt := &Runtime{}
 	var d dial.Func
 	if s.Target.Loopback() || loopback(s.Target.CoAPAddr()) || s.Target.CoAPEmbedded() ||
-		s.Target.LwM2MEmbedded() || loopback(s.Target.LwM2MAddr()) {
+		s.Target.LwM2MEmbedded() || loopback(s.Target.LwM2MAddr()) || s.Target.webLoopback() {
 		rt.Sources = s.Target.SourceAddresses
 		if rt.Sources == 0 {
 			rt.Sources = (s.Devices() + sourcesPerAddress - 1) / sourcesPerAddress
@@ -110,9 +115,20 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		lw.addr, lw.secureAddr, lw.campaign = rt.LwM2MAddr, rt.lwm2m.srv.SecureAddr(), rt.lwm2m.since
 	}
 	rt.lwm2mConn = lw
-	rt.Connector = &router{s: s, mqtt: mq, coap: co, lwm2m: lw}
-	if rt.backend != nil || rt.coapServer != nil || rt.lwm2m != nil {
-		b := &backends{s: s, mqtt: rt.backend, coap: rt.coapServer, lwm2m: rt.lwm2m}
+	rt.web = newWebConnector(s, shaped)
+	if rt.web.tls, err = webTLS(s); err != nil {
+		rt.Close()
+		return nil, err
+	}
+	if s.Endpoint() {
+		if err := rt.openEndpoint(s, rt.web, log); err != nil {
+			rt.Close()
+			return nil, err
+		}
+	}
+	rt.Connector = &router{s: s, mqtt: mq, coap: co, lwm2m: lw, web: rt.web}
+	if rt.backend != nil || rt.coapServer != nil || rt.lwm2m != nil || rt.endpoint != nil {
+		b := &backends{s: s, mqtt: rt.backend, coap: rt.coapServer, lwm2m: rt.lwm2m, endpoint: rt.endpoint}
 		rt.Receiver, rt.Sender = b, b
 	}
 	return rt, nil
@@ -228,9 +244,13 @@ type router struct {
 	mqtt  *connector
 	coap  *coapConnector
 	lwm2m *lwm2mConnector
+	web   *webConnector
 }
 
 func (r *router) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
+	if r.s.groupOf(spec.Device).speaksWeb() {
+		return r.web.Connect(ctx, spec, h)
+	}
 	if r.s.groupOf(spec.Device).IsLwM2M() {
 		return r.lwm2m.Connect(ctx, spec, h)
 	}
@@ -305,6 +325,9 @@ func (rt *Runtime) Close() error {
 	if rt.lwm2m != nil {
 		errs = append(errs, rt.lwm2m.close())
 	}
+	if rt.endpoint != nil {
+		errs = append(errs, rt.endpoint.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -375,6 +398,8 @@ type backends struct {
 	mqtt  *mqtt.Backend      // nil when no group speaks MQTT
 	coap  *coapserver.Server // nil unless CoAP groups target it
 	lwm2m *lwm2mBackend      // nil unless LwM2M groups target the embedded server
+	// endpoint is m2msim's HTTP endpoint, nil unless it runs.
+	endpoint *endpoint.Endpoint
 }
 
 // Subscribe subscribes the MQTT backend to the MQTT groups' filters, and
@@ -383,12 +408,17 @@ type backends struct {
 func (b *backends) Subscribe(ctx context.Context, subs []sim.Subscription, deliver func(sim.Delivery)) error {
 	var mq []sim.Subscription
 	for _, sub := range subs {
-		if g := &b.s.Groups[sub.Group]; !g.IsCoAP() && !g.IsLwM2M() {
+		if g := &b.s.Groups[sub.Group]; !g.IsCoAP() && !g.IsLwM2M() && !g.speaksWeb() {
 			mq = append(mq, sub)
 		}
 	}
 	if b.lwm2m != nil {
 		b.lwm2m.subscribe(deliver)
+	}
+	if b.endpoint != nil {
+		b.endpoint.OnDeliver(func(path string, payload []byte, arrived time.Time) {
+			deliver(sim.Delivery{Topic: path, Payload: payload, Arrived: arrived})
+		})
 	}
 	if b.coap != nil {
 		b.coap.OnUpdate(func(path string, payload []byte, _ net.Addr, arrived time.Time) {
@@ -411,6 +441,12 @@ func (b *backends) Publish(ctx context.Context, m sim.Outbound) error {
 			return errors.New("no LwM2M backend: commands need target.lwm2m: embedded")
 		}
 		return b.lwm2m.publish(ctx, m)
+	}
+	if b.s.Groups[m.Group].speaksWeb() {
+		if b.endpoint == nil {
+			return errors.New("no HTTP endpoint: commands need target.http or target.websocket: embedded, or backend.listen")
+		}
+		return b.endpoint.Push(m.Topic, m.Payload)
 	}
 	if b.s.Groups[m.Group].IsCoAP() {
 		if b.coap == nil {

@@ -63,13 +63,18 @@ type Target struct {
 	// (the default when a group speaks LwM2M) or a normalised
 	// "coap://host:port"; empty when no group speaks LwM2M.
 	LwM2M string `yaml:"lwm2m,omitempty"`
+	// HTTP and WebSocket are the servers of http and websocket groups:
+	// "embedded" (m2msim's endpoint, the default) or a normalised
+	// "http(s)://host:port", "ws(s)://host:port"; empty when unused.
+	HTTP      string `yaml:"http,omitempty"`
+	WebSocket string `yaml:"websocket,omitempty"`
 }
 
 // Group is a set of identical devices.
 type Group struct {
 	Name  string `yaml:"name"`
 	Count int    `yaml:"count"`
-	// Protocol is mqtt (the default), coap or lwm2m.
+	// Protocol is mqtt (the default), coap, lwm2m, http or websocket.
 	Protocol string `yaml:"protocol"`
 	// CoAP sets a coap group's message layer, DTLS its security.
 	CoAP *CoAP `yaml:"coap"`
@@ -111,6 +116,10 @@ type Group struct {
 	// capture (the stronger survives; the gateway demodulates 8 at once)
 	// or aloha (both lost). Only for lorawan radios; capture by default.
 	Collisions string `yaml:"collisions"`
+	// HTTP sets an http group's client, WebSocket a websocket group's
+	// socket.
+	HTTP      *HTTP      `yaml:"http"`
+	WebSocket *WebSocket `yaml:"websocket"`
 
 	link   netem.Link // Radio's link with Link applied, once validated
 	limits *sim.Radio // Radio's airtime, duty cycle and payload cap

@@ -105,7 +105,7 @@ func schemeOf(u string) string {
 func (s *Scenario) validateTLS(t *tree) {
 	tg := &s.Target
 	if tg.TLS != nil {
-		tg.TLS.validate(t, "target.tls", tg)
+		tg.TLS.validate(t, "target.tls", tg, "")
 	}
 	for i := range s.Groups {
 		g := &s.Groups[i]
@@ -113,20 +113,28 @@ func (s *Scenario) validateTLS(t *tree) {
 			continue
 		}
 		p := fmt.Sprintf("groups[%d].tls", i)
-		if g.IsCoAP() || g.IsLwM2M() {
-			t.add(p, "tls is for mqtt groups (coap groups take dtls)")
-			continue
+		switch {
+		case g.IsCoAP() || g.IsLwM2M():
+			t.add(p, "tls is for mqtt, http and websocket groups (coap and lwm2m groups take dtls)")
+		case g.IsHTTP() && !secureScheme(tg.HTTP):
+			t.add(p, "needs target.http: https://host:port (m2msim's own endpoint speaks plain HTTP: put a TLS proxy such as nginx in front)")
+		case g.IsWebSocket() && !secureScheme(tg.WebSocket):
+			t.add(p, "needs target.websocket: wss://host:port (m2msim's own endpoint speaks plain WebSocket: put a TLS proxy such as nginx in front)")
+		case g.IsHTTP() || g.IsWebSocket():
+			g.TLS.validate(t, p, tg, g.Protocol)
+		default:
+			g.TLS.validate(t, p, tg, "")
 		}
-		g.TLS.validate(t, p, tg)
 	}
 }
 
-// validate checks a tls block at p.
-func (c *TLS) validate(t *tree, p string, tg *Target) {
-	if !tg.Secure() {
+// validate checks a tls block at p: an MQTT one, or one of a group of
+// protocol web (http, websocket), whose target was checked already.
+func (c *TLS) validate(t *tree, p string, tg *Target, web string) {
+	if web == "" && !tg.Secure() {
 		t.add(p, "needs target.broker: mqtts://host:port (or ssl://, tls://), or embedded with target.tls")
 	}
-	if tg.Embedded() && (c.CA != "" || c.Cert != nil) {
+	if web == "" && tg.Embedded() && (c.CA != "" || c.Cert != nil) {
 		t.add(p, "the embedded broker's certificate, and the client certificates it trusts, come from the run's own CA: leave out ca, cert and key")
 	}
 	if c.CA != "" && c.Insecure {

@@ -55,6 +55,7 @@ func (s *Scenario) validate(t *tree) {
 	s.validateProtocols(t)
 	s.validateLwM2M(t)
 	s.validateTLS(t)
+	s.validateHTTP(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
 }
@@ -249,7 +250,7 @@ func (g *Group) validate(t *tree, p string, shared map[string]string) {
 	}
 	g.Reconnect.validate(t, p+".reconnect")
 	g.validateLink(t, p)
-	if g.IsCoAP() || g.IsLwM2M() { // the rest in validateProtocols and validateLwM2M, which know the target
+	if g.IsCoAP() || g.IsLwM2M() || g.speaksWeb() { // the rest in validateProtocols, validateLwM2M and validateHTTP, which know the target
 		if g.Telemetry != nil {
 			g.Telemetry.validateTiming(t, p+".telemetry")
 		}

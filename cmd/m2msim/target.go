@@ -95,5 +95,23 @@ func targets(sc *scenarios.Scenario, rt *scenarios.Runtime) string {
 	case sc.Speaks(scenarios.ProtocolLwM2M):
 		out = append(out, "LwM2M server "+sc.Target.LwM2M)
 	}
-	return strings.Join(out, " and ")
+	return strings.Join(append(out, webTargets(sc, rt)...), " and ")
+}
+
+// webTargets names the servers of http and websocket groups, and where
+// m2msim's endpoint listens.
+func webTargets(sc *scenarios.Scenario, rt *scenarios.Runtime) []string {
+	var out []string
+	for _, t := range []struct{ protocol, target, name string }{
+		{scenarios.ProtocolHTTP, sc.Target.HTTP, "HTTP server "},
+		{scenarios.ProtocolWebSocket, sc.Target.WebSocket, "WebSocket server "},
+	} {
+		if sc.Speaks(t.protocol) && t.target != "embedded" {
+			out = append(out, t.name+t.target)
+		}
+	}
+	if rt.EndpointAddr != "" {
+		out = append(out, "m2msim's HTTP endpoint at "+rt.EndpointAddr)
+	}
+	return out
 }

@@ -1,0 +1,116 @@
+package wsdev_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/m2msim/m2msim/internal/footprint"
+	"github.com/m2msim/m2msim/transports/endpoint"
+	"github.com/m2msim/m2msim/transports/wsdev"
+)
+
+// serverEnv makes the test binary an endpoint server: the benchmark runs
+// its server in a subprocess so that only the devices' memory counts.
+const serverEnv = "M2MSIM_WSDEV_SERVER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(serverEnv) == "1" {
+		serve()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serve runs an endpoint, prints its address and stops when stdin closes.
+func serve() {
+	ep, err := endpoint.Start(endpoint.Options{})
+	if err != nil {
+		os.Exit(1)
+	}
+	os.Stdout.WriteString(ep.Addr() + "\n")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	ep.Close()
+}
+
+// serverProcess starts the endpoint subprocess; cleanup stops it by
+// closing its stdin and, failing that, killing its PID.
+func serverProcess(b *testing.B) string {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), serverEnv+"=1")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	b.Cleanup(func() {
+		in.Close()
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(out).ReadString('\n')
+		addr <- l
+	}()
+	select {
+	case a := <-addr:
+		if len(a) < 2 {
+			b.Fatal("endpoint subprocess gave no address")
+		}
+		return a[:len(a)-1]
+	case <-time.After(10 * time.Second):
+		b.Fatal("endpoint subprocess did not start in 10s")
+	}
+	return ""
+}
+
+// BenchmarkIdleSessions measures what an idle WebSocket device costs this
+// process: 1,000 sessions, each having sent one frame, against m2msim's
+// endpoint in another process; with the package's buffer sizes and with
+// gorilla's 4 KiB defaults.
+func BenchmarkIdleSessions(b *testing.B) {
+	addr := serverProcess(b)
+	b.Run("sized", func(b *testing.B) { idleSessions(b, addr, 0) })
+	b.Run("4KiB-buffers", func(b *testing.B) { idleSessions(b, addr, 4096) })
+}
+
+func idleSessions(b *testing.B, addr string, buf int) {
+	const n = 1000
+	for b.Loop() {
+		before := footprint.Take(b)
+		ss := make([]*wsdev.Session, 0, n)
+		for i := range n {
+			s, err := wsdev.Dial(context.Background(), wsdev.Options{URL: "ws://" + addr + "/ws/d" + strconv.Itoa(i),
+				ReadBuffer: buf, WriteBuffer: buf})
+			if err != nil {
+				b.Fatalf("session %d: %v", i, err)
+			}
+			if err := s.Send([]byte(`{"v":1}`)); err != nil {
+				b.Fatal(err)
+			}
+			ss = append(ss, s)
+		}
+		after := footprint.Take(b)
+		after.ReportPer(b, before, n, "session")
+		for _, s := range ss {
+			s.Close()
+		}
+	}
+}
