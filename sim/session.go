@@ -63,7 +63,9 @@ type Message struct {
 	// session reports its outcome with Handler.Acked or Handler.Failed.
 	Ref  Ref
 	Flow Flow
-	// Dest is where it goes: an MQTT topic, a CoAP or HTTP path.
+	// Dest is where it goes: an MQTT topic, a CoAP or HTTP path. Like
+	// Payload, it is only valid during Send: the engine reuses its bytes
+	// (it is a string over them), so a session that keeps it copies it.
 	Dest string
 	// Payload is only valid during Send.
 	Payload []byte
