@@ -28,8 +28,20 @@ const WritesPending = 1024
 type Broker struct {
 	srv   *mochi.Server
 	tcp   *listeners.TCP
+	ws    *wsListener // nil without a WebSocket listener
 	hook  *allowAll
 	close sync.Once
+}
+
+// Options configures StartWith. Only Addr is required.
+type Options struct {
+	// Addr is the MQTT (TCP) listener's host:port ("127.0.0.1:0" picks a
+	// port).
+	Addr string
+	// WebSocketAddr, when set, adds an MQTT over WebSocket listener on
+	// this host:port (subprotocol mqtt, any path; plain ws://, for TLS
+	// put a proxy such as nginx in front).
+	WebSocketAddr string
 }
 
 // Start runs an in-process mochi-mqtt broker on addr ("127.0.0.1:0" picks
@@ -38,6 +50,12 @@ type Broker struct {
 // which it reports at warning level at most once a second; a nil log is
 // quiet.
 func Start(addr string, log *slog.Logger) (*Broker, error) {
+	return StartWith(Options{Addr: addr}, log)
+}
+
+// StartWith is Start with a choice of listeners.
+func StartWith(o Options, log *slog.Logger) (*Broker, error) {
+	addr := o.Addr
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -57,11 +75,33 @@ func Start(addr string, log *slog.Logger) (*Broker, error) {
 	if err := srv.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", addr, err)
 	}
-	if err := srv.Serve(); err != nil {
+	b := &Broker{srv: srv, tcp: tcp, hook: hook}
+	if err := b.addWebSocket(o.WebSocketAddr); err != nil {
 		tcp.Close(func(string) {})
+		return nil, err
+	}
+	if err := srv.Serve(); err != nil {
+		b.Close()
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	return &Broker{srv: srv, tcp: tcp, hook: hook}, nil
+	return b, nil
+}
+
+// addWebSocket adds the WebSocket listener when addr is set.
+func (b *Broker) addWebSocket(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := listenWebSocket(addr)
+	if err != nil {
+		return err
+	}
+	if err := b.srv.AddListener(l); err != nil {
+		l.ln.Close()
+		return fmt.Errorf("broker: add websocket listener: %w", err)
+	}
+	b.ws = l
+	return nil
 }
 
 func mochiLogger(log *slog.Logger) *slog.Logger {
@@ -73,6 +113,15 @@ func mochiLogger(log *slog.Logger) *slog.Logger {
 
 // Addr returns the host:port the broker actually bound.
 func (b *Broker) Addr() string { return b.tcp.Address() }
+
+// WebSocketURL returns the WebSocket listener's ws://host:port/mqtt, or
+// "" when the broker has none.
+func (b *Broker) WebSocketURL() string {
+	if b.ws == nil {
+		return ""
+	}
+	return "ws://" + b.ws.Address() + WebSocketPath
+}
 
 // Dropped returns how many messages the broker dropped because a
 // subscriber's queue (WritesPending) was full.

@@ -1,0 +1,185 @@
+// Package ws carries a byte stream, such as an MQTT session's, over a
+// WebSocket connection (RFC 6455): MQTT over WebSocket, subprotocol mqtt,
+// ws:// and wss:// (MQTT 3.1.1 section 6).
+//
+// Conn is a net.Conn whose writes become binary messages and whose reads
+// run across message boundaries, so a packet split over frames and a frame
+// holding several packets both read as one stream. Dial opens it through a
+// dial.Func, so link shaping and source address pools compose underneath
+// (TLS, for wss://, runs over the shaped connection); Over turns a
+// dial.Func into one that dials WebSocket URLs, for sessions that take a
+// dial.Func and an address.
+package ws
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// ErrTextMessage is the error of a read that met a text message: MQTT
+// over WebSocket sends binary messages only ([MQTT-6.0.0-1]).
+var ErrTextMessage = errors.New("ws: text message on a binary stream")
+
+// CloseError is the close frame the peer sent: its status code (1000 for
+// a normal closure) and reason. It unwraps to io.EOF, the end of the
+// stream.
+type CloseError struct {
+	Code int
+	Text string
+}
+
+func (e *CloseError) Error() string {
+	if e.Text == "" {
+		return fmt.Sprintf("ws: closed by peer (%d)", e.Code)
+	}
+	return fmt.Sprintf("ws: closed by peer (%d %s)", e.Code, e.Text)
+}
+
+// Unwrap returns io.EOF: the peer ended the stream.
+func (e *CloseError) Unwrap() error { return io.EOF }
+
+// Conn is a net.Conn over a WebSocket connection. One goroutine may read
+// while another writes; Close and the deadline setters may be called at
+// any time. After a failed read every read fails with the same error, and
+// after a failed write every write does (a WebSocket stream cannot resume
+// mid-frame).
+type Conn struct {
+	ws           *websocket.Conn
+	closeTimeout time.Duration
+
+	// Owned by the reading goroutine.
+	r    io.Reader // the current message; nil between messages
+	rerr error     // why reading ended; nil while it goes on
+
+	broken    atomic.Bool // a read or write failed: no close frame can follow
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewConn wraps an open WebSocket connection. Close sends a close frame
+// and waits at most closeTimeout for the socket to take it. Each side of
+// a connection (Dial's client, a server's upgraded conn) wraps its own.
+func NewConn(c *websocket.Conn, closeTimeout time.Duration) *Conn {
+	return &Conn{ws: c, closeTimeout: closeTimeout}
+}
+
+// Read reads from the current binary message, moving on to the next when
+// it ends; empty messages are skipped.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.rerr != nil {
+		return 0, c.rerr
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if c.r == nil {
+			typ, r, err := c.ws.NextReader()
+			if err != nil {
+				return 0, c.failRead(err)
+			}
+			if typ != websocket.BinaryMessage {
+				return 0, c.failRead(ErrTextMessage)
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if errors.Is(err, io.EOF) {
+			c.r = nil
+			if n == 0 {
+				continue
+			}
+			err = nil
+		}
+		if err != nil {
+			return n, c.failRead(err)
+		}
+		return n, nil
+	}
+}
+
+// failRead ends reading for good: gorilla panics when a failed
+// connection is read again and again, so Read never asks it twice.
+func (c *Conn) failRead(err error) error {
+	c.broken.Store(true)
+	c.r = nil
+	c.rerr = streamErr("read", err)
+	return c.rerr
+}
+
+// Write sends b as one binary message, fragmented into frames of the
+// write buffer's size when it is larger. It honours the write deadline.
+func (c *Conn) Write(b []byte) (int, error) {
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		c.broken.Store(true)
+		return 0, streamErr("write", err)
+	}
+	return len(b), nil
+}
+
+// streamErr gives an error from gorilla the forms net.Conn users test:
+// os.ErrDeadlineExceeded for a deadline (gorilla hides it), net.ErrClosed
+// for a closed conn, *CloseError for the peer's close frame.
+func streamErr(op string, err error) error {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		return &CloseError{Code: ce.Code, Text: ce.Text}
+	case errors.Is(err, ErrTextMessage), errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("ws: %s: connection ended mid-frame: %w", op, err)
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("ws: %s: %w", op, os.ErrDeadlineExceeded)
+	}
+	return fmt.Errorf("ws: %s: %w", op, err)
+}
+
+// Close sends a close frame (1000, normal closure) unless the stream has
+// failed, waiting at most the close timeout for the socket to take it,
+// and closes the connection without waiting for the peer's answer. It is
+// idempotent.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		if !c.broken.Load() && c.closeTimeout > 0 {
+			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.closeTimeout)) // best effort
+		}
+		c.broken.Store(true)
+		c.closeErr = c.ws.NetConn().Close()
+	})
+	if c.closeErr != nil {
+		return fmt.Errorf("ws: close: %w", c.closeErr)
+	}
+	return nil
+}
+
+// LocalAddr is the underlying connection's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.ws.LocalAddr() }
+
+// RemoteAddr is the underlying connection's remote address.
+func (c *Conn) RemoteAddr() net.Addr { return c.ws.RemoteAddr() }
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if err := c.ws.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.ws.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the deadline of reads (and of control frames the
+// read answers, such as pongs).
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the deadline of writes.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
