@@ -25,7 +25,8 @@ type Runtime struct {
 	Connector sim.Connector
 	Receiver  sim.Receiver
 	Sender    sim.Sender
-	// Addr is the broker's host:port; empty when no group speaks MQTT.
+	// Addr is the broker's host:port, or the URL devices dial when they
+	// speak MQTT over WebSocket; empty when no group speaks MQTT.
 	Addr string
 	// CoAPAddr is the embedded CoAP server's host:port, when it runs.
 	CoAPAddr string
@@ -154,7 +155,7 @@ func (rt *Runtime) openCoAP(s *Scenario, dtls []*dtlsGroup, log *slog.Logger) er
 func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user, pass string, log *slog.Logger) (*connector, error) {
 	rt.Addr = s.Target.Addr()
 	if s.Target.Embedded() {
-		b, err := broker.Start("127.0.0.1:0", log)
+		b, err := broker.StartWith(brokerOptions(s.Target), log)
 		if err != nil {
 			return nil, fmt.Errorf("start embedded broker: %w", err)
 		}
@@ -162,13 +163,20 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	}
 	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
 	o.ClientID = "m2msim-backend-" + s.Name
+	w := wsDevicesFor(s, rt.broker)
+	if w != nil && rt.broker == nil {
+		o.Addr, o.Dial = w.url, w.over(-1, d)
+	}
 	var err error
 	rt.backend, err = mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: o, Connections: s.BackendConnections()}, log)
 	if err != nil {
-		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
+		return nil, fmt.Errorf("backend connection to %s: %w", o.Addr, err)
 	}
 	rt.BackendConnections = rt.backend.Connections()
-	return &connector{base: o}, nil
+	if w != nil {
+		o.Addr, rt.Addr = w.url, w.url
+	}
+	return &connector{base: o, ws: w}, nil
 }
 
 // loopback reports whether host:port is on a loopback address.
@@ -336,11 +344,15 @@ func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
 type connector struct {
 	base mqtt.Options
 	dial func(device int, conn uint64) dial.Func
+	ws   *wsDevices // nil: plain MQTT
 }
 
 func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	o := c.base
 	o.Dial = c.dial(spec.Device, spec.Conn)
+	if c.ws != nil {
+		o.Dial = c.ws.over(spec.Device, o.Dial)
+	}
 	o.ClientID = spec.ClientID
 	o.KeepAlive = spec.Connect.KeepAlive
 	o.CleanSession = spec.Connect.CleanSession
