@@ -12,6 +12,7 @@ import (
 
 	"github.com/m2msim/m2msim/scenarios"
 	"github.com/m2msim/m2msim/transports/mqtt"
+	"github.com/m2msim/m2msim/transports/ws"
 )
 
 // targetError is a failure to open the target, explained in terms of
@@ -32,6 +33,7 @@ func explainTarget(t scenarios.Target, err error) error {
 	host, port, _ := net.SplitHostPort(t.Addr())
 	var dns *net.DNSError
 	var connack mqtt.ConnackError
+	var upgrade *ws.HandshakeError
 	var msg string
 	switch {
 	case errors.Is(err, scenarios.ErrCredentials):
@@ -46,8 +48,10 @@ func explainTarget(t scenarios.Target, err error) error {
 		msg = fmt.Sprintf("target %s did not answer in time: is the address right, and does a firewall let connections to port %s through?", t.Broker, port)
 	case errors.As(err, &connack):
 		msg = fmt.Sprintf("target %s refused the login (%v): check the credentials in the variables target.username_env and target.password_env name", t.Broker, connack)
+	case errors.As(err, &upgrade):
+		msg = fmt.Sprintf("target %s refused the WebSocket upgrade (HTTP status %d): check the URL's path (many brokers serve /mqtt)", t.Broker, upgrade.Status)
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
-		msg = fmt.Sprintf("target %s closed the connection before answering CONNECT: is it a plain MQTT listener? (m2msim speaks MQTT 3.1.1 over TCP: no TLS, no WebSocket yet)", t.Broker)
+		msg = fmt.Sprintf("target %s closed the connection before answering CONNECT: is it a plain MQTT listener? (m2msim speaks MQTT 3.1.1 over TCP or WebSocket, ws:// and wss://)", t.Broker)
 	default:
 		msg = fmt.Sprintf("target %s: %v", t.Broker, err)
 	}
