@@ -101,12 +101,12 @@ groups:
 func checkFlows(t *testing.T, rec *eventTally, n int) {
 	t.Helper()
 	k := rec.kinds
-	if k[sim.Connected] != n || k[sim.Published] < 3*n || k[sim.Acked] != k[sim.Published] || k[sim.Delivered] != k[sim.Published] {
+	if k[sim.Connected] != n || k[sim.Published] < 2*n || k[sim.Acked] != k[sim.Published] || k[sim.Delivered] != k[sim.Published] {
 		t.Errorf("connected %d, published %d, acked %d, delivered %d: want %d connected, >= %d published, all acked and delivered",
-			k[sim.Connected], k[sim.Published], k[sim.Acked], k[sim.Delivered], n, 3*n)
+			k[sim.Connected], k[sim.Published], k[sim.Acked], k[sim.Delivered], n, 2*n)
 	}
-	if k[sim.CommandSent] < n || k[sim.CommandReplied] != k[sim.CommandSent] {
-		t.Errorf("commands sent %d, replied %d: want >= %d, all replied", k[sim.CommandSent], k[sim.CommandReplied], n)
+	if k[sim.CommandSent] < n/2 || k[sim.CommandReplied] != k[sim.CommandSent] {
+		t.Errorf("commands sent %d, replied %d: want >= %d, all replied", k[sim.CommandSent], k[sim.CommandReplied], n/2)
 	}
 	if bad := k[sim.ConnectFailed] + k[sim.Disconnected] + k[sim.PublishFailed] + k[sim.Unacked]; bad != 0 {
 		t.Errorf("%d failures, want none: %v", bad, rec.errs)

@@ -47,7 +47,7 @@ func (e *CloseError) Error() string {
 func (e *CloseError) Unwrap() error { return io.EOF }
 
 // Conn is a net.Conn over a WebSocket connection. One goroutine may read
-// while another writes; Close and the deadline setters may be called at
+// while others write; Close and the deadline setters may be called at
 // any time. After a failed read every read fails with the same error, and
 // after a failed write every write does (a WebSocket stream cannot resume
 // mid-frame).
@@ -59,14 +59,21 @@ type Conn struct {
 	r    io.Reader // the current message; nil between messages
 	rerr error     // why reading ended; nil while it goes on
 
-	broken    atomic.Bool // a read or write failed: no close frame can follow
+	// wdl is the write deadline (UnixNano; 0 for none). gorilla keeps
+	// its own in a plain field that each write reads, so it may be set
+	// only under wmu; setters store here and reach a pending write
+	// through the socket.
+	wdl atomic.Int64
+	wmu sync.Mutex // serialises writes: gorilla allows one writer at a time
+
+	broken    atomic.Bool // a read or write failed, or Close ran: no close frame can follow
 	closeOnce sync.Once
-	closeErr  error
 }
 
-// NewConn wraps an open WebSocket connection. Close sends a close frame
-// and waits at most closeTimeout for the socket to take it. Each side of
-// a connection (Dial's client, a server's upgraded conn) wraps its own.
+// NewConn wraps an open WebSocket connection. Close sends a close frame,
+// giving the socket at most closeTimeout to take it (0: no close frame).
+// Each side of a connection (Dial's client, a server's upgraded conn)
+// wraps its own.
 func NewConn(c *websocket.Conn, closeTimeout time.Duration) *Conn {
 	return &Conn{ws: c, closeTimeout: closeTimeout}
 }
@@ -118,6 +125,13 @@ func (c *Conn) failRead(err error) error {
 // Write sends b as one binary message, fragmented into frames of the
 // write buffer's size when it is larger. It honours the write deadline.
 func (c *Conn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	var dl time.Time
+	if ns := c.wdl.Load(); ns != 0 {
+		dl = time.Unix(0, ns)
+	}
+	c.ws.SetWriteDeadline(dl)
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
 		c.broken.Store(true)
 		return 0, streamErr("write", err)
@@ -144,23 +158,38 @@ func streamErr(op string, err error) error {
 	return fmt.Errorf("ws: %s: %w", op, err)
 }
 
-// Close sends a close frame (1000, normal closure) unless the stream has
-// failed, waiting at most the close timeout for the socket to take it,
-// and closes the connection without waiting for the peer's answer. It is
-// idempotent.
+// aLongTimeAgo is a deadline that has passed, to wake a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Close ends the connection without blocking: it wakes a blocked Read at
+// once and, unless the stream has failed, sends a close frame (1000,
+// normal closure) from a goroutine that then closes the socket. That
+// goroutine lives at most the close timeout, however stuck the socket
+// is: sessions are closed by the thousand from a few goroutines, and one
+// full socket buffer must not hold up the rest. Later calls do nothing.
 func (c *Conn) Close() error {
-	c.closeOnce.Do(func() {
-		if !c.broken.Load() && c.closeTimeout > 0 {
-			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.closeTimeout)) // best effort
-		}
-		c.broken.Store(true)
-		c.closeErr = c.ws.NetConn().Close()
-	})
-	if c.closeErr != nil {
-		return fmt.Errorf("ws: close: %w", c.closeErr)
+	first := false
+	c.closeOnce.Do(func() { first = true })
+	if !first {
+		return nil
 	}
+	c.ws.SetReadDeadline(aLongTimeAgo)
+	if c.broken.Swap(true) || c.closeTimeout <= 0 {
+		if err := c.ws.NetConn().Close(); err != nil {
+			return fmt.Errorf("ws: close: %w", err)
+		}
+		return nil
+	}
+	go c.closeFrame()
 	return nil
+}
+
+// closeFrame sends the close frame, waiting at most the close timeout
+// for the write lock and the socket, and closes the socket.
+func (c *Conn) closeFrame() {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.closeTimeout)) // best effort
+	c.ws.NetConn().Close()
 }
 
 // LocalAddr is the underlying connection's local address.
@@ -174,12 +203,19 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	if err := c.ws.SetReadDeadline(t); err != nil {
 		return err
 	}
-	return c.ws.SetWriteDeadline(t)
+	return c.SetWriteDeadline(t)
 }
 
 // SetReadDeadline sets the deadline of reads (and of control frames the
 // read answers, such as pongs).
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
 
-// SetWriteDeadline sets the deadline of writes.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+// SetWriteDeadline sets the deadline of writes, a pending one included.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.wdl.Store(ns)
+	return c.ws.NetConn().SetWriteDeadline(t)
+}

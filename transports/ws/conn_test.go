@@ -198,7 +198,9 @@ func TestCloseFrames(t *testing.T) {
 	}
 }
 
-// Close returns within its timeout when the peer's socket takes nothing.
+// Close returns at once when the peer's socket takes nothing; the close
+// frame's goroutine gives up after its timeout and closes the socket,
+// which ends a Write blocked on it.
 func TestCloseToAStalledPeer(t *testing.T) {
 	block := make(chan struct{})
 	url := server(t, func(*websocket.Conn) { <-block })
@@ -218,13 +220,39 @@ func TestCloseToAStalledPeer(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // let the writer fill the socket buffers
 	start := time.Now()
 	c.Close()
-	if el := time.Since(start); el > 2*time.Second {
-		t.Errorf("Close to a stalled peer took %v, want about its 200ms timeout", el)
+	if el := time.Since(start); el > 50*time.Millisecond {
+		t.Errorf("Close to a stalled peer took %v, want it to return at once", el)
 	}
 	select {
 	case <-done:
+		if el := time.Since(start); el > 2*time.Second {
+			t.Errorf("a blocked Write ended %v after Close, want about the 200ms close timeout", el)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a blocked Write did not end after Close")
+	}
+}
+
+// Close wakes a Read blocked on a silent peer at once.
+func TestCloseWakesRead(t *testing.T) {
+	block := make(chan struct{})
+	url := server(t, func(*websocket.Conn) { <-block })
+	defer close(block)
+	c := dial(t, url, ws.Options{})
+	errs := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 8))
+		errs <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-errs:
+		if err == nil {
+			t.Error("Read after Close = nil error")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Read still blocked 2s after Close")
 	}
 }
 

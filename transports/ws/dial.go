@@ -55,8 +55,8 @@ type Options struct {
 	// HandshakeTimeout bounds the dial, the TLS handshake and the HTTP
 	// upgrade when ctx has no sooner deadline (default 10s).
 	HandshakeTimeout time.Duration
-	// CloseTimeout bounds how long Close waits for the socket to take
-	// the close frame (default 1s).
+	// CloseTimeout bounds how long the close frame may take to go out
+	// after Close, which itself returns at once (default 1s).
 	CloseTimeout time.Duration
 }
 
