@@ -43,6 +43,9 @@ func TestParseWebSocketTargets(t *testing.T) {
 		if s.Target.Broker != want {
 			t.Errorf("broker %q normalised to %q, want %q", in, s.Target.Broker, want)
 		}
+		if again, err := brokerAddress.normalise(want); again != want || err != nil {
+			t.Errorf("normalise(%q) = %q, %v: want it unchanged", want, again, err)
+		}
 		if ws := strings.HasPrefix(want, "ws") || want == "embedded+ws"; s.Target.WebSocket() != ws {
 			t.Errorf("broker %q: WebSocket() = %t, want %t", in, s.Target.WebSocket(), ws)
 		}
