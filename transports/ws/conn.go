@@ -36,6 +36,7 @@ type CloseError struct {
 	Text string
 }
 
+// Error says who closed the stream, with the code and reason.
 func (e *CloseError) Error() string {
 	if e.Text == "" {
 		return fmt.Sprintf("ws: closed by peer (%d)", e.Code)

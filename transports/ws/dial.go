@@ -83,6 +83,7 @@ type HandshakeError struct {
 	Status int
 }
 
+// Error names the URL and the status.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("ws: %s refused the upgrade: HTTP status %d", e.URL, e.Status)
 }
@@ -93,6 +94,7 @@ type SubprotocolError struct {
 	Want, Got string
 }
 
+// Error names both subprotocols.
 func (e *SubprotocolError) Error() string {
 	return fmt.Sprintf("ws: server chose subprotocol %q, want %q", e.Got, e.Want)
 }
