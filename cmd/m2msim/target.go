@@ -60,6 +60,9 @@ func explainTarget(t scenarios.Target, err error) error {
 
 // startHint says how to get a broker listening where t points.
 func startHint(t scenarios.Target, host, port string) string {
+	if t.WebSocket() {
+		return "is a WebSocket listener on " + host + " port " + port + "? or set target.broker: embedded+ws"
+	}
 	if t.Loopback() {
 		return "start one with: mosquitto -p " + port + "; or remove target: to use the embedded broker"
 	}

@@ -60,6 +60,8 @@ func TestExplainTarget(t *testing.T) {
 			"target tcp://mqtt.example.com:8883 cannot be reached from here (no route to mqtt.example.com): check the address and the network"},
 		{local, dial(io.EOF),
 			"target tcp://127.0.0.1:1883 closed the connection before answering CONNECT: is it a plain MQTT listener? (m2msim speaks MQTT 3.1.1 over TCP or WebSocket, ws:// and wss://)"},
+		{scenarios.Target{Broker: "ws://127.0.0.1:8080/mqtt"}, dial(syscall.ECONNREFUSED),
+			"target ws://127.0.0.1:8080/mqtt refused the connection: is the broker running? (is a WebSocket listener on 127.0.0.1 port 8080? or set target.broker: embedded+ws)"},
 		{scenarios.Target{Broker: "ws://127.0.0.1:8080/mqtt"}, fmt.Errorf("backend connection: mqtt: dial: %w", &ws.HandshakeError{URL: "ws://127.0.0.1:8080/mqtt", Status: 404}),
 			"target ws://127.0.0.1:8080/mqtt refused the WebSocket upgrade (HTTP status 404): check the URL's path (many brokers serve /mqtt)"},
 		{local, fmt.Errorf("backend connection: %w", mqtt.ConnackError{Code: 5}),
