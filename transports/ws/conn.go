@@ -28,9 +28,9 @@ import (
 // over WebSocket sends binary messages only ([MQTT-6.0.0-1]).
 var ErrTextMessage = errors.New("ws: text message on a binary stream")
 
-// CloseError is the close frame the peer sent: its status code (1000 for
-// a normal closure) and reason. It unwraps to io.EOF, the end of the
-// stream.
+// CloseError is the close frame the peer sent, when its status code is
+// not a normal closure (which reads as io.EOF): the code and the reason.
+// It unwraps to io.EOF, the end of the stream.
 type CloseError struct {
 	Code int
 	Text string
@@ -47,18 +47,21 @@ func (e *CloseError) Error() string {
 // Unwrap returns io.EOF: the peer ended the stream.
 func (e *CloseError) Unwrap() error { return io.EOF }
 
-// Conn is a net.Conn over a WebSocket connection. One goroutine may read
-// while others write; Close and the deadline setters may be called at
-// any time. After a failed read every read fails with the same error, and
-// after a failed write every write does (a WebSocket stream cannot resume
-// mid-frame).
+// Conn is a net.Conn over a WebSocket connection, safe for concurrent use
+// as net.Conn requires (reads are serialised, and so are writes). Unlike
+// a TCP conn, a failed read or write, a passed deadline included, ends
+// that direction for good: gorilla cannot resume a frame it stopped in,
+// and keeps the first error. (Of x/net/nettest's conformance checks,
+// PastTimeout, FutureTimeout and ConcurrentMethods fail for that reason
+// alone; the others pass.) MQTT sessions need no more: a missed deadline
+// ends them anyway.
 type Conn struct {
 	ws           *websocket.Conn
 	closeTimeout time.Duration
 
-	// Owned by the reading goroutine.
-	r    io.Reader // the current message; nil between messages
-	rerr error     // why reading ended; nil while it goes on
+	rmu  sync.Mutex // serialises reads (gorilla allows one reader at a time); guards r and rerr
+	r    io.Reader  // the current message; nil between messages
+	rerr error      // why reading ended; nil while it goes on
 
 	// wdl is the write deadline (UnixNano; 0 for none). gorilla keeps
 	// its own in a plain field that each write reads, so it may be set
@@ -82,6 +85,8 @@ func NewConn(c *websocket.Conn, closeTimeout time.Duration) *Conn {
 // Read reads from the current binary message, moving on to the next when
 // it ends; empty messages are skipped.
 func (c *Conn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	if c.rerr != nil {
 		return 0, c.rerr
 	}
@@ -119,7 +124,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 func (c *Conn) failRead(err error) error {
 	c.broken.Store(true)
 	c.r = nil
-	c.rerr = streamErr("read", err)
+	c.rerr = c.streamErr("read", err)
 	return c.rerr
 }
 
@@ -135,28 +140,32 @@ func (c *Conn) Write(b []byte) (int, error) {
 	c.ws.SetWriteDeadline(dl)
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
 		c.broken.Store(true)
-		return 0, streamErr("write", err)
+		return 0, c.streamErr("write", err)
 	}
 	return len(b), nil
 }
 
-// streamErr gives an error from gorilla the forms net.Conn users test:
-// os.ErrDeadlineExceeded for a deadline (gorilla hides it), net.ErrClosed
-// for a closed conn, *CloseError for the peer's close frame.
-func streamErr(op string, err error) error {
+// streamErr gives an error from gorilla the forms net.Conn users test: a
+// *net.OpError (a net.Error whose Timeout reports a deadline, which
+// gorilla hides, and that unwraps to os.ErrDeadlineExceeded), io.EOF
+// for the peer's normal closure, *CloseError for another close code.
+func (c *Conn) streamErr(op string, err error) error {
 	var ce *websocket.CloseError
-	var ne net.Error
 	switch {
+	case errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseNoStatusReceived):
+		return io.EOF
 	case errors.As(err, &ce):
 		return &CloseError{Code: ce.Code, Text: ce.Text}
-	case errors.Is(err, ErrTextMessage), errors.Is(err, net.ErrClosed), errors.Is(err, io.EOF):
+	case errors.Is(err, io.EOF):
 		return err
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("ws: %s: connection ended mid-frame: %w", op, err)
-	case errors.As(err, &ne) && ne.Timeout():
-		return fmt.Errorf("ws: %s: %w", op, os.ErrDeadlineExceeded)
+		err = fmt.Errorf("connection ended mid-frame: %w", err)
 	}
-	return fmt.Errorf("ws: %s: %w", op, err)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		err = os.ErrDeadlineExceeded
+	}
+	return &net.OpError{Op: op, Net: "ws", Source: c.ws.LocalAddr(), Addr: c.ws.RemoteAddr(), Err: err}
 }
 
 // aLongTimeAgo is a deadline that has passed, to wake a blocked read.

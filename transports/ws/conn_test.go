@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -331,5 +332,48 @@ func TestHandshakeTimeout(t *testing.T) {
 	_, err = ws.Dial(t.Context(), nil, "ws://"+ln.Addr().String()+"/", ws.Options{HandshakeTimeout: 200 * time.Millisecond})
 	if err == nil || time.Since(start) > 3*time.Second {
 		t.Errorf("Dial to a silent server = %v after %v, want an error after about 200ms", err, time.Since(start))
+	}
+}
+
+// Reads, writes and deadline changes from many goroutines at once are
+// safe (run with -race); the stream's end is then a timeout, for good.
+func TestConcurrentMethods(t *testing.T) {
+	url := server(t, func(c *websocket.Conn) {
+		for {
+			typ, b, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			c.WriteMessage(typ, b)
+		}
+	})
+	c := dial(t, url, ws.Options{})
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { c.Read(make([]byte, 64)) })
+		wg.Go(func() { c.Write(make([]byte, 64)) })
+		wg.Go(func() { c.SetDeadline(time.Now().Add(10 * time.Millisecond)) })
+		wg.Go(func() { c.SetReadDeadline(time.Now().Add(20 * time.Millisecond)) })
+		wg.Go(func() { c.SetWriteDeadline(time.Now().Add(20 * time.Millisecond)) })
+		wg.Go(func() { c.LocalAddr(); c.RemoteAddr() })
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("concurrent calls still blocked after 5s")
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	for {
+		_, err := c.Read(make([]byte, 64))
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("Read after the deadline = %v, want a net.Error that is a timeout", err)
+		}
+		break
 	}
 }
