@@ -4,6 +4,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -127,14 +128,37 @@ func (b *Broker) WebSocketURL() string {
 // subscriber's queue (WritesPending) was full.
 func (b *Broker) Dropped() int64 { return b.hook.dropped.Load() }
 
-// Close disconnects every client and stops the broker. It is idempotent.
+// closeWait bounds how long Close waits for mochi to stop.
+const closeWait = 10 * time.Second
+
+// ErrCloseStuck is Close's error when mochi did not stop within 10 s:
+// mochi v2.7.9's Server.Close can deadlock when a client leaves while it
+// closes (Clients.GetByListener takes its read lock twice). Close then
+// returns, leaving that goroutine stuck, rather than hang its caller.
+var ErrCloseStuck = errors.New("broker: close: mochi did not stop within 10s")
+
+// Close disconnects every client and stops the broker, WebSocket clients
+// first. It is idempotent.
 func (b *Broker) Close() error {
 	var err error
-	b.close.Do(func() { err = b.srv.Close() })
-	if err != nil {
+	b.close.Do(func() {
+		if b.ws != nil {
+			b.ws.drain()
+		}
+		done := make(chan error, 1)
+		go func() { done <- b.srv.Close() }()
+		select {
+		case err = <-done:
+		case <-time.After(closeWait):
+			b.hook.log.Error("embedded broker did not stop", "after", closeWait)
+			err = ErrCloseStuck
+			return
+		}
+	})
+	if err != nil && !errors.Is(err, ErrCloseStuck) {
 		return fmt.Errorf("broker: close: %w", err)
 	}
-	return nil
+	return err
 }
 
 // allowAll admits every client and topic, and counts dropped messages. It

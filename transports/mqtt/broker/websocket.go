@@ -32,8 +32,12 @@ type wsListener struct {
 	log       *slog.Logger
 	establish listeners.EstablishFn // set by Serve before it accepts
 
-	mu    sync.Mutex // guards conns
-	conns map[net.Conn]struct{}
+	mu       sync.Mutex // guards conns and draining
+	conns    map[net.Conn]struct{}
+	draining bool
+	// drainOnce makes drain idempotent: the broker drains the listener
+	// before it closes, and closing drains it again.
+	drainOnce sync.Once
 }
 
 // wsUpgrader sizes its read buffer like the device side's and shares
@@ -89,36 +93,66 @@ func (l *wsListener) serve(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade has answered with an HTTP error
 	}
 	conn := ws.NewConn(c, time.Second)
-	l.track(conn, true)
-	defer l.track(conn, false)
 	defer conn.Close()
+	if !l.track(conn, true) {
+		return
+	}
+	defer l.track(conn, false)
 	if err := l.establish(l.ID(), conn); err != nil {
 		l.log.Debug("websocket client ended", "error", err)
 	}
 }
 
-func (l *wsListener) track(c net.Conn, add bool) {
+// track adds or removes a client's conn. Once the listener is draining,
+// it adds none and returns false.
+func (l *wsListener) track(c net.Conn, add bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if add {
-		l.conns[c] = struct{}{}
-	} else {
+	if !add {
 		delete(l.conns, c)
+		return true
 	}
+	if l.draining {
+		return false
+	}
+	l.conns[c] = struct{}{}
+	return true
 }
 
-// Close stops accepting and closes every client's connection: hijacked
-// connections are the handler's, and http.Server.Shutdown does not wait
-// for them.
-func (l *wsListener) Close(closeClients listeners.CloseFn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	l.srv.Shutdown(ctx)
-	cancel()
-	l.ln.Close() // in case Serve never ran
-	closeClients(l.ID())
-	l.mu.Lock()
-	for c := range l.conns {
-		c.Close()
-	}
-	l.mu.Unlock()
+// drainWait bounds how long drain waits for the broker to let go of its
+// WebSocket clients.
+const drainWait = 5 * time.Second
+
+// drain stops accepting, closes every client's connection (hijacked
+// connections are the handler's: http.Server.Shutdown leaves them be)
+// and waits, at most drainWait, until the broker has let go of each. The
+// broker then closes with no WebSocket client leaving at the same time,
+// which can deadlock mochi's Server.Close (its Clients.GetByListener
+// takes its read lock twice, and a departing client's Delete waits
+// between the two). It is idempotent.
+func (l *wsListener) drain() {
+	l.drainOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		l.srv.Shutdown(ctx)
+		cancel()
+		l.ln.Close() // in case Serve never ran
+		l.mu.Lock()
+		l.draining = true
+		for c := range l.conns {
+			c.Close()
+		}
+		l.mu.Unlock()
+		for deadline := time.Now().Add(drainWait); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			l.mu.Lock()
+			n := len(l.conns)
+			l.mu.Unlock()
+			if n == 0 {
+				return
+			}
+		}
+	})
 }
+
+// Close drains the listener; its clients are gone by then, so it does
+// not ask the broker to close them (see drain).
+func (l *wsListener) Close(listeners.CloseFn) { l.drain() }
