@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -218,16 +219,19 @@ func (e *Exchange) withDefaults(base, payload string) {
 // of its schemes with nothing but a host and a port, which defaults per
 // scheme.
 type address struct {
-	ports []string // scheme, default port, scheme, default port...
-	want  string   // the forms, for errors: "embedded or coap://host:port"
-	only  string   // why nothing else may follow the port, for errors
+	ports []string          // scheme, default port, scheme, default port...
+	paths map[string]string // scheme -> default path, for schemes whose URLs keep one
+	also  []string          // forms besides embedded, such as embedded+ws
+	want  string            // the forms, for errors: "embedded or coap://host:port"
+	only  string            // why nothing else may follow the port, for errors
 }
 
 var (
 	brokerAddress = address{ports: []string{"tcp", defaultPort, "mqtt", defaultPort,
-		"mqtts", defaultTLSPort, "ssl", defaultTLSPort, "tls", defaultTLSPort},
-		want: "embedded, tcp://host:port or mqtt://host:port (mqtts://, ssl:// or tls:// over TLS)",
-		only: "must be only scheme://host:port (credentials go in username_env and password_env)"}
+		"mqtts", defaultTLSPort, "ssl", defaultTLSPort, "tls", defaultTLSPort, "ws", "80", "wss", "443"},
+		paths: wsPaths, also: []string{brokerEmbeddedWS},
+		want: "embedded, " + brokerEmbeddedWS + ", tcp://host:port, mqtt://host:port, ws://host:port/path or wss://host:port/path (mqtts://, ssl:// or tls:// over TLS)",
+		only: "must be only scheme://host:port, or ws(s)://host:port/path (credentials go in username_env and password_env)"}
 	coapAddress = address{ports: []string{"coap", defaultCoAPPort, "coaps", defaultCoAPSPort},
 		want: "embedded, coap://host:port or coaps://host:port",
 		only: "must be only coap://host:port (each flow gives its own path)"}
@@ -238,7 +242,7 @@ var (
 
 // normalise checks a and gives it its scheme's default port.
 func (k address) normalise(a string) (string, error) {
-	if a == brokerEmbedded {
+	if a == brokerEmbedded || slices.Contains(k.also, a) {
 		return a, nil
 	}
 	u, err := url.Parse(a)
@@ -248,10 +252,14 @@ func (k address) normalise(a string) (string, error) {
 			port, known = cmp.Or(u.Port(), k.ports[i+1]), true
 		}
 	}
+	defPath, pathed := "", false
+	if err == nil {
+		defPath, pathed = k.paths[u.Scheme]
+	}
 	switch {
 	case err != nil, !known, u.Opaque != "":
 		return "", fmt.Errorf("must be %s, got %q", k.want, a)
-	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+	case u.User != nil || (!pathed && u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		return "", fmt.Errorf("%s, got %q", k.only, a)
 	case u.Hostname() == "":
 		return "", fmt.Errorf("has no host, got %q", a)
@@ -259,5 +267,9 @@ func (k address) normalise(a string) (string, error) {
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return "", fmt.Errorf("port must be 1 to 65535, got %q", port)
 	}
-	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
+	n := u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port)
+	if pathed {
+		n += cmp.Or(u.EscapedPath(), defPath)
+	}
+	return n, nil
 }

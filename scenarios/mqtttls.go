@@ -73,19 +73,30 @@ func (b *brokerTLS) options(dev int, h sim.Handler) dial.TLSOptions {
 	return b.groups[gi].options(dev, h)
 }
 
-// startBroker starts the embedded broker: in plain TCP when b is nil.
-func startBroker(b *brokerTLS, log *slog.Logger) (*broker.Broker, error) {
-	if b == nil {
-		return broker.Start("127.0.0.1:0", log)
+// config returns fleet device dev's TLS configuration, the backend's for
+// an index out of the fleet (-1).
+func (b *brokerTLS) config(dev int) *tls.Config {
+	if dev < 0 || dev >= b.s.Devices() {
+		return b.backend.config(dev)
 	}
-	return b.startBroker(log)
+	gi, _ := b.s.groupIndex(dev)
+	return b.groups[gi].config(dev)
+}
+
+// startBroker starts the embedded broker with o's listeners: its MQTT one
+// in plain TCP when b is nil.
+func startBroker(b *brokerTLS, o broker.Options, log *slog.Logger) (*broker.Broker, error) {
+	if b == nil {
+		return broker.StartWith(o, log)
+	}
+	return b.startBroker(o, log)
 }
 
 // startBroker starts the embedded broker with a TLS listener: its
 // certificate is issued by the run's throwaway CA, which every block
 // then trusts, and it verifies client certificates against the blocks'
 // client CAs (requiring one when every block issues them).
-func (b *brokerTLS) startBroker(log *slog.Logger) (*broker.Broker, error) {
+func (b *brokerTLS) startBroker(o broker.Options, log *slog.Logger) (*broker.Broker, error) {
 	ca, err := b.ca.get()
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker tls: %w", err)
@@ -111,7 +122,8 @@ func (b *brokerTLS) startBroker(log *slog.Logger) (*broker.Broker, error) {
 			cfg.ClientCAs.AddCert(g.clientCA.Certificate())
 		}
 	}
-	return broker.StartTLS("127.0.0.1:0", cfg, log)
+	o.TLS = cfg
+	return broker.StartWith(o, log)
 }
 
 // deviceVars names fleet device dev as the engine does (its client ID

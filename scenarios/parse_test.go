@@ -164,7 +164,7 @@ var problemCases = []struct {
 	{"groups missing", "version: 1\nname: t\nduration: 1s\n", []string{
 		`t.yaml:1:1: groups: required: list at least one group of devices`}},
 	{"bad broker", "version: 1\nname: t\nduration: 1s\ntarget: {broker: \"http://x\"}\ngroups: [{count: 1}]\n", []string{
-		`t.yaml:4:18: target.broker: must be embedded, tcp://host:port or mqtt://host:port (mqtts://, ssl:// or tls:// over TLS), got "http://x"`}},
+		`t.yaml:4:18: target.broker: must be embedded, embedded+ws, tcp://host:port, mqtt://host:port, ws://host:port/path or wss://host:port/path (mqtts://, ssl:// or tls:// over TLS), got "http://x"`}},
 	{"broker port zero", "version: 1\nname: t\nduration: 1s\ntarget: {broker: \"tcp://h:0\"}\ngroups: [{count: 1}]\n", []string{
 		`t.yaml:4:18: target.broker: port must be 1 to 65535, got "0"`}},
 	{"source addresses for a remote broker", "version: 1\nname: t\nduration: 1s\ntarget: {broker: \"tcp://10.0.0.1\", source_addresses: 4}\ngroups: [{count: 1}]\n", []string{

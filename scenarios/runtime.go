@@ -26,7 +26,8 @@ type Runtime struct {
 	Connector sim.Connector
 	Receiver  sim.Receiver
 	Sender    sim.Sender
-	// Addr is the broker's host:port; empty when no group speaks MQTT.
+	// Addr is the broker's host:port, or the URL devices dial when they
+	// speak MQTT over WebSocket; empty when no group speaks MQTT.
 	Addr string
 	// CoAPAddr is the embedded CoAP server's host:port, when it runs.
 	CoAPAddr string
@@ -175,7 +176,7 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 		return nil, err
 	}
 	if s.Target.Embedded() {
-		b, err := startBroker(sec, log)
+		b, err := startBroker(sec, brokerOptions(s.Target), log)
 		if err != nil {
 			return nil, fmt.Errorf("start embedded broker: %w", err)
 		}
@@ -183,14 +184,25 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	}
 	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
 	o.ClientID = "m2msim-backend-" + s.Name
-	if sec != nil {
+	w := wsDevicesFor(s, rt.broker)
+	if w != nil && w.tls == nil && sec != nil {
+		w.tls = sec.config // wss://: TLS inside the WebSocket's dial, as the tls blocks say
+	}
+	switch {
+	case w != nil && rt.broker == nil:
+		o.Addr, o.Dial = w.url, w.over(-1, d)
+	case sec != nil:
 		o.Dial = dial.TLS(d, sec.backend.options(-1, nil))
 	}
 	rt.backend, err = mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: o, Connections: s.BackendConnections()}, log)
 	if err != nil {
-		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
+		return nil, fmt.Errorf("backend connection to %s: %w", o.Addr, err)
 	}
 	rt.BackendConnections = rt.backend.Connections()
+	if w != nil {
+		o.Addr, rt.Addr = w.url, w.url
+		return &connector{base: o, ws: w}, nil
+	}
 	return &connector{base: o, tls: sec}, nil
 }
 
@@ -366,13 +378,17 @@ func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
 type connector struct {
 	base mqtt.Options
 	dial func(device int, conn uint64) dial.Func
-	tls  *brokerTLS // nil for plain MQTT
+	tls  *brokerTLS // nil for plain MQTT, and over WebSocket (ws holds it)
+	ws   *wsDevices // nil: MQTT over TCP
 }
 
 func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	o := c.base
 	o.Dial = c.dial(spec.Device, spec.Conn)
-	if c.tls != nil {
+	switch {
+	case c.ws != nil:
+		o.Dial = c.ws.over(spec.Device, o.Dial)
+	case c.tls != nil:
 		o.Dial = dial.TLS(o.Dial, c.tls.options(spec.Device, h))
 	}
 	o.ClientID = spec.ClientID

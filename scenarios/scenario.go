@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -38,12 +39,17 @@ type Scenario struct {
 
 	seedSet    bool
 	thresholds []report.Threshold
+	// wsTLS configures wss:// connections to the broker, by device (-1
+	// for the backend); nil verifies against the system's roots.
+	wsTLS func(device int) *tls.Config
 }
 
 // Target is the broker under test.
 type Target struct {
-	// Broker is "embedded" or a normalised "tcp://host:port" or
-	// "mqtt://host:port", or over TLS "mqtts://", "ssl://" or "tls://".
+	// Broker is "embedded", "embedded+ws" (devices speak MQTT over
+	// WebSocket to it) or a normalised "tcp://host:port",
+	// "mqtt://host:port", "ws://host:port/path" or "wss://host:port/path",
+	// or over TLS "mqtts://", "ssl://" or "tls://".
 	Broker string `yaml:"broker"`
 	// TLS secures the broker connections: the backend's, and those of
 	// every MQTT group without a tls block of its own.
@@ -337,7 +343,7 @@ func (s *Scenario) Devices() int {
 }
 
 // Embedded reports whether the target is the embedded broker.
-func (t Target) Embedded() bool { return t.Broker == brokerEmbedded }
+func (t Target) Embedded() bool { return t.Broker == brokerEmbedded || t.Broker == brokerEmbeddedWS }
 
 // Addr returns the broker's host:port, or "" for the embedded broker.
 func (t Target) Addr() string {

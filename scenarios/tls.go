@@ -81,7 +81,7 @@ func (s *Scenario) tlsDefaults(has func(string) bool) {
 }
 
 // Secure reports whether devices reach the broker over TLS: an mqtts://,
-// ssl:// or tls:// broker, or the embedded one with target.tls.
+// ssl://, tls:// or wss:// broker, or the embedded one with target.tls.
 func (t Target) Secure() bool {
 	if t.Embedded() {
 		return t.TLS != nil
@@ -90,7 +90,7 @@ func (t Target) Secure() bool {
 }
 
 // brokerTLSScheme holds the broker schemes that mean MQTT over TLS.
-var brokerTLSScheme = map[string]bool{"mqtts": true, "ssl": true, "tls": true}
+var brokerTLSScheme = map[string]bool{"mqtts": true, "ssl": true, "tls": true, "wss": true}
 
 func schemeOf(u string) string {
 	for i := range len(u) {
@@ -104,7 +104,9 @@ func schemeOf(u string) string {
 // validateTLS checks the tls blocks against the target and the groups.
 func (s *Scenario) validateTLS(t *tree) {
 	tg := &s.Target
-	if tg.TLS != nil {
+	if tg.TLS != nil && tg.Broker == brokerEmbeddedWS {
+		t.add("target.tls", "the embedded broker's WebSocket listener speaks plain ws://: for wss:// put a TLS proxy such as nginx in front, and give target.broker: wss://host:port/path")
+	} else if tg.TLS != nil {
 		tg.TLS.validate(t, "target.tls", tg, "")
 	}
 	for i := range s.Groups {
@@ -132,7 +134,7 @@ func (s *Scenario) validateTLS(t *tree) {
 // protocol web (http, websocket), whose target was checked already.
 func (c *TLS) validate(t *tree, p string, tg *Target, web string) {
 	if web == "" && !tg.Secure() {
-		t.add(p, "needs target.broker: mqtts://host:port (or ssl://, tls://), or embedded with target.tls")
+		t.add(p, "needs target.broker: mqtts://host:port (or ssl://, tls://, wss://), or embedded with target.tls")
 	}
 	if web == "" && tg.Embedded() && (c.CA != "" || c.Cert != nil) {
 		t.add(p, "the embedded broker's certificate, and the client certificates it trusts, come from the run's own CA: leave out ca, cert and key")

@@ -36,7 +36,7 @@ func TestParseTLSProblems(t *testing.T) {
 		{"ca for the embedded broker", head + "target: {tls: {ca: a.pem}}\ngroups:\n  - {count: 1, telemetry: {every: 1s}}\n",
 			[]string{"target.tls: the embedded broker's certificate"}},
 		{"tls in a coap group", head + "groups:\n  - {count: 1, protocol: coap, telemetry: {every: 1s}, tls: {}}\n",
-			[]string{"groups[0].tls: tls is for mqtt groups"}},
+			[]string{"groups[0].tls: tls is for mqtt, http and websocket groups"}},
 	}
 	for _, c := range cases {
 		wantProblems(t, c.name, c.doc, c.want)

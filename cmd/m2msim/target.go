@@ -13,6 +13,7 @@ import (
 	"github.com/m2msim/m2msim/scenarios"
 	"github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/mqtt"
+	"github.com/m2msim/m2msim/transports/ws"
 )
 
 // targetError is a failure to open the target, explained in terms of
@@ -34,6 +35,7 @@ func explainTarget(t scenarios.Target, err error) error {
 	var dns *net.DNSError
 	var connack mqtt.ConnackError
 	var tlsErr *dial.TLSError
+	var upgrade *ws.HandshakeError
 	var msg string
 	switch {
 	case errors.Is(err, scenarios.ErrCredentials):
@@ -50,8 +52,10 @@ func explainTarget(t scenarios.Target, err error) error {
 		msg = fmt.Sprintf("target %s did not answer in time: is the address right, and does a firewall let connections to port %s through?", t.Broker, port)
 	case errors.As(err, &connack):
 		msg = fmt.Sprintf("target %s refused the login (%v): check the credentials in the variables target.username_env and target.password_env name", t.Broker, connack)
+	case errors.As(err, &upgrade):
+		msg = fmt.Sprintf("target %s refused the WebSocket upgrade (HTTP status %d): check the URL's path (many brokers serve /mqtt)", t.Broker, upgrade.Status)
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
-		msg = fmt.Sprintf("target %s closed the connection before answering CONNECT: is it a plain MQTT listener? (for a TLS listener use mqtts://host:port)", t.Broker)
+		msg = fmt.Sprintf("target %s closed the connection before answering CONNECT: is it a plain MQTT listener? (for a TLS listener use mqtts://host:port; over WebSocket ws:// or wss://)", t.Broker)
 	default:
 		msg = fmt.Sprintf("target %s: %v", t.Broker, err)
 	}
@@ -60,6 +64,9 @@ func explainTarget(t scenarios.Target, err error) error {
 
 // startHint says how to get a broker listening where t points.
 func startHint(t scenarios.Target, host, port string) string {
+	if t.BrokerWebSocket() {
+		return "is a WebSocket listener on " + host + " port " + port + "? or set target.broker: embedded+ws"
+	}
 	if t.Loopback() {
 		return "start one with: mosquitto -p " + port + "; or remove target: to use the embedded broker"
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/m2msim/m2msim/scenarios"
 	tdial "github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/mqtt"
+	"github.com/m2msim/m2msim/transports/ws"
 )
 
 // freeAddr is a loopback address nobody listens on.
@@ -59,9 +60,13 @@ func TestExplainTarget(t *testing.T) {
 		{remote, dial(syscall.EHOSTUNREACH),
 			"target tcp://mqtt.example.com:8883 cannot be reached from here (no route to mqtt.example.com): check the address and the network"},
 		{local, dial(io.EOF),
-			"target tcp://127.0.0.1:1883 closed the connection before answering CONNECT: is it a plain MQTT listener? (for a TLS listener use mqtts://host:port)"},
+			"target tcp://127.0.0.1:1883 closed the connection before answering CONNECT: is it a plain MQTT listener? (for a TLS listener use mqtts://host:port; over WebSocket ws:// or wss://)"},
 		{remote, dial(&tdial.TLSError{Addr: "mqtt.example.com:8883", Reason: tdial.ReasonUnknownCA, Err: errors.New("x509: unknown authority")}),
 			"target tcp://mqtt.example.com:8883: the TLS handshake failed (unknown_ca): check target.tls (ca, client certificates, server_name): x509: unknown authority"},
+		{scenarios.Target{Broker: "ws://127.0.0.1:8080/mqtt"}, dial(syscall.ECONNREFUSED),
+			"target ws://127.0.0.1:8080/mqtt refused the connection: is the broker running? (is a WebSocket listener on 127.0.0.1 port 8080? or set target.broker: embedded+ws)"},
+		{scenarios.Target{Broker: "ws://127.0.0.1:8080/mqtt"}, fmt.Errorf("backend connection: mqtt: dial: %w", &ws.HandshakeError{URL: "ws://127.0.0.1:8080/mqtt", Status: 404}),
+			"target ws://127.0.0.1:8080/mqtt refused the WebSocket upgrade (HTTP status 404): check the URL's path (many brokers serve /mqtt)"},
 		{local, fmt.Errorf("backend connection: %w", mqtt.ConnackError{Code: 5}),
 			"target tcp://127.0.0.1:1883 refused the login (connack: not authorized (5)): check the credentials in the variables target.username_env and target.password_env name"},
 		{local, fmt.Errorf("target names $U: %w", scenarios.ErrCredentials), "target names $U: credentials variable not set"},

@@ -5,6 +5,7 @@ package broker
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -29,8 +30,24 @@ const WritesPending = 1024
 type Broker struct {
 	srv   *mochi.Server
 	tcp   *listeners.TCP
+	ws    *wsListener // nil without a WebSocket listener
 	hook  *allowAll
 	close sync.Once
+}
+
+// Options configures StartWith. Only Addr is required.
+type Options struct {
+	// Addr is the MQTT (TCP) listener's host:port ("127.0.0.1:0" picks a
+	// port).
+	Addr string
+	// WebSocketAddr, when set, adds an MQTT over WebSocket listener on
+	// this host:port (subprotocol mqtt, any path; plain ws://, for TLS
+	// put a proxy such as nginx in front).
+	WebSocketAddr string
+	// TLS, when set, makes the MQTT listener serve TLS with it (its
+	// certificate, and ClientAuth and ClientCAs to ask for client
+	// certificates).
+	TLS *tls.Config
 }
 
 // Start runs an in-process mochi-mqtt broker on addr ("127.0.0.1:0" picks
@@ -39,13 +56,19 @@ type Broker struct {
 // which it reports at warning level at most once a second; a nil log is
 // quiet.
 func Start(addr string, log *slog.Logger) (*Broker, error) {
-	return StartTLS(addr, nil, log)
+	return StartWith(Options{Addr: addr}, log)
 }
 
 // StartTLS is Start with a TLS listener serving cfg (its certificate, and
 // ClientAuth and ClientCAs to ask for client certificates); a nil cfg
 // listens in plain TCP.
 func StartTLS(addr string, cfg *tls.Config, log *slog.Logger) (*Broker, error) {
+	return StartWith(Options{Addr: addr, TLS: cfg}, log)
+}
+
+// StartWith is Start with a choice of listeners.
+func StartWith(o Options, log *slog.Logger) (*Broker, error) {
+	addr, cfg := o.Addr, o.TLS
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -65,11 +88,33 @@ func StartTLS(addr string, cfg *tls.Config, log *slog.Logger) (*Broker, error) {
 	if err := srv.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", addr, err)
 	}
-	if err := srv.Serve(); err != nil {
+	b := &Broker{srv: srv, tcp: tcp, hook: hook}
+	if err := b.addWebSocket(o.WebSocketAddr); err != nil {
 		tcp.Close(func(string) {})
+		return nil, err
+	}
+	if err := srv.Serve(); err != nil {
+		b.Close()
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	return &Broker{srv: srv, tcp: tcp, hook: hook}, nil
+	return b, nil
+}
+
+// addWebSocket adds the WebSocket listener when addr is set.
+func (b *Broker) addWebSocket(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	l, err := listenWebSocket(addr)
+	if err != nil {
+		return err
+	}
+	if err := b.srv.AddListener(l); err != nil {
+		l.ln.Close()
+		return fmt.Errorf("broker: add websocket listener: %w", err)
+	}
+	b.ws = l
+	return nil
 }
 
 func mochiLogger(log *slog.Logger) *slog.Logger {
@@ -82,18 +127,50 @@ func mochiLogger(log *slog.Logger) *slog.Logger {
 // Addr returns the host:port the broker actually bound.
 func (b *Broker) Addr() string { return b.tcp.Address() }
 
+// WebSocketURL returns the WebSocket listener's ws://host:port/mqtt, or
+// "" when the broker has none.
+func (b *Broker) WebSocketURL() string {
+	if b.ws == nil {
+		return ""
+	}
+	return "ws://" + b.ws.Address() + WebSocketPath
+}
+
 // Dropped returns how many messages the broker dropped because a
 // subscriber's queue (WritesPending) was full.
 func (b *Broker) Dropped() int64 { return b.hook.dropped.Load() }
 
-// Close disconnects every client and stops the broker. It is idempotent.
+// closeWait bounds how long Close waits for mochi to stop.
+const closeWait = 10 * time.Second
+
+// ErrCloseStuck is Close's error when mochi did not stop within 10 s:
+// mochi v2.7.9's Server.Close can deadlock when a client leaves while it
+// closes (Clients.GetByListener takes its read lock twice). Close then
+// returns, leaving that goroutine stuck, rather than hang its caller.
+var ErrCloseStuck = errors.New("broker: close: mochi did not stop within 10s")
+
+// Close disconnects every client and stops the broker, WebSocket clients
+// first. It is idempotent.
 func (b *Broker) Close() error {
 	var err error
-	b.close.Do(func() { err = b.srv.Close() })
-	if err != nil {
+	b.close.Do(func() {
+		if b.ws != nil {
+			b.ws.drain()
+		}
+		done := make(chan error, 1)
+		go func() { done <- b.srv.Close() }()
+		select {
+		case err = <-done:
+		case <-time.After(closeWait):
+			b.hook.log.Error("embedded broker did not stop", "after", closeWait)
+			err = ErrCloseStuck
+			return
+		}
+	})
+	if err != nil && !errors.Is(err, ErrCloseStuck) {
 		return fmt.Errorf("broker: close: %w", err)
 	}
-	return nil
+	return err
 }
 
 // allowAll admits every client and topic, and counts dropped messages. It
