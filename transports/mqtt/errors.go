@@ -80,11 +80,16 @@ func (e ConnackError) Kind() string {
 	return "connack_code_" + strconv.Itoa(int(e.Code))
 }
 
-// SubackError is a broker's refusal (return code 0x80) of one
-// subscription. Match it with errors.As and a *SubackError target.
+// SubackError is a broker's refusal (return code 0x80, or an MQTT 5
+// reason code from 0x80 up) of one subscription. Match it with errors.As
+// and a *SubackError target; it unwraps to its ReasonCodeError.
 type SubackError struct {
 	Topic string
+	Code  byte
 }
+
+// Unwrap returns the refusal's reason code.
+func (e SubackError) Unwrap() error { return ReasonCodeError{Packet: typeSuback, Code: e.Code} }
 
 // Error names the refused topic filter.
 func (e SubackError) Error() string {
@@ -122,7 +127,7 @@ func protoErr(packet byte, format string, args ...any) error {
 
 var packetNames = [...]string{"RESERVED(0)", "CONNECT", "CONNACK", "PUBLISH", "PUBACK",
 	"PUBREC", "PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK",
-	"PINGREQ", "PINGRESP", "DISCONNECT", "RESERVED(15)"}
+	"PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
 
 func packetName(t byte) string {
 	if int(t) < len(packetNames) {
