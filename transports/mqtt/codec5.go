@@ -200,7 +200,7 @@ func decode5(first byte, body []byte) (packet, error) {
 	case typeDisconnect:
 		return p, decodeDisconnect5(&p, body)
 	case typeAuth:
-		return p, protoErr(p.typ, "enhanced authentication is not supported")
+		return p, protoErr(p.typ, "AUTH: enhanced authentication is not supported")
 	}
 	return p, protoErr(p.typ, "not a packet a server sends")
 }

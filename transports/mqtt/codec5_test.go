@@ -153,7 +153,7 @@ func TestDecodeConnack5Limits(t *testing.T) {
 
 func TestDecode5Malformed(t *testing.T) {
 	tests := map[string]string{
-		"property length past the end":  "3205" + "00017a" + "09" + "00",
+		"property length past the end":   "3205" + "00017a" + "09" + "00",
 		"unknown property":               "3006" + "00017a" + "01" + "7f" + "70",
 		"topic alias 0":                  "3008" + "00017a" + "03" + "230000" + "70",
 		"no topic and no alias":          "3003" + "0000" + "00",

@@ -127,7 +127,7 @@ func protoErr(packet byte, format string, args ...any) error {
 
 var packetNames = [...]string{"RESERVED(0)", "CONNECT", "CONNACK", "PUBLISH", "PUBACK",
 	"PUBREC", "PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK",
-	"PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
+	"PINGREQ", "PINGRESP", "DISCONNECT", "RESERVED(15)"}
 
 func packetName(t byte) string {
 	if int(t) < len(packetNames) {
