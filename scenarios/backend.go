@@ -21,6 +21,9 @@ type Backend struct {
 	// backend times end to end, chosen by the seed. Timing costs the
 	// broker a second delivery of every timed message.
 	E2E Share `yaml:"e2e"`
+	// ProtocolVersion is the MQTT level of the backend's connections: 4
+	// or 5; 0 (the default) follows the groups (5 when any speaks MQTT 5).
+	ProtocolVersion int `yaml:"protocol_version,omitempty"`
 }
 
 // Backend limits and the auto sizing's rate per connection.

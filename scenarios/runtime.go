@@ -81,7 +81,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 			rt.Close()
 			return nil, err
 		}
-		mq.dial = shaped
+		mq.dial, mq.s = shaped, s
 	}
 	co := &coapConnector{addr: s.Target.CoAPAddr(), seed: seed, dial: shaped, group: s.groupOf, s: s,
 		dtls: make([]*dtlsGroup, len(s.Groups))}
@@ -162,6 +162,7 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	}
 	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
 	o.ClientID = "m2msim-backend-" + s.Name
+	s.backendMQTT(&o)
 	var err error
 	rt.backend, err = mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: o, Connections: s.BackendConnections()}, log)
 	if err != nil {
@@ -336,6 +337,7 @@ func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
 type connector struct {
 	base mqtt.Options
 	dial func(device int, conn uint64) dial.Func
+	s    *Scenario // for each group's MQTT version and properties
 }
 
 func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
@@ -346,9 +348,11 @@ func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Han
 	o.CleanSession = spec.Connect.CleanSession
 	o.Timeout = spec.Connect.Timeout
 	o.Subscribe = mqttSubs(spec.Subscribe)
+	c.s.mqttOptions(&o, &spec)
 	ms := &mqttSession{h: h}
 	s, err := mqtt.Connect(ctx, o, ms)
 	if err != nil {
+		countReason(h, err)
 		return nil, err
 	}
 	ms.s = s

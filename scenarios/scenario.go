@@ -68,9 +68,11 @@ type Group struct {
 	Count int    `yaml:"count"`
 	// Protocol is mqtt (the default), coap or lwm2m.
 	Protocol string `yaml:"protocol"`
-	// CoAP sets a coap group's message layer, DTLS its security.
+	// CoAP sets a coap group's message layer, DTLS its security; MQTT
+	// an mqtt group's protocol version and MQTT 5 properties.
 	CoAP *CoAP `yaml:"coap"`
 	DTLS *DTLS `yaml:"dtls"`
+	MQTT *MQTT `yaml:"mqtt"`
 	// LwM2M sets an lwm2m group's registration, reporting and firmware
 	// campaign.
 	LwM2M     *LwM2M        `yaml:"lwm2m"`

@@ -52,6 +52,7 @@ func (s *Scenario) validate(t *tree) {
 	s.Backend.validate(t)
 	s.validateGroups(t)
 	s.validateProtocols(t)
+	s.validateMQTT(t)
 	s.validateLwM2M(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
