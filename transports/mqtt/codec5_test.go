@@ -191,8 +191,11 @@ func TestReasonCodeError(t *testing.T) {
 		t.Errorf("ReasonLabel(0xfe) = %q, want %q", got, want)
 	}
 	var rc ReasonCodeError
-	if err := error(SubackError{Topic: "x", Code: 0x87}); !errors.As(err, &rc) || rc.Code != 0x87 || rc.Packet != typeSuback {
+	if err := error(SubackError{Topic: "x", Code: 0x87, v5: true}); !errors.As(err, &rc) || rc.Code != 0x87 || rc.Packet != typeSuback {
 		t.Errorf("SubackError does not unwrap to its ReasonCodeError: %+v", rc)
+	}
+	if err := error(SubackError{Topic: "x", Code: 0x80}); errors.As(err, &rc) {
+		t.Errorf("an MQTT 3.1.1 SubackError unwraps to %+v, want nothing", rc)
 	}
 }
 

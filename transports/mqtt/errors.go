@@ -86,10 +86,16 @@ func (e ConnackError) Kind() string {
 type SubackError struct {
 	Topic string
 	Code  byte
+	v5    bool // an MQTT 5 reason code, which Unwrap returns
 }
 
-// Unwrap returns the refusal's reason code.
-func (e SubackError) Unwrap() error { return ReasonCodeError{Packet: typeSuback, Code: e.Code} }
+// Unwrap returns an MQTT 5 refusal's ReasonCodeError; nil for 3.1.1.
+func (e SubackError) Unwrap() error {
+	if !e.v5 {
+		return nil
+	}
+	return ReasonCodeError{Packet: typeSuback, Code: e.Code}
+}
 
 // Error names the refused topic filter.
 func (e SubackError) Error() string {

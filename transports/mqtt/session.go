@@ -320,7 +320,7 @@ func (s *Session) subscribeAwait(id uint16, subs []Subscription, prefix string) 
 			return fmt.Errorf("read SUBACK: %w", err)
 		}
 		if p.typ == typeSuback {
-			return checkSuback(p, id, subs)
+			return checkSuback(p, id, subs, s.v5 != nil)
 		}
 		if err := s.dispatch(&p); err != nil {
 			return err
@@ -328,7 +328,7 @@ func (s *Session) subscribeAwait(id uint16, subs []Subscription, prefix string) 
 	}
 }
 
-func checkSuback(p packet, id uint16, subs []Subscription) error {
+func checkSuback(p packet, id uint16, subs []Subscription, v5 bool) error {
 	if p.id != id {
 		return protoErr(p.typ, "packet id %d, want %d", p.id, id)
 	}
@@ -337,7 +337,7 @@ func checkSuback(p packet, id uint16, subs []Subscription) error {
 	}
 	for i, c := range p.codes {
 		if c >= 0x80 {
-			return SubackError{Topic: subs[i].Topic, Code: c}
+			return SubackError{Topic: subs[i].Topic, Code: c, v5: v5}
 		}
 	}
 	return nil
