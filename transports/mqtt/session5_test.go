@@ -45,6 +45,15 @@ func counting(in, out *atomic.Int64) func(ctx context.Context, network, addr str
 	}
 }
 
+// settled returns the bytes a new session has written once its CONNECT
+// is counted: the flusher that writes it may count it after CONNACK
+// arrives and Connect returns.
+func settled(t testing.TB, wr *atomic.Int64) int64 {
+	t.Helper()
+	eventually(t, 5*time.Second, func() bool { return wr.Load() > 0 }, "CONNECT not counted")
+	return wr.Load()
+}
+
 // dialBackend5 opens an MQTT 5 Backend subscribed to subs.
 func dialBackend5(t testing.TB, o mqtt.Options, conns int, subs ...mqtt.Subscription) (*mqtt.Backend, *backendInbox) {
 	t.Helper()
@@ -118,7 +127,7 @@ func TestV5TopicAliasesOnTheWire(t *testing.T) {
 				rec := &recorder{}
 				s := connect(t, mqtt.Options{Addr: addr, Dial: counting(&rd, &wr), ProtocolVersion: mqtt.V5,
 					V5: mqtt.V5Options{TopicAliases: aliases}}, rec)
-				before := wr.Load()
+				before := settled(t, &wr)
 				for i := range n {
 					if err := s.Publish(uint16(i+1), topic, []byte("x"), 1, false); err != nil {
 						t.Fatalf("Publish = %v", err)
@@ -194,7 +203,7 @@ func TestV5ReceiveMaximum(t *testing.T) {
 			m.Resume()
 		}
 	}()
-	before := wr.Load()
+	before := settled(t, &wr)
 	const size = 2 + 2 + 1 + 2 + 1 + 1 // header, "t", id, no properties, payload "p"
 	for id := uint16(1); id <= 10; id++ {
 		if err := s.Publish(id, "t", []byte("p"), 1, false); err != nil {
