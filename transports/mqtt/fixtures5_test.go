@@ -30,6 +30,9 @@ var Wire5 = map[string]string{
 	"puback": "40020007",
 	// PUBACK id 7, 0x10 no matching subscribers.
 	"puback no subscribers": "4003000710",
+	// PUBACK id 7, 0x01: not a PUBACK code, but mochi 2.7.9 sends it for
+	// every QoS 1 message.
+	"puback mochi": "4003000701",
 	// PUBACK id 7, 0x87 not authorized, reason string "no".
 	"puback not authorized": "4009" + "0007" + "87" + "05" + "1f00026e6f",
 	// SUBSCRIBE id 1: "cmd/#" at qos 1, no properties.

@@ -79,20 +79,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// check validates what Connect cannot send.
-func (o *Options) check() error {
-	switch o.ProtocolVersion {
-	case V311:
-	case V5:
-		if err := o.V5.check(); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("%w: protocol version %d (want 4 for 3.1.1 or 5)", ErrInvalid, o.ProtocolVersion)
-	}
-	return checkSubscriptions(o.Subscribe)
-}
-
 func keepAliveSeconds(d time.Duration) uint16 {
 	if d <= 0 {
 		return 0
@@ -349,22 +335,6 @@ func (s *Session) readPacket() (packet, error) {
 		return packet{}, err
 	}
 	return s.decode(first, body)
-}
-
-// decode parses a packet of the session's protocol version.
-func (s *Session) decode(first byte, body []byte) (packet, error) {
-	if s.v5 != nil {
-		return decode5(first, body)
-	}
-	return decode(first, body)
-}
-
-// subscribePacket encodes a SUBSCRIBE of the session's protocol version.
-func (s *Session) subscribePacket(id uint16, subs []Subscription, prefix string) []byte {
-	if s.v5 != nil {
-		return subscribePacket5(id, subs, prefix)
-	}
-	return subscribePacket(id, subs, prefix)
 }
 
 // next frames the next inbound packet. Before it may block reading, it

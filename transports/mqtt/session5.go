@@ -160,7 +160,9 @@ func (s *Session) acked5(p *packet) error {
 	}
 	s.inCall.Store(true)
 	defer s.inCall.Store(false)
-	if rh, ok := s.h.(ReasonHandler); ok && p.code != 0 {
+	// 0x01 and 0x02 are no PUBACK codes, but mochi 2.7.9 acknowledges
+	// every QoS 1 message with 0x01 ("granted qos 1"): success.
+	if rh, ok := s.h.(ReasonHandler); ok && p.code > 0x02 {
 		rh.AckReason(p.id, ReasonCodeError{Packet: p.typ, Code: p.code, Reason: string(p.props.reason)})
 		return nil
 	}
@@ -202,4 +204,34 @@ func (s *Session) disconnected(p *packet) error {
 	}
 	return fmt.Errorf("%w: %w", ErrServerDisconnect,
 		ReasonCodeError{Packet: typeDisconnect, Code: p.code, Reason: string(p.props.reason)})
+}
+
+// check validates what Connect cannot send.
+func (o *Options) check() error {
+	switch o.ProtocolVersion {
+	case V311:
+	case V5:
+		if err := o.V5.check(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: protocol version %d (want 4 for 3.1.1 or 5)", ErrInvalid, o.ProtocolVersion)
+	}
+	return checkSubscriptions(o.Subscribe)
+}
+
+// decode parses a packet of the session's protocol version.
+func (s *Session) decode(first byte, body []byte) (packet, error) {
+	if s.v5 != nil {
+		return decode5(first, body)
+	}
+	return decode(first, body)
+}
+
+// subscribePacket encodes a SUBSCRIBE of the session's protocol version.
+func (s *Session) subscribePacket(id uint16, subs []Subscription, prefix string) []byte {
+	if s.v5 != nil {
+		return subscribePacket5(id, subs, prefix)
+	}
+	return subscribePacket(id, subs, prefix)
 }

@@ -309,3 +309,30 @@ func TestV5SharedSubscriptions(t *testing.T) {
 		})
 	}
 }
+
+// reasonRecorder is a recorder that takes MQTT 5 acknowledgement reasons.
+type reasonRecorder struct {
+	recorder
+	codes chan mqtt.ReasonCodeError
+}
+
+func (r *reasonRecorder) AckReason(_ uint16, err mqtt.ReasonCodeError) { r.codes <- err }
+
+// TestV5NoMatchingSubscribers publishes where nobody listens: Mosquitto
+// acknowledges with 0x10, which is not a failure.
+func TestV5NoMatchingSubscribers(t *testing.T) {
+	m := mqtttest.StartMosquitto(t)
+	rec := &reasonRecorder{codes: make(chan mqtt.ReasonCodeError, 1)}
+	s := connect(t, mqtt.Options{Addr: m.Addr(), ProtocolVersion: mqtt.V5}, rec)
+	if err := s.Publish(1, "nobody/listens", []byte("p"), 1, false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case rc := <-rec.codes:
+		if rc.Code != 0x10 || rc.Packet != 4 || rc.Failed() {
+			t.Errorf("AckReason(%v), want PUBACK 0x10, not failed", rc)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no AckReason; acked %v", rec.ackedIDs())
+	}
+}

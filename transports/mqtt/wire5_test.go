@@ -200,3 +200,22 @@ func TestOptionsProtocolVersion(t *testing.T) {
 		t.Errorf("Connect(version 3) = %v, want ErrInvalid", err)
 	}
 }
+
+func TestWire5MochiPubackIsSuccess(t *testing.T) {
+	addr, res := scriptedBroker(t, step{expect: "*"}, step{send: w5("connack")},
+		step{expect: w5("publish alias set")}, step{send: w5("puback mochi")})
+	rec := &recorder5{}
+	s, err := mqtt.Connect(context.Background(), v5Opts(addr), rec)
+	if err != nil {
+		connectFailed(t, err, res)
+	}
+	defer s.Close()
+	if err := s.Publish(7, "a/b", []byte("hi!"), 1, false); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, res)
+	eventually(t, 5*time.Second, func() bool { a, _, _ := rec.counts(); return a == 1 }, "PUBACK 0x01 not taken as success")
+	if ids, _ := rec.got(); len(ids) != 0 {
+		t.Errorf("AckReason called for %v, want Acked only", ids)
+	}
+}
