@@ -65,6 +65,40 @@ func (c *CoAP) withDefaults(has func(string) bool) {
 	}
 }
 
+// validate checks a group's message layer, nil or defaulted.
+func (c *CoAP) validate(t *tree, p string) {
+	if c == nil {
+		return
+	}
+	switch {
+	case c.AckTimeout <= 0 || c.AckTimeout > maxCoAPAckTimeout:
+		t.add(p+".ack_timeout", "must be > 0 and at most %s, got %s", maxCoAPAckTimeout, c.AckTimeout)
+	case c.AckRandomFactor < 1 || c.AckRandomFactor > maxCoAPRandomFactor:
+		t.add(p+".ack_random_factor", "must be 1 to %d, got %g", maxCoAPRandomFactor, c.AckRandomFactor)
+	}
+	if c.MaxRetransmit < 0 || c.MaxRetransmit > maxCoAPRetransmit {
+		t.add(p+".max_retransmit", "must be 0 to %d, got %d", maxCoAPRetransmit, c.MaxRetransmit)
+	}
+	if c.NStart < 1 || c.NStart > 64 {
+		t.add(p+".nstart", "must be 1 to 64, got %d", c.NStart)
+	}
+	if c.Queue < 1 || c.Queue > 4096 {
+		t.add(p+".queue", "must be 1 to 4096, got %d", c.Queue)
+	}
+}
+
+// options sets a session's message layer from c; nil leaves RFC 7252's.
+func (c *CoAP) options(o *coap.Options) {
+	if c == nil {
+		return
+	}
+	o.AckTimeout, o.AckRandomFactor, o.MaxRetransmit = c.AckTimeout, c.AckRandomFactor, c.MaxRetransmit
+	o.NStart, o.QueueLimit = c.NStart, c.Queue
+	if o.MaxRetransmit == 0 {
+		o.MaxRetransmit = -1 // the scenario's 0: sent once
+	}
+}
+
 // coapDefaults gives a CoAP group its message layer and sends each flow
 // to its path: the engine's destination for a CoAP message is its URI
 // path, and a confirmable message is one it awaits an answer for.
@@ -116,23 +150,7 @@ func confirmable(c *bool) int {
 // validateCoAP checks what a CoAP group has instead of MQTT's topics and
 // QoS, and refuses what it cannot do yet.
 func (g *Group) validateCoAP(t *tree, p string, embedded bool) {
-	if c := g.CoAP; c != nil {
-		switch {
-		case c.AckTimeout <= 0 || c.AckTimeout > maxCoAPAckTimeout:
-			t.add(p+".coap.ack_timeout", "must be > 0 and at most %s, got %s", maxCoAPAckTimeout, c.AckTimeout)
-		case c.AckRandomFactor < 1 || c.AckRandomFactor > maxCoAPRandomFactor:
-			t.add(p+".coap.ack_random_factor", "must be 1 to %d, got %g", maxCoAPRandomFactor, c.AckRandomFactor)
-		}
-		if c.MaxRetransmit < 0 || c.MaxRetransmit > maxCoAPRetransmit {
-			t.add(p+".coap.max_retransmit", "must be 0 to %d, got %d", maxCoAPRetransmit, c.MaxRetransmit)
-		}
-		if c.NStart < 1 || c.NStart > 64 {
-			t.add(p+".coap.nstart", "must be 1 to 64, got %d", c.NStart)
-		}
-		if c.Queue < 1 || c.Queue > 4096 {
-			t.add(p+".coap.queue", "must be 1 to 4096, got %d", c.Queue)
-		}
-	}
+	g.CoAP.validate(t, p+".coap")
 	if g.Link.NATTimeout < 0 {
 		t.add(p+".link.nat_timeout", "must be >= 0, got %s", g.Link.NATTimeout)
 	}
@@ -294,7 +312,7 @@ func (s *Scenario) validateProtocols(t *tree) {
 				t.add(p+".coap", "applies to protocol: coap groups only")
 			}
 			if g.DTLS != nil {
-				t.add(p+".dtls", "applies to protocol: coap groups only")
+				t.add(p+".dtls", "applies to protocol: coap and lwm2m groups only")
 			}
 			if g.Link.NATTimeout != 0 {
 				t.add(p+".link.nat_timeout", "applies to CoAP groups (UDP) only: an idle TCP connection keeps its NAT binding with keepalive")
@@ -322,7 +340,7 @@ func (s *Scenario) validateProtocols(t *tree) {
 		g.validateCoAP(t, p, s.Target.CoAPEmbedded())
 		switch {
 		case g.DTLS != nil:
-			g.DTLS.validate(t, p+".dtls", s.Target.CoAPSecure(), s.Target.CoAPEmbedded())
+			g.DTLS.validate(t, p+".dtls", "target.coap", s.Target.CoAPSecure(), s.Target.CoAPEmbedded())
 		case s.Target.CoAPSecure():
 			t.add(p+".dtls", "required: target.coap is coaps://, so the group needs a key or certificates")
 		}

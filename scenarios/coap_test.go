@@ -311,3 +311,38 @@ groups:
 		})
 	}
 }
+
+// A CoAP retransmission is a frame on the device's radio like any other:
+// on a duty-cycled radio it is charged its airtime and closes the band,
+// and one sent while the band was closed counts as an overrun.
+func TestRunCoAPRetransmissionsTakeAirtime(t *testing.T) {
+	s, err := Parse("air.yaml", []byte(`version: 1
+name: air
+seed: 6
+duration: 12s
+drain: 8s
+groups:
+  - name: lora
+    protocol: coap
+    count: 20
+    radio: lorawan-sf7
+    link: {up: "delay 100ms loss 40%"}
+    coap: {ack_timeout: 1s, max_retransmit: 2}
+    telemetry: {every: 10s, size: 20B}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newTally()
+	runOpened(t, s, 6, rec)
+	sent, air, re, over := rec.kinds[sim.Published], rec.kinds[sim.OnAir], rec.named["coap_retransmit"], rec.named["radio_overrun"]
+	t.Logf("sent %d, on air %d, retransmissions %d, overruns %d", sent, air, re, over)
+	if sent < 15 || re < 5 || air != sent+re {
+		t.Errorf("sent %d, retransmitted %d, frames on air %d: want >= 15, >= 5, every frame and retransmission on air", sent, re, air)
+	}
+	// A retransmission 1-1.5 s after its frame finds the band closed for
+	// 100 times SF7's 72 ms.
+	if over != re {
+		t.Errorf("%d overruns for %d retransmissions: want each sent into the closed band", over, re)
+	}
+}

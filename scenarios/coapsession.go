@@ -37,23 +37,17 @@ type coapConnector struct {
 func (c *coapConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	g := c.group(spec.Device)
 	o := coap.Options{
-		Addr:            c.addr,
-		Dial:            dial.NAT(c.dial(spec.Device, spec.Conn), g.Link.NATTimeout, func() { h.Count("nat_rebind") }),
-		DialTimeout:     spec.Connect.Timeout,
-		AckTimeout:      g.CoAP.AckTimeout,
-		AckRandomFactor: g.CoAP.AckRandomFactor,
-		MaxRetransmit:   g.CoAP.MaxRetransmit,
-		NStart:          g.CoAP.NStart,
-		QueueLimit:      g.CoAP.Queue,
-		Seed:            c.seed,
+		Addr:        c.addr,
+		Dial:        dial.NAT(c.dial(spec.Device, spec.Conn), g.Link.NATTimeout, func() { h.Count("nat_rebind") }),
+		DialTimeout: spec.Connect.Timeout,
+		Seed:        c.seed,
 		// Each connection draws its own message ids, tokens and
 		// timeouts, repeatably.
-		Stream: uint64(spec.Device)<<32 | spec.Conn&0xffffffff,
-		Lost:   h.Lost,
+		Stream:  uint64(spec.Device)<<32 | spec.Conn&0xffffffff,
+		Lost:    h.Lost,
+		OnFrame: ownFrames(h),
 	}
-	if o.MaxRetransmit == 0 {
-		o.MaxRetransmit = -1 // the scenario's 0: sent once
-	}
+	g.CoAP.options(&o)
 	gi, base := c.s.groupIndex(spec.Device)
 	if dg := c.dtls[gi]; dg != nil {
 		if c.secureAddr != "" {
@@ -167,18 +161,26 @@ func (c *coapSession) upload(req *coap.Message, ref sim.Ref) error {
 	return c.s.Upload(req, coap.TransferOptions{}, func(t coap.TransferResult) {
 		c.h.Count("coap_block_uploads")
 		if ref != 0 {
-			// Each block's first send is not a retransmission.
-			c.ended(ref, coap.Result{Response: t.Response, Err: t.Err, Transmissions: t.Transmissions - max(t.Blocks, 1) + 1})
+			c.ended(ref, coap.Result{Response: t.Response, Err: t.Err, Transmissions: t.Transmissions})
 		}
 	})
 }
 
-// ended reports an exchange's outcome: its retransmissions, its response
-// code, and whether it succeeded.
-func (c *coapSession) ended(ref sim.Ref, r coap.Result) {
-	for range r.Transmissions - 1 {
-		c.h.Count("coap_retransmit")
+// ownFrames charges the datagrams a device's CoAP session sends on its
+// own (retransmissions, counted as coap_retransmit, and its answers to
+// the server's messages) to the device's radio: frames like any other.
+func ownFrames(h sim.Handler) func(size int, retransmit bool) {
+	return func(size int, retransmit bool) {
+		if retransmit {
+			h.Count("coap_retransmit")
+		}
+		h.Transmitted(size)
 	}
+}
+
+// ended reports an exchange's outcome: its response code, and whether it
+// succeeded.
+func (c *coapSession) ended(ref sim.Ref, r coap.Result) {
 	var timeout *coap.TimeoutError
 	switch {
 	case r.Err != nil && c.secure && errors.As(r.Err, &timeout) && !timeout.Acked:

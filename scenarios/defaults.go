@@ -15,6 +15,7 @@ import (
 const (
 	brokerEmbedded     = "embedded"
 	defaultPort        = "1883"
+	defaultTLSPort     = "8883"
 	defaultDrain       = 5 * time.Second
 	defaultClientID    = "{{group}}-{{index}}"
 	defaultTimeout     = 10 * time.Second
@@ -49,6 +50,7 @@ func (s *Scenario) withDefaults(has func(path string) bool) {
 	}
 	s.coapDefault(has)
 	s.lwm2mDefault(has)
+	s.tlsDefaults(has)
 	for i := range s.Stages {
 		if !has(fmt.Sprintf("stages[%d].name", i)) {
 			s.Stages[i].Name = fmt.Sprintf("stage-%d", i+1)
@@ -220,14 +222,15 @@ type address struct {
 }
 
 var (
-	brokerAddress = address{ports: []string{"tcp", defaultPort, "mqtt", defaultPort},
-		want: "embedded, tcp://host:port or mqtt://host:port",
+	brokerAddress = address{ports: []string{"tcp", defaultPort, "mqtt", defaultPort,
+		"mqtts", defaultTLSPort, "ssl", defaultTLSPort, "tls", defaultTLSPort},
+		want: "embedded, tcp://host:port or mqtt://host:port (mqtts://, ssl:// or tls:// over TLS)",
 		only: "must be only scheme://host:port (credentials go in username_env and password_env)"}
 	coapAddress = address{ports: []string{"coap", defaultCoAPPort, "coaps", defaultCoAPSPort},
 		want: "embedded, coap://host:port or coaps://host:port",
 		only: "must be only coap://host:port (each flow gives its own path)"}
-	lwm2mAddress = address{ports: []string{"coap", defaultLwM2MPort},
-		want: "embedded or coap://host:port",
+	lwm2mAddress = address{ports: []string{"coap", defaultLwM2MPort, "coaps", defaultLwM2MSPort},
+		want: "embedded, coap://host:port or coaps://host:port",
 		only: "must be only coap://host:port (the device registers at /rd)"}
 )
 

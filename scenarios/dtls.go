@@ -62,12 +62,12 @@ func (d *DTLS) psk() bool { return d.Key != "" || d.KeyHex != "" || d.KeyEnv != 
 
 // validate checks a group's dtls block at p; secure says whether the
 // target is coaps://, embedded whether it is the embedded server.
-func (d *DTLS) validate(t *tree, p string, secure, embedded bool) {
+func (d *DTLS) validate(t *tree, p, target string, secure, embedded bool) {
 	switch {
 	case embedded && !d.psk():
-		t.add(p, "the embedded CoAP server takes a pre-shared key (key, key_hex or key_env); for certificates use an external coaps:// server")
+		t.add(p, "the embedded server takes a pre-shared key (key, key_hex or key_env); for certificates use an external coaps:// server")
 	case !secure && !embedded:
-		t.add(p, "needs target.coap: coaps://host:port or embedded")
+		t.add(p, "needs %s: coaps://host:port or embedded", target)
 	}
 	keys := 0
 	for _, k := range []string{d.Key, d.KeyHex, d.KeyEnv} {
@@ -202,20 +202,24 @@ func handshook(s *coap.Session, h sim.Handler) {
 	}
 }
 
-// sharedKey is the one pre-shared key of the groups that speak DTLS to
-// the embedded server, which serves one key to every client.
-func sharedKey(s *Scenario, groups []*dtlsGroup) ([]byte, error) {
+// sharedKey is the one pre-shared key of the protocol's groups that
+// speak DTLS to its embedded server, which serves one key to every
+// client; nil when none does.
+func sharedKey(s *Scenario, groups []*dtlsGroup, protocol string) ([]byte, error) {
 	var key []byte
 	first := -1
 	for i, g := range groups {
 		switch {
-		case g == nil:
+		case g == nil || s.Groups[i].Protocol != protocol:
 		case key == nil:
 			key, first = g.key, i
 		case string(g.key) != string(key):
-			return nil, fmt.Errorf("groups[%d] and groups[%d] (%s, %s) use different DTLS keys: the embedded CoAP server serves one",
-				first, i, s.Groups[first].Name, s.Groups[i].Name)
+			return nil, fmt.Errorf("groups[%d] and groups[%d] (%s, %s) use different DTLS keys: the embedded %s server serves one",
+				first, i, s.Groups[first].Name, s.Groups[i].Name, protocolNames[protocol])
 		}
 	}
 	return key, nil
 }
+
+// protocolNames spell the protocols in messages.
+var protocolNames = map[string]string{ProtocolCoAP: "CoAP", ProtocolLwM2M: "LwM2M", ProtocolMQTT: "MQTT"}

@@ -20,23 +20,27 @@ func FuzzParse(f *testing.F) {
 	for _, tc := range problemCases {
 		f.Add([]byte(tc.in))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Parse("f.yaml", data)
-		if err == nil {
-			checkValid(t, data, s)
-			return
+	f.Fuzz(checkParse)
+}
+
+// checkParse checks that Parse accepts data as a valid scenario or
+// returns problems that point into it.
+func checkParse(t *testing.T, data []byte) {
+	s, err := Parse("f.yaml", data)
+	if err == nil {
+		checkValid(t, data, s)
+		return
+	}
+	var probs Problems
+	if !errors.As(err, &probs) || len(probs) == 0 {
+		t.Fatalf("Parse(%q) = %v; want Problems", data, err)
+	}
+	lines := lineLengths(data)
+	for _, p := range probs {
+		if p.Line < 1 || p.Line > len(lines) || p.Col < 1 || p.Col > lines[p.Line-1]+1 {
+			t.Errorf("Parse(%q): %v is outside the input (%d lines)", data, p, len(lines))
 		}
-		var probs Problems
-		if !errors.As(err, &probs) || len(probs) == 0 {
-			t.Fatalf("Parse(%q) = %v; want Problems", data, err)
-		}
-		lines := lineLengths(data)
-		for _, p := range probs {
-			if p.Line < 1 || p.Line > len(lines) || p.Col < 1 || p.Col > lines[p.Line-1]+1 {
-				t.Errorf("Parse(%q): %v is outside the input (%d lines)", data, p, len(lines))
-			}
-		}
-	})
+	}
 }
 
 // checkValid checks that a scenario Parse accepted converts to a plan and

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
@@ -54,6 +55,7 @@ type Firmware struct {
 // LwM2M defaults.
 const (
 	defaultLwM2MPort     = "5683"
+	defaultLwM2MSPort    = "5684"
 	defaultLwM2MLifetime = 300 * time.Second
 	defaultLwM2MAwake    = 20 * time.Second
 	defaultLwM2MFormat   = "senml-cbor"
@@ -83,7 +85,23 @@ func (g *Group) lwm2mDefaults(has func(string) bool) {
 	if !lhas("awake") {
 		l.Awake = defaultLwM2MAwake
 	}
+	if sl := g.Sleep; sl != nil && sl.PSM != nil {
+		// A device in PSM is one the server must queue for: it listens
+		// for the inactivity timer and then T3324 after each uplink.
+		if !lhas("queue") {
+			l.Queue = true
+		}
+		if !lhas("awake") {
+			l.Awake = sl.Inactivity + sl.PSM.Active
+		}
+	}
 	l.Format = orString(l.Format, defaultLwM2MFormat)
+	if g.DTLS != nil {
+		g.DTLS.withDefaults(scope(has, "dtls"))
+	}
+	if g.CoAP != nil {
+		g.CoAP.withDefaults(scope(has, "coap"))
+	}
 	if f := l.Firmware; f != nil {
 		fhas := scope(lhas, "firmware")
 		if !fhas("image") {
@@ -125,6 +143,10 @@ func (s *Scenario) lwm2mDefault(has func(string) bool) {
 // end, writes commands and runs firmware campaigns.
 func (t Target) LwM2MEmbedded() bool { return t.LwM2M == brokerEmbedded }
 
+// LwM2MSecure reports whether LwM2M groups speak DTLS to their server
+// because it is a coaps:// one.
+func (t Target) LwM2MSecure() bool { return strings.HasPrefix(t.LwM2M, "coaps://") }
+
 // LwM2MAddr returns the external LwM2M server's host:port, or "" for
 // none or the embedded one.
 func (t Target) LwM2MAddr() string {
@@ -158,6 +180,12 @@ func (s *Scenario) validateLwM2M(t *tree) {
 		}
 		need = true
 		g.validateLwM2M(t, p, s.Target.LwM2MEmbedded())
+		switch {
+		case g.DTLS != nil:
+			g.DTLS.validate(t, p+".dtls", "target.lwm2m", s.Target.LwM2MSecure(), s.Target.LwM2MEmbedded())
+		case s.Target.LwM2MSecure():
+			t.add(p+".dtls", "required: target.lwm2m is coaps://, so the group needs a key or certificates")
+		}
 		if f := g.LwM2M.Firmware; f != nil {
 			switch {
 			case image < 0:
@@ -186,8 +214,10 @@ func (g *Group) validateLwM2M(t *tree, p string, embedded bool) {
 	switch {
 	case l.Lifetime < time.Second || l.Lifetime > maxLwM2MLifetime || l.Lifetime%time.Second != 0:
 		t.add(p+".lwm2m.lifetime", "must be whole seconds, 1s to %s, got %s", maxLwM2MLifetime, l.Lifetime)
-	case l.Queue && (l.Awake <= 0 || l.Awake >= l.Lifetime):
+	case l.Queue && (l.Awake <= 0 || l.Awake >= l.Lifetime) && (g.Sleep == nil || g.Sleep.PSM == nil):
 		t.add(p+".lwm2m.awake", "must be > 0 and below the lifetime (%s), got %s", l.Lifetime, l.Awake)
+	case l.Queue && l.Awake >= l.Lifetime:
+		t.add(p+".lwm2m.lifetime", "must be longer than sleep.inactivity + sleep.psm.active (%s), the time a device in PSM listens after an uplink, got %s", l.Awake, l.Lifetime)
 	}
 	if l.Format != "senml-cbor" && l.Format != "senml-json" {
 		t.add(p+".lwm2m.format", "must be senml-cbor or senml-json, got %q", l.Format)
@@ -195,17 +225,22 @@ func (g *Group) validateLwM2M(t *tree, p string, embedded bool) {
 	if f := l.Firmware; f != nil {
 		g.validateFirmware(t, p+".lwm2m.firmware", f, embedded)
 	}
-	if g.CoAP != nil {
-		t.add(p+".coap", "applies to protocol: coap groups only: an lwm2m group keeps RFC 7252's transmission parameters")
-	}
+	g.CoAP.validate(t, p+".coap")
 	if g.Link.NATTimeout < 0 {
 		t.add(p+".link.nat_timeout", "must be >= 0, got %s", g.Link.NATTimeout)
 	}
 	if g.Connect.Mode == ModePerReport {
 		t.add(p+".connect.mode", "must be persistent: an LwM2M device stays registered; use lwm2m.queue: true for a device that sleeps")
 	}
-	if g.Sleep != nil {
-		t.add(p+".sleep", "does not apply to lwm2m groups: the server's Writes bypass the engine's power model; use lwm2m.queue: true for a device that sleeps between uplinks")
+	if sl := g.Sleep; sl != nil && sl.PSM != nil {
+		switch {
+		case t.has(p + ".lwm2m.awake"):
+			t.add(p+".lwm2m.awake", "is set by sleep: a device in PSM listens for sleep.inactivity + sleep.psm.active after each uplink")
+		case !l.Queue:
+			t.add(p+".lwm2m.queue", "must be true with sleep.psm: the server cannot reach a device in PSM and must queue its requests")
+		case l.Awake <= 0:
+			t.add(p+".sleep.psm.active", "an LwM2M device in PSM must stay reachable after its Update for the requests the server queued: give sleep.inactivity or psm.active > 0s")
+		}
 	}
 	if g.Requests != nil {
 		t.add(p+".requests", "LwM2M has no request a device sends for the server to answer: report with telemetry (Send), or take commands (the server's Writes)")

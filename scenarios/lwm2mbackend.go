@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/transports/coap"
+	coapserver "github.com/m2msim/m2msim/transports/coap/server"
 	"github.com/m2msim/m2msim/transports/lwm2m"
 	lwm2mserver "github.com/m2msim/m2msim/transports/lwm2m/server"
 )
@@ -40,20 +42,27 @@ type lwm2mBackend struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started sync.Once
+	// begun is when the run, and so the campaigns' clock, started: unix
+	// nanoseconds, 0 before.
+	begun atomic.Int64
 }
 
 // openLwM2M starts the embedded LwM2M server, sized and timed for the
 // fleet: its awake time is the queue-mode groups' longest, its firmware
-// image the campaigns'.
-func (rt *Runtime) openLwM2M(s *Scenario, seed uint64, log *slog.Logger) error {
+// image the campaigns'. When groups speak DTLS it listens for DTLS too,
+// with their key.
+func (rt *Runtime) openLwM2M(s *Scenario, seed uint64, dtls []*dtlsGroup, log *slog.Logger) error {
 	c := lwm2mserver.Config{Seed: seed}
-	n := 0
+	n, secure := 0, 0
 	for i := range s.Groups {
 		g := &s.Groups[i]
 		if !g.IsLwM2M() {
 			continue
 		}
 		n += g.Count
+		if g.DTLS != nil {
+			secure += g.Count
+		}
 		if g.LwM2M.Queue {
 			c.AwakeTime = max(c.AwakeTime, g.LwM2M.Awake)
 		}
@@ -62,6 +71,15 @@ func (rt *Runtime) openLwM2M(s *Scenario, seed uint64, log *slog.Logger) error {
 		}
 	}
 	c.MaxRegistrations, c.MaxPending = n+1024, 4*n+1024
+	if secure > 0 {
+		key, err := sharedKey(s, dtls, ProtocolLwM2M)
+		if err != nil {
+			return err
+		}
+		// As for the embedded CoAP server: the whole fleet may handshake
+		// at once, each holding its slot for seconds over a slow link.
+		c.DTLS = &coapserver.DTLSConfig{Key: key, MaxSessions: secure + 1024, MaxHandshakes: min(secure, 4096)}
+	}
 	srv, err := lwm2mserver.Start("127.0.0.1:0", log, c)
 	if err != nil {
 		return fmt.Errorf("start embedded LwM2M server: %w", err)
@@ -102,7 +120,8 @@ func (s *Scenario) endpoint(dev int) string {
 
 // publish writes a command to the device its token names, at the
 // resource m.Topic, without waiting: the device's 2.04 becomes the
-// reply the engine awaits.
+// reply the engine awaits, and a Write that fails (an error code, a
+// timeout, a device not registered) fails the command by its kind.
 func (b *lwm2mBackend) publish(ctx context.Context, m sim.Outbound) error {
 	tok, ok := sim.FindToken(m.Payload)
 	if !ok {
@@ -130,12 +149,14 @@ func (b *lwm2mBackend) publish(ctx context.Context, m sim.Outbound) error {
 		ctx, cancel := context.WithTimeout(b.ctx, timeout)
 		defer cancel()
 		resp, err := b.srv.Write(ctx, ep, p, lwm2m.FormatText, payload, false)
-		if err != nil || !resp.Success() {
-			b.log.Debug("lwm2m command write failed", "endpoint", ep, "path", p.String(), "err", err)
-			return
+		if err == nil && !resp.Success() {
+			err = &coap.ResponseError{Code: resp.Code}
+		}
+		if err != nil && b.ctx.Err() != nil {
+			return // the run is over: the Write was cut short, not refused
 		}
 		if d := b.deliver.Load(); d != nil {
-			(*d)(sim.Delivery{Topic: ep + p.String(), Payload: reply, Arrived: time.Now()})
+			(*d)(sim.Delivery{Topic: ep + p.String(), Payload: reply, Arrived: time.Now(), Err: err})
 		}
 	}()
 	return nil
@@ -155,6 +176,7 @@ func (b *lwm2mBackend) writeTimeout(group int) time.Duration {
 // campaigns starts a scheduler for each group with a firmware campaign.
 func (b *lwm2mBackend) campaigns() {
 	start, base := time.Now(), 0
+	b.begun.Store(start.UnixNano())
 	end := start.Add(b.s.Duration + b.s.Drain)
 	for i := range b.s.Groups {
 		g := &b.s.Groups[i]
@@ -222,6 +244,16 @@ func (b *lwm2mBackend) update(ctx context.Context, ep, uri string) {
 			return
 		}
 	}
+}
+
+// since is how long ago the run's campaigns' clock started, or 0 before
+// it did.
+func (b *lwm2mBackend) since(at time.Duration) time.Duration {
+	t := b.begun.Load()
+	if t == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, t)) - at
 }
 
 // close ends the campaigns and the Writes under way, then stops the

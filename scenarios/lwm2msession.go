@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/m2msim/m2msim/sim"
@@ -20,10 +22,22 @@ const lwm2mCloseTimeout = 2 * time.Second
 // lwm2mConnector opens LwM2M sessions: one UDP socket per device,
 // through the device's own link, registered with the server.
 type lwm2mConnector struct {
-	addr  string
-	seed  uint64
-	dial  func(device int, conn uint64) dial.Func
-	group func(device int) *Group
+	addr string
+	// secureAddr is the embedded server's DTLS address, for DTLS groups.
+	secureAddr string
+	seed       uint64
+	dial       func(device int, conn uint64) dial.Func
+	group      func(device int) *Group
+	// origin is when the run's radios started: eDRX paging windows
+	// count from it.
+	origin time.Time
+	// campaign is how long ago a group's campaign (from at) began: the
+	// embedded server's clock; nil against another server.
+	campaign func(at time.Duration) time.Duration
+	s        *Scenario
+	// dtls holds the groups' DTLS settings, by group index; nil entries
+	// for plain CoAP.
+	dtls []*dtlsGroup
 	// closing counts the De-registers under way: a session's Close
 	// does not wait for its own (the engine closes its devices one
 	// after another), the runtime waits for them all.
@@ -36,6 +50,10 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 	g := c.group(spec.Device)
 	l := g.LwM2M
 	s := &lwm2mSession{h: h, format: l.format(), closing: &c.closing}
+	if f := l.Firmware; f != nil && c.campaign != nil {
+		at := f.At
+		s.campaign = func() time.Duration { return c.campaign(at) }
+	}
 	if l.Queue {
 		s.awake = l.Awake
 	}
@@ -46,14 +64,22 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 			DialTimeout: spec.Connect.Timeout,
 			Seed:        c.seed,
 			Stream:      uint64(spec.Device)<<32 | spec.Conn&0xffffffff,
+			OnFrame:     ownFrames(h),
 		},
 		Endpoint: spec.ClientID,
 		Lifetime: l.Lifetime,
 		Queue:    l.Queue,
+		Hear:     c.hear(g, spec.Device),
 		Model: lwm2m.NewModel(lwm2m.Config{Seed: c.seed, Index: uint64(spec.Device), Start: time.Now(),
 			Lifetime: l.Lifetime, Binding: "U"}),
 		CloseTimeout: lwm2mCloseTimeout,
-		OnRegistered: func(d time.Duration) { h.Measure("lwm2m_register", d) },
+		OnRegistered: func(d time.Duration) {
+			h.Measure("lwm2m_register", d)
+			if s.registrations.Add(1) > 1 {
+				// After a firmware update, or a server that forgot it.
+				h.Count("lwm2m_reregister")
+			}
+		},
 		OnUpdated: func(d time.Duration) {
 			h.Measure("lwm2m_update", d)
 			s.listened()
@@ -66,6 +92,11 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 	if f := l.Firmware; f != nil {
 		o.FirmwareUpdateTime, o.FirmwareBlockSize = f.Install, int(f.Block)
 	}
+	g.CoAP.options(&o.CoAP)
+	if err := c.secure(&o.CoAP, spec); err != nil {
+		return nil, err
+	}
+	s.secure = o.CoAP.DTLS != nil
 	if spec.Connect.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, spec.Connect.Timeout)
@@ -75,11 +106,53 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 	if err != nil {
 		return nil, err
 	}
+	handshook(cl.Session(), h)
 	s.mu.Lock()
 	s.c = cl
 	s.mu.Unlock()
 	s.listened()
 	return s, nil
+}
+
+// secure gives a DTLS group's device its session's DTLS, and the embedded
+// server's DTLS address.
+func (c *lwm2mConnector) secure(o *coap.Options, spec sim.ConnectSpec) error {
+	gi, base := c.s.groupIndex(spec.Device)
+	dg := c.dtls[gi]
+	if dg == nil {
+		return nil
+	}
+	if c.secureAddr != "" {
+		o.Addr = c.secureAddr
+	}
+	g := &c.s.Groups[gi]
+	v := sim.Vars{ID: spec.ClientID, Index: spec.Device - base, Device: spec.Device, Group: g.Name}
+	var err error
+	o.DTLS, err = dg.options(spec.Device, &v)
+	return err
+}
+
+// hear is device dev's radio as its LwM2M client meets the server's
+// datagrams, when its group sleeps: the engine's model of eDRX and PSM
+// (sim.Sleep), with the radio's seeded wake-up cost when the device was
+// idle. Nil when the group does not sleep: the device always listens.
+func (c *lwm2mConnector) hear(g *Group, dev int) func(arrived, lastSent time.Time) time.Time {
+	sl := g.Sleep.plan()
+	if sl == nil {
+		return nil
+	}
+	phase, wake := sl.PagingPhase(c.seed, dev), g.wake
+	var rng *rand.Rand // the reader goroutine's alone
+	if wake != nil {
+		rng = rand.New(rand.NewPCG(c.seed^0x3a7e, uint64(dev)))
+	}
+	return func(arrived, lastSent time.Time) time.Time {
+		at, idle := sl.Listen(arrived.Sub(c.origin), lastSent.Sub(c.origin), phase)
+		if idle && wake != nil {
+			at += wake.Min + time.Duration(rng.Int64N(int64(wake.Max-wake.Min)+1))
+		}
+		return c.origin.Add(at)
+	}
 }
 
 // lwm2mSession binds an LwM2M client to the engine: telemetry is a Send
@@ -94,12 +167,18 @@ type lwm2mSession struct {
 	format  lwm2m.Format
 	closing *sync.WaitGroup // the connector's
 	awake   time.Duration   // queue mode: listening time after an uplink; 0: always listens
+	secure  bool            // over DTLS
+	// registrations counts the device's successful Registers.
+	registrations atomic.Int32
 
 	mu     sync.Mutex // guards the fields below
 	c      *lwm2m.Client
 	timer  *time.Timer // puts a queue-mode device to sleep
 	closed bool
 	dlAt   time.Time // when a downloaded package's install began; zero: none
+	// campaign is how long ago the group's firmware campaign began; nil
+	// without one.
+	campaign func() time.Duration
 }
 
 // errLwM2MFlow is a flow an lwm2m group does not send (validation keeps
@@ -133,10 +212,16 @@ func (s *lwm2mSession) client() *lwm2m.Client {
 
 // ended reports a Send's outcome as coapSession.ended does a request's.
 func (s *lwm2mSession) ended(ref sim.Ref, r coap.Result) {
-	for range r.Transmissions - 1 {
-		s.h.Count("coap_retransmit")
-	}
+	var timeout *coap.TimeoutError
 	switch {
+	case r.Err != nil && s.secure && errors.As(r.Err, &timeout) && !timeout.Acked:
+		// As for a CoAP device: a DTLS session the server no longer
+		// answers is over, and the device handshakes and registers
+		// again.
+		s.h.Failed(ref, r.Err)
+		s.h.Count("dtls_session_lost")
+		_ = s.client().Session().Close()
+		s.h.Lost(r.Err)
 	case r.Err != nil:
 		s.h.Failed(ref, r.Err)
 	case r.Response == nil || r.Response.Code.Class() == 2:
@@ -217,6 +302,11 @@ func (s *lwm2mSession) firmware(e lwm2m.FirmwareEvent) {
 			s.h.Measure("lwm2m_fw_install", time.Since(at))
 		}
 		s.h.Count("lwm2m_fw_updated")
+		if s.campaign != nil {
+			// Its maximum is the campaign's length: from its start to
+			// the last device updated.
+			s.h.Measure("lwm2m_fw_campaign", s.campaign())
+		}
 	}
 }
 

@@ -121,6 +121,7 @@ func (h *countingHandler) Message(string, []byte)        {}
 func (h *countingHandler) Lost(error)                    { h.lost++ }
 func (h *countingHandler) Measure(string, time.Duration) {}
 func (h *countingHandler) Count(m string)                { h.counts[m]++ }
+func (h *countingHandler) Transmitted(int)               {}
 
 func TestMQTTSessionAckReasons(t *testing.T) {
 	h := &countingHandler{counts: map[string]int{}}

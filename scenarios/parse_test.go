@@ -161,7 +161,7 @@ var problemCases = []struct {
 	{"groups missing", "version: 1\nname: t\nduration: 1s\n", []string{
 		`t.yaml:1:1: groups: required: list at least one group of devices`}},
 	{"bad broker", "version: 1\nname: t\nduration: 1s\ntarget: {broker: \"http://x\"}\ngroups: [{count: 1}]\n", []string{
-		`t.yaml:4:18: target.broker: must be embedded, tcp://host:port or mqtt://host:port, got "http://x"`}},
+		`t.yaml:4:18: target.broker: must be embedded, tcp://host:port or mqtt://host:port (mqtts://, ssl:// or tls:// over TLS), got "http://x"`}},
 	{"broker port zero", "version: 1\nname: t\nduration: 1s\ntarget: {broker: \"tcp://h:0\"}\ngroups: [{count: 1}]\n", []string{
 		`t.yaml:4:18: target.broker: port must be 1 to 65535, got "0"`}},
 	{"source addresses for a remote broker", "version: 1\nname: t\nduration: 1s\ntarget: {broker: \"tcp://10.0.0.1\", source_addresses: 4}\ngroups: [{count: 1}]\n", []string{
@@ -217,7 +217,7 @@ var problemCases = []struct {
 	{"several problems, sorted", "version: 3\nname: t\nduration: 1s\ngroups:\n  - count: 1\n    telemetry: {every: 1s, qos: 9}\n    bogus: 1\nthresholds: [\"nope\"]\n", []string{
 		`t.yaml:1:10: version: must be 1, got 3`,
 		`t.yaml:6:33: groups[0].telemetry.qos: must be 0, 1 or 2, got 9`,
-		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, protocol, coap, dtls, mqtt, lwm2m, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, queue_bytes, queue_drop, sleep, downlink, collisions`,
+		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, protocol, coap, dtls, mqtt, tls, lwm2m, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, queue_bytes, queue_drop, sleep, downlink, collisions`,
 		`t.yaml:8:14: thresholds[0]: want "<metric> <op> <value>", such as "latency.e2e.p99 < 250ms"`}},
 }
 

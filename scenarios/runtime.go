@@ -100,13 +100,14 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		co.addr, co.secureAddr, co.server = rt.coapServer.Addr(), rt.coapServer.SecureAddr(), rt.coapServer
 	}
-	lw := &lwm2mConnector{addr: s.Target.LwM2MAddr(), seed: seed, dial: shaped, group: s.groupOf}
+	lw := &lwm2mConnector{addr: s.Target.LwM2MAddr(), seed: seed, dial: shaped, group: s.groupOf, origin: time.Now(),
+		s: s, dtls: co.dtls}
 	if s.Speaks(ProtocolLwM2M) && s.Target.LwM2MEmbedded() {
-		if err := rt.openLwM2M(s, seed, log); err != nil {
+		if err := rt.openLwM2M(s, seed, co.dtls, log); err != nil {
 			rt.Close()
 			return nil, err
 		}
-		lw.addr = rt.LwM2MAddr
+		lw.addr, lw.secureAddr, lw.campaign = rt.LwM2MAddr, rt.lwm2m.srv.SecureAddr(), rt.lwm2m.since
 	}
 	rt.lwm2mConn = lw
 	rt.Connector = &router{s: s, mqtt: mq, coap: co, lwm2m: lw}
@@ -126,13 +127,13 @@ func (rt *Runtime) openCoAP(s *Scenario, dtls []*dtlsGroup, log *slog.Logger) er
 		if s.Groups[i].IsCoAP() {
 			n += s.Groups[i].Count
 		}
-		if s.Groups[i].DTLS != nil {
+		if s.Groups[i].IsCoAP() && s.Groups[i].DTLS != nil {
 			secure += s.Groups[i].Count
 		}
 	}
 	cfg := coapserver.Config{MaxResources: 4*n + 1024, MaxObservers: 2*n + 1024, MaxBytes: 1 << 30}
 	if secure > 0 {
-		key, err := sharedKey(s, dtls)
+		key, err := sharedKey(s, dtls, ProtocolCoAP)
 		if err != nil {
 			return err
 		}
@@ -153,8 +154,12 @@ func (rt *Runtime) openCoAP(s *Scenario, dtls []*dtlsGroup, log *slog.Logger) er
 // connects the backend.
 func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user, pass string, log *slog.Logger) (*connector, error) {
 	rt.Addr = s.Target.Addr()
+	sec, err := prepareTLS(s)
+	if err != nil {
+		return nil, err
+	}
 	if s.Target.Embedded() {
-		b, err := broker.Start("127.0.0.1:0", log)
+		b, err := startBroker(sec, log)
 		if err != nil {
 			return nil, fmt.Errorf("start embedded broker: %w", err)
 		}
@@ -162,14 +167,16 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	}
 	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
 	o.ClientID = "m2msim-backend-" + s.Name
+	if sec != nil {
+		o.Dial = dial.TLS(d, sec.backend.options(-1, nil))
+	}
 	s.backendMQTT(&o)
-	var err error
 	rt.backend, err = mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: o, Connections: s.BackendConnections()}, log)
 	if err != nil {
 		return nil, fmt.Errorf("backend connection to %s: %w", rt.Addr, err)
 	}
 	rt.BackendConnections = rt.backend.Connections()
-	return &connector{base: o}, nil
+	return &connector{base: o, tls: sec}, nil
 }
 
 // loopback reports whether host:port is on a loopback address.
@@ -337,12 +344,16 @@ func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
 type connector struct {
 	base mqtt.Options
 	dial func(device int, conn uint64) dial.Func
-	s    *Scenario // for each group's MQTT version and properties
+	tls  *brokerTLS // nil for plain MQTT
+	s    *Scenario  // for each group's MQTT version and properties
 }
 
 func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	o := c.base
 	o.Dial = c.dial(spec.Device, spec.Conn)
+	if c.tls != nil {
+		o.Dial = dial.TLS(o.Dial, c.tls.options(spec.Device, h))
+	}
 	o.ClientID = spec.ClientID
 	o.KeepAlive = spec.Connect.KeepAlive
 	o.CleanSession = spec.Connect.CleanSession

@@ -43,8 +43,11 @@ type Scenario struct {
 // Target is the broker under test.
 type Target struct {
 	// Broker is "embedded" or a normalised "tcp://host:port" or
-	// "mqtt://host:port".
+	// "mqtt://host:port", or over TLS "mqtts://", "ssl://" or "tls://".
 	Broker string `yaml:"broker"`
+	// TLS secures the broker connections: the backend's, and those of
+	// every MQTT group without a tls block of its own.
+	TLS *TLS `yaml:"tls"`
 	// UsernameEnv and PasswordEnv name environment variables that hold
 	// the credentials; the values are read at run time, never stored.
 	UsernameEnv string `yaml:"username_env"`
@@ -73,6 +76,8 @@ type Group struct {
 	CoAP *CoAP `yaml:"coap"`
 	DTLS *DTLS `yaml:"dtls"`
 	MQTT *MQTT `yaml:"mqtt"`
+	// TLS secures an MQTT group's connections, instead of target.tls.
+	TLS *TLS `yaml:"tls"`
 	// LwM2M sets an lwm2m group's registration, reporting and firmware
 	// campaign.
 	LwM2M     *LwM2M        `yaml:"lwm2m"`

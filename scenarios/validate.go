@@ -54,6 +54,7 @@ func (s *Scenario) validate(t *tree) {
 	s.validateProtocols(t)
 	s.validateMQTT(t)
 	s.validateLwM2M(t)
+	s.validateTLS(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
 }

@@ -23,8 +23,10 @@ type fakeBroker struct {
 	log       []string // "topic|payload" of every device publish, in order
 	refuse    bool
 	noAck     bool
-	twice     bool     // deliver to the backend twice, as a retransmission can
-	conns     []uint64 // ConnectSpec.Conn of every accepted connect
+	twice     bool          // deliver to the backend twice, as a retransmission can
+	failCmds  error         // fail every command with this error instead of routing it
+	resend    time.Duration // > 0: each send is retransmitted once, this long after
+	conns     []uint64      // ConnectSpec.Conn of every accepted connect
 }
 
 func newFakeBroker(delay time.Duration) *fakeBroker {
@@ -134,6 +136,19 @@ func (b *fakeBroker) Subscribe(ctx context.Context, subs []Subscription, deliver
 
 // Publish implements Backend.
 func (b *fakeBroker) Publish(ctx context.Context, m Outbound) error {
+	b.mu.Lock()
+	fail, deliver := b.failCmds, b.deliver
+	b.mu.Unlock()
+	if tok, ok := FindToken(m.Payload); ok && tok.Kind == TokenCommand && fail != nil {
+		// As a server whose request to the device failed reports it.
+		tok.Kind = TokenReply
+		reply := tok.Append(nil)
+		if tok.Intended < 0 {
+			reply = tok.AppendShort(nil)
+		}
+		b.later(func() { deliver(Delivery{Topic: m.Topic, Payload: reply, Err: fail}) })
+		return nil
+	}
 	b.route(m.Topic, m.Payload)
 	return nil
 }
@@ -147,8 +162,12 @@ type fakeSession struct {
 func (s *fakeSession) Send(m Message) error {
 	s.b.mu.Lock()
 	s.b.log = append(s.b.log, m.Dest+"|"+string(m.Payload))
-	noAck := s.b.noAck
+	noAck, resend := s.b.noAck, s.b.resend
 	s.b.mu.Unlock()
+	if resend > 0 {
+		n := len(m.Payload)
+		time.AfterFunc(resend, func() { s.h.Transmitted(n) })
+	}
 	if m.Ref != 0 && !noAck {
 		s.b.later(func() { s.h.Acked(m.Ref) })
 	}

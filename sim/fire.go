@@ -563,6 +563,11 @@ func (e *Engine) ping(j job, now time.Duration) {
 	s, _ := d.sess.(Pinger)
 	send := now-d.lastWrite >= ka*9/10
 	if send {
+		// An uplink: it restarts the sleep timers. It is not charged to
+		// the radio's airtime: where the radio has a duty cycle
+		// (LoRaWAN, Sigfox) the connection is the network server's
+		// backhaul, not the device's, and a cellular device's frames
+		// have no airtime model.
 		e.uplinked(int(j.dev), d, now)
 	}
 	e.schedule(int(j.dev), jobPing, j.epoch, 0, d.lastWrite+ka)

@@ -74,6 +74,61 @@ func (h *handler) Count(metric string) {
 	e.o.Recorder.Record(Event{Kind: Counted, Group: int(e.devs[h.dev].group), At: e.since(), Metric: metric})
 }
 
+// Transmitted charges a frame the transport sent on its own to the
+// device's radio.
+func (h *handler) Transmitted(size int) {
+	e := h.e
+	d := &e.devs[h.dev]
+	now := e.since()
+	d.mu.Lock()
+	if d.conn != h.epoch {
+		d.mu.Unlock()
+		return
+	}
+	g := int(d.group)
+	air, over := e.charge(h.dev, d, size, now)
+	d.mu.Unlock()
+	e.charged(g, air, over, now)
+}
+
+// charge counts a frame that did not pass the device's radio queue (a
+// transport's retransmission, a keepalive) as an uplink: its airtime
+// closes the band for as long as the duty cycle asks, and it counts
+// towards the day's frames. The frame has left already: over reports
+// that the band was closed, where a real radio would have held it.
+// d.mu is held.
+func (e *Engine) charge(dev int, d *device, size int, now time.Duration) (air time.Duration, over bool) {
+	e.uplinked(dev, d, now)
+	r := e.groups[d.group].g.Radio
+	if !r.active() {
+		return 0, false
+	}
+	over = d.radioBusy(now)
+	if r.Airtime != nil {
+		air = r.Airtime(size)
+	}
+	d.bandFree = max(d.bandFree, now+r.busy(air))
+	if d.withinDay(r, now) {
+		d.dayCount++
+	}
+	return air, over
+}
+
+// charged records a charged frame's airtime, and a frame sent while the
+// band was closed.
+func (e *Engine) charged(g int, air time.Duration, over bool, now time.Duration) {
+	if air > 0 {
+		e.o.Recorder.Record(Event{Kind: OnAir, Group: g, At: now, Latency: air})
+	}
+	if over {
+		e.o.Recorder.Record(Event{Kind: Counted, Group: g, At: now, Metric: metricOverrun})
+	}
+}
+
+// metricOverrun counts frames a transport sent on its own while the
+// device's radio was on air or its band closed by the duty cycle.
+const metricOverrun = "radio_overrun"
+
 // Message handles what the backend sends a device: a command, which the
 // device answers at once, or the answer to one of its requests.
 func (h *handler) Message(topic string, payload []byte) {
@@ -205,11 +260,19 @@ func (e *Engine) deliver(m Delivery) {
 			return
 		}
 		e.outstanding.Add(-1)
+		if m.Err != nil {
+			e.record(PublishFailed, g, 0, errCommandPrefix+ErrorKind(m.Err))
+			return
+		}
 		e.timed(CommandReplied, g, at, tok, timed)
 	case TokenRequest:
 		e.answer(int(tok.Device), d, tok, rekind(m.Payload, off, TokenAnswer))
 	}
 }
+
+// errCommandPrefix marks a command the backend could not get to its
+// device, as "backend_" marks one it could not send at all.
+const errCommandPrefix = "command_"
 
 // arrival converts when a message reached the backend's host to run time,
 // and records the backend's lag since then.
@@ -288,8 +351,7 @@ func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) boo
 	case r != nil && r.AfterUplink:
 		due = -1
 	case g.Sleep != nil:
-		phase := time.Duration(uniform(mix(e.plan.Seed, dev, purposePaging, 0), int64(max(g.Sleep.EDRX, 1))))
-		at, idle := g.Sleep.listen(now, d.lastWrite, phase)
+		at, idle := g.Sleep.listen(now, d.lastWrite, g.Sleep.PagingPhase(e.plan.Seed, dev))
 		if idle {
 			at += e.wakeDraw(dev, d, g.Wake)
 		}

@@ -185,6 +185,21 @@ func (s *Sleep) listen(t, last, phase time.Duration) (at time.Duration, idle boo
 	return w, true
 }
 
+// Listen is listen for code outside the engine that models a device's
+// downlink itself (a transport whose server reaches the device without
+// the engine): when a device whose last uplink was at last, and whose
+// paging windows open at phase, hears what reaches it at t, and whether
+// it was idle then. Times are offsets from any one origin.
+func (s *Sleep) Listen(t, last, phase time.Duration) (at time.Duration, idle bool) {
+	return s.listen(t, last, phase)
+}
+
+// PagingPhase is where fleet device dev's paging windows open in its eDRX
+// cycle: the phase the engine gives it under the run's seed.
+func (s *Sleep) PagingPhase(seed uint64, dev int) time.Duration {
+	return time.Duration(uniform(mix(seed, dev, purposePaging, 0), int64(max(s.EDRX, 1))))
+}
+
 // asleep is how long a device whose last uplink was at last has spent in
 // PSM by now.
 func (s *Sleep) asleep(last, now time.Duration) time.Duration {

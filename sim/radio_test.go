@@ -459,3 +459,34 @@ func TestRadioDrainWaitsForFramesOnAir(t *testing.T) {
 		}
 	})
 }
+
+// A transport's own frames (a retransmission) are uplinks the radio
+// charges: each closes the band for its duty cycle, so the engine's next
+// frame waits the longer, and one sent while the band was closed is
+// counted as an overrun, which a real radio would have held.
+func TestRadioChargesTransportFrames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		b.resend = 2 * time.Second
+		p := loraPlan(false)
+		p.Groups[0].Connect.KeepAlive = 0
+		rec := run(t, p, b, t.Context())
+		at := sendTimes(rec, Published)
+		if len(at) < 3 {
+			t.Fatalf("sent at %v, want at least 3", at)
+		}
+		// Each frame is held until the band its retransmission closed
+		// opens: 1.8104 s on air, 2 s to the retransmission, then
+		// 181.04 s.
+		for i := 1; i < len(at); i++ {
+			if gap := at[i] - at[i-1]; gap != 184850400*time.Microsecond {
+				t.Errorf("sends %v apart, want 184.8504 s: 1.8104 s on air, 2 s to the retransmission, then its 181.04 s closed band", gap)
+			}
+		}
+		over := rec.countIf(func(e Event) bool { return e.Kind == Counted && e.Metric == metricOverrun })
+		if over != len(at) || rec.count(OnAir) != 2*len(at) {
+			t.Errorf("%d overruns, %d on-air events for %d sends: want one retransmission sent into a closed band per send, "+
+				"and every frame on air", over, rec.count(OnAir), len(at))
+		}
+	})
+}

@@ -175,3 +175,29 @@ func TestEngineDuplicateDeliveriesCountOnce(t *testing.T) {
 		}
 	})
 }
+
+// kindErr is a failure with a kind, as transports label theirs.
+type kindErr string
+
+func (k kindErr) Error() string { return string(k) }
+func (k kindErr) Kind() string  { return string(k) }
+
+func TestEngineCommandsFailedByTheBackendCloseAsErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newFakeBroker(time.Millisecond)
+		b.failCmds = kindErr("coap_4_05")
+		p := meterPlan(10, time.Second, 5*time.Second, 1)
+		p.Groups[0].Commands = &Exchange{Every: time.Second, Topic: MustTemplate("c/{{id}}"),
+			ReplyTopic: MustTemplate("r/{{id}}"), Payload: MustTemplate("{{track}}"), QoS: 1}
+		start := time.Now()
+		rec := run(t, p, b, t.Context())
+		cmd, rep := rec.count(CommandSent), rec.count(CommandReplied)
+		failed := rec.countIf(func(e Event) bool { return e.Kind == PublishFailed && e.Err == "command_coap_4_05" })
+		if cmd < 40 || rep != 0 || failed != cmd {
+			t.Errorf("commands %d, replied %d, failed as command_coap_4_05 %d: want every command failed once", cmd, rep, failed)
+		}
+		if took := time.Since(start); took >= p.Duration+p.Drain {
+			t.Errorf("the run took %v: it waited out its drain for replies to commands that had failed", took)
+		}
+	})
+}

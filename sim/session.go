@@ -109,6 +109,11 @@ type Handler interface {
 	// Count records one occurrence of the protocol's own, named in
 	// lower_snake_case ("coap_retransmit").
 	Count(metric string)
+	// Transmitted reports a frame of size bytes that the transport sent
+	// on its own, such as a retransmission: it is an uplink like the
+	// engine's own frames, so the device's radio charges its airtime and
+	// duty cycle, and its sleep timers restart.
+	Transmitted(size int)
 }
 
 // Receiver is the backend's receiving role: the server-side application
@@ -148,4 +153,9 @@ type Delivery struct {
 	// handles the message. The gap between the two is the backend's own
 	// lag, which end-to-end figures then leave out.
 	Arrived time.Time
+	// Err, when set, says that the command whose reply token Payload
+	// carries failed before the device could answer it: the backend's
+	// request to the device timed out or was refused. Its round trip
+	// closes as failed, counted under "command_" and Err's ErrorKind.
+	Err error
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/m2msim/m2msim/scenarios"
+	"github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/mqtt"
 )
 
@@ -32,10 +33,13 @@ func explainTarget(t scenarios.Target, err error) error {
 	host, port, _ := net.SplitHostPort(t.Addr())
 	var dns *net.DNSError
 	var connack mqtt.ConnackError
+	var tlsErr *dial.TLSError
 	var msg string
 	switch {
 	case errors.Is(err, scenarios.ErrCredentials):
 		msg = err.Error()
+	case errors.As(err, &tlsErr):
+		msg = fmt.Sprintf("target %s: the TLS handshake failed (%s): check target.tls (ca, client certificates, server_name): %v", t.Broker, tlsErr.Reason, tlsErr.Err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		msg = fmt.Sprintf("target %s refused the connection: is the broker running? (%s)", t.Broker, startHint(t, host, port))
 	case errors.As(err, &dns):
@@ -47,7 +51,7 @@ func explainTarget(t scenarios.Target, err error) error {
 	case errors.As(err, &connack):
 		msg = fmt.Sprintf("target %s refused the login (%v): check the credentials in the variables target.username_env and target.password_env name", t.Broker, connack)
 	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET):
-		msg = fmt.Sprintf("target %s closed the connection before answering CONNECT: is it a plain MQTT listener? (m2msim speaks MQTT 3.1.1 over TCP: no TLS, no WebSocket yet)", t.Broker)
+		msg = fmt.Sprintf("target %s closed the connection before answering CONNECT: is it a plain MQTT listener? (for a TLS listener use mqtts://host:port)", t.Broker)
 	default:
 		msg = fmt.Sprintf("target %s: %v", t.Broker, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/m2msim/m2msim/scenarios"
+	tdial "github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/mqtt"
 )
 
@@ -58,7 +59,9 @@ func TestExplainTarget(t *testing.T) {
 		{remote, dial(syscall.EHOSTUNREACH),
 			"target tcp://mqtt.example.com:8883 cannot be reached from here (no route to mqtt.example.com): check the address and the network"},
 		{local, dial(io.EOF),
-			"target tcp://127.0.0.1:1883 closed the connection before answering CONNECT: is it a plain MQTT listener? (m2msim speaks MQTT 3.1.1 over TCP: no TLS, no WebSocket yet)"},
+			"target tcp://127.0.0.1:1883 closed the connection before answering CONNECT: is it a plain MQTT listener? (for a TLS listener use mqtts://host:port)"},
+		{remote, dial(&tdial.TLSError{Addr: "mqtt.example.com:8883", Reason: tdial.ReasonUnknownCA, Err: errors.New("x509: unknown authority")}),
+			"target tcp://mqtt.example.com:8883: the TLS handshake failed (unknown_ca): check target.tls (ca, client certificates, server_name): x509: unknown authority"},
 		{local, fmt.Errorf("backend connection: %w", mqtt.ConnackError{Code: 5}),
 			"target tcp://127.0.0.1:1883 refused the login (connack: not authorized (5)): check the credentials in the variables target.username_env and target.password_env name"},
 		{local, fmt.Errorf("target names $U: %w", scenarios.ErrCredentials), "target names $U: credentials variable not set"},

@@ -344,10 +344,20 @@ func (s *Session) tick() {
 	cs.run(s)
 }
 
+// own sends a datagram the session sends on its own, not a request's
+// first transmission, and reports it to Options.OnFrame. A failed write
+// is a lost datagram, as for any other.
+func (s *Session) own(b []byte, retransmit bool) {
+	s.write(b)
+	if s.o.OnFrame != nil {
+		s.o.OnFrame(len(b), retransmit)
+	}
+}
+
 // retransmit sends a CON again and doubles its timeout (RFC 7252 §4.2).
 // A failed write counts as a lost datagram: the next timeout retries.
 func (s *Session) retransmit(ex *exchange, now time.Duration) {
-	s.write(ex.msg)
+	s.own(ex.msg, true)
 	ex.sends++
 	ex.timeout *= 2
 	ex.due = now + ex.timeout

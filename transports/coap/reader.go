@@ -162,7 +162,7 @@ func (s *Session) ackOrReject(m *Message, typ Type) {
 func (s *Session) reply(typ Type, mid uint16) {
 	s.out = append(s.out[:0], version<<6|byte(typ)<<4, byte(Empty))
 	s.out = binary.BigEndian.AppendUint16(s.out, mid)
-	s.write(s.out)
+	s.own(s.out, false)
 }
 
 // onRequest hands a request from the server to Options.Handler and sends
@@ -223,7 +223,7 @@ func (s *Session) respond(req, resp *Message) {
 		r = Message{Type: r.Type, Code: InternalServerError, MessageID: r.MessageID, Token: r.Token}
 		s.out, _ = r.AppendBinary(s.out[:0])
 	}
-	s.write(s.out)
+	s.own(s.out, false)
 	if req.Type == Confirmable {
 		s.saw(req.MessageID, s.out)
 	} else {
@@ -260,7 +260,7 @@ func (s *Session) duplicate(m *Message) bool {
 		if e.valid && e.mid == m.MessageID && (s.o.ExchangeLifetime < 0 || now-e.at < s.o.ExchangeLifetime) {
 			s.c.add(cDuplicates)
 			if e.reply != nil {
-				s.write(e.reply)
+				s.own(e.reply, false)
 			}
 			return true
 		}

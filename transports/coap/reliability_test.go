@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -227,6 +228,46 @@ func TestMessageIDExhausted(t *testing.T) {
 		time.Sleep(264 * time.Second)
 		if err := s.Start(nr, nil); err != nil {
 			t.Fatalf("a lifetime later: %v", err)
+		}
+	})
+}
+
+// OnFrame reports what the session sends on its own, and only that: the
+// retransmissions of a request, the empty ACK of a server's CON, and the
+// same ACK again for the server's duplicate; not a request's first send.
+func TestOnFrameReportsOwnDatagrams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type frame struct {
+			size       int
+			retransmit bool
+		}
+		var mu sync.Mutex
+		var got []frame
+		s, c := dialFake(t, Options{Seed: 1, OnFrame: func(size int, retransmit bool) {
+			mu.Lock()
+			got = append(got, frame{size, retransmit})
+			mu.Unlock()
+		}})
+		r := newResults()
+		if err := s.Start(get("/a"), r.done); err != nil {
+			t.Fatal(err)
+		}
+		first, _ := c.recv(t, time.Second)
+		again, _ := c.recv(t, 4*time.Second) // the first retransmission
+		c.send(t, &Message{Type: Acknowledgement, Code: Content, MessageID: again.MessageID, Token: again.Token})
+		r.next(t, time.Second)
+		con := &Message{Type: Confirmable, Code: Content, MessageID: 0x7777, Token: []byte{9}}
+		c.send(t, con)
+		c.recv(t, time.Second) // the empty ACK (the session has no observation: an RST)
+		c.send(t, con)
+		c.recv(t, time.Second) // the same answer to the duplicate
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := first.MarshalBinary()
+		want := []frame{{len(b), true}, {4, false}, {4, false}}
+		if !slices.Equal(got, want) {
+			t.Errorf("OnFrame got %v, want %v", got, want)
 		}
 	})
 }

@@ -73,6 +73,15 @@ type Options struct {
 	// Lost is called once if the session ends without Close (the socket
 	// failed); nil: not reported.
 	Lost func(err error)
+	// OnFrame is called for each datagram the session sends on its own,
+	// with its size before DTLS, so that a caller modelling the device's
+	// radio can charge its airtime: a confirmable message sent again
+	// (retransmit true), or an empty ACK or RST, or a response, to a
+	// message of the server's (sent again for the server's duplicates).
+	// Not for a request's first transmission, which its caller knows of.
+	// It runs with the session's lock held: it must not block or call
+	// the session. Nil: not reported.
+	OnFrame func(size int, retransmit bool)
 }
 
 // HandlerFunc answers a request the server sent. It runs on the

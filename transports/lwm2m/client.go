@@ -27,6 +27,15 @@ type ClientOptions struct {
 	// server holds its requests until the device's next Register or
 	// Update. Sleep and Wake tie it to a power model.
 	Queue bool
+	// Hear, when set, is the device's radio: it returns when the device
+	// hears a datagram that reached its socket at arrived, its latest
+	// uplink having left at lastSent (arrived itself when it listens;
+	// later between eDRX paging windows or in PSM). Such a datagram is
+	// held until then, or until the device next sends. Sleep then no
+	// longer drops what arrives: it only marks the device asleep, so
+	// that its next uplink wakes it with an Update. Hear runs on the
+	// session's reader goroutine.
+	Hear func(arrived, lastSent time.Time) time.Time
 	// Model is the device's object tree. The client owns it from Start
 	// on: it locks around every call it makes, and the caller must not
 	// call it directly while the client runs. The client advances it to
@@ -158,7 +167,7 @@ func Start(ctx context.Context, o ClientOptions) (*Client, error) {
 	c.reg = Registration{Endpoint: o.Endpoint, Lifetime: o.Lifetime, Binding: o.Binding, Queue: o.Queue}
 	co := o.CoAP
 	co.Handler, co.Lost = c.handle, c.lost
-	co.Dial = gated(co.Dial, &c.gate)
+	co.Dial = gated(co.Dial, o.Hear, &c.gate)
 	s, err := coap.Dial(ctx, co)
 	if err != nil {
 		return nil, fmt.Errorf("lwm2m: %s: %w", o.Endpoint, err)
@@ -364,8 +373,9 @@ func (c *Client) Update() {
 
 // Sleep puts a queue-mode device to sleep, as its radio enters PSM or an
 // eDRX cycle: from now on it hears nothing (what the server sends is
-// lost, as on a radio that is off) and sends no notifications, until
-// Wake or its next registration renewal, which wakes it.
+// lost, as on a radio that is off; held instead when ClientOptions.Hear
+// models the radio) and sends no notifications, until Wake or its next
+// registration renewal, which wakes it.
 func (c *Client) Sleep() { c.gate.sleep() }
 
 // Wake wakes a sleeping device and sends an Update, so that the server
@@ -375,6 +385,10 @@ func (c *Client) Wake() { c.Update() }
 // Missed returns how many datagrams reached the device while it slept
 // and were lost, as a radio in PSM loses them.
 func (c *Client) Missed() uint64 { return c.gate.dropped.Load() }
+
+// Held returns how many datagrams waited for the device's radio to
+// listen (see ClientOptions.Hear).
+func (c *Client) Held() uint64 { return c.gate.held.Load() }
 
 // Asleep reports whether the device sleeps.
 func (c *Client) Asleep() bool { return c.gate.asleep.Load() }

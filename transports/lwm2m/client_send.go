@@ -18,7 +18,9 @@ const SendPath = "dp"
 // timeout, a reset, the session closed). The exchange counts against
 // the session's NSTART like any other and waits in its queue past it.
 // A sleeping device wakes to send, as its radio would, without an
-// Update. Send fails at once when the records cannot be encoded or the
+// Update. A 4.04 answer, from a server that does not know the device's
+// address (a NAT rebinding changed it), makes the device send an Update
+// at once. Send fails at once when the records cannot be encoded or the
 // session cannot take the exchange.
 func (c *Client) Send(f Format, recs []Record, done func(coap.Result)) error {
 	if f != FormatSenMLCBOR && f != FormatSenMLJSON {
@@ -38,5 +40,16 @@ func (c *Client) Send(f Format, recs []Record, done func(coap.Result)) error {
 	m.AddOption(coap.URIPath, []byte(SendPath))
 	m.SetUint(coap.ContentFormat, uint32(f))
 	c.gate.wake()
-	return c.s.Start(m, done)
+	return c.s.Start(m, func(r coap.Result) {
+		refused := r.Err == nil && r.Response != nil && r.Response.Code == coap.NotFound
+		if done != nil {
+			done(r)
+		}
+		if refused {
+			// The server knows the device by its address, which a NAT
+			// rebinding has changed: an Update moves the registration
+			// to the new one (Core §6.2.2), or registers it again.
+			c.Update()
+		}
+	})
 }

@@ -42,7 +42,7 @@ const clockSkew = time.Hour
 func NewCA() (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("coap: ca key: %w", err)
+		return nil, fmt.Errorf("pki: ca key: %w", err)
 	}
 	tmpl, err := template("m2msim test CA")
 	if err != nil {
@@ -52,11 +52,11 @@ func NewCA() (*CA, error) {
 	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, fmt.Errorf("coap: ca certificate: %w", err)
+		return nil, fmt.Errorf("pki: ca certificate: %w", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("coap: ca certificate: %w", err)
+		return nil, fmt.Errorf("pki: ca certificate: %w", err)
 	}
 	return &CA{cert: cert, key: key}, nil
 }
@@ -67,22 +67,22 @@ func NewCA() (*CA, error) {
 func LoadCA(certFile, keyFile string) (*CA, error) {
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return nil, fmt.Errorf("coap: load ca: %w", err)
+		return nil, fmt.Errorf("pki: load ca: %w", err)
 	}
 	keyPEM, err := os.ReadFile(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("coap: load ca: %w", err)
+		return nil, fmt.Errorf("pki: load ca: %w", err)
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("coap: load ca %s, %s: %w", certFile, keyFile, err)
+		return nil, fmt.Errorf("pki: load ca %s, %s: %w", certFile, keyFile, err)
 	}
 	key, ok := pair.PrivateKey.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("coap: load ca %s: its key cannot sign", keyFile)
+		return nil, fmt.Errorf("pki: load ca %s: its key cannot sign", keyFile)
 	}
 	if !pair.Leaf.IsCA || (pair.Leaf.KeyUsage != 0 && pair.Leaf.KeyUsage&x509.KeyUsageCertSign == 0) {
-		return nil, fmt.Errorf("coap: load ca %s: not a CA certificate (basic constraints or key usage)", certFile)
+		return nil, fmt.Errorf("pki: load ca %s: not a CA certificate (basic constraints or key usage)", certFile)
 	}
 	return &CA{cert: pair.Leaf, key: key}, nil
 }
@@ -102,7 +102,7 @@ func (ca *CA) Issue(commonName string) (tls.Certificate, error) {
 // or a DNS name, for a test server to present.
 func (ca *CA) IssueServer(hosts ...string) (tls.Certificate, error) {
 	if len(hosts) == 0 {
-		return tls.Certificate{}, errors.New("coap: server certificate: no host")
+		return tls.Certificate{}, errors.New("pki: server certificate: no host")
 	}
 	tmpl, err := template(hosts[0])
 	if err != nil {
@@ -125,12 +125,12 @@ func (ca *CA) IssueServer(hosts ...string) (tls.Certificate, error) {
 func (ca *CA) sign(tmpl *x509.Certificate) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("coap: certificate key: %w", err)
+		return tls.Certificate{}, fmt.Errorf("pki: certificate key: %w", err)
 	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("coap: certificate for %q: %w", tmpl.Subject.CommonName, err)
+		return tls.Certificate{}, fmt.Errorf("pki: certificate for %q: %w", tmpl.Subject.CommonName, err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
@@ -140,7 +140,7 @@ func (ca *CA) sign(tmpl *x509.Certificate) (tls.Certificate, error) {
 func template(commonName string) (*x509.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
-		return nil, fmt.Errorf("coap: certificate serial: %w", err)
+		return nil, fmt.Errorf("pki: certificate serial: %w", err)
 	}
 	now := time.Now()
 	return &x509.Certificate{
@@ -172,7 +172,7 @@ func (ca *CA) CertPEM() []byte {
 func (ca *CA) KeyPEM() ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(ca.key)
 	if err != nil {
-		return nil, fmt.Errorf("coap: encode ca key: %w", err)
+		return nil, fmt.Errorf("pki: encode ca key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
@@ -185,7 +185,7 @@ func EncodePEM(c tls.Certificate) (certPEM, keyPEM []byte, err error) {
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("coap: encode key: %w", err)
+		return nil, nil, fmt.Errorf("pki: encode key: %w", err)
 	}
 	return certPEM, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }

@@ -59,6 +59,51 @@ func TestQueueModeRead(t *testing.T) {
 	}
 }
 
+// A device in eDRX hears the server only in its paging windows: a Read
+// sent between two is held by the device's radio (the network buffers
+// it) and answered in the next window.
+func TestEDRXDeviceAnswersInItsPagingWindow(t *testing.T) {
+	const cycle, ptw, inactivity = time.Second, 100 * time.Millisecond, 150 * time.Millisecond
+	base := time.Now()
+	next := func(at time.Time) time.Time { // the start of the window at or after at
+		off := at.Sub(base) % cycle
+		if off < ptw {
+			return at
+		}
+		return at.Add(cycle - off)
+	}
+	var handled atomic.Int64
+	s := startServer(t, server.Config{})
+	d := startDevice(t, s, 12, func(o *lwm2m.ClientOptions) {
+		o.Hear = func(arrived, last time.Time) time.Time {
+			if arrived.Sub(last) < inactivity {
+				return arrived
+			}
+			return next(arrived)
+		}
+		o.OnRequest = func(lwm2m.Op, coap.Code) { handled.Store(time.Now().UnixNano()) }
+	})
+	for range 3 {
+		time.Sleep(inactivity + 50*time.Millisecond) // idle
+		if off := time.Since(base) % cycle; off < ptw+20*time.Millisecond {
+			time.Sleep(ptw + 30*time.Millisecond - off) // sent between two windows
+		}
+		start := time.Now()
+		resp, err := s.Read(ctx(t, 5*time.Second), d.ep, mustPath(t, "/3/0/0"), lwm2m.FormatText)
+		if err != nil || resp.Code != coap.Content {
+			t.Fatalf("read: %+v, %v", resp, err)
+		}
+		at, want := time.Unix(0, handled.Load()), next(start)
+		if at.Before(want.Add(-5 * time.Millisecond)) {
+			t.Errorf("read sent at +%v handled at +%v: before the paging window at +%v",
+				start.Sub(base), at.Sub(base), want.Sub(base))
+		}
+	}
+	if d.Held() < 3 {
+		t.Errorf("held %d datagrams, want at least the 3 reads", d.Held())
+	}
+}
+
 // A sleeping device hears nothing: a request sent within the awake time
 // goes unanswered until the server's retransmission finds it awake.
 func TestSleepingDeviceDoesNotAnswer(t *testing.T) {
@@ -107,6 +152,60 @@ func TestNATRebinding(t *testing.T) {
 	}
 	if st := s.Stats(); st.Rebound < 1 || st.Registrations != 1 {
 		t.Errorf("stats: rebound %d, registrations %d: want at least 1 and 1", st.Rebound, st.Registrations)
+	}
+}
+
+// A Send after a NAT rebinding comes from an address the server does not
+// know: it answers 4.04, and the device's Update at once moves its
+// registration there, so the next Send is accepted, long before the
+// lifetime's renewal.
+func TestSendAfterNATRebindingUpdates(t *testing.T) {
+	s := startServer(t, server.Config{})
+	var nd net.Dialer
+	d := startDevice(t, s, 11, func(o *lwm2m.ClientOptions) {
+		o.Lifetime = time.Hour
+		o.CoAP.Dial = dial.NAT(nd.DialContext, 200*time.Millisecond, nil)
+	})
+	send := func() coap.Code {
+		t.Helper()
+		type outcome struct {
+			code coap.Code
+			err  error
+		}
+		got := make(chan outcome, 1)
+		recs := []lwm2m.Record{{Path: mustPath(t, "/3303/0/5750"), Value: lwm2m.String("x")}}
+		// The response is valid only during the callback: take its code.
+		done := func(r coap.Result) {
+			if r.Err != nil {
+				got <- outcome{err: r.Err}
+				return
+			}
+			got <- outcome{code: r.Response.Code}
+		}
+		if err := d.Send(lwm2m.FormatSenMLCBOR, recs, done); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case r := <-got:
+			if r.err != nil {
+				t.Fatalf("send: %v", r.err)
+			}
+			return r.code
+		case <-time.After(5 * time.Second):
+			t.Fatal("send: no answer")
+		}
+		return 0
+	}
+	time.Sleep(300 * time.Millisecond) // past the NAT's timeout: the next datagram leaves from a new port
+	if c := send(); c != coap.NotFound {
+		t.Fatalf("first Send after the rebinding: %v, want 4.04", c)
+	}
+	eventually(t, 5*time.Second, "the registration moved by an Update", func() bool { return s.Stats().Rebound >= 1 })
+	if c := send(); c != coap.Changed {
+		t.Errorf("Send after the Update: %v, want 2.04", c)
+	}
+	if st := s.Stats(); st.Registrations != 1 {
+		t.Errorf("registrations %d: want 1 (an Update, not a new Register)", st.Registrations)
 	}
 }
 

@@ -36,7 +36,13 @@ func TestSend(t *testing.T) {
 	}
 	for _, f := range []lwm2m.Format{lwm2m.FormatSenMLCBOR, lwm2m.FormatSenMLJSON} {
 		codes := make(chan coap.Result, 1)
-		if err := d.Send(f, want, func(r coap.Result) { codes <- r }); err != nil {
+		done := func(r coap.Result) { // the response is valid only during the call
+			if r.Response != nil {
+				r.Response = r.Response.Clone()
+			}
+			codes <- r
+		}
+		if err := d.Send(f, want, done); err != nil {
 			t.Fatalf("Send(%v) = %v", f, err)
 		}
 		select {

@@ -57,11 +57,17 @@ import (
 	"time"
 
 	"github.com/m2msim/m2msim/transports/coap"
+	coapserver "github.com/m2msim/m2msim/transports/coap/server"
 )
 
 // Config bounds the server and sets its timing. The zero value is usable:
 // withDefaults fills in every field.
 type Config struct {
+	// DTLS, when set, makes the server listen for LwM2M over DTLS 1.2
+	// (coaps) too, on DTLS.Addr (default: the plain listener's host, a
+	// free port; SecureAddr tells which), with its keys and limits. A
+	// device over DTLS is known by its address like any other.
+	DTLS *coapserver.DTLSConfig
 	// MaxRegistrations bounds the registered devices (default 100,000);
 	// past it a Register gets 5.03 Service Unavailable.
 	MaxRegistrations int
@@ -144,24 +150,38 @@ type EventFunc func(ep string, at time.Time)
 // Errors of the request methods.
 var (
 	// ErrNotRegistered: no device is registered under the endpoint name.
-	ErrNotRegistered = errors.New("lwm2m server: endpoint not registered")
+	ErrNotRegistered error = &stateError{"endpoint not registered", "lwm2m_not_registered"}
 	// ErrBusy: Config.MaxPending or the device's QueueLimit is reached.
-	ErrBusy = errors.New("lwm2m server: too many requests pending")
+	ErrBusy error = &stateError{"too many requests pending", "lwm2m_server_busy"}
 	// ErrDeregistered: the device de-registered, or its registration
 	// expired, before the request was answered.
-	ErrDeregistered = errors.New("lwm2m server: device de-registered")
+	ErrDeregistered error = &stateError{"device de-registered", "lwm2m_deregistered"}
 	// ErrClosed: the server is closed.
 	ErrClosed = fmt.Errorf("lwm2m server: closed: %w", net.ErrClosed)
 )
 
+// stateError is why the server could not take or finish a request; its
+// Kind labels it in a load test's error counts.
+type stateError struct{ msg, kind string }
+
+func (e *stateError) Error() string { return "lwm2m server: " + e.msg }
+
+// Kind is the error's label: lwm2m_not_registered, lwm2m_server_busy or
+// lwm2m_deregistered.
+func (e *stateError) Kind() string { return e.kind }
+
 // Server is a running embedded LwM2M server.
 type Server struct {
-	c    Config
-	pc   *net.UDPConn
-	log  *slog.Logger
-	done chan struct{} // closed when the reader has exited
-	fw   firmware
-	st   counters
+	c  Config
+	pc *net.UDPConn
+	// secure is the DTLS listener, nil without Config.DTLS; done2 is
+	// closed when its reader returns.
+	secure *coapserver.PacketConn
+	done2  chan struct{}
+	log    *slog.Logger
+	done   chan struct{} // closed when the reader has exited
+	fw     firmware
+	st     counters
 
 	onRegister, onUpdate, onDeregister, onExpire atomic.Pointer[EventFunc]
 	onSend                                       atomic.Pointer[SendFunc]
@@ -211,8 +231,44 @@ func Start(addr string, log *slog.Logger, c Config) (*Server, error) {
 	s.fw = newFirmware(c)
 	s.timer = time.AfterFunc(time.Hour, s.tick)
 	s.timer.Stop()
-	go s.readLoop()
+	if c.DTLS != nil {
+		addr := c.DTLS.Addr
+		if addr == "" {
+			addr = net.JoinHostPort(ua.IP.String(), "0")
+		}
+		if s.secure, err = coapserver.ListenDTLS(addr, *c.DTLS); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("lwm2m server: %w", err)
+		}
+		s.done2 = make(chan struct{})
+		go s.readLoop(s.secure, s.done2)
+	}
+	go s.readLoop(pc, s.done)
 	return s, nil
+}
+
+// SecureAddr returns the host:port of the DTLS listener; empty without
+// Config.DTLS.
+func (s *Server) SecureAddr() string {
+	if s.secure == nil {
+		return ""
+	}
+	return s.secure.LocalAddr().String()
+}
+
+// DTLSHandshakes returns the DTLS handshakes completed and failed.
+func (s *Server) DTLSHandshakes() (done, failed uint64) {
+	if s.secure == nil {
+		return 0, 0
+	}
+	return s.secure.Handshakes()
+}
+
+// packetConn is a socket the server reads and writes datagrams on: the
+// plain UDP one, or the DTLS listener's sessions seen as one.
+type packetConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, to netip.AddrPort) (int, error)
 }
 
 // Addr returns the host:port the server bound.
@@ -235,6 +291,10 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	err := s.pc.Close()
 	<-s.done
+	if s.secure != nil {
+		err = errors.Join(err, s.secure.Close())
+		<-s.done2
+	}
 	if err != nil {
 		return fmt.Errorf("lwm2m server: close: %w", err)
 	}
@@ -289,13 +349,13 @@ func (s *Server) unlock() {
 // within 1152 bytes; the slack takes long options.
 const maxDatagram = 2048
 
-// readLoop is the reader goroutine: it acts on each datagram until the
-// socket closes.
-func (s *Server) readLoop() {
-	defer close(s.done)
+// readLoop is a reader goroutine, one per socket: it acts on each
+// datagram until the socket closes.
+func (s *Server) readLoop(pc packetConn, done chan struct{}) {
+	defer close(done)
 	buf := make([]byte, maxDatagram)
 	for {
-		n, from, err := s.pc.ReadFromUDPAddrPort(buf)
+		n, from, err := pc.ReadFromUDPAddrPort(buf)
 		switch {
 		case errors.Is(err, net.ErrClosed):
 			return
@@ -338,7 +398,11 @@ func (s *Server) receive(b []byte, from netip.AddrPort, now time.Time) {
 // send writes one datagram. A failed write is a datagram lost, as UDP
 // loses them: counted, not reported.
 func (s *Server) send(b []byte, to netip.AddrPort) {
-	if _, err := s.pc.WriteToUDPAddrPort(b, to); err != nil {
+	var pc packetConn = s.pc
+	if s.secure != nil && s.secure.Has(to) {
+		pc = s.secure
+	}
+	if _, err := pc.WriteToUDPAddrPort(b, to); err != nil {
 		s.st.add(cWriteErrors)
 	}
 }

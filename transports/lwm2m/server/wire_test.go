@@ -155,10 +155,12 @@ func TestRequestRetransmission(t *testing.T) {
 	if !errors.As(err, &te) || te.Transmissions != 5 {
 		t.Fatalf("read of a mute device: %v, want a timeout after 5 transmissions", err)
 	}
+	// Never early; late only by what a loaded machine's scheduler adds
+	// (the exact schedule is the client's synctest test's to pin).
 	for i := 1; i < len(at); i++ {
 		gap, lo := at[i].Sub(at[i-1]), ack<<(i-1)
-		if gap < lo-5*time.Millisecond || gap > lo*3/2+60*time.Millisecond {
-			t.Errorf("gap %d: %v, want within [%v, %v)", i, gap, lo, lo*3/2)
+		if gap < lo-5*time.Millisecond || gap > lo*3/2+300*time.Millisecond {
+			t.Errorf("gap %d: %v, want within [%v, %v) and scheduling slack", i, gap, lo, lo*3/2)
 		}
 	}
 	if st := s.Stats(); st.Retransmissions != 4 || st.Timeouts != 1 {

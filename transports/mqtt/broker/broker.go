@@ -4,6 +4,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -38,6 +39,13 @@ type Broker struct {
 // which it reports at warning level at most once a second; a nil log is
 // quiet.
 func Start(addr string, log *slog.Logger) (*Broker, error) {
+	return StartTLS(addr, nil, log)
+}
+
+// StartTLS is Start with a TLS listener serving cfg (its certificate, and
+// ClientAuth and ClientCAs to ask for client certificates); a nil cfg
+// listens in plain TCP.
+func StartTLS(addr string, cfg *tls.Config, log *slog.Logger) (*Broker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -53,7 +61,7 @@ func Start(addr string, log *slog.Logger) (*Broker, error) {
 	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: allow-all hook: %w", err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})
+	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr, TLSConfig: cfg})
 	if err := srv.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", addr, err)
 	}

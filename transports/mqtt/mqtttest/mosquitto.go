@@ -30,6 +30,7 @@ type MosquittoOption func(*mosquittoConfig)
 
 type mosquittoConfig struct {
 	users map[string]string
+	tls   *TLS
 	extra []string
 }
 
@@ -57,6 +58,8 @@ type Mosquitto struct {
 	conf string
 	port int
 	log  *tail.Buffer
+	// tlsCA is the PEM file of the CA of a TLS listener's certificate.
+	tlsCA string
 
 	mu   sync.Mutex // guards cmd and exit
 	cmd  *exec.Cmd
@@ -92,6 +95,9 @@ func StartMosquitto(t testing.TB, opts ...MosquittoOption) *Mosquitto {
 	}
 	dir := t.TempDir()
 	m := &Mosquitto{t: t, bin: bin, conf: filepath.Join(dir, "mosquitto.conf"), log: &tail.Buffer{Max: 256 << 10}}
+	if cfg.tls != nil {
+		m.tlsCA = filepath.Join(dir, "ca.pem")
+	}
 	t.Cleanup(func() {
 		m.Stop()
 		if t.Failed() {
@@ -149,6 +155,13 @@ func writeConfig(dir, path string, port int, c *mosquittoConfig) error {
 			return err
 		}
 		lines = append(lines, "allow_anonymous false", "password_file "+pw)
+	}
+	if c.tls != nil {
+		tl, err := c.tls.files(dir)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, tl...)
 	}
 	lines = append(lines, c.extra...)
 	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
