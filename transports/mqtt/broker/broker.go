@@ -87,13 +87,33 @@ func (b *Broker) Addr() string { return b.tcp.Address() }
 func (b *Broker) Dropped() int64 { return b.hook.dropped.Load() }
 
 // Close disconnects every client and stops the broker. It is idempotent.
+//
+// mochi 2.7.9's Close lists a listener's clients with
+// Clients.GetByListener, which takes the clients' read lock twice and so
+// deadlocks when a client connects or leaves in between
+// (mochi-mqtt/server#488; it hung this package's tests). Closing the
+// listener first, with a closer that lists the clients under one lock,
+// leaves mochi's Close no clients to list.
 func (b *Broker) Close() error {
 	var err error
-	b.close.Do(func() { err = b.srv.Close() })
+	b.close.Do(func() {
+		b.tcp.Close(b.disconnectAll)
+		err = b.srv.Close()
+	})
 	if err != nil {
 		return fmt.Errorf("broker: close: %w", err)
 	}
 	return nil
+}
+
+// disconnectAll disconnects the listener's clients, as mochi's Close
+// would.
+func (b *Broker) disconnectAll(listener string) {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Listener == listener && !cl.Closed() {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // allowAll admits every client and topic, and counts dropped messages. It
