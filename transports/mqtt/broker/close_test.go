@@ -2,9 +2,9 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,43 +12,57 @@ import (
 	"github.com/m2msim/m2msim/transports/mqtt/broker"
 )
 
-// TestCloseWhileClientsChurn closes the broker while clients connect and
-// leave, which deadlocked mochi's own Close (mochi-mqtt/server#488): Close
-// must return, every round.
-func TestCloseWhileClientsChurn(t *testing.T) {
-	for round := range 10 {
-		b, err := broker.Start("127.0.0.1:0", nil)
+// lostErrs collects the errors sessions end with.
+type lostErrs struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *lostErrs) Acked(uint16)           {}
+func (l *lostErrs) Message(string, []byte) {}
+func (l *lostErrs) Lost(err error) {
+	l.mu.Lock()
+	l.errs = append(l.errs, err)
+	l.mu.Unlock()
+}
+
+func (l *lostErrs) all() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.errs...)
+}
+
+// TestCloseDisconnectsEveryClient closes a broker with MQTT 5 clients
+// connected: Close, which lists the clients itself rather than through
+// mochi (see Broker.Close), must disconnect each with 0x8b, server
+// shutting down.
+func TestCloseDisconnectsEveryClient(t *testing.T) {
+	const n = 20
+	b, err := broker.Start("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &lostErrs{}
+	for i := range n {
+		s, err := mqtt.Connect(context.Background(), mqtt.Options{Addr: b.Addr(), ClientID: "c-" + strconv.Itoa(i),
+			ProtocolVersion: mqtt.V5, Timeout: 5 * time.Second}, h)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		var connected atomic.Int32
-		for w := range 8 {
-			wg.Go(func() {
-				for i := 0; ctx.Err() == nil && i < 200; i++ {
-					o := mqtt.Options{Addr: b.Addr(), ClientID: "churn-" + strconv.Itoa(w) + "-" + strconv.Itoa(i), Timeout: time.Second}
-					if s, err := mqtt.Connect(ctx, o, nil); err == nil {
-						connected.Add(1)
-						s.Close()
-					}
-				}
-			})
+		t.Cleanup(func() { s.Close() })
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(h.all()) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d sessions ended after Close", len(h.all()), n)
 		}
-		for deadline := time.Now().Add(5 * time.Second); connected.Load() < 10 && time.Now().Before(deadline); {
-			time.Sleep(time.Millisecond) // close in the middle of the churn
+	}
+	for _, err := range h.all() {
+		var rc mqtt.ReasonCodeError
+		if !errors.As(err, &rc) || rc.Code != 0x8b {
+			t.Errorf("session ended with %v, want DISCONNECT 0x8b server shutting down", err)
 		}
-		closed := make(chan error, 1)
-		go func() { closed <- b.Close() }()
-		select {
-		case err := <-closed:
-			if err != nil {
-				t.Fatalf("round %d: Close = %v", round, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d: Close did not return within 10 s", round)
-		}
-		cancel()
-		wg.Wait()
 	}
 }
