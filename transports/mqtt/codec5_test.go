@@ -1,8 +1,10 @@
 package mqtt
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +60,57 @@ func TestEncodeConnect5(t *testing.T) {
 		pr.SessionExpiryInterval != 3600 || pr.ReceiveMaximum != 16 || pr.TopicAliasMaximum != 8 ||
 		len(pr.User) != 1 || pr.User[0] != (mochi.UserProperty{Key: "k", Val: "v"}) {
 		t.Errorf("mochi reads %+v %+v", pk.Connect, pr)
+	}
+}
+
+// mochiConnect is what mochi's encoder makes of o's CONNECT.
+func mochiConnect(o *Options) []byte {
+	pk := mochi.Packet{FixedHeader: mochi.FixedHeader{Type: mochi.Connect}, ProtocolVersion: 5}
+	pk.Connect = mochi.ConnectParams{ProtocolName: []byte("MQTT"), Clean: o.CleanSession,
+		Keepalive: keepAliveSeconds(o.KeepAlive), ClientIdentifier: o.ClientID}
+	if o.Username != "" {
+		pk.Connect.UsernameFlag, pk.Connect.Username = true, []byte(o.Username)
+	}
+	if o.Password != "" {
+		pk.Connect.PasswordFlag, pk.Connect.Password = true, []byte(o.Password)
+	}
+	if e := seconds(o.V5.SessionExpiry); e > 0 {
+		pk.Properties.SessionExpiryInterval, pk.Properties.SessionExpiryIntervalFlag = e, true
+	}
+	pk.Properties.ReceiveMaximum, pk.Properties.TopicAliasMaximum = o.V5.ReceiveMaximum, o.V5.TopicAliases
+	for _, u := range o.V5.UserProperties {
+		pk.Properties.User = append(pk.Properties.User, mochi.UserProperty{Key: u.Key, Val: u.Value})
+	}
+	var b bytes.Buffer
+	_ = pk.ConnectEncode(&b)
+	return b.Bytes()
+}
+
+func TestEncodeConnect5MatchesMochi(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	for i, o := range []Options{
+		{ClientID: "d"},
+		{ClientID: "dev", Username: "u", Password: "p", KeepAlive: 90 * time.Second, CleanSession: true},
+		{ClientID: long, Password: "only", V5: V5Options{SessionExpiry: 1500 * time.Millisecond, TopicAliases: 0xffff}},
+		{ClientID: "p", V5: V5Options{ReceiveMaximum: 1, UserProperties: []UserProperty{{"a", long}, {"a", ""}, {"", "b"}}}},
+	} {
+		got, want := hex.EncodeToString(connectPacket5(&o)), hex.EncodeToString(mochiConnect(&o))
+		if got != want {
+			t.Errorf("options %d: connectPacket5 = %s, mochi encodes %s", i, got, want)
+		}
+	}
+}
+
+func TestEncodeSubscribe5MatchesMochi(t *testing.T) {
+	subs := []Subscription{{Topic: "cmd/#", QoS: 1}, {Topic: strings.Repeat("t", 200), QoS: 2}, {Topic: "z", QoS: 0}}
+	pk := mochi.Packet{FixedHeader: mochi.FixedHeader{Type: mochi.Subscribe, Qos: 1}, ProtocolVersion: 5, PacketID: 0x0102}
+	for _, s := range subs {
+		pk.Filters = append(pk.Filters, mochi.Subscription{Filter: "$share/g/" + s.Topic, Qos: s.QoS})
+	}
+	var b bytes.Buffer
+	_ = pk.SubscribeEncode(&b)
+	if got, want := hex.EncodeToString(subscribePacket5(0x0102, subs, "$share/g/")), hex.EncodeToString(b.Bytes()); got != want {
+		t.Errorf("subscribePacket5 = %s, mochi encodes %s", got, want)
 	}
 }
 
