@@ -27,6 +27,9 @@ type Backend struct {
 	// Faults makes the endpoint answer every Nth device request with an
 	// error status.
 	Faults *Faults `yaml:"faults,omitempty"`
+	// ProtocolVersion is the MQTT level of the backend's connections: 4
+	// or 5; 0 (the default) follows the groups (5 when any speaks MQTT 5).
+	ProtocolVersion int `yaml:"protocol_version,omitempty"`
 }
 
 // Backend limits and the auto sizing's rate per connection.

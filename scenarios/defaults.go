@@ -141,6 +141,9 @@ func (g *Group) withDefaults(i int, has func(string) bool) {
 		g.httpDefaults(has)
 		return
 	}
+	if g.MQTT != nil {
+		g.MQTT.withDefaults(scope(has, "mqtt"))
+	}
 	if g.Telemetry != nil {
 		g.Telemetry.withDefaults(scope(has, "telemetry"))
 	}

@@ -54,8 +54,12 @@ func (m *mqttSession) Acked(pid uint16) {
 // Message passes an inbound publish on.
 func (m *mqttSession) Message(topic string, payload []byte) { m.h.Message(topic, payload) }
 
-// Lost passes the end of the connection on.
-func (m *mqttSession) Lost(err error) { m.h.Lost(err) }
+// Lost passes the end of the connection on, counting an MQTT 5
+// DISCONNECT's reason code.
+func (m *mqttSession) Lost(err error) {
+	countReason(m.h, err)
+	m.h.Lost(err)
+}
 
 // pidTable holds the packet ids of one session's unacknowledged
 // publishes. The engine bounds those to a few dozen, so a list scanned

@@ -220,7 +220,7 @@ var problemCases = []struct {
 	{"several problems, sorted", "version: 3\nname: t\nduration: 1s\ngroups:\n  - count: 1\n    telemetry: {every: 1s, qos: 9}\n    bogus: 1\nthresholds: [\"nope\"]\n", []string{
 		`t.yaml:1:10: version: must be 1, got 3`,
 		`t.yaml:6:33: groups[0].telemetry.qos: must be 0, 1 or 2, got 9`,
-		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, protocol, coap, dtls, tls, lwm2m, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, queue_bytes, queue_drop, sleep, downlink, collisions, http, websocket`,
+		`t.yaml:7:5: groups[0]: unknown key "bogus"; known keys: name, count, protocol, coap, dtls, mqtt, tls, lwm2m, client_id, connect, reconnect, telemetry, commands, requests, radio, link, on_busy, queue, queue_bytes, queue_drop, sleep, downlink, collisions, http, websocket`,
 		`t.yaml:8:14: thresholds[0]: want "<metric> <op> <value>", such as "latency.e2e.p99 < 250ms"`}},
 }
 

@@ -87,7 +87,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 			rt.Close()
 			return nil, err
 		}
-		mq.dial = shaped
+		mq.dial, mq.s = shaped, s
 	}
 	co := &coapConnector{addr: s.Target.CoAPAddr(), seed: seed, dial: shaped, group: s.groupOf, s: s,
 		dtls: make([]*dtlsGroup, len(s.Groups))}
@@ -194,6 +194,7 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	case sec != nil:
 		o.Dial = dial.TLS(d, sec.backend.options(-1, nil))
 	}
+	s.backendMQTT(&o)
 	rt.backend, err = mqtt.DialBackend(ctx, mqtt.BackendOptions{Options: o, Connections: s.BackendConnections()}, log)
 	if err != nil {
 		return nil, fmt.Errorf("backend connection to %s: %w", o.Addr, err)
@@ -380,6 +381,7 @@ type connector struct {
 	dial func(device int, conn uint64) dial.Func
 	tls  *brokerTLS // nil for plain MQTT, and over WebSocket (ws holds it)
 	ws   *wsDevices // nil: MQTT over TCP
+	s    *Scenario  // for each group's MQTT version and properties
 }
 
 func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
@@ -396,9 +398,11 @@ func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Han
 	o.CleanSession = spec.Connect.CleanSession
 	o.Timeout = spec.Connect.Timeout
 	o.Subscribe = mqttSubs(spec.Subscribe)
+	c.s.mqttOptions(&o, &spec)
 	ms := &mqttSession{h: h}
 	s, err := mqtt.Connect(ctx, o, ms)
 	if err != nil {
+		countReason(h, err)
 		return nil, err
 	}
 	ms.s = s

@@ -82,9 +82,11 @@ type Group struct {
 	Count int    `yaml:"count"`
 	// Protocol is mqtt (the default), coap, lwm2m, http or websocket.
 	Protocol string `yaml:"protocol"`
-	// CoAP sets a coap group's message layer, DTLS its security.
+	// CoAP sets a coap group's message layer, DTLS its security; MQTT
+	// an mqtt group's protocol version and MQTT 5 properties.
 	CoAP *CoAP `yaml:"coap"`
 	DTLS *DTLS `yaml:"dtls"`
+	MQTT *MQTT `yaml:"mqtt"`
 	// TLS secures an MQTT group's connections, instead of target.tls.
 	TLS *TLS `yaml:"tls"`
 	// LwM2M sets an lwm2m group's registration, reporting and firmware

@@ -53,6 +53,7 @@ func (s *Scenario) validate(t *tree) {
 	s.Backend.validate(t)
 	s.validateGroups(t)
 	s.validateProtocols(t)
+	s.validateMQTT(t)
 	s.validateLwM2M(t)
 	s.validateTLS(t)
 	s.validateHTTP(t)

@@ -206,6 +206,7 @@ type packet struct {
 	topic   []byte // PUBLISH
 	payload []byte // PUBLISH
 	codes   []byte // SUBACK return codes
+	props   props5 // MQTT 5 properties
 }
 
 func (p *packet) qos() byte { return p.flags >> 1 & 3 }

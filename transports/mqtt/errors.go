@@ -80,10 +80,21 @@ func (e ConnackError) Kind() string {
 	return "connack_code_" + strconv.Itoa(int(e.Code))
 }
 
-// SubackError is a broker's refusal (return code 0x80) of one
-// subscription. Match it with errors.As and a *SubackError target.
+// SubackError is a broker's refusal (return code 0x80, or an MQTT 5
+// reason code from 0x80 up) of one subscription. Match it with errors.As
+// and a *SubackError target; it unwraps to its ReasonCodeError.
 type SubackError struct {
 	Topic string
+	Code  byte
+	v5    bool // an MQTT 5 reason code, which Unwrap returns
+}
+
+// Unwrap returns an MQTT 5 refusal's ReasonCodeError; nil for 3.1.1.
+func (e SubackError) Unwrap() error {
+	if !e.v5 {
+		return nil
+	}
+	return ReasonCodeError{Packet: typeSuback, Code: e.Code}
 }
 
 // Error names the refused topic filter.

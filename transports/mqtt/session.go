@@ -1,5 +1,6 @@
-// Package mqtt is m2msim's MQTT 3.1.1 transport: a lean device Session and
-// a Backend connection standing in for the server-side application.
+// Package mqtt is m2msim's MQTT 3.1.1 and MQTT 5 transport: a lean device
+// Session and a Backend connection standing in for the server-side
+// application.
 //
 // A Session costs one goroutine, the one that reads. Writes never block
 // the caller: they go to the socket without waiting, and what it cannot
@@ -53,6 +54,10 @@ type Options struct {
 	// with a SendBufferFullError. A packet is never refused when nothing
 	// is waiting, whatever its size.
 	SendBuffer int
+	// ProtocolVersion is V311 (4, the default) or V5 (5).
+	ProtocolVersion byte
+	// V5 are the MQTT 5 settings, ignored for 3.1.1.
+	V5 V5Options
 }
 
 const defaultTimeout = 10 * time.Second
@@ -67,6 +72,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SendBuffer <= 0 {
 		o.SendBuffer = defaultSendBuffer
+	}
+	if o.ProtocolVersion == 0 {
+		o.ProtocolVersion = V311
 	}
 	return o
 }
@@ -109,6 +117,7 @@ type Session struct {
 	raw     syscall.RawConn // a *net.TCPConn's, for non-blocking writes; nil for other conns
 	h       Handler
 	bk      *backendSide // a Backend's extensions; nil for devices
+	v5      *v5State     // MQTT 5 state; nil for 3.1.1
 	timeout time.Duration
 	sendBuf int
 
@@ -139,15 +148,15 @@ type backendSide struct {
 
 // Connect dials o.Addr, sends CONNECT, waits for CONNACK and for the
 // SUBACK of o.Subscribe, and starts the session's reader goroutine. A
-// refused CONNECT returns a ConnackError, a refused subscription a
-// SubackError, unexpected bytes a ProtocolError.
+// refused CONNECT returns a ConnackError (MQTT 5: a ReasonCodeError), a
+// refused subscription a SubackError, unexpected bytes a ProtocolError.
 func Connect(ctx context.Context, o Options, h Handler) (*Session, error) {
 	return connect(ctx, o, h, nil)
 }
 
 func connect(ctx context.Context, o Options, h Handler, bk *backendSide) (*Session, error) {
 	o = o.withDefaults()
-	if err := checkSubscriptions(o.Subscribe); err != nil {
+	if err := o.check(); err != nil {
 		return nil, err
 	}
 	if h == nil {
@@ -161,6 +170,9 @@ func connect(ctx context.Context, o Options, h Handler, bk *backendSide) (*Sessi
 	}
 	s := &Session{conn: conn, raw: rawConn(conn), h: h, bk: bk, timeout: o.Timeout,
 		sendBuf: o.SendBuffer, done: make(chan struct{})}
+	if o.ProtocolVersion == V5 {
+		s.v5 = newV5State(&o.V5)
+	}
 	if bk != nil {
 		bk.in = newArrivalReader(conn)
 		s.rd.big = true
@@ -242,7 +254,11 @@ func (s *Session) exchange(ctx context.Context, o *Options) error {
 	if err := s.await(ctx); err != nil {
 		return err
 	}
-	if err := s.write(connectPacket(o), false); err != nil {
+	connectPk := connectPacket
+	if s.v5 != nil {
+		connectPk = connectPacket5
+	}
+	if err := s.write(connectPk(o), false); err != nil {
 		return err
 	}
 	p, err := s.readPacket()
@@ -252,8 +268,14 @@ func (s *Session) exchange(ctx context.Context, o *Options) error {
 	if p.typ != typeConnack {
 		return protoErr(p.typ, "got %s, want CONNACK", packetName(p.typ))
 	}
+	if p.code != 0 && s.v5 != nil {
+		return ReasonCodeError{Packet: typeConnack, Code: p.code, Reason: string(p.props.reason)}
+	}
 	if p.code != 0 {
 		return ConnackError{Code: p.code}
+	}
+	if s.v5 != nil {
+		s.v5.connack(&p.props)
 	}
 	prefix := ""
 	if s.bk != nil {
@@ -275,7 +297,7 @@ func (s *Session) exchange(ctx context.Context, o *Options) error {
 
 // subscribeAwait sends one SUBSCRIBE and reads up to its SUBACK.
 func (s *Session) subscribeAwait(id uint16, subs []Subscription, prefix string) error {
-	if err := s.write(subscribePacket(id, subs, prefix), false); err != nil {
+	if err := s.write(s.subscribePacket(id, subs, prefix), false); err != nil {
 		return err
 	}
 	for {
@@ -284,7 +306,7 @@ func (s *Session) subscribeAwait(id uint16, subs []Subscription, prefix string) 
 			return fmt.Errorf("read SUBACK: %w", err)
 		}
 		if p.typ == typeSuback {
-			return checkSuback(p, id, subs)
+			return checkSuback(p, id, subs, s.v5 != nil)
 		}
 		if err := s.dispatch(&p); err != nil {
 			return err
@@ -292,7 +314,7 @@ func (s *Session) subscribeAwait(id uint16, subs []Subscription, prefix string) 
 	}
 }
 
-func checkSuback(p packet, id uint16, subs []Subscription) error {
+func checkSuback(p packet, id uint16, subs []Subscription, v5 bool) error {
 	if p.id != id {
 		return protoErr(p.typ, "packet id %d, want %d", p.id, id)
 	}
@@ -300,8 +322,8 @@ func checkSuback(p packet, id uint16, subs []Subscription) error {
 		return protoErr(p.typ, "%d return codes for %d subscriptions", len(p.codes), len(subs))
 	}
 	for i, c := range p.codes {
-		if c == 0x80 {
-			return SubackError{Topic: subs[i].Topic}
+		if c >= 0x80 {
+			return SubackError{Topic: subs[i].Topic, Code: c, v5: v5}
 		}
 	}
 	return nil
@@ -312,7 +334,7 @@ func (s *Session) readPacket() (packet, error) {
 	if err != nil {
 		return packet{}, err
 	}
-	return decode(first, body)
+	return s.decode(first, body)
 }
 
 // next frames the next inbound packet. Before it may block reading, it
@@ -360,7 +382,7 @@ func (s *Session) readLoop() {
 
 // handle decodes and dispatches one packet.
 func (s *Session) handle(first byte, body []byte) error {
-	p, err := decode(first, body)
+	p, err := s.decode(first, body)
 	if err != nil {
 		return err
 	}
@@ -386,12 +408,23 @@ func (s *Session) finish(err error) {
 func (s *Session) dispatch(p *packet) error {
 	switch p.typ {
 	case typePublish:
+		if s.v5 != nil {
+			if err := s.resolveAlias(p); err != nil {
+				return err
+			}
+		}
 		return s.onPublish(p)
 	case typePuback, typePubcomp:
+		if s.v5 != nil {
+			return s.acked5(p)
+		}
 		s.inCall.Store(true)
 		s.h.Acked(p.id)
 		s.inCall.Store(false)
 	case typePubrec:
+		if s.v5 != nil && p.code >= 0x80 {
+			return s.acked5(p) // refused: no PUBREL follows
+		}
 		return s.ack(typePubrel, p.id)
 	case typePubrel:
 		s.forgetQoS2(p.id)
@@ -399,7 +432,12 @@ func (s *Session) dispatch(p *packet) error {
 	case typePingresp:
 		s.pingAt.Store(0)
 	case typeDisconnect:
-		return ErrServerDisconnect
+		return s.disconnected(p)
+	case typeUnsuback:
+		if s.v5 == nil {
+			return protoErr(p.typ, "unexpected after CONNACK")
+		}
+		return nil // m2msim never unsubscribes; a stray one is harmless
 	case typeSuback:
 		if s.bk == nil {
 			return protoErr(p.typ, "no subscription pending")
@@ -496,6 +534,9 @@ func (s *Session) forgetQoS2(id uint16) {
 // session's send buffer, and when that is full, Publish fails with a
 // SendBufferFullError and writes nothing.
 func (s *Session) Publish(id uint16, topic string, payload []byte, qos byte, retain bool) error {
+	if s.v5 != nil {
+		return s.publish5(id, topic, payload, qos, retain)
+	}
 	if err := checkPublish(id, topic, payload, qos); err != nil {
 		return err
 	}
@@ -521,7 +562,7 @@ func (s *Session) Ping() error {
 
 // subscribe sends SUBSCRIBE; the SUBACK goes to onSuback.
 func (s *Session) subscribe(id uint16, subs []Subscription) error {
-	return s.write(subscribePacket(id, subs, s.bk.prefix), false)
+	return s.write(s.subscribePacket(id, subs, s.bk.prefix), false)
 }
 
 // write sends b without blocking (see sendLocked).

@@ -202,6 +202,7 @@ func TestBackendDeliverConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	eventually(t, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == devices*each },
-		"delivered %d distinct of %d", len(seen), devices*each)
+	distinct := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
+	eventually(t, 10*time.Second, func() bool { return distinct() == devices*each },
+		"delivered %d distinct of %d", distinct(), devices*each)
 }

@@ -158,7 +158,7 @@ func (b *Backend) subscribeOne(ctx context.Context, l *link, subs []Subscription
 		if !ok {
 			return errLinkLost
 		}
-		return checkSuback(packet{typ: typeSuback, id: id, codes: codes}, id, subs)
+		return checkSuback(packet{typ: typeSuback, id: id, codes: codes}, id, subs, b.opts.ProtocolVersion == V5)
 	case <-t.C:
 		b.forget(l, id)
 		return fmt.Errorf("mqtt backend: no SUBACK within %v: %w", b.opts.Timeout, os.ErrDeadlineExceeded)

@@ -143,20 +143,27 @@ func (b *Broker) Dropped() int64 { return b.hook.dropped.Load() }
 // closeWait bounds how long Close waits for mochi to stop.
 const closeWait = 10 * time.Second
 
-// ErrCloseStuck is Close's error when mochi did not stop within 10 s:
-// mochi v2.7.9's Server.Close can deadlock when a client leaves while it
-// closes (Clients.GetByListener takes its read lock twice). Close then
-// returns, leaving that goroutine stuck, rather than hang its caller.
+// ErrCloseStuck is Close's error when mochi did not stop within 10 s.
+// Close then returns, leaving that goroutine stuck, rather than hang its
+// caller.
 var ErrCloseStuck = errors.New("broker: close: mochi did not stop within 10s")
 
 // Close disconnects every client and stops the broker, WebSocket clients
 // first. It is idempotent.
+//
+// mochi 2.7.9's Close lists a listener's clients with
+// Clients.GetByListener, which takes the clients' read lock twice and so
+// deadlocks when a client connects or leaves in between
+// (mochi-mqtt/server#488). Closing the listeners first, the TCP one with
+// a closer that lists the clients under one lock, leaves mochi's Close no
+// clients to list; the deadline covers what may remain.
 func (b *Broker) Close() error {
 	var err error
 	b.close.Do(func() {
 		if b.ws != nil {
 			b.ws.drain()
 		}
+		b.tcp.Close(b.disconnectAll)
 		done := make(chan error, 1)
 		go func() { done <- b.srv.Close() }()
 		select {
@@ -171,6 +178,16 @@ func (b *Broker) Close() error {
 		return fmt.Errorf("broker: close: %w", err)
 	}
 	return err
+}
+
+// disconnectAll disconnects the listener's clients, as mochi's Close
+// would.
+func (b *Broker) disconnectAll(listener string) {
+	for _, cl := range b.srv.Clients.GetAll() {
+		if cl.Net.Listener == listener && !cl.Closed() {
+			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // allowAll admits every client and topic, and counts dropped messages. It
