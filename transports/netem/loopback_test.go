@@ -3,6 +3,7 @@ package netem
 import (
 	"context"
 	"io"
+	"math"
 	"net"
 	"slices"
 	"testing"
@@ -91,13 +92,24 @@ func TestLoopbackTCPEcho(t *testing.T) {
 	s := NewShaper(1)
 	defer runShaper(t, s)()
 	dialer := s.Dialer(dial.SourcePool(nil), fiftyEachWay, 1, 0)
-	start := time.Now()
-	c, err := dialer(t.Context(), "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	// The handshake's shortest of five: one dial on a busy machine can be
+	// late by a scheduling delay that has nothing to do with the link.
+	var c net.Conn
+	handshake := time.Duration(math.MaxInt64)
+	for range 5 {
+		start := time.Now()
+		cc, err := dialer(t.Context(), "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		handshake = min(handshake, time.Since(start))
+		if c != nil {
+			c.Close()
+		}
+		c = cc
 	}
 	defer c.Close()
-	checkRTT(t, "TCP handshake through 50ms each way", time.Since(start))
+	checkRTT(t, "TCP handshake through 50ms each way", handshake)
 	buf := make([]byte, 4)
 	rtt := medianRTT(t, 11, func() error {
 		c.SetReadDeadline(time.Now().Add(2 * time.Second))
