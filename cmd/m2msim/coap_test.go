@@ -85,13 +85,15 @@ func TestRunCoAPAgainstLibcoap(t *testing.T) {
 	}
 }
 
-// The mixed fleet, as shipped but shorter: MQTT, CoAP over DTLS and
-// LwM2M devices against the three embedded servers in one run, every
-// group timed end to end and reported per protocol.
+// The mixed fleet, as shipped but shorter: MQTT 5 over TLS, CoAP over
+// DTLS, LwM2M over DTLS, HTTP and WebSocket devices against the embedded
+// servers in one run, every group timed end to end, reported per
+// protocol and held to its protocol's thresholds.
 func TestRunMixedFleetExample(t *testing.T) {
 	out := t.TempDir()
 	f := shortExample(t, "mixed-fleet.yaml", "duration: 1m", "duration: 15s", "drain: 20s", "drain: 10s",
-		"count: 300", "count: 60", "count: 300", "count: 60", "count: 200", "count: 40",
+		"count: 300", "count: 60", "count: 300", "count: 60", "count: 200", "count: 40", "count: 100", "count: 20",
+		"count: 100", "count: 20",
 		// A command sent in the last seconds of so short a run may find its
 		// device still waking when the drain ends.
 		`  - "latency.command.p99 < 30s"`, "")
@@ -100,16 +102,32 @@ func TestRunMixedFleetExample(t *testing.T) {
 		t.Fatalf("run = exit %d\n%s\n%s", code, stdout, errs)
 	}
 	r := readResult(t, out)
-	if len(r.Protocols) != 3 {
-		t.Fatalf("protocols %+v, want mqtt, coap and lwm2m", r.Protocols)
-	}
+	var names []string
 	for _, p := range r.Protocols {
+		names = append(names, p.Protocol)
 		if m := p.Messages; m.Sent == 0 || m.Received+m.Unacked < m.Sent || p.Commands.Replied == 0 {
 			t.Errorf("protocol %s: messages %+v, commands %+v: want some, all received (or still unacknowledged), commands replied",
 				p.Protocol, m, p.Commands)
 		}
 	}
-	if g := r.Groups[1]; g.Counts["dtls_full_handshake"] != 60 || r.Metrics.Latency["dtls_handshake"] == nil {
-		t.Errorf("sensors: counts %v: want 60 full DTLS handshakes, timed", g.Counts)
+	if strings.Join(names, " ") != "mqtt coap lwm2m http websocket" {
+		t.Fatalf("protocols %v, want mqtt, coap, lwm2m, http and websocket", names)
+	}
+	for g, want := range map[int]string{0: "tls_full_handshake", 1: "dtls_full_handshake", 2: "dtls_full_handshake"} {
+		if n := r.Groups[g].Counts[want]; n == 0 {
+			t.Errorf("%s: counts %v: want %s", r.Groups[g].Name, r.Groups[g].Counts, want)
+		}
+	}
+	scoped := 0
+	for _, th := range r.Thresholds {
+		if strings.HasPrefix(th.Expr, "protocol.") {
+			scoped++
+			if !th.Passed {
+				t.Errorf("threshold %s failed: %s", th.Expr, th.Reason)
+			}
+		}
+	}
+	if scoped != 5 {
+		t.Errorf("%d per-protocol thresholds judged, want 5", scoped)
 	}
 }
