@@ -140,3 +140,14 @@ func namedCount(name string) metric {
 		return r.Metrics.Counters[name].Run
 	})
 }
+
+// Unit is how the threshold's metric is written after its value: "ms"
+// for a latency, "%" for a percent, "" for a count.
+func (t Threshold) Unit() string {
+	_, _, bare, err := cutScope(t.Metric)
+	m, ok := lookupMetric(bare)
+	if err != nil || !ok {
+		return ""
+	}
+	return withUnit("", m.unit)
+}

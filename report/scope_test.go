@@ -83,3 +83,23 @@ func TestScopedThresholdErrors(t *testing.T) {
 		}
 	}
 }
+
+// A scoped metric keeps its unit, for the report's verdict table.
+func TestThresholdUnit(t *testing.T) {
+	for expr, want := range map[string]string{
+		"protocol.http.latency.e2e.p99 < 1s":   "ms",
+		"group.a.latency.dtls_handshake.max<1": "ms",
+		"protocol.coap.messages.loss < 1%":     "%",
+		"connect.success > 99%":                "%",
+		"group.a.counts.coap_4_04 == 0":        "",
+		"messages.lost == 0":                   "",
+	} {
+		th, err := ParseThreshold(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := th.Unit(); got != want {
+			t.Errorf("%s: unit %q, want %q", expr, got, want)
+		}
+	}
+}

@@ -33,7 +33,7 @@ func verdictOf(t report.ThresholdResult) verdict {
 	parsed, err := report.ParseThreshold(t.Expr)
 	unit := ""
 	if err == nil {
-		unit = unitOf(parsed.Metric)
+		unit = parsed.Unit()
 		v.Limit = limitOf(parsed)
 	}
 	switch {
@@ -45,18 +45,6 @@ func verdictOf(t report.ThresholdResult) verdict {
 		v.Measured = num(t.Actual.V) + unit
 	}
 	return v
-}
-
-// unitOf is the unit a threshold metric is measured in, as written after
-// its value.
-func unitOf(metric string) string {
-	switch {
-	case strings.HasPrefix(metric, "latency."):
-		return "ms"
-	case metric == "connect.success" || metric == "messages.loss":
-		return "%"
-	}
-	return ""
 }
 
 // limitOf is the right-hand side of a threshold as its author wrote it,
