@@ -243,20 +243,24 @@ func TestOpenRemovesLeftovers(t *testing.T) {
 }
 
 // deadPID returns the PID of a process that has exited.
+// A PID reused at once is tried again, a few times.
 func deadPID(t *testing.T) int {
 	t.Helper()
-	var attr os.ProcAttr
-	p, err := os.StartProcess("/bin/true", []string{"true"}, &attr)
-	if err != nil {
-		t.Fatal(err)
+	for range 5 {
+		var attr os.ProcAttr
+		p, err := os.StartProcess("/bin/true", []string{"true"}, &attr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if !alive(p.Pid) {
+			return p.Pid
+		}
 	}
-	if _, err := p.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if alive(p.Pid) {
-		t.Skipf("PID %d was reused at once", p.Pid)
-	}
-	return p.Pid
+	t.Fatal("five exited processes' PIDs were each reused at once")
+	return 0
 }
 
 // Packets that belong to no device are dropped and counted, not forwarded.
