@@ -137,3 +137,19 @@ groups:
 		})
 	}
 }
+
+// The reconnect storm example, shorter: every reconnect of the resumed
+// fleet after its first resumes, none of the full fleet's does.
+func TestRunTLSStormExample(t *testing.T) {
+	out := t.TempDir()
+	f := shortExample(t, "tls-storm.yaml", "duration: 1m", "duration: 45s", "count: 1000", "count: 100", "count: 1000", "count: 100")
+	code, stdout, errs := cli(t, t.Context(), "run", f, "--out", out, "--web", "off")
+	if code != exitOK {
+		t.Fatalf("run = exit %d\n%s\n%s", code, stdout, errs)
+	}
+	r := readResult(t, out)
+	resumed, full := r.Groups[0].Counts, r.Groups[1].Counts
+	if resumed["tls_full_handshake"] != 100 || resumed["tls_resumed"] < 100 || full["tls_resumed"] != 0 || full["tls_full_handshake"] < 200 {
+		t.Errorf("resumed fleet %v, full fleet %v: want 100 full then resumed handshakes, and only full ones", resumed, full)
+	}
+}
