@@ -45,22 +45,27 @@ func TestRunMQTT5OverTLS5000Devices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := mqtttest.StartMosquitto(t, mqtttest.WithTLS(mqtttest.TLS{CA: ca, RequireCertificate: true}))
+	// The backend's queue at the broker is not what this test measures:
+	// on a loaded machine a burst must not overflow Mosquitto's default
+	// 1,000 messages per client.
+	m := mqtttest.StartMosquitto(t, mqtttest.WithTLS(mqtttest.TLS{CA: ca, RequireCertificate: true}),
+		mqtttest.WithConfig("max_queued_messages 100000"))
 	cert, key := writeCA(t, ca)
 	r := runResult(t, fmt.Sprintf(`version: 1
 name: tls5
 seed: 5
-duration: 20s
-drain: 10s
+duration: 25s
+drain: 15s
 target:
   broker: mqtts://%s
   tls: {ca: %q, client_certificates: true, client_ca_cert: %q, client_ca_key: %q, resumption: true}
+backend: {connections: 4}
 groups:
   - name: meters
     count: %d
     mqtt: {protocol_version: 5}
     connect: {rate: 500/s, timeout: 30s}
-    telemetry: {every: 5s, qos: 1}
+    telemetry: {every: 10s, qos: 1}
 `, m.Addr(), cert, cert, key, n))
 	hs := r.Metrics.Latency["tls_handshake"]
 	t.Logf("connect p50 %.0f ms, p99 %.0f ms; ack p99 %.1f ms; %d handshakes timed",
@@ -68,7 +73,7 @@ groups:
 	if r.Devices.ConnectedMax != n || r.Devices.ConnectFailures != 0 || r.Groups[0].Counts["tls_full_handshake"] != n {
 		t.Errorf("devices %+v, counts %v: want all %d connected at once, each after a full handshake", r.Devices, r.Groups[0].Counts, n)
 	}
-	checkClean(t, r, 2*n)
+	checkClean(t, r, n)
 	if hs == nil || hs.Run.N != n {
 		t.Errorf("tls_handshake histogram %+v, want %d handshakes", hs, n)
 	}
@@ -79,7 +84,7 @@ groups:
 func checkClean(t *testing.T, r *report.Result, min int64) {
 	t.Helper()
 	if m := r.Messages; m.Sent < min || m.Lost != 0 || m.Received < m.Sent {
-		t.Errorf("messages %+v: want >= %d sent, every one delivered", m, min)
+		t.Errorf("messages %+v: want >= %d sent, every one delivered (warnings: %q)", m, min, r.Warnings)
 	}
 	if n := r.Errors.Total(); n != 0 {
 		t.Errorf("%d errors (%v), want none", n, r.Errors)
