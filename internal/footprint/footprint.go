@@ -74,3 +74,17 @@ func (f Footprint) ReportPer(b *testing.B, before Footprint, n int, unit string)
 	b.ReportMetric(per(f.Stack-before.Stack), "stack-B/"+unit)
 	b.ReportMetric(per(int64(f.Goroutines-before.Goroutines)), "goroutines/"+unit)
 }
+
+// DevicesEnv names the environment variable that sets how many idle
+// devices the footprint benchmarks open (bench/protocol-cost runs them at
+// 1,000 and 5,000).
+const DevicesEnv = "M2MSIM_BENCH_DEVICES"
+
+// Devices is how many devices a footprint benchmark opens: DevicesEnv when
+// it holds a positive number, else def.
+func Devices(def int) int {
+	if n, err := strconv.Atoi(os.Getenv(DevicesEnv)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}

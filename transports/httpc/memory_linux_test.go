@@ -16,7 +16,7 @@ import (
 )
 
 // idleDevices is the fleet of each round of BenchmarkIdleDevices.
-const idleDevices = 1000
+var idleDevices = footprint.Devices(1000)
 
 // proxy starts m2msim's endpoint behind Debian's nginx: the devices
 // talk to nginx, a separate process, so only the clients' memory counts.

@@ -18,7 +18,7 @@ import (
 // each, the MQTT 5 ones with a session expiry, topic aliases both ways,
 // a message expiry and a user property.
 func BenchmarkIdleSessionsVersions(b *testing.B) {
-	const n = 2000
+	n := footprint.Devices(2000)
 	m := mqtttest.StartMosquitto(b, mqtttest.WithConfig("log_type none"))
 	for _, v := range []struct {
 		name string

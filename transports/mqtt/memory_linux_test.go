@@ -17,7 +17,7 @@ import (
 // process: 5,000 sessions against Mosquitto (a separate process, so its
 // memory is not counted), keepalive 60s, nothing in flight.
 func BenchmarkIdleSessions(b *testing.B) {
-	const n = 5000
+	n := footprint.Devices(5000)
 	m := mqtttest.StartMosquitto(b, mqtttest.WithConfig("log_type none"))
 	ctx := context.Background()
 	for b.Loop() {

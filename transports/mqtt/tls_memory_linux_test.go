@@ -22,7 +22,7 @@ import (
 // measurement, as a run issues it at the first connect) and its session
 // ticket. Compare its rss-B/session with BenchmarkIdleSessions'.
 func BenchmarkIdleTLSSessions(b *testing.B) {
-	const n = 2000
+	n := footprint.Devices(2000)
 	ca, err := pki.NewCA()
 	if err != nil {
 		b.Fatal(err)

@@ -136,7 +136,7 @@ func transportsOf(c *childBroker) []struct {
 // over plain TCP and over WebSocket: 1,000 sessions to the embedded
 // broker (in a child process), keepalive 60s, nothing in flight.
 func BenchmarkIdleSessions(b *testing.B) {
-	const n = 1000
+	n := footprint.Devices(1000)
 	c := startChildBroker(b)
 	for _, tr := range transportsOf(c) {
 		b.Run(tr.name, func(b *testing.B) {

@@ -92,7 +92,7 @@ func BenchmarkIdleSessions(b *testing.B) {
 }
 
 func idleSessions(b *testing.B, addr string, buf int) {
-	const n = 1000
+	n := footprint.Devices(1000)
 	for b.Loop() {
 		before := footprint.Take(b)
 		ss := make([]*wsdev.Session, 0, n)
