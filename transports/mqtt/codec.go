@@ -263,33 +263,45 @@ func decodeConnack(p *packet, body []byte) error {
 }
 
 func decodePublish(p *packet, body []byte) error {
+	n, err := decodePublishHeader(p, body, false)
+	if err != nil {
+		return err
+	}
+	p.payload = body[n:]
+	return nil
+}
+
+// decodePublishHeader reads a PUBLISH's topic and packet id and returns
+// where what follows them starts: the payload, or in MQTT 5 the
+// properties. An empty topic is refused unless emptyTopic allows it (an
+// MQTT 5 topic alias may stand for it).
+func decodePublishHeader(p *packet, body []byte, emptyTopic bool) (int, error) {
 	qos := p.qos()
 	switch {
 	case qos == 3:
-		return protoErr(p.typ, "qos 3")
+		return 0, protoErr(p.typ, "qos 3")
 	case qos == 0 && p.flags&8 != 0:
-		return protoErr(p.typ, "dup flag on a qos 0 message")
+		return 0, protoErr(p.typ, "dup flag on a qos 0 message")
 	case len(body) < 2:
-		return protoErr(p.typ, "remaining length %d too short for a topic", len(body))
+		return 0, protoErr(p.typ, "remaining length %d too short for a topic", len(body))
 	}
 	end := 2 + int(binary.BigEndian.Uint16(body)) // end of the topic
-	n := end                                      // start of the payload
+	n := end                                      // start of what follows
 	if qos > 0 {
 		n += 2
 	}
 	if n > len(body) {
-		return protoErr(p.typ, "topic and id need %d bytes, packet has %d", n, len(body))
+		return 0, protoErr(p.typ, "topic and id need %d bytes, packet has %d", n, len(body))
 	}
-	if p.topic = body[2:end]; len(p.topic) == 0 {
-		return protoErr(p.typ, "empty topic")
+	if p.topic = body[2:end]; len(p.topic) == 0 && !emptyTopic {
+		return 0, protoErr(p.typ, "empty topic")
 	}
 	if qos > 0 {
 		if p.id = binary.BigEndian.Uint16(body[end:]); p.id == 0 {
-			return protoErr(p.typ, "packet id 0")
+			return 0, protoErr(p.typ, "packet id 0")
 		}
 	}
-	p.payload = body[n:]
-	return nil
+	return n, nil
 }
 
 func decodeID(p *packet, body []byte) error {

@@ -230,28 +230,9 @@ func (p *packet) withProps(b []byte, last bool) error {
 }
 
 func decodePublish5(p *packet, body []byte) error {
-	qos := p.qos()
-	switch {
-	case qos == 3:
-		return protoErr(p.typ, "qos 3")
-	case qos == 0 && p.flags&8 != 0:
-		return protoErr(p.typ, "dup flag on a qos 0 message")
-	case len(body) < 2:
-		return protoErr(p.typ, "remaining length %d too short for a topic", len(body))
-	}
-	end := 2 + int(binary.BigEndian.Uint16(body))
-	n := end
-	if qos > 0 {
-		n += 2
-	}
-	if n > len(body) {
-		return protoErr(p.typ, "topic and id need %d bytes, packet has %d", n, len(body))
-	}
-	p.topic = body[2:end]
-	if qos > 0 {
-		if p.id = binary.BigEndian.Uint16(body[end:]); p.id == 0 {
-			return protoErr(p.typ, "packet id 0")
-		}
+	n, err := decodePublishHeader(p, body, true)
+	if err != nil {
+		return err
 	}
 	pr, rest, err := parseProps(p.typ, body[n:])
 	if err != nil {
