@@ -48,16 +48,8 @@ func (c *coapConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim
 		OnFrame: ownFrames(h),
 	}
 	g.CoAP.options(&o)
-	gi, base := c.s.groupIndex(spec.Device)
-	if dg := c.dtls[gi]; dg != nil {
-		if c.secureAddr != "" {
-			o.Addr = c.secureAddr
-		}
-		v := sim.Vars{ID: spec.ClientID, Index: spec.Device - base, Device: spec.Device, Group: g.Name}
-		var err error
-		if o.DTLS, err = dg.options(spec.Device, &v); err != nil {
-			return nil, err
-		}
+	if err := secureSession(c.s, c.dtls, c.secureAddr, &o, spec); err != nil {
+		return nil, err
 	}
 	s, err := coap.Dial(ctx, o)
 	if err != nil {

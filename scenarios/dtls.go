@@ -202,6 +202,24 @@ func handshook(s *coap.Session, h sim.Handler) {
 	}
 }
 
+// secureSession gives the session of a device of a DTLS group (dtls by
+// group index, nil entries for plain CoAP) its DTLS, and the embedded
+// server's DTLS address when it is the target.
+func secureSession(s *Scenario, dtls []*dtlsGroup, secureAddr string, o *coap.Options, spec sim.ConnectSpec) error {
+	gi, base := s.groupIndex(spec.Device)
+	dg := dtls[gi]
+	if dg == nil {
+		return nil
+	}
+	if secureAddr != "" {
+		o.Addr = secureAddr
+	}
+	v := sim.Vars{ID: spec.ClientID, Index: spec.Device - base, Device: spec.Device, Group: s.Groups[gi].Name}
+	var err error
+	o.DTLS, err = dg.options(spec.Device, &v)
+	return err
+}
+
 // sharedKey is the one pre-shared key of the protocol's groups that
 // speak DTLS to its embedded server, which serves one key to every
 // client; nil when none does.

@@ -93,7 +93,7 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 		o.FirmwareUpdateTime, o.FirmwareBlockSize = f.Install, int(f.Block)
 	}
 	g.CoAP.options(&o.CoAP)
-	if err := c.secure(&o.CoAP, spec); err != nil {
+	if err := secureSession(c.s, c.dtls, c.secureAddr, &o.CoAP, spec); err != nil {
 		return nil, err
 	}
 	s.secure = o.CoAP.DTLS != nil
@@ -112,24 +112,6 @@ func (c *lwm2mConnector) Connect(ctx context.Context, spec sim.ConnectSpec, h si
 	s.mu.Unlock()
 	s.listened()
 	return s, nil
-}
-
-// secure gives a DTLS group's device its session's DTLS, and the embedded
-// server's DTLS address.
-func (c *lwm2mConnector) secure(o *coap.Options, spec sim.ConnectSpec) error {
-	gi, base := c.s.groupIndex(spec.Device)
-	dg := c.dtls[gi]
-	if dg == nil {
-		return nil
-	}
-	if c.secureAddr != "" {
-		o.Addr = c.secureAddr
-	}
-	g := &c.s.Groups[gi]
-	v := sim.Vars{ID: spec.ClientID, Index: spec.Device - base, Device: spec.Device, Group: g.Name}
-	var err error
-	o.DTLS, err = dg.options(spec.Device, &v)
-	return err
 }
 
 // hear is device dev's radio as its LwM2M client meets the server's
