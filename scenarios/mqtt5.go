@@ -32,6 +32,11 @@ type MQTT struct {
 	// MessageExpiry is every PUBLISH's Message Expiry Interval; 0 sends
 	// none.
 	MessageExpiry time.Duration `yaml:"message_expiry"`
+	// Broker is where the group's devices connect when it is not
+	// target.broker: another listener of the same broker, such as
+	// embedded+ws for MQTT over WebSocket beside a fleet on TCP. The
+	// backend stays on target.broker.
+	Broker string `yaml:"broker,omitempty"`
 }
 
 // UserProperty is one MQTT 5 user property.
@@ -52,6 +57,9 @@ const maxInterval = time.Duration(math.MaxUint32) * time.Second
 func (m *MQTT) withDefaults(has func(string) bool) {
 	if !has("protocol_version") {
 		m.ProtocolVersion = mqttV311
+	}
+	if b, err := brokerAddress.normalise(m.Broker); m.Broker != "" && err == nil {
+		m.Broker = b
 	}
 }
 
@@ -92,6 +100,7 @@ func (s *Scenario) validateMQTT(t *tree) {
 			continue
 		}
 		g.MQTT.validate(t, p)
+		s.validateGroupBroker(t, p+".broker", g)
 		if g.MQTT.ProtocolVersion == mqttV5 && !g.Connect.CleanSession && g.MQTT.SessionExpiry == 0 {
 			t.add(p+".session_expiry", "required with connect.clean_session: false: "+
 				"an MQTT 5 session with no expiry ends with its connection")
