@@ -29,6 +29,9 @@ type Runtime struct {
 	// Addr is the broker's host:port, or the URL devices dial when they
 	// speak MQTT over WebSocket; empty when no group speaks MQTT.
 	Addr string
+	// WebSocketURL is the embedded broker's WebSocket listener when some
+	// groups reach it there and Addr is its TCP one.
+	WebSocketURL string
 	// CoAPAddr is the embedded CoAP server's host:port, when it runs.
 	CoAPAddr string
 	// LwM2MAddr is the embedded LwM2M server's host:port, when it runs.
@@ -203,6 +206,8 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	c := &connector{base: o, routes: rt.mqttRoutes(s, sec)}
 	if w != nil {
 		rt.Addr = w.url
+	} else if rt.broker != nil {
+		rt.WebSocketURL = rt.broker.WebSocketURL()
 	}
 	return c, nil
 }
