@@ -30,6 +30,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -66,7 +67,19 @@ func run() error {
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "leading sending time left out of the error figures")
 	baseline := flag.Bool("baseline", true, "also run unshaped, for the CPU comparison")
 	engines := flag.String("engine", "socket,wire", "engines to measure, comma-separated: socket, wire")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	fmt.Printf("netem-accuracy: %d devices, %v each way, one datagram per %v each for %v\n", c.devices, c.delay, c.interval, c.duration)
 	got := map[string][2]result{} // engine: shaped, unshaped
