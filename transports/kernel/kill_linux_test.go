@@ -22,8 +22,11 @@ const childEnv = "M2M_KERNEL_WIRE_CHILD"
 // leftoversAfterKill asks for one (childEnv: wire or qdisc): it opens one,
 // prints its namespaces' names and waits at most 30 s to be killed.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "" {
+	switch os.Getenv(childEnv) {
+	case "":
 		os.Exit(m.Run())
+	case "unprivileged":
+		unprivilegedChild()
 	}
 	var n interface {
 		DeviceNS() string

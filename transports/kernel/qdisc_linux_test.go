@@ -3,12 +3,15 @@ package kernel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -293,4 +296,46 @@ func TestQdiscCloseRemovesEverything(t *testing.T) {
 // RemoveLeftovers finds them by the dead PID, as it does a wire's.
 func TestQdiscLeftoversAfterKill(t *testing.T) {
 	leftoversAfterKill(t, "qdisc")
+}
+
+// Without root, Open and OpenQdisc fail with ErrPrivilege, cleanly: a
+// child of the test binary drops to nobody and tries both.
+func TestOpenWithoutPrivilege(t *testing.T) {
+	needRoot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=unprivileged")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("unprivileged child: %v\n%s", err, out)
+	}
+	for _, want := range []string{"wire privilege true", "qdisc privilege true", "qdisc-netem privilege true"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("unprivileged child said:\n%s\nwant a line %q", out, want)
+		}
+	}
+}
+
+// unprivilegedChild is TestOpenWithoutPrivilege's child: it becomes
+// nobody, opens a wire and two qdisc networks, and reports whether each
+// error is ErrPrivilege.
+func unprivilegedChild() {
+	if err := syscall.Setgid(65534); err != nil {
+		fmt.Println("setgid", err)
+		os.Exit(1)
+	}
+	if err := syscall.Setuid(65534); err != nil {
+		fmt.Println("setuid", err)
+		os.Exit(1)
+	}
+	_, err := Open(Config{})
+	fmt.Println("wire privilege", errors.Is(err, ErrPrivilege), err)
+	rate := netem.Link{Up: netem.Profile{Rate: 1_000_000}}
+	_, err = OpenQdisc(QdiscConfig{Groups: []QdiscGroup{{Count: 1, Link: rate}}})
+	fmt.Println("qdisc privilege", errors.Is(err, ErrPrivilege), err)
+	delay := netem.Link{Up: netem.Profile{Delay: time.Millisecond}}
+	_, err = OpenQdisc(QdiscConfig{Groups: []QdiscGroup{{Count: 1, Link: delay}}})
+	fmt.Println("qdisc-netem privilege", errors.Is(err, ErrPrivilege), err)
+	os.Exit(0)
 }
