@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/m2msim/m2msim/transports/kernel"
 	"github.com/m2msim/m2msim/transports/netem"
 )
 
@@ -89,6 +90,10 @@ func run() error {
 			return fmt.Errorf("-engine %q: want socket or wire", name)
 		}
 		shaped, plain, err := measureEngine(c, name, e, *baseline)
+		if errors.Is(err, kernel.ErrPrivilege) || errors.Is(err, kernel.ErrNeedsLinux) {
+			fmt.Printf("%s: skipped: %v\n", name, err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
