@@ -91,7 +91,7 @@ func run() error {
 		}
 		shaped, plain, err := measureEngine(c, name, e, *baseline)
 		if errors.Is(err, kernel.ErrPrivilege) || errors.Is(err, kernel.ErrNeedsLinux) {
-			fmt.Printf("%s: skipped: %v\n", name, err)
+			fmt.Printf("skipped: %v\n", err)
 			continue
 		}
 		if err != nil {
