@@ -55,7 +55,10 @@ func OpenQdisc(cfg QdiscConfig) (q *Qdisc, err error) {
 		if err != nil {
 			q.Close()
 			q = nil
-			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			switch {
+			case errors.Is(err, ErrNoNetem):
+				err = ErrNoNetem // the sentence says it all
+			case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
 				err = fmt.Errorf("%w: %w", ErrPrivilege, err)
 			}
 		}

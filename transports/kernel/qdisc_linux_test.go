@@ -339,3 +339,59 @@ func unprivilegedChild() {
 	fmt.Println("qdisc-netem privilege", errors.Is(err, ErrPrivilege), err)
 	os.Exit(0)
 }
+
+// An OpenQdisc that fails half-way removes what it made. Where the
+// kernel lacks netem, the test makes the probe say yes, so that adding
+// the first netem fails after the namespaces, veth and HTB exist: the
+// error is still the one sentence, and no namespace of this process is
+// left. Where netem exists, the same configuration opens and closes.
+func TestQdiscFailedOpenLeavesNothing(t *testing.T) {
+	needRoot(t)
+	cfg := QdiscConfig{Groups: []QdiscGroup{{Count: 3, Link: netem.Link{Down: netem.Profile{Delay: time.Millisecond, Rate: 1_000_000}}}}}
+	if NetemAvailable() == nil {
+		q := openQdisc(t, cfg)
+		if _, err := q.DeviceAddr(2); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	netemProbe.mu.Lock()
+	saved := netemProbe.err
+	netemProbe.err = nil
+	netemProbe.mu.Unlock()
+	t.Cleanup(func() {
+		netemProbe.mu.Lock()
+		netemProbe.err = saved
+		netemProbe.mu.Unlock()
+	})
+	before, made := ownNamespaces(t), wires.Load()
+	q, err := OpenQdisc(cfg)
+	if wires.Load() == made {
+		t.Fatalf("OpenQdisc = %v without creating namespaces; want it to fail half-way", err)
+	}
+	if q != nil {
+		q.Close()
+	}
+	if err != ErrNoNetem {
+		t.Errorf("OpenQdisc with netem missing half-way = %v, want exactly ErrNoNetem", err)
+	}
+	if after := ownNamespaces(t); len(after) != len(before) {
+		t.Errorf("namespaces of this process: %v before, %v after the failed OpenQdisc", before, after)
+	}
+}
+
+// ownNamespaces lists /run/netns entries named after this process.
+func ownNamespaces(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(netnsDir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if pid, ok := ownerPID(e.Name()); ok && pid == os.Getpid() {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
