@@ -395,3 +395,70 @@ func ownNamespaces(t *testing.T) []string {
 	}
 	return out
 }
+
+// At a low rate (64 kbit/s: HTB's default quantum would be 800 B, under
+// a frame) the class still holds its rate within 5 %: small datagrams
+// sent at twice the rate arrive at the rate, counted in frames (100 B
+// of payload, 8 UDP, 20 IPv4, 14 Ethernet).
+func TestQdiscLowRate(t *testing.T) {
+	const (
+		rate    = 64_000
+		payload = 100
+		frame   = payload + 8 + 20 + 14
+		warm    = 500 * time.Millisecond
+		span    = 2500 * time.Millisecond
+	)
+	q := openQdisc(t, QdiscConfig{Groups: []QdiscGroup{{Count: 1, Link: netem.Link{Up: netem.Profile{Rate: rate}}}}})
+	srv, err := q.ListenPacketServer("udp4", net.JoinHostPort(q.ServerAddr().String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dev, err := q.ListenPacket(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(stop)
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second * frame * 8 / rate / 2)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				dev.WriteTo(make([]byte, payload), srv.LocalAddr())
+			}
+		}
+	})
+	buf := make([]byte, 2048)
+	var t0, from time.Time
+	n := 0
+	for {
+		srv.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, _, err := srv.ReadFrom(buf); err != nil {
+			t.Fatalf("after %d datagrams: %v", n, err)
+		}
+		now := time.Now()
+		switch {
+		case t0.IsZero():
+			t0 = now
+		case from.IsZero() && now.Sub(t0) >= warm:
+			from = now
+		case !from.IsZero():
+			n++
+			if el := now.Sub(from); el >= span {
+				got := float64(n*frame*8) / el.Seconds()
+				t.Logf("64 kbit/s class: %.0f bit/s on the wire", got)
+				if !within(got, rate, 0.05) {
+					t.Errorf("wire rate %.0f bit/s, want %d within 5 %%", got, rate)
+				}
+				return
+			}
+		}
+	}
+}
