@@ -56,6 +56,7 @@ func (s *Scenario) validate(t *tree) {
 	s.validateLwM2M(t)
 	s.validateTLS(t)
 	s.validateHTTP(t)
+	s.validateLink(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
 }

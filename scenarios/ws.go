@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"crypto/tls"
+	"net"
 	"net/url"
 
 	"github.com/m2msim/m2msim/transports/dial"
@@ -30,10 +31,10 @@ func (t Target) BrokerWebSocket() bool {
 
 // brokerOptions are the embedded broker's listeners for t: a WebSocket
 // one too when devices speak WebSocket to it. The backend keeps to TCP.
-func brokerOptions(t Target) broker.Options {
-	o := broker.Options{Addr: "127.0.0.1:0"}
+func brokerOptions(t Target, host string) broker.Options {
+	o := broker.Options{Addr: net.JoinHostPort(host, "0")}
 	if t.BrokerWebSocket() {
-		o.WebSocketAddr = "127.0.0.1:0"
+		o.WebSocketAddr = o.Addr
 	}
 	return o
 }

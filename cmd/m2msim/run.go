@@ -162,6 +162,9 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
 	oc := awaitRun(ctx, done, eng.Abort, abortGrace, func(aborting bool) { notice(stderr, plan.Drain, aborting) })
+	if !oc.hung {
+		rt.Settle() // the link engine's own figures, into the result
+	}
 	stopObserver(!oc.hung)
 	stopProgress()
 	err = finish(ctx, sc, coll, oc, f.out, repeatCommand(sc.File, f, plan.Seed), view, stdout, stderr)
