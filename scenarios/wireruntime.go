@@ -107,6 +107,11 @@ func (wr *wireRun) dialer(device int, _ uint64) dial.Func {
 		if err != nil {
 			return nil, err
 		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			// As net.Dial does: a device's small messages leave at once,
+			// not held by Nagle behind an unacknowledged one.
+			tc.SetNoDelay(true)
+		}
 		raw, ok := c.(syscall.Conn)
 		h := wr.handler(device)
 		if !ok || h == nil || network == "udp" || network == "udp4" {
