@@ -3,6 +3,7 @@ package scenarios
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -278,5 +279,55 @@ groups:
 		if strings.HasPrefix(e.Name(), prefix) {
 			t.Errorf("namespace %s left behind", e.Name())
 		}
+	}
+}
+
+// CoAP over UDP meets the same loss under either engine: each datagram is
+// one packet on the wire and one shaped datagram in the socket, drawn
+// from the same seeded stream per device and direction, so CoAP's own
+// retransmissions agree.
+func TestWireCoAPRetransmitsMatchTheSocketEngine(t *testing.T) {
+	needRoot(t)
+	run := func(engine string) *latencies {
+		s, err := Parse("coap.yaml", fmt.Appendf(nil, `version: 1
+name: coapwire
+seed: 21
+duration: 4s
+drain: 8s
+link: {engine: %s}
+groups:
+  - name: s
+    protocol: coap
+    count: 20
+    coap: {ack_timeout: 300ms}
+    link: {up: "loss 10%%", down: "loss 10%%"}
+    telemetry: {every: 250ms, path: "/s/{{index}}"}
+`, engine))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newLatencies()
+		start := time.Now()
+		runSettled(t, s, 21, rec)
+		t.Logf("%s took %v", engine, time.Since(start))
+		return rec
+	}
+	sock, wire := run(EngineSocket), run(EngineWire)
+	rs, rw := sock.counts["coap_retransmit"], wire.counts["coap_retransmit"]
+	as, aw := len(sock.kinds[sim.Acked]), len(wire.kinds[sim.Acked])
+	t.Logf("socket: %d acked, %d retransmits; wire: %d acked, %d retransmits, %d dropped by the wire", as, rs, aw, rw, wire.counts[MetricWireDropped])
+	if as < 250 || aw < 250 {
+		t.Fatalf("acked %d (socket), %d (wire): want >= 250 each", as, aw)
+	}
+	// At 10 % each way an exchange is retransmitted with p = 0.19: about
+	// 60 of 320. Timing decides which report meets which draw, so the
+	// counts agree as two samples of one binomial: within 3 standard
+	// deviations of their difference, sqrt(2 n p (1-p)).
+	tol := 3 * math.Sqrt(2*float64(as)*0.19*0.81)
+	if d := math.Abs(float64(rs - rw)); rs == 0 || rw == 0 || d > tol {
+		t.Errorf("coap_retransmit: socket %d, wire %d: want both > 0 and within %.0f", rs, rw, tol)
+	}
+	if wire.counts[MetricWireDropped] == 0 {
+		t.Errorf("the wire counted no dropped packets at 10%% loss")
 	}
 }

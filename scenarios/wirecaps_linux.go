@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Capability bits the wire needs (linux/capability.h).
@@ -34,4 +35,10 @@ func hasWireCaps() bool {
 		return err == nil && caps&(1<<capNetAdmin) != 0 && caps&(1<<capSysAdmin) != 0
 	}
 	return false
+}
+
+// serverProcAttr makes link.server_command die with m2msim: killed, it
+// would otherwise hold the namespace; the next run removes its name.
+func serverProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

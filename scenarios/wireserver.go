@@ -34,9 +34,7 @@ func startServerCmd(w *kernel.Wire, args []string, targets []target, log *slog.L
 	cmd := exec.Command(args[0], args[1:]...)
 	out := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = out, out
-	// If m2msim is killed, the server goes with it rather than hold the
-	// namespace; the next run removes the namespace's name.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = serverProcAttr()
 	if err := w.Start(cmd); err != nil {
 		return nil, fmt.Errorf("link.server_command: %w", err)
 	}
