@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -80,4 +82,25 @@ func FuzzParseLink(f *testing.F) {
 		f.Add([]byte(head + "link: " + link + "\ntarget: {broker: 'tcp://10.78.0.1:1883'}\ngroups:\n  - {count: 20, telemetry: {every: 1s}}\n"))
 	}
 	f.Fuzz(checkParse)
+}
+
+// The README compares nbiot-lossy and nbiot-wire as one fleet under two
+// engines: they must stay the same but for their name and engine.
+func TestNBIoTEngineExamplesDifferOnlyByEngine(t *testing.T) {
+	body := func(file string) string {
+		b, err := os.ReadFile(filepath.Join("examples", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "name:") && !strings.HasPrefix(l, "  engine:") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	if a, b := body("nbiot-lossy.yaml"), body("nbiot-wire.yaml"); a != b {
+		t.Errorf("nbiot-lossy.yaml and nbiot-wire.yaml differ beyond name and engine:\n%s\n---\n%s", a, b)
+	}
 }
