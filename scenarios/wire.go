@@ -128,9 +128,6 @@ func (s *Scenario) validateWireTargets(t *tree) {
 	if tg.SourceAddresses > 0 {
 		t.add("target.source_addresses", "does not apply with link.engine: wire, where each device has its own address")
 	}
-	if tg.TLS != nil || s.anyGroupTLS() {
-		t.add("link.engine", "wire does not carry MQTT over TLS in this build: use engine: socket for TLS groups")
-	}
 	for _, x := range []struct{ key, addr string }{
 		{"target.broker", tg.Addr()}, {"target.coap", tg.CoAPAddr()}, {"target.lwm2m", tg.LwM2MAddr()},
 		{"target.http", tg.HTTPAddr()}, {"target.websocket", tg.WebSocketAddr()},
@@ -168,15 +165,6 @@ func (s *Scenario) targetUsed(key string) bool {
 		return s.Speaks(ProtocolWebSocket)
 	}
 	return s.Speaks(ProtocolMQTT)
-}
-
-func (s *Scenario) anyGroupTLS() bool {
-	for i := range s.Groups {
-		if s.Groups[i].TLS != nil {
-			return true
-		}
-	}
-	return false
 }
 
 func portOf(addr string) string {

@@ -331,3 +331,47 @@ groups:
 		t.Errorf("the wire counted no dropped packets at 10%% loss")
 	}
 }
+
+// Every protocol crosses the wire to its embedded server in the server
+// namespace, the MQTT group over TLS (the broker's certificate names the
+// wire's server address), each connection from the device's own address.
+func TestWireEveryProtocolToEmbeddedServers(t *testing.T) {
+	needRoot(t)
+	s, err := Parse("mix.yaml", []byte(`version: 1
+name: mix
+seed: 3
+duration: 3s
+drain: 5s
+link: {engine: wire}
+target: {broker: embedded, tls: {}}
+groups:
+  - {name: m, count: 4, link: {up: "delay 30ms", down: "delay 30ms"}, telemetry: {every: 500ms, qos: 1}}
+  - {name: h, protocol: http, count: 4, link: {up: "delay 30ms", down: "delay 30ms"}, telemetry: {every: 500ms}}
+  - {name: w, protocol: websocket, count: 4, telemetry: {every: 500ms}}
+  - {name: l, protocol: lwm2m, count: 4, telemetry: {every: 1s}}
+  - {name: c, protocol: coap, count: 4, telemetry: {every: 500ms}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newLatencies()
+	runSettled(t, s, 3, rec)
+	if n := len(rec.kinds[sim.Connected]); n != 20 || rec.failed != 0 {
+		t.Errorf("%d devices connected, %d failures: want 20 and none", n, rec.failed)
+	}
+	if n := rec.counts["tls_full_handshake"]; n != 4 {
+		t.Errorf("%d TLS handshakes, want 4 (the MQTT group)", n)
+	}
+	// MQTT, HTTP and WebSocket devices hold TCP connections: 12 RTTs,
+	// those of the delayed groups at least 60 ms.
+	rtts := rec.named[MetricTCPRTT]
+	slow := 0
+	for _, d := range rtts {
+		if d >= 60*time.Millisecond {
+			slow++
+		}
+	}
+	if len(rtts) != 12 || slow != 8 {
+		t.Errorf("tcp_rtt %v: want 12, 8 of them >= 60 ms", rtts)
+	}
+}

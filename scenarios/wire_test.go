@@ -41,7 +41,6 @@ func TestParseLinkEngineProblems(t *testing.T) {
 			[]string{"target.coap: 10.0.0.1:5683 is outside the wire's server namespace"}},
 		{"source addresses", head + "link: {engine: wire}\ntarget: {source_addresses: 2}\n" + group,
 			[]string{"target.source_addresses: does not apply with link.engine: wire"}},
-		{"TLS", head + "link: {engine: wire}\ntarget: {tls: {}}\n" + group, []string{"link.engine: wire does not carry MQTT over TLS"}},
 	}
 	for _, c := range cases {
 		wantProblems(t, c.name, c.doc, c.want)
