@@ -74,7 +74,7 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 	rt := &Runtime{}
 	var d dial.Func
 	if s.Wire() {
-		if rt.wire, err = openWire(s, seed, log); err != nil {
+		if rt.wire, err = openWire(ctx, s, seed, log); err != nil {
 			return nil, err
 		}
 		d = rt.wire.w.ServerDialer() // the backend is no device: unshaped, inside

@@ -375,3 +375,37 @@ groups:
 		t.Errorf("tcp_rtt %v: want 12, 8 of them >= 60 ms", rtts)
 	}
 }
+
+// A link.server_command that exits before it serves fails Open with its
+// output, and Open removes the wire it made.
+func TestWireServerCommandThatExitsFailsOpen(t *testing.T) {
+	needRoot(t)
+	s, err := Parse("bad.yaml", []byte(`version: 1
+name: bad
+duration: 1s
+link: {engine: wire, server_command: [sh, -c, "echo no broker here; exit 3"]}
+target: {broker: "tcp://10.78.0.1:1883"}
+groups:
+  - {name: d, count: 2, telemetry: {every: 1s}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 1, nil)
+	if err == nil {
+		rt.Close()
+		t.Fatal("Open succeeded, want the server command's failure")
+	}
+	for _, want := range []string{"link.server_command sh -c", "exited (exit status 3) before serving tcp 10.78.0.1:1883", "no broker here"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open = %v, want it to say %q", err, want)
+		}
+	}
+	entries, _ := os.ReadDir("/run/netns")
+	prefix := fmt.Sprintf("%s%d-", kernel.NamePrefix, os.Getpid())
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			t.Errorf("namespace %s left behind after the failed Open", e.Name())
+		}
+	}
+}

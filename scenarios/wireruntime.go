@@ -53,7 +53,7 @@ type wireRun struct {
 
 // openWire removes leftovers of killed runs, opens the wire and starts
 // forwarding, then link.server_command if the scenario gives one.
-func openWire(s *Scenario, seed uint64, log *slog.Logger) (*wireRun, error) {
+func openWire(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*wireRun, error) {
 	if gone, err := kernel.RemoveLeftovers(); err != nil {
 		return nil, fmt.Errorf("link.engine wire: remove leftovers: %w", err)
 	} else if len(gone) > 0 {
@@ -67,12 +67,12 @@ func openWire(s *Scenario, seed uint64, log *slog.Logger) (*wireRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link.engine wire: %w", err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	runCtx, stop := context.WithCancel(context.Background())
 	wr := &wireRun{s: s, w: w, stop: stop, done: make(chan error, 1), open: map[*statConn]struct{}{},
 		handlers: make([]atomic.Pointer[sim.Handler], s.Devices())}
-	go func() { wr.done <- w.Run(ctx) }()
+	go func() { wr.done <- w.Run(runCtx) }()
 	if len(s.Link.ServerCommand) > 0 {
-		if wr.srv, err = startServerCmd(w, s.Link.ServerCommand, wireTargets(s), log); err != nil {
+		if wr.srv, err = startServerCmd(ctx, w, s.Link.ServerCommand, wireTargets(s), log); err != nil {
 			wr.close()
 			return nil, err
 		}

@@ -30,7 +30,7 @@ type serverCmd struct {
 // startServerCmd starts args inside w's server namespace and waits until
 // it serves every target (a TCP connect succeeds; a UDP port is bound),
 // or it exits, or serverDeadline passes.
-func startServerCmd(w *kernel.Wire, args []string, targets []target, log *slog.Logger) (*serverCmd, error) {
+func startServerCmd(ctx context.Context, w *kernel.Wire, args []string, targets []target, log *slog.Logger) (*serverCmd, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	out := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -43,7 +43,7 @@ func startServerCmd(w *kernel.Wire, args []string, targets []target, log *slog.L
 	log.Info("started link.server_command in the server namespace", "pid", cmd.Process.Pid, "namespace", w.ServerNS())
 	deadline := time.Now().Add(serverDeadline)
 	for _, t := range targets {
-		if err := sc.await(w, t, deadline); err != nil {
+		if err := sc.await(ctx, w, t, deadline); err != nil {
 			sc.stop()
 			return nil, fmt.Errorf("link.server_command %s: %w", strings.Join(args, " "), err)
 		}
@@ -51,8 +51,9 @@ func startServerCmd(w *kernel.Wire, args []string, targets []target, log *slog.L
 	return sc, nil
 }
 
-// await polls until t is served, the process exits or deadline passes.
-func (sc *serverCmd) await(w *kernel.Wire, t target, deadline time.Time) error {
+// await polls until t is served, the process exits, ctx ends or deadline
+// passes.
+func (sc *serverCmd) await(ctx context.Context, w *kernel.Wire, t target, deadline time.Time) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -62,6 +63,8 @@ func (sc *serverCmd) await(w *kernel.Wire, t target, deadline time.Time) error {
 		select {
 		case <-sc.exited:
 			return fmt.Errorf("exited (%v) before serving %s %s; its output: %s", sc.err, t.network, t.addr, sc.out.String())
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s %s: %w", t.network, t.addr, ctx.Err())
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
