@@ -293,13 +293,13 @@ func TestWireCoAPRetransmitsMatchTheSocketEngine(t *testing.T) {
 name: coapwire
 seed: 21
 duration: 4s
-drain: 8s
+drain: 4s
 link: {engine: %s}
 groups:
   - name: s
     protocol: coap
     count: 20
-    coap: {ack_timeout: 300ms}
+    coap: {ack_timeout: 300ms, max_retransmit: 2}
     link: {up: "loss 10%%", down: "loss 10%%"}
     telemetry: {every: 250ms, path: "/s/{{index}}"}
 `, engine))
