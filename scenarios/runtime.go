@@ -86,7 +86,12 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		d = dial.SourcePool(dial.LoopbackSources(rt.Sources))
 	}
-	shaped := rt.wire.dialerOr(func() func(int, uint64) dial.Func { return rt.shape(s, d, seed) })
+	var shaped func(device int, conn uint64) dial.Func
+	if rt.wire != nil {
+		shaped = rt.wire.dialer // shaped by the wire: no second shaping in the socket
+	} else {
+		shaped = rt.shape(s, d, seed)
+	}
 	var mq *connector
 	if s.Speaks(ProtocolMQTT) {
 		if mq, err = rt.openMQTT(ctx, s, d, user, pass, log); err != nil {

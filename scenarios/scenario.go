@@ -26,12 +26,11 @@ type Scenario struct {
 	Seed     uint64        `yaml:"seed"`
 	Duration time.Duration `yaml:"duration"`
 	Drain    time.Duration `yaml:"drain"`
-	// Link is the run's link engine; nil shapes in m2msim's sockets.
-	Link    *RunLink `yaml:"link"`
-	Target  Target   `yaml:"target"`
-	Backend Backend  `yaml:"backend"`
-	Groups  []Group  `yaml:"groups"`
-	Stages  []Stage  `yaml:"stages"`
+	Link     *RunLink      `yaml:"link"` // the run's link engine; nil: in the sockets
+	Target   Target        `yaml:"target"`
+	Backend  Backend       `yaml:"backend"`
+	Groups   []Group       `yaml:"groups"`
+	Stages   []Stage       `yaml:"stages"`
 	// ThresholdExprs are the thresholds as written; Thresholds returns
 	// them parsed.
 	ThresholdExprs []string `yaml:"thresholds"`

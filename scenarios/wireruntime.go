@@ -287,12 +287,3 @@ func (rt *Runtime) inServer(fn func() error) error {
 
 // serverDeadline bounds how long link.server_command may take to listen.
 const serverDeadline = 10 * time.Second
-
-// dialerOr returns the wire's per-device dialer, or else's when there is
-// no wire.
-func (wr *wireRun) dialerOr(other func() func(int, uint64) dial.Func) func(int, uint64) dial.Func {
-	if wr == nil {
-		return other()
-	}
-	return wr.dialer
-}
