@@ -44,6 +44,9 @@ func (s *Scenario) withDefaults(has func(path string) bool) {
 	if !has("drain") {
 		s.Drain = defaultDrain
 	}
+	if s.Link != nil {
+		s.Link.withDefaults(scope(has, "link"))
+	}
 	s.Target.withDefaults(scope(has, "target"))
 	s.Backend.withDefaults(scope(has, "backend"))
 	for i := range s.Groups {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -221,8 +222,16 @@ func (w *wsSession) Close() error { return w.s.Close() }
 // backend.listen or a free loopback port, and points the connector at
 // it where the groups target it directly.
 func (rt *Runtime) openEndpoint(s *Scenario, wc *webConnector, log *slog.Logger) error {
-	ep, err := endpoint.Start(endpoint.Options{Addr: s.Backend.Listen, Faults: s.Backend.endpointFaults(), Log: log,
-		MaxKeys: 2*s.Devices() + 1024})
+	addr := s.Backend.Listen
+	if addr == "" && s.Wire() {
+		addr = net.JoinHostPort(s.listenHost(), "0")
+	}
+	var ep *endpoint.Endpoint
+	err := rt.inServer(func() (err error) {
+		ep, err = endpoint.Start(endpoint.Options{Addr: addr, Faults: s.Backend.endpointFaults(), Log: log,
+			MaxKeys: 2*s.Devices() + 1024})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("start m2msim's HTTP endpoint: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -80,7 +81,11 @@ func (rt *Runtime) openLwM2M(s *Scenario, seed uint64, dtls []*dtlsGroup, log *s
 		// at once, each holding its slot for seconds over a slow link.
 		c.DTLS = &coapserver.DTLSConfig{Key: key, MaxSessions: secure + 1024, MaxHandshakes: min(secure, 4096)}
 	}
-	srv, err := lwm2mserver.Start("127.0.0.1:0", log, c)
+	var srv *lwm2mserver.Server
+	err := rt.inServer(func() (err error) {
+		srv, err = lwm2mserver.Start(net.JoinHostPort(s.listenHost(), "0"), log, c)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("start embedded LwM2M server: %w", err)
 	}

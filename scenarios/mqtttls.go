@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/dial"
@@ -101,7 +102,8 @@ func (b *brokerTLS) startBroker(o broker.Options, log *slog.Logger) (*broker.Bro
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker tls: %w", err)
 	}
-	cert, err := ca.IssueServer("127.0.0.1", "localhost")
+	host, _, _ := net.SplitHostPort(o.Addr) // the wire's server address, under the wire
+	cert, err := ca.IssueServer("127.0.0.1", "localhost", host)
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker tls: %w", err)
 	}

@@ -21,7 +21,7 @@ var problemCases = []struct {
 	want []string
 }{
 	{"unknown top-level key", head + "  - count: 10\ncolour: red\n", []string{
-		`t.yaml:6:1: unknown key "colour"; known keys: version, name, description, seed, duration, drain, target, backend, groups, stages, thresholds`}},
+		`t.yaml:6:1: unknown key "colour"; known keys: version, name, description, seed, duration, drain, link, target, backend, groups, stages, thresholds`}},
 	{"unknown nested key", head + "  - count: 10\n    telemetry:\n      every: 1s\n      qso: 1\n", []string{
 		`t.yaml:8:7: groups[0].telemetry: unknown key "qso" (did you mean "qos"?)`}},
 	{"unknown key in flow mapping", head + "  - count: 10\n    connect: {rate: 5/s, keep_alive: 5s}\n", []string{

@@ -114,7 +114,11 @@ func (rt *Runtime) StartRestarts(s *Scenario, since func() time.Duration, rec si
 			}
 			rec.Record(sim.Event{Kind: sim.Counted, Group: -1, At: since(), Metric: metricRestart})
 			log.Info("restarting the embedded broker", "down", r.Down)
-			err := rt.broker.Restart(ctx, broker.RestartOptions{Down: r.Down, NewTicketKeys: r.TicketKeys == ticketKeysNew})
+			// Under the wire the new listeners must open in the server
+			// namespace, as the first ones did.
+			err := rt.inServer(func() error {
+				return rt.broker.Restart(ctx, broker.RestartOptions{Down: r.Down, NewTicketKeys: r.TicketKeys == ticketKeysNew})
+			})
 			switch {
 			case errors.Is(err, context.Canceled), errors.Is(err, broker.ErrClosed):
 				return

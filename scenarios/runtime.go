@@ -51,6 +51,7 @@ type Runtime struct {
 	endpoint   *endpoint.Endpoint
 	web        *webConnector
 	shaper     *netem.Shaper
+	wire       *wireRun           // link.engine: wire; nil otherwise
 	stop       context.CancelFunc // ends the shaper's Run
 	done       chan error         // the shaper's Run result
 }
@@ -75,7 +76,12 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 	}
 	rt := &Runtime{}
 	var d dial.Func
-	if s.Target.Loopback() || loopback(s.Target.CoAPAddr()) || s.Target.CoAPEmbedded() ||
+	if s.Wire() {
+		if rt.wire, err = openWire(ctx, s, seed, log); err != nil {
+			return nil, err
+		}
+		d = rt.wire.w.ServerDialer() // the backend is no device: unshaped, inside
+	} else if s.Target.Loopback() || loopback(s.Target.CoAPAddr()) || s.Target.CoAPEmbedded() ||
 		s.Target.LwM2MEmbedded() || loopback(s.Target.LwM2MAddr()) || s.Target.webLoopback() {
 		rt.Sources = s.Target.SourceAddresses
 		if rt.Sources == 0 {
@@ -83,7 +89,12 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 		d = dial.SourcePool(dial.LoopbackSources(rt.Sources))
 	}
-	shaped := rt.shape(s, d, seed)
+	var shaped func(device int, conn uint64) dial.Func
+	if rt.wire != nil {
+		shaped = rt.wire.dialer // shaped by the wire: no second shaping in the socket
+	} else {
+		shaped = rt.shape(s, d, seed)
+	}
 	var mq *connector
 	if s.Speaks(ProtocolMQTT) {
 		if mq, err = rt.openMQTT(ctx, s, d, user, pass, log); err != nil {
@@ -131,6 +142,9 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		}
 	}
 	rt.Connector = &router{s: s, mqtt: mq, coap: co, lwm2m: lw, web: rt.web}
+	if rt.wire != nil {
+		rt.Connector = &wireConnector{next: rt.Connector, wr: rt.wire}
+	}
 	if rt.backend != nil || rt.coapServer != nil || rt.lwm2m != nil || rt.endpoint != nil {
 		b := &backends{s: s, mqtt: rt.backend, coap: rt.coapServer, lwm2m: rt.lwm2m, endpoint: rt.endpoint}
 		rt.Receiver, rt.Sender = b, b
@@ -162,7 +176,11 @@ func (rt *Runtime) openCoAP(s *Scenario, dtls []*dtlsGroup, log *slog.Logger) er
 			// whole fleet handshake at once, as a real server farm would.
 			MaxHandshakes: min(secure, 4096)}
 	}
-	srv, err := coapserver.StartConfig("127.0.0.1:0", log, cfg)
+	var srv *coapserver.Server
+	err := rt.inServer(func() (err error) {
+		srv, err = coapserver.StartConfig(net.JoinHostPort(s.listenHost(), "0"), log, cfg)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("start embedded CoAP server: %w", err)
 	}
@@ -179,7 +197,11 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 		return nil, err
 	}
 	if s.Target.Embedded() {
-		b, err := startBroker(sec, brokerOptions(s), log)
+		var b *broker.Broker
+		err := rt.inServer(func() (err error) {
+			b, err = startBroker(sec, brokerOptions(s, s.listenHost()), log)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("start embedded broker: %w", err)
 		}
@@ -371,6 +393,9 @@ func (rt *Runtime) Close() error {
 	}
 	if rt.endpoint != nil {
 		errs = append(errs, rt.endpoint.Close())
+	}
+	if rt.wire != nil {
+		errs = append(errs, rt.wire.close())
 	}
 	return errors.Join(errs...)
 }

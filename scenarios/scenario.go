@@ -26,6 +26,7 @@ type Scenario struct {
 	Seed     uint64        `yaml:"seed"`
 	Duration time.Duration `yaml:"duration"`
 	Drain    time.Duration `yaml:"drain"`
+	Link     *RunLink      `yaml:"link"` // the run's link engine; nil: in the sockets
 	Target   Target        `yaml:"target"`
 	Backend  Backend       `yaml:"backend"`
 	Groups   []Group       `yaml:"groups"`

@@ -57,6 +57,7 @@ func (s *Scenario) validate(t *tree) {
 	s.validateTLS(t)
 	s.validateRestart(t)
 	s.validateHTTP(t)
+	s.validateLink(t)
 	s.validateStages(t)
 	s.validateThresholds(t)
 }

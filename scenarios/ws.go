@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"crypto/tls"
+	"net"
 	"net/url"
 
 	"github.com/m2msim/m2msim/transports/dial"
@@ -77,10 +78,10 @@ func (s *Scenario) validateGroupBroker(t *tree, p string, g *Group) {
 
 // brokerOptions are the embedded broker's listeners for s: a WebSocket
 // one too when devices speak WebSocket to it. The backend keeps to TCP.
-func brokerOptions(s *Scenario) broker.Options {
-	o := broker.Options{Addr: "127.0.0.1:0"}
+func brokerOptions(s *Scenario, host string) broker.Options {
+	o := broker.Options{Addr: net.JoinHostPort(host, "0")}
 	if s.mqttOverWS() {
-		o.WebSocketAddr = "127.0.0.1:0"
+		o.WebSocketAddr = o.Addr
 	}
 	return o
 }

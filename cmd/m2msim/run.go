@@ -164,6 +164,9 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	stopRestarts := rt.StartRestarts(sc, coll.Elapsed, coll, log)
 	oc := awaitRun(ctx, done, eng.Abort, abortGrace, func(aborting bool) { notice(stderr, plan.Drain, aborting) })
 	stopRestarts()
+	if !oc.hung {
+		rt.Settle() // the link engine's own figures, into the result
+	}
 	stopObserver(!oc.hung)
 	stopProgress()
 	err = finish(ctx, sc, coll, oc, f.out, repeatCommand(sc.File, f, plan.Seed), view, stdout, stderr)
