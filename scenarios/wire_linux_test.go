@@ -409,3 +409,43 @@ groups:
 		}
 	}
 }
+
+// A broker restart under the wire: the restarted broker listens in the
+// server namespace again, so every device reconnects across the wire.
+func TestWireBrokerRestart(t *testing.T) {
+	needRoot(t)
+	s, err := Parse("restart.yaml", []byte(`version: 1
+name: restart
+duration: 4s
+drain: 5s
+link: {engine: wire}
+target: {broker: embedded, restart: {at: [1500ms], down: 300ms}}
+groups:
+  - {name: m, count: 10, reconnect: {backoff: fixed, initial: 200ms}, telemetry: {every: 500ms, qos: 1}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), s, 9, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer rt.Close()
+	rec := newLatencies()
+	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := time.Now()
+	stop := rt.StartRestarts(s, func() time.Duration { return time.Since(origin) }, rec, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := e.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	stop()
+	if n := len(rec.kinds[sim.Connected]); n != 20 || rec.counts[metricRestart] != 1 {
+		t.Errorf("%d connects, %d restarts: want each of the 10 devices to connect again after the one restart",
+			n, rec.counts[metricRestart])
+	}
+}
