@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -37,8 +38,11 @@ type RunLink struct {
 	ServerCommand []string `yaml:"server_command"`
 }
 
-// Wire reports whether the run uses the wire engine.
-func (s *Scenario) Wire() bool { return s.Link != nil && s.Link.Engine == EngineWire }
+// Wire reports whether the run's devices live in a network namespace of
+// their own: the wire engine or the kernel engine.
+func (s *Scenario) Wire() bool {
+	return s.Link != nil && (s.Link.Engine == EngineWire || s.Link.Engine == EngineKernel)
+}
 
 // wireServer is the wire's server address (valid once defaulted).
 func (l *RunLink) wireServer() netip.Addr { return l.Server.Addr().Next() }
@@ -60,10 +64,6 @@ func (l *RunLink) withDefaults(has func(string) bool) {
 // variable so tests can try the message.
 var wirePrivileged = hasWireCaps
 
-// kernelEngineProblem is why link.engine: kernel cannot run; "" once it
-// can.
-const kernelEngineProblem = "kernel is not available in this build: use engine: wire (the userspace netem wire) or engine: socket"
-
 func (s *Scenario) validateLink(t *tree) {
 	l := s.Link
 	if l == nil {
@@ -72,12 +72,11 @@ func (s *Scenario) validateLink(t *tree) {
 	switch l.Engine {
 	case EngineSocket:
 		if len(l.ServerCommand) > 0 {
-			t.add("link.server_command", "runs a server inside the wire's server namespace: it needs engine: wire")
+			t.add("link.server_command", "runs a server inside the devices' peer namespace: it needs engine: wire or kernel")
 		}
 		return
 	case EngineKernel:
-		t.add("link.engine", "%s", kernelEngineProblem)
-		return
+		s.validateKernelLinks(t)
 	case EngineWire:
 	default:
 		t.add("link.engine", "must be %s, %s or %s, got %q", EngineSocket, EngineWire, EngineKernel, l.Engine)
@@ -85,15 +84,52 @@ func (s *Scenario) validateLink(t *tree) {
 	}
 	switch {
 	case runtime.GOOS != "linux":
-		t.add("link.engine", "wire needs Linux (network namespaces and TUN devices), not %s: use engine: socket", runtime.GOOS)
+		t.add("link.engine", "%s needs Linux (network namespaces%s), not %s: use engine: socket", l.Engine, needs(l.Engine), runtime.GOOS)
 	case !wirePrivileged():
-		t.add("link.engine", "wire needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to create network namespaces and TUN devices: run as root, or use engine: socket")
+		t.add("link.engine", "%s needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to create network namespaces%s: run as root, or use engine: socket", l.Engine, needs(l.Engine))
 	}
 	l.validateRanges(t, s.Devices())
 	if len(l.ServerCommand) > 0 && strings.TrimSpace(l.ServerCommand[0]) == "" {
 		t.add("link.server_command", "must start with the program to run, got %q", l.ServerCommand[0])
 	}
 	s.validateWireTargets(t)
+}
+
+// needs names what an engine makes besides the namespaces.
+func needs(engine string) string {
+	if engine == EngineKernel {
+		return ", a veth pair and qdiscs"
+	}
+	return " and TUN devices"
+}
+
+// maxKernelDevices bounds the shaped devices under the kernel engine:
+// each has an HTB class of its own, and a class's netem takes a qdisc
+// handle (2..0xFFFF).
+const maxKernelDevices = 0xFFFF - 2
+
+// validateKernelLinks checks that every group's link is one the kernel's
+// qdiscs can be given through netlink, and that their classes fit.
+func (s *Scenario) validateKernelLinks(t *tree) {
+	shaped := 0
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		l, ok := g.Shaped()
+		if !ok {
+			continue
+		}
+		shaped += g.Count
+		if u := kernel.QdiscUnsupported(l); len(u) > 0 {
+			p := fmt.Sprintf("groups[%d].link", i)
+			if !t.has(p) {
+				p = fmt.Sprintf("groups[%d].radio", i)
+			}
+			t.add(p, "link.engine kernel cannot give the kernel's qdiscs %s: use link.engine: wire, which models them", strings.Join(u, ", "))
+		}
+	}
+	if shaped > maxKernelDevices {
+		t.add("link.engine", "kernel gives each shaped device a qdisc class of its own, at most %d; the fleet has %d: use engine: wire", maxKernelDevices, shaped)
+	}
 }
 
 // validateRanges checks the address ranges: IPv4, apart, and room for

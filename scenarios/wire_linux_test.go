@@ -449,3 +449,67 @@ groups:
 			n, rec.counts[metricRestart])
 	}
 }
+
+// link.engine kernel: a rate-only link is an HTB class per device, so an
+// 8 KiB report at 64 kbit/s takes its serialisation time (less HTB's
+// burst of one frame) to be acknowledged; a delay needs netem, and on a
+// kernel without it Open says so in one sentence before any device
+// starts.
+func TestKernelEngineRateAndMissingNetem(t *testing.T) {
+	needRoot(t)
+	s, err := Parse("k.yaml", []byte(`version: 1
+name: k
+duration: 5s
+drain: 5s
+link: {engine: kernel}
+groups:
+  - {name: slow, count: 4, link: {up: "rate 64kbit", down: "rate 64kbit"}, telemetry: {every: 2s, qos: 1, size: 8KiB}}
+  - {name: fast, count: 4, telemetry: {every: 2s, qos: 1, size: 8KiB}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newLatencies()
+	runSettled(t, s, 4, rec)
+	acks := rec.kinds[sim.Acked]
+	if len(acks) < 16 || rec.failed != 0 {
+		t.Fatalf("%d acks, %d failures: want every report acknowledged", len(acks), rec.failed)
+	}
+	// 8 KiB at 64 kbit/s, less the bursts HTB lets through: over 600 ms on the
+	// slow group's uplink; the fast group's take a few ms.
+	slow := 0
+	for _, d := range acks {
+		if d >= 600*time.Millisecond {
+			slow++
+		}
+	}
+	if slow < len(acks)/2-2 || slow > len(acks)/2+2 {
+		t.Errorf("%d of %d acks took >= 600 ms: want about half, the rate-limited group's (%v)", slow, len(acks), acks)
+	}
+
+	delayed, err := Parse("d.yaml", []byte(`version: 1
+name: d
+duration: 1s
+link: {engine: kernel}
+groups:
+  - {count: 2, link: {up: "delay 100ms"}, telemetry: {every: 1s}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Open(t.Context(), delayed, 1, nil)
+	if kernel.NetemAvailable() == nil {
+		if err != nil {
+			t.Fatalf("Open with netem available: %v", err)
+		}
+		rt.Close()
+		return
+	}
+	if err == nil {
+		rt.Close()
+		t.Fatal("Open with a delay on a kernel without netem succeeded")
+	}
+	if want := "lacks the netem qdisc (sch_netem), so delay and loss need link.engine: wire"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Open error %q, want the sentence %q", err, want)
+	}
+}

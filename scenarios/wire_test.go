@@ -22,7 +22,10 @@ func TestParseLinkEngineProblems(t *testing.T) {
 		name, doc string
 		want      []string
 	}{
-		{"kernel", head + "link: {engine: kernel}\n" + group, []string{"t.yaml:4:16: link.engine: kernel is not available in this build"}},
+		{"kernel: Gilbert-Elliott loss", head + "link: {engine: kernel}\ngroups:\n  - {count: 2, telemetry: {every: 1s}, link: {up: 'loss gemodel 1% 10%'}}\n",
+			[]string{"groups[0].link: link.engine kernel cannot give the kernel's qdiscs up: loss gemodel", "use link.engine: wire"}},
+		{"kernel: a class per device", head + "link: {engine: kernel, devices: 10.0.0.0/8}\ngroups:\n  - {count: 70000, telemetry: {every: 1s}, link: {up: 'rate 1mbit'}}\n",
+			[]string{"link.engine: kernel gives each shaped device a qdisc class of its own, at most 65533; the fleet has 70000"}},
 		{"unknown engine", head + "link: {engine: qdisc}\n" + group, []string{`link.engine: must be socket, wire or kernel, got "qdisc"`}},
 		{"unknown key", head + "link: {engine: wire, devcies: 10.0.0.0/8}\n" + group, []string{`link: unknown key "devcies" (did you mean "devices"?)`}},
 		{"too few addresses", head + "link: {engine: wire, devices: 10.77.0.0/28}\n" + group,
@@ -31,7 +34,7 @@ func TestParseLinkEngineProblems(t *testing.T) {
 		{"IPv6", head + "link: {engine: wire, server: 'fd00::/64'}\n" + group, []string{"link.server: must be an IPv4 range of /30 or wider"}},
 		{"overlap", head + "link: {engine: wire, server: 10.77.1.0/24}\n" + group, []string{"link.server: 10.77.1.0/24 overlaps link.devices 10.77.0.0/16"}},
 		{"server command without the wire", head + "link: {server_command: [mosquitto]}\n" + group,
-			[]string{"link.server_command: runs a server inside the wire's server namespace: it needs engine: wire"}},
+			[]string{"link.server_command: runs a server inside the devices' peer namespace: it needs engine: wire or kernel"}},
 		{"a broker on the host", head + "link: {engine: wire}\ntarget: {broker: 'tcp://127.0.0.1:1883'}\n" + group,
 			[]string{"target.broker: 127.0.0.1:1883 is outside the wire's server namespace", "IP forwarding and source NAT",
 				"link.server_command and target 10.78.0.1:1883"}},
@@ -48,6 +51,8 @@ func TestParseLinkEngineProblems(t *testing.T) {
 	wirePrivileged = func() bool { return false }
 	wantProblems(t, "no privilege", head+"link: {engine: wire}\n"+group,
 		[]string{"link.engine: wire needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN)", "use engine: socket"})
+	wantProblems(t, "no privilege for qdiscs", head+"link: {engine: kernel}\n"+group,
+		[]string{"link.engine: kernel needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to create network namespaces, a veth pair and qdiscs"})
 }
 
 func TestLinkDefaults(t *testing.T) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -34,12 +36,26 @@ const (
 	MetricWireUnrouted = "wire_unrouted"
 )
 
-// wireRun is a run's netem wire: the namespaces, the forwarding loop,
-// the server it runs in the server namespace, and the kernel's figures
-// of every device TCP connection.
+// packetNet is what the wire and kernel engines have in common: the
+// device and server namespaces, their sockets and a server run inside.
+type packetNet interface {
+	Dialer(device int) dial.Func
+	ServerDialer() dial.Func
+	ListenPacketServer(network, addr string) (net.PacketConn, error)
+	InServer(fn func() error) error
+	Start(cmd *exec.Cmd) error
+	ServerNS() string
+	Close() error
+}
+
+// wireRun is a run's packet-level link engine: the namespaces, the
+// wire's forwarding loop (or the kernel's qdiscs), the server it runs in
+// the server namespace, and the kernel's figures of every device TCP
+// connection.
 type wireRun struct {
 	s    *Scenario
-	w    *kernel.Wire
+	w    packetNet
+	wire *kernel.Wire // the wire engine's, nil under the kernel engine
 	stop context.CancelFunc
 	done chan error // the wire's Run result
 	srv  *serverCmd // nil without link.server_command
@@ -51,33 +67,76 @@ type wireRun struct {
 	settled  bool
 }
 
-// openWire removes leftovers of killed runs, opens the wire and starts
-// forwarding, then link.server_command if the scenario gives one.
+// openWire removes leftovers of killed runs, opens the run's engine (the
+// wire, forwarding, or the kernel's qdiscs) then link.server_command if
+// the scenario gives one.
 func openWire(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*wireRun, error) {
+	e := s.Link.Engine
 	if gone, err := kernel.RemoveLeftovers(); err != nil {
-		return nil, fmt.Errorf("link.engine wire: remove leftovers: %w", err)
+		return nil, fmt.Errorf("link.engine %s: remove leftovers: %w", e, err)
 	} else if len(gone) > 0 {
 		log.Info("removed namespaces of a run that was killed", "namespaces", gone)
 	}
-	w, err := kernel.Open(kernel.Config{Devices: s.Link.Devices, Server: s.Link.Server, Seed: seed,
-		Link: func(device int) netem.Link {
-			l, _ := s.groupOf(device).Shaped()
-			return l
-		}, Shards: runtime.GOMAXPROCS(0)})
-	if err != nil {
-		return nil, fmt.Errorf("link.engine wire: %w", err)
-	}
 	runCtx, stop := context.WithCancel(context.Background())
-	wr := &wireRun{s: s, w: w, stop: stop, done: make(chan error, 1), open: map[*statConn]struct{}{},
+	wr := &wireRun{s: s, stop: stop, done: make(chan error, 1), open: map[*statConn]struct{}{},
 		handlers: make([]atomic.Pointer[sim.Handler], s.Devices())}
-	go func() { wr.done <- w.Run(runCtx) }()
+	if e == EngineKernel {
+		q, err := kernel.OpenQdisc(qdiscConfig(s))
+		if err != nil {
+			stop()
+			return nil, &LinkEngineError{Engine: e, Err: err}
+		}
+		wr.w = q
+		wr.done <- nil
+	} else {
+		w, err := kernel.Open(kernel.Config{Devices: s.Link.Devices, Server: s.Link.Server, Seed: seed,
+			Link: func(device int) netem.Link {
+				l, _ := s.groupOf(device).Shaped()
+				return l
+			}, Shards: runtime.GOMAXPROCS(0)})
+		if err != nil {
+			stop()
+			return nil, &LinkEngineError{Engine: e, Err: err}
+		}
+		wr.w, wr.wire = w, w
+		go func() { wr.done <- w.Run(runCtx) }()
+	}
 	if len(s.Link.ServerCommand) > 0 {
-		if wr.srv, err = startServerCmd(ctx, w, s.Link.ServerCommand, wireTargets(s), log); err != nil {
+		var err error
+		if wr.srv, err = startServerCmd(ctx, wr.w, s.Link.ServerCommand, wireTargets(s), log); err != nil {
 			wr.close()
 			return nil, err
 		}
 	}
 	return wr, nil
+}
+
+// LinkEngineError is a failure to set up the run's link engine (its
+// namespaces, the wire or the qdiscs), before any device starts: a
+// matter of the machine, not of the target.
+type LinkEngineError struct {
+	Engine string
+	Err    error
+}
+
+func (e *LinkEngineError) Error() string {
+	return "link.engine " + e.Engine + ": " + strings.TrimPrefix(e.Err.Error(), "kernel: ")
+}
+
+func (e *LinkEngineError) Unwrap() error { return e.Err }
+
+// qdiscConfig gives every shaped group's devices a class of their own
+// each, as the other engines give each device its own link.
+func qdiscConfig(s *Scenario) kernel.QdiscConfig {
+	c := kernel.QdiscConfig{Devices: s.Link.Devices, Server: s.Link.Server}
+	base := 0
+	for i := range s.Groups {
+		if l, ok := s.Groups[i].Shaped(); ok {
+			c.Groups = append(c.Groups, kernel.QdiscGroup{First: base, Count: s.Groups[i].Count, Link: l, PerDevice: true})
+		}
+		base += s.Groups[i].Count
+	}
+	return c
 }
 
 // wireTargets are the external targets' addresses: in the server
@@ -175,14 +234,17 @@ func (wr *wireRun) settle() {
 // countDrops records each group's dropped packets, and the unrouted
 // ones on the first group that has a handler.
 func (wr *wireRun) countDrops() {
-	unrouted := wr.w.Unrouted()
+	if wr.wire == nil {
+		return // the kernel's qdiscs count their drops in tc's statistics
+	}
+	unrouted := wr.wire.Unrouted()
 	base := 0
 	for i := range wr.s.Groups {
 		n := wr.s.Groups[i].Count
 		var h sim.Handler
 		var dropped int64
 		for dev := base; dev < base+n; dev++ {
-			st := wr.w.DeviceStats(dev)
+			st := wr.wire.DeviceStats(dev)
 			dropped += st.Up.Dropped + st.Down.Dropped
 			if h == nil {
 				h = wr.handler(dev)

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/m2msim/m2msim/transports/kernel"
 )
 
 // target is a server address a scenario's devices reach.
@@ -30,7 +28,7 @@ type serverCmd struct {
 // startServerCmd starts args inside w's server namespace and waits until
 // it serves every target (a TCP connect succeeds; a UDP port is bound),
 // or it exits, or serverDeadline passes.
-func startServerCmd(ctx context.Context, w *kernel.Wire, args []string, targets []target, log *slog.Logger) (*serverCmd, error) {
+func startServerCmd(ctx context.Context, w packetNet, args []string, targets []target, log *slog.Logger) (*serverCmd, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	out := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -53,7 +51,7 @@ func startServerCmd(ctx context.Context, w *kernel.Wire, args []string, targets 
 
 // await polls until t is served, the process exits, ctx ends or deadline
 // passes.
-func (sc *serverCmd) await(ctx context.Context, w *kernel.Wire, t target, deadline time.Time) error {
+func (sc *serverCmd) await(ctx context.Context, w packetNet, t target, deadline time.Time) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -75,7 +73,7 @@ func (sc *serverCmd) await(ctx context.Context, w *kernel.Wire, t target, deadli
 
 // serving reports whether t is served in w's server namespace: a TCP
 // connect succeeds, or a UDP port is taken.
-func serving(w *kernel.Wire, t target) bool {
+func serving(w packetNet, t target) bool {
 	if t.network == "udp" {
 		pc, err := w.ListenPacketServer("udp4", t.addr)
 		if err != nil {

@@ -36,9 +36,10 @@ func explainTarget(t scenarios.Target, err error) error {
 	var connack mqtt.ConnackError
 	var tlsErr *dial.TLSError
 	var upgrade *ws.HandshakeError
+	var engine *scenarios.LinkEngineError
 	var msg string
 	switch {
-	case errors.Is(err, scenarios.ErrCredentials):
+	case errors.Is(err, scenarios.ErrCredentials), errors.As(err, &engine):
 		msg = err.Error()
 	case errors.As(err, &tlsErr):
 		msg = fmt.Sprintf("target %s: the TLS handshake failed (%s): check target.tls (ca, client certificates, server_name): %v", t.Broker, tlsErr.Reason, tlsErr.Err)

@@ -149,6 +149,14 @@ func (q *Qdisc) ListenPacketServer(network, addr string) (net.PacketConn, error)
 // Start starts cmd inside the server namespace, as Wire.Start.
 func (q *Qdisc) Start(cmd *exec.Cmd) error { return q.ns.Start(cmd) }
 
+// ServerDialer dials from inside the server namespace, as
+// Wire.ServerDialer: a connection that crosses no shaped link.
+func (q *Qdisc) ServerDialer() dial.Func { return q.ns.ServerDialer() }
+
+// InServer runs fn on a thread inside the server namespace, as
+// Wire.InServer.
+func (q *Qdisc) InServer(fn func() error) error { return q.ns.InServer(fn) }
+
 // Close deletes the veth pair (and with it every qdisc, class and
 // filter on it) and removes both namespaces. It is safe to call more
 // than once and after a failed OpenQdisc. Sockets still open in a

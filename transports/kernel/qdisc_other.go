@@ -50,3 +50,9 @@ func (q *Qdisc) Start(*exec.Cmd) error { return ErrNeedsLinux }
 
 // Close does nothing.
 func (q *Qdisc) Close() error { return nil }
+
+// ServerDialer returns a dial.Func that fails with ErrNeedsLinux.
+func (q *Qdisc) ServerDialer() dial.Func { return (*Wire)(nil).ServerDialer() }
+
+// InServer returns ErrNeedsLinux.
+func (q *Qdisc) InServer(func() error) error { return ErrNeedsLinux }
