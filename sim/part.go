@@ -155,3 +155,49 @@ func reach(stages []Stage, total, count, r int, from, to time.Duration) time.Dur
 	}
 	return to
 }
+
+// Timed counts the devices of group g (an index into plan.Groups) in p
+// that plan.E2E picks.
+func (p Part) Timed(plan *Plan, g int) int {
+	if plan.Groups[g].Telemetry == nil || plan.Groups[g].Untimed {
+		return 0
+	}
+	base := 0
+	for i := range g {
+		base += plan.Groups[i].Count
+	}
+	lo, hi := p.Range(plan.Groups[g].Count)
+	n := 0
+	for dev := base + lo; dev < base+hi; dev++ {
+		if plan.E2E.picks(plan.Seed, dev) {
+			n++
+		}
+	}
+	return n
+}
+
+// StageDevices is p's share of a stage level of want devices: its devices
+// among those the stages activate to reach want. Shard 0 also takes what
+// rounding leaves over, so the shards' shares add up to want.
+func (p Part) StageDevices(plan *Plan, want int) int {
+	total := plan.Devices()
+	if p.Whole() || total == 0 {
+		return want
+	}
+	n, sum := 0, 0
+	for _, g := range plan.Groups {
+		target := int(int64(want) * int64(g.Count) / int64(total))
+		sum += target
+		lo, hi := p.Range(g.Count)
+		o := newOrder(g.Count)
+		for range target {
+			if i := o.next(); i >= lo && i < hi {
+				n++
+			}
+		}
+	}
+	if p.Index == 0 {
+		n += want - sum
+	}
+	return n
+}
