@@ -79,8 +79,12 @@ type Engine struct {
 	// replies and answers that are still due.
 	outstanding atomic.Int64
 	// draining is set when the schedule ends: shards then only finish
-	// work under way (acks, radio frames, paging, lingering sessions).
+	// work under way (acks, radio frames, paging, lingering sessions),
+	// and the new work that was due before the plan's end, however late
+	// they come to it, so that what is sent is fixed by the schedule.
 	draining atomic.Bool
+	// cut is set when the run was interrupted: no new work at all.
+	cut atomic.Bool
 	ether    ether          // frames on air, for radios that can collide
 	dials    sync.WaitGroup // connect goroutines
 	runCtx   context.Context
@@ -360,8 +364,10 @@ func (e *Engine) control(ctx context.Context) {
 		e.setLevel(e.since(), total)
 		select {
 		case <-ctx.Done():
+			e.cut.Store(true)
 			return
 		case <-e.abort:
+			e.cut.Store(true)
 			return
 		case <-end.C:
 			return
@@ -462,7 +468,7 @@ func (e *Engine) drain() {
 	deadline := time.Now().Add(e.plan.Drain)
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for e.outstanding.Load() > 0 && time.Now().Before(deadline) {
+	for (e.outstanding.Load() > 0 || e.scheduleLeft()) && time.Now().Before(deadline) {
 		select {
 		case <-t.C:
 		case <-e.abort:

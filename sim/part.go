@@ -201,3 +201,21 @@ func (p Part) StageDevices(plan *Plan, want int) int {
 	}
 	return n
 }
+
+// scheduleLeft reports whether a queue still holds a job due before the
+// plan's end on an uninterrupted run: a late shard finishes its schedule
+// in the drain, so that what is sent does not depend on its lag.
+func (e *Engine) scheduleLeft() bool {
+	if e.cut.Load() {
+		return false
+	}
+	for _, s := range e.shards {
+		s.mu.Lock()
+		left := len(s.heap) > 0 && s.heap[0].due < e.plan.Duration
+		s.mu.Unlock()
+		if left {
+			return true
+		}
+	}
+	return false
+}
