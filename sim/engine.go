@@ -84,10 +84,10 @@ type Engine struct {
 	// they come to it, so that what is sent is fixed by the schedule.
 	draining atomic.Bool
 	// cut is set when the run was interrupted: no new work at all.
-	cut atomic.Bool
-	ether    ether          // frames on air, for radios that can collide
-	dials    sync.WaitGroup // connect goroutines
-	runCtx   context.Context
+	cut    atomic.Bool
+	ether  ether          // frames on air, for radios that can collide
+	dials  sync.WaitGroup // connect goroutines
+	runCtx context.Context
 	// outbox holds the backend's commands and answers for its senders, so
 	// that neither a shard nor a delivery ever waits on the backend.
 	outbox  chan outMsg
