@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 // and QoS, with 800 devices and 1 s ramps held for 3 s. The sent-count
 // threshold fails on every shard (about a quarter of the messages each)
 // and passes on the whole, so it shows where the thresholds are judged.
+// The seed is the scenario's (mosquittoScenario sets it): shards share it.
 const shardedRamp = `drain: 5s
 backend:
   e2e: 10%%
@@ -98,8 +100,10 @@ func TestShardsAgainstMosquittoMergeToTheWhole(t *testing.T) {
 	var parts []*report.Result
 	for range 4 {
 		d := <-results
-		if d.code != exitThreshold {
-			t.Errorf("a shard exit %d, want %d (its sent count is under %d):\n%s", d.code, exitThreshold, minSent, d.out)
+		// A shard's own figures fail the sent threshold, yet it exits
+		// 0: thresholds are judged on the merged whole.
+		if d.code != exitOK || !strings.Contains(d.out, "judged on the merged result") {
+			t.Errorf("a shard exit %d, want 0 and a note that its thresholds fail on its own:\n%s", d.code, d.out)
 		}
 	}
 	for _, p := range dirs {
