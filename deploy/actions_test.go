@@ -120,7 +120,9 @@ func TestWorkflowRunLinesRun(t *testing.T) {
 	}
 	outputs := filepath.Join(dir, "github-output")
 	env := []string{"SCENARIO=" + scenario, "SHARDS=" + w.Env["SHARDS"], "GITHUB_OUTPUT=" + outputs}
-	shell := func(run string) proc { return proc{args: []string{"bash", "-eo", "pipefail", "-c", run}, env: env, dir: dir} }
+	shell := func(run string) proc {
+		return proc{args: []string{"bash", "-eo", "pipefail", "-c", run}, env: env, dir: dir}
+	}
 
 	start := w.Jobs["start"].Steps[0].Run
 	start = strings.Replace(start, "+3 minutes", "+3 seconds", 1)
