@@ -14,7 +14,9 @@ type shardRow struct {
 	CPU            string
 	Errors         int64
 	Late           string
-	Status         report.Status
+	// Run says how the shard's run ended: its own thresholds do not
+	// matter, the whole's are judged.
+	Run string
 	// Hot marks a shard whose schedule lag p99 is more than twice the
 	// shards' median and over a millisecond: its generator fell behind.
 	Hot bool
@@ -39,7 +41,16 @@ func shardRows(hs []report.ShardHealth) []shardRow {
 		}
 		rows = append(rows, shardRow{Index: h.Index, Devices: h.Devices, LagP99: num(h.ScheduleLagP99),
 			LagMax: num(h.ScheduleLagMax), CPU: fmt.Sprintf("%.1f s", h.CPUS), Errors: h.Errors, Late: late,
-			Status: h.Status, Hot: h.ScheduleLagP99 > 1 && h.ScheduleLagP99 > 2*median})
+			Run: runWords(h.Status), Hot: h.ScheduleLagP99 > 1 && h.ScheduleLagP99 > 2*median})
 	}
 	return rows
+}
+
+// runWords says how a shard's run ended.
+func runWords(s report.Status) string {
+	switch s {
+	case report.StatusInterrupted, report.StatusAborted:
+		return string(s)
+	}
+	return "ran to the end"
 }
