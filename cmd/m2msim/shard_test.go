@@ -83,3 +83,24 @@ func TestStartAt(t *testing.T) {
 		t.Error("an interrupted wait returned no error")
 	}
 }
+
+// FuzzShardValue: --shard never panics, and what it accepts is a shard
+// that exists and reads back as given.
+func FuzzShardValue(f *testing.F) {
+	for _, s := range []string{"0/1", "3/4", "4/4", "-1/2", "1/0", "x/y", "1/", "/2", "01/04", "9999999999999999999/1", "1/2/3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var p sim.Part
+		if err := (shardValue{&p}).Set(s); err != nil {
+			return
+		}
+		if p.Count < 1 || p.Index < 0 || p.Index >= p.Count {
+			t.Fatalf("%q accepted as shard %d of %d", s, p.Index, p.Count)
+		}
+		var back sim.Part
+		if err := (shardValue{&back}).Set((shardValue{&p}).String()); err != nil || back != p {
+			t.Fatalf("%q: %+v reads back as %+v (%v)", s, p, back, err)
+		}
+	})
+}
