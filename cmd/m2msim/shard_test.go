@@ -104,3 +104,23 @@ func FuzzShardValue(f *testing.F) {
 		}
 	})
 }
+
+func TestRunShardRefusals(t *testing.T) {
+	tiny := writeScenario(t, "version: 1\nname: tiny\nseed: 1\nduration: 1s\ntarget: {broker: embedded}\n"+
+		"groups:\n  - {name: g, count: 2, telemetry: {every: 1s}}\n")
+	unseeded := writeScenario(t, "version: 1\nname: unseeded\nduration: 1s\ntarget: {broker: embedded}\n"+
+		"groups:\n  - {name: g, count: 20, telemetry: {every: 1s}}\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", tiny, "--shard", "0/3", "--out", t.TempDir()}, "shard 0 of 3 has no devices"},
+		{[]string{"run", unseeded, "--shard", "1/2", "--out", t.TempDir()}, "shards must share one seed"},
+	}
+	for _, tt := range tests {
+		code, _, errs := cli(t, t.Context(), tt.args...)
+		if code != exitUsage || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d saying %q", tt.args, code, errs, exitUsage, tt.want)
+		}
+	}
+}
