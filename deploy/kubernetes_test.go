@@ -177,6 +177,10 @@ func TestKubernetesCommandLinesRun(t *testing.T) {
 		env := map[string]string{"JOB_COMPLETION_INDEX": strconv.Itoa(i)}
 		for _, e := range c.Env {
 			switch {
+			case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil:
+				if e.Name != "JOB_COMPLETION_INDEX" || !strings.Contains(e.ValueFrom.FieldRef.FieldPath, "job-completion-index") {
+					t.Errorf("env %s from %s: only the completion index is expected from the pod", e.Name, e.ValueFrom.FieldRef.FieldPath)
+				}
 			case e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil && e.Name == "M2MSIM_START_AT":
 				env[e.Name] = startAt
 			case e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil:
