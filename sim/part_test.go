@@ -78,3 +78,30 @@ func TestReachIsWhenTheTargetPassesRank(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkActivationSchedule is what every shard's controller pays per
+// device of the whole fleet: its activation order, exact activation time
+// and connect slot, over capacity-ramp's stages.
+func BenchmarkActivationSchedule(b *testing.B) {
+	var stages []Stage
+	for _, n := range []int{1000, 2500, 5000, 7500, 10000} {
+		stages = append(stages, Stage{Duration: 5 * time.Second, Devices: n}, Stage{Duration: 15 * time.Second, Devices: n})
+	}
+	const count = 10000
+	b.ReportAllocs()
+	for b.Loop() {
+		o := newOrder(count)
+		var next, horizon time.Duration = 0, -1
+		active := 0
+		for now := time.Duration(0); now < 100*time.Second; now += 100 * time.Millisecond {
+			ahead := now + 100*time.Millisecond
+			for up := groupTarget(stages, count, count, ahead); active < up; active++ {
+				at := reach(stages, count, count, active, horizon, ahead)
+				_ = o.next()
+				next = max(at, next) + time.Millisecond/2
+			}
+			horizon = ahead
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/count, "ns/device")
+}
