@@ -91,6 +91,9 @@ func (t *Target) withDefaults(has func(string) bool) {
 	if c, err := coapAddress.normalise(t.CoAP); t.CoAP != "" && err == nil {
 		t.CoAP = c
 	}
+	if t.Restart != nil {
+		t.Restart.withDefaults(scope(has, "restart"))
+	}
 }
 
 // coapDefault makes the embedded CoAP server the target of CoAP groups

@@ -11,27 +11,34 @@ import (
 )
 
 // MQTT is an MQTT group's protocol settings: its version and, for MQTT 5,
-// the session and message properties its devices send.
+// the session and message properties its devices send. The MQTT 5 keys
+// are left out of the normalised form when unset, so an MQTT 3.1.1
+// group's form reads back.
 type MQTT struct {
 	// ProtocolVersion is 4 (MQTT 3.1.1, the default) or 5 (MQTT 5), the
 	// protocol levels CONNECT carries.
 	ProtocolVersion int `yaml:"protocol_version"`
 	// SessionExpiry is how long the broker keeps a device's session after
 	// its connection ends; 0 ends it with the connection.
-	SessionExpiry time.Duration `yaml:"session_expiry"`
+	SessionExpiry time.Duration `yaml:"session_expiry,omitempty"`
 	// ReceiveMaximum is advertised to the broker: at most this many QoS 1
 	// and 2 messages to a device unacknowledged; 0 sends none (65,535).
-	ReceiveMaximum int `yaml:"receive_maximum"`
+	ReceiveMaximum int `yaml:"receive_maximum,omitempty"`
 	// TopicAliases is the Topic Alias Maximum: how many topics a device
 	// sends as aliases (the broker's own maximum caps it), and how many
 	// the broker may alias towards it.
-	TopicAliases int `yaml:"topic_aliases"`
+	TopicAliases int `yaml:"topic_aliases,omitempty"`
 	// UserProperties go on CONNECT and every PUBLISH, in order; a key
 	// may repeat. Values are templates rendered once per connection.
-	UserProperties []UserProperty `yaml:"user_properties"`
+	UserProperties []UserProperty `yaml:"user_properties,omitempty"`
 	// MessageExpiry is every PUBLISH's Message Expiry Interval; 0 sends
 	// none.
-	MessageExpiry time.Duration `yaml:"message_expiry"`
+	MessageExpiry time.Duration `yaml:"message_expiry,omitempty"`
+	// Broker is where the group's devices connect when it is not
+	// target.broker: another listener of the same broker, such as
+	// embedded+ws for MQTT over WebSocket beside a fleet on TCP. The
+	// backend stays on target.broker.
+	Broker string `yaml:"broker,omitempty"`
 }
 
 // UserProperty is one MQTT 5 user property.
@@ -52,6 +59,9 @@ const maxInterval = time.Duration(math.MaxUint32) * time.Second
 func (m *MQTT) withDefaults(has func(string) bool) {
 	if !has("protocol_version") {
 		m.ProtocolVersion = mqttV311
+	}
+	if b, err := brokerAddress.normalise(m.Broker); m.Broker != "" && err == nil {
+		m.Broker = b
 	}
 }
 
@@ -92,6 +102,7 @@ func (s *Scenario) validateMQTT(t *tree) {
 			continue
 		}
 		g.MQTT.validate(t, p)
+		s.validateGroupBroker(t, p+".broker", g)
 		if g.MQTT.ProtocolVersion == mqttV5 && !g.Connect.CleanSession && g.MQTT.SessionExpiry == 0 {
 			t.add(p+".session_expiry", "required with connect.clean_session: false: "+
 				"an MQTT 5 session with no expiry ends with its connection")

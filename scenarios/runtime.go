@@ -29,6 +29,9 @@ type Runtime struct {
 	// Addr is the broker's host:port, or the URL devices dial when they
 	// speak MQTT over WebSocket; empty when no group speaks MQTT.
 	Addr string
+	// WebSocketURL is the embedded broker's WebSocket listener when some
+	// groups reach it there and Addr is its TCP one.
+	WebSocketURL string
 	// CoAPAddr is the embedded CoAP server's host:port, when it runs.
 	CoAPAddr string
 	// LwM2MAddr is the embedded LwM2M server's host:port, when it runs.
@@ -186,7 +189,7 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 		return nil, err
 	}
 	if s.Target.Embedded() {
-		b, err := startBroker(sec, brokerOptions(s.Target), log)
+		b, err := startBroker(sec, brokerOptions(s), log)
 		if err != nil {
 			return nil, fmt.Errorf("start embedded broker: %w", err)
 		}
@@ -197,7 +200,7 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	if !rt.part.Whole() {
 		o.ClientID += fmt.Sprintf("-shard-%d", rt.part.Index)
 	}
-	w := wsDevicesFor(s, rt.broker)
+	w := wsDevicesFor(s, s.Target.Broker, rt.broker)
 	if w != nil && w.tls == nil && sec != nil {
 		w.tls = sec.config // wss://: TLS inside the WebSocket's dial, as the tls blocks say
 	}
@@ -213,11 +216,39 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 		return nil, fmt.Errorf("backend connection to %s: %w", o.Addr, err)
 	}
 	rt.BackendConnections = rt.backend.Connections()
+	c := &connector{base: o, routes: rt.mqttRoutes(s, sec)}
 	if w != nil {
-		o.Addr, rt.Addr = w.url, w.url
-		return &connector{base: o, ws: w}, nil
+		rt.Addr = w.url
+	} else if rt.broker != nil {
+		rt.WebSocketURL = rt.broker.WebSocketURL()
 	}
-	return &connector{base: o, tls: sec}, nil
+	return c, nil
+}
+
+// mqttRoutes says, by group, where each MQTT group's devices connect and
+// over what: target.broker, or the group's own mqtt.broker (such as the
+// embedded broker's WebSocket listener beside a fleet on TCP).
+func (rt *Runtime) mqttRoutes(s *Scenario, sec *brokerTLS) []mqttRoute {
+	routes := make([]mqttRoute, len(s.Groups))
+	for i := range s.Groups {
+		if s.Groups[i].Protocol != ProtocolMQTT {
+			continue
+		}
+		b := s.groupBroker(i)
+		if w := wsDevicesFor(s, b, rt.broker); w != nil {
+			if w.tls == nil && sec != nil && b != brokerEmbeddedWS {
+				w.tls = sec.config
+			}
+			routes[i] = mqttRoute{addr: w.url, ws: w}
+			continue
+		}
+		r := mqttRoute{addr: rt.Addr, tls: sec}
+		if b != brokerEmbedded && b != s.Target.Broker {
+			r.addr = Target{Broker: b}.Addr()
+		}
+		routes[i] = r
+	}
+	return routes
 }
 
 // loopback reports whether host:port is on a loopback address.
@@ -391,23 +422,32 @@ func mqttSubs(subs []sim.Subscription) []mqtt.Subscription {
 }
 
 // connector adapts mqtt sessions to sim.Connector, dialing each device
-// through its own link.
+// through its own link to its group's broker.
 type connector struct {
-	base mqtt.Options
-	dial func(device int, conn uint64) dial.Func
+	base   mqtt.Options
+	dial   func(device int, conn uint64) dial.Func
+	routes []mqttRoute // by group
+	s      *Scenario   // for each group's MQTT version and properties
+}
+
+// mqttRoute is how a group's devices reach the broker.
+type mqttRoute struct {
+	addr string
 	tls  *brokerTLS // nil for plain MQTT, and over WebSocket (ws holds it)
 	ws   *wsDevices // nil: MQTT over TCP
-	s    *Scenario  // for each group's MQTT version and properties
 }
 
 func (c *connector) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handler) (sim.Session, error) {
 	o := c.base
+	gi, _ := c.s.groupIndex(spec.Device)
+	r := c.routes[gi]
+	o.Addr = r.addr
 	o.Dial = c.dial(spec.Device, spec.Conn)
 	switch {
-	case c.ws != nil:
-		o.Dial = c.ws.over(spec.Device, o.Dial)
-	case c.tls != nil:
-		o.Dial = dial.TLS(o.Dial, c.tls.options(spec.Device, h))
+	case r.ws != nil:
+		o.Dial = r.ws.over(spec.Device, o.Dial)
+	case r.tls != nil:
+		o.Dial = dial.TLS(o.Dial, r.tls.options(spec.Device, h))
 	}
 	o.ClientID = spec.ClientID
 	o.KeepAlive = spec.Connect.KeepAlive

@@ -74,6 +74,9 @@ type Target struct {
 	// "http(s)://host:port", "ws(s)://host:port"; empty when unused.
 	HTTP      string `yaml:"http,omitempty"`
 	WebSocket string `yaml:"websocket,omitempty"`
+	// Restart stops the embedded broker during the run and starts it
+	// again: a reconnect storm on cue.
+	Restart *BrokerRestart `yaml:"restart,omitempty"`
 }
 
 // Group is a set of identical devices.

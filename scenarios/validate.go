@@ -55,6 +55,7 @@ func (s *Scenario) validate(t *tree) {
 	s.validateMQTT(t)
 	s.validateLwM2M(t)
 	s.validateTLS(t)
+	s.validateRestart(t)
 	s.validateHTTP(t)
 	s.validateStages(t)
 	s.validateThresholds(t)

@@ -86,14 +86,15 @@ func TestRunCoAPAgainstLibcoap(t *testing.T) {
 }
 
 // The mixed fleet, as shipped but shorter: MQTT 5 over TLS, CoAP over
-// DTLS, LwM2M over DTLS, HTTP and WebSocket devices against the embedded
-// servers in one run, every group timed end to end, reported per
-// protocol and held to its protocol's thresholds.
+// DTLS, LwM2M over DTLS, HTTP, WebSocket and MQTT-over-WebSocket devices
+// against the embedded servers in one run, every group timed end to end,
+// reported per protocol and held to its protocol's (and the MQTT over
+// WebSocket group to its group's) thresholds.
 func TestRunMixedFleetExample(t *testing.T) {
 	out := t.TempDir()
 	f := shortExample(t, "mixed-fleet.yaml", "duration: 1m", "duration: 15s", "drain: 20s", "drain: 10s",
 		"count: 300", "count: 60", "count: 300", "count: 60", "count: 200", "count: 40", "count: 100", "count: 20",
-		"count: 100", "count: 20",
+		"count: 100", "count: 20", "count: 100", "count: 20",
 		// A command sent in the last seconds of so short a run may find its
 		// device still waking when the drain ends.
 		`  - "latency.command.p99 < 30s"`, "")
@@ -129,5 +130,15 @@ func TestRunMixedFleetExample(t *testing.T) {
 	}
 	if scoped != 5 {
 		t.Errorf("%d per-protocol thresholds judged, want 5", scoped)
+	}
+	panels := r.Groups[5]
+	if panels.Name != "panels" || panels.Messages.Sent == 0 || panels.Messages.Received < panels.Messages.Sent-panels.Messages.Unacked ||
+		panels.Counts["tls_full_handshake"] != 0 {
+		t.Errorf("panels (MQTT over WebSocket): %+v: want messages all received, and no TLS handshakes", panels)
+	}
+	for _, th := range r.Thresholds {
+		if strings.HasPrefix(th.Expr, "group.panels.") && !th.Passed {
+			t.Errorf("threshold %s failed: %s", th.Expr, th.Reason)
+		}
 	}
 }

@@ -143,18 +143,28 @@ groups:
 	}
 }
 
-// The reconnect storm example, shorter: every reconnect of the resumed
-// fleet after its first resumes, none of the full fleet's does.
+// The reconnect storm example, shorter: the broker restarts twice, every
+// device reconnects after each, and every reconnect of the resumed fleet
+// resumes, none of the full fleet's does.
 func TestRunTLSStormExample(t *testing.T) {
 	out := t.TempDir()
-	f := shortExample(t, "tls-storm.yaml", "duration: 1m", "duration: 45s", "count: 1000", "count: 100", "count: 1000", "count: 100")
+	f := shortExample(t, "tls-storm.yaml", "duration: 1m", "duration: 45s", "at: [20s, 40s]", "at: [10s, 25s]", "count: 1000", "count: 100", "count: 1000", "count: 100")
 	code, stdout, errs := cli(t, t.Context(), "run", f, "--out", out, "--web", "off")
 	if code != exitOK {
 		t.Fatalf("run = exit %d\n%s\n%s", code, stdout, errs)
 	}
 	r := readResult(t, out)
 	resumed, full := r.Groups[0].Counts, r.Groups[1].Counts
-	if resumed["tls_full_handshake"] != 100 || resumed["tls_resumed"] < 100 || full["tls_resumed"] != 0 || full["tls_full_handshake"] < 200 {
-		t.Errorf("resumed fleet %v, full fleet %v: want 100 full then resumed handshakes, and only full ones", resumed, full)
+	// A reconnect whose handshake the restart cut short can lose its
+	// ticket and pay a full handshake the next time: most, not all, resume.
+	if resumed["tls_full_handshake"] < 100 || resumed["tls_resumed"] < 150 || resumed["tls_resumed"] < 3*(resumed["tls_full_handshake"]-100) ||
+		full["tls_resumed"] != 0 || full["tls_full_handshake"] < 300 {
+		t.Errorf("resumed fleet %v, full fleet %v: want 100 full handshakes, then mostly resumed ones; and only full ones", resumed, full)
+	}
+	if c := r.Metrics.Counters["broker_restart"]; c == nil || c.Run != 2 {
+		t.Errorf("broker_restart counter %+v, want 2", c)
+	}
+	if d := r.Devices; d.Disconnects != 400 || d.Connects != 600 || d.Closed != 200 {
+		t.Errorf("devices %+v: want every device to reconnect after each restart", r.Devices)
 	}
 }

@@ -88,7 +88,12 @@ func targets(sc *scenarios.Scenario, rt *scenarios.Runtime) string {
 		if sc.Target.Embedded() {
 			b = "embedded broker"
 		}
-		out = append(out, b+" at "+rt.Addr)
+		if rt.WebSocketURL != "" {
+			b += " at " + rt.Addr + " and " + rt.WebSocketURL
+		} else {
+			b += " at " + rt.Addr
+		}
+		out = append(out, b)
 	}
 	switch {
 	case sc.Speaks(scenarios.ProtocolCoAP) && rt.CoAPAddr != "":

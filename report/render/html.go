@@ -80,7 +80,7 @@ func newPage(in Input) *page {
 		R: r, StatusClass: statusClass(r.Status), StatusWords: statusWords(r.Status),
 		Started: started(r), Elapsed: elapsed(r), Command: in.Command,
 		Verdicts: verdicts(r), Capacity: newCapacityView(in.Capacity),
-		Figures: overTime(newTimeline(in.Points, r.Stages)),
+		Figures: overTime(newTimeline(in.Points, r.Stages).withRestarts(r)),
 		Latency: latencyRows(r), Errors: errorKinds(r.Errors),
 		Stages: stageRows(r), Sampled: r.Messages.Timed != r.Messages.Sent,
 		GroupRadio: groupRadioRows(r.Groups), GroupCounts: groupCountRows(r.Groups),

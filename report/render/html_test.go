@@ -348,3 +348,22 @@ func TestHTMLGroupLatencies(t *testing.T) {
 		t.Errorf("groups table lacks the group's e2e p99 of 12.345 ms:\n%s", b[i:min(len(b), i+1500)])
 	}
 }
+
+// Broker restarts the run counted (target.restart) are marked on the
+// charts over time, and nothing is marked in a run without them.
+func TestHTMLMarksBrokerRestarts(t *testing.T) {
+	in := fixtureInput()
+	plain, _ := renderHTML(t, in)
+	if n := bytes.Count(plain, []byte("broker restart")); n != 0 {
+		t.Fatalf("a run without restarts shows %d restart marks", n)
+	}
+	intervals := make([]int64, 120)
+	intervals[40], intervals[90] = 1, 1
+	in.Result.Metrics = &report.Metrics{IntervalS: 1, Counters: map[string]*report.CounterMetric{
+		"broker_restart": {Run: 2, Intervals: intervals}}}
+	marked, _ := renderHTML(t, in)
+	charts := bytes.Count(marked, []byte("<svg"))
+	if n := bytes.Count(marked, []byte("broker restart")); n < 2*4 || charts == 0 {
+		t.Errorf("%d restart labels in %d charts, want two on each of the charts over time that name their marks", n, charts)
+	}
+}

@@ -27,6 +27,8 @@ type timeline struct {
 	// k is how many intervals one drawn point stands for.
 	k      int
 	stages []report.StageResult
+	// restarts are the run times (s) at which the broker restarted.
+	restarts []float64
 }
 
 func newTimeline(pts []report.Point, stages []report.StageResult) timeline {
@@ -34,6 +36,28 @@ func newTimeline(pts []report.Point, stages []report.StageResult) timeline {
 		pts = slices.SortedStableFunc(slices.Values(pts), func(a, b report.Point) int { return cmp.Compare(a.T, b.T) })
 	}
 	return timeline{pts: pts, k: max(1, (len(pts)+maxPlotPoints-1)/maxPlotPoints), stages: stages}
+}
+
+// restartCounter is the counter a run's broker restarts are kept under
+// (target.restart).
+const restartCounter = "broker_restart"
+
+// withRestarts marks the broker restarts r counted, at the start of the
+// interval each fell in.
+func (tl timeline) withRestarts(r *report.Result) timeline {
+	if r.Metrics == nil || r.Metrics.IntervalS <= 0 {
+		return tl
+	}
+	c := r.Metrics.Counters[restartCounter]
+	if c == nil {
+		return tl
+	}
+	for i, n := range c.Intervals {
+		if n > 0 {
+			tl.restarts = append(tl.restarts, float64(i)*r.Metrics.IntervalS)
+		}
+	}
+	return tl
 }
 
 // track is one figure over time, a point per bucket at the bucket's end:
@@ -95,6 +119,20 @@ func (tl timeline) finish(p *plot.Plot, ss []series, log, labels bool) {
 	x0, x1 := tl.span()
 	setX(p, x0, x1)
 	tl.addStages(p, labels)
+	tl.addRestarts(p, labels)
+}
+
+// addRestarts marks each broker restart, named when labels.
+func (tl timeline) addRestarts(p *plot.Plot, labels bool) {
+	if len(tl.restarts) == 0 {
+		return
+	}
+	m := vmarks{line: dashed(colRed), text: textStyle(8, colRed), xs: tl.restarts}
+	for range tl.restarts {
+		m.labels = append(m.labels, optional(labels, "broker restart"))
+	}
+	m.line.Width = 0.8
+	p.Add(m)
 }
 
 // span is the range of time the charts show: from the run's start, or

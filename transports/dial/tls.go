@@ -37,7 +37,7 @@ type TLSHandshake struct {
 
 // Reasons a TLS handshake or session fails, in TLSError.Reason.
 const (
-	ReasonHandshake   = "tls_handshake"     // any other handshake failure
+	ReasonHandshake   = "handshake"         // any other handshake failure
 	ReasonTimeout     = "handshake_timeout" // no handshake within the timeout
 	ReasonUnknownCA   = "unknown_ca"        // the server's certificate chains to no trusted root
 	ReasonBadCert     = "bad_certificate"   // a certificate was refused (either side's)

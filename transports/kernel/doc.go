@@ -36,6 +36,16 @@
 // the same in the server namespace; Start runs a subprocess (a broker) in
 // it.
 //
+// # Kernel qdiscs
+//
+// OpenQdisc makes the same two namespaces, with the same socket API, but
+// joins them with a veth pair and lets the kernel shape: on each end's
+// egress an HTB root, one class per group of devices (or per device)
+// chosen by u32 filters on the device's address, and a netem qdisc
+// below each class for delay and loss. Rate alone needs only HTB, so it
+// works on kernels without sch_netem; NetemAvailable says whether the
+// rest can, and QdiscUnsupported which options only the wire models.
+//
 // # What changes on the host
 //
 // Nothing outside the two namespaces, except their two bind-mount files

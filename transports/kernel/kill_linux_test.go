@@ -11,26 +11,41 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/m2msim/m2msim/transports/netem"
 )
 
 // childEnv makes the test binary a wire-holding child (TestWireChild).
 const childEnv = "M2M_KERNEL_WIRE_CHILD"
 
 // TestMain runs the test binary as a wire-holding child when
-// TestLeftoversAfterKill asks for one (childEnv set): it opens a wire,
+// leftoversAfterKill asks for one (childEnv: wire or qdisc): it opens one,
 // prints its namespaces' names and waits at most 30 s to be killed.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "" {
+	switch os.Getenv(childEnv) {
+	case "":
 		os.Exit(m.Run())
+	case "unprivileged":
+		unprivilegedChild()
 	}
-	w, err := Open(Config{})
+	var n interface {
+		DeviceNS() string
+		ServerNS() string
+		Close() error
+	}
+	var err error
+	if os.Getenv(childEnv) == "qdisc" {
+		n, err = OpenQdisc(QdiscConfig{Groups: []QdiscGroup{{Count: 1, Link: netem.Link{Up: netem.Profile{Rate: 1_000_000}}}}})
+	} else {
+		n, err = Open(Config{})
+	}
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	fmt.Println("wire", w.DeviceNS(), w.ServerNS())
+	fmt.Println("wire", n.DeviceNS(), n.ServerNS())
 	time.Sleep(30 * time.Second)
-	w.Close()
+	n.Close()
 	os.Exit(0)
 }
 
@@ -38,9 +53,16 @@ func TestMain(m *testing.M) {
 // (RemoveLeftovers, which Open calls) finds them by the dead PID and
 // removes them.
 func TestLeftoversAfterKill(t *testing.T) {
+	leftoversAfterKill(t, "wire")
+}
+
+// leftoversAfterKill runs a child holding a network of this kind ("wire"
+// or "qdisc"), kills it and checks that RemoveLeftovers removes its
+// namespaces.
+func leftoversAfterKill(t *testing.T, kind string) {
 	needRoot(t)
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+kind)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -51,9 +51,10 @@ func Open(cfg Config) (w *Wire, err error) {
 	server, _ := nthHost(cfg.Server, 0)
 	w = &Wire{cfg: cfg, server: server, devNS: netns.None(), srvNS: netns.None(), paths: map[int]*netem.Path{}}
 	w.devName, w.srvName = nsNames()
+	made := w // the error returns below set w to nil
 	defer func() {
 		if err != nil {
-			w.Close()
+			made.Close()
 			w = nil
 			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 				err = fmt.Errorf("%w: %w", ErrPrivilege, err)

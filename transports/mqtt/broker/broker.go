@@ -4,6 +4,7 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -26,13 +27,25 @@ import (
 // carried it.
 const WritesPending = 1024
 
-// Broker is a running embedded broker.
+// Broker is a running embedded broker. Restart stops it and starts a new
+// one on the same addresses, as a broker process that is restarted.
 type Broker struct {
-	srv   *mochi.Server
-	tcp   *listeners.TCP
-	ws    *wsListener // nil without a WebSocket listener
-	hook  *allowAll
-	close sync.Once
+	o    Options // the listeners' bound addresses once started
+	log  *slog.Logger
+	hook *allowAll // shared by every incarnation: its counts span restarts
+
+	mu     sync.Mutex // guards cur and closed
+	cur    *instance  // nil while a restart has the broker down
+	closed bool
+	gone   chan struct{} // closed by Close: a restart waiting to start gives up
+}
+
+// instance is one incarnation of the broker: a mochi server and its
+// listeners.
+type instance struct {
+	srv *mochi.Server
+	tcp *listeners.TCP
+	ws  *wsListener // nil without a WebSocket listener
 }
 
 // Options configures StartWith. Only Addr is required.
@@ -68,40 +81,54 @@ func StartTLS(addr string, cfg *tls.Config, log *slog.Logger) (*Broker, error) {
 
 // StartWith is Start with a choice of listeners.
 func StartWith(o Options, log *slog.Logger) (*Broker, error) {
-	addr, cfg := o.Addr, o.TLS
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	b := &Broker{o: o, log: log, hook: &allowAll{log: log}, gone: make(chan struct{})}
+	in, err := b.start()
+	if err != nil {
+		return nil, err
+	}
+	b.cur = in
+	b.o.Addr = in.tcp.Address()
+	if in.ws != nil {
+		b.o.WebSocketAddr = in.ws.Address()
+	}
+	return b, nil
+}
+
+// start runs a new incarnation on b.o's addresses.
+func (b *Broker) start() (*instance, error) {
+	addr, cfg := b.o.Addr, b.o.TLS
 	caps := mochi.NewDefaultServerCapabilities()
 	caps.MaximumClientWritesPending = WritesPending
 	srv := mochi.New(&mochi.Options{
 		Capabilities: caps,
-		Logger:       mochiLogger(log),
+		Logger:       mochiLogger(b.log),
 		// $SYS topics are of no use to a load test; publish them rarely.
 		SysTopicResendInterval: 3600,
 	})
-	hook := &allowAll{log: log}
-	if err := srv.AddHook(hook, nil); err != nil {
+	if err := srv.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: allow-all hook: %w", err)
 	}
 	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr, TLSConfig: cfg})
 	if err := srv.AddListener(tcp); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", addr, err)
 	}
-	b := &Broker{srv: srv, tcp: tcp, hook: hook}
-	if err := b.addWebSocket(o.WebSocketAddr); err != nil {
+	in := &instance{srv: srv, tcp: tcp}
+	if err := in.addWebSocket(b.o.WebSocketAddr); err != nil {
 		tcp.Close(func(string) {})
 		return nil, err
 	}
 	if err := srv.Serve(); err != nil {
-		b.Close()
+		in.close(b.log)
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	return b, nil
+	return in, nil
 }
 
 // addWebSocket adds the WebSocket listener when addr is set.
-func (b *Broker) addWebSocket(addr string) error {
+func (in *instance) addWebSocket(addr string) error {
 	if addr == "" {
 		return nil
 	}
@@ -109,11 +136,11 @@ func (b *Broker) addWebSocket(addr string) error {
 	if err != nil {
 		return err
 	}
-	if err := b.srv.AddListener(l); err != nil {
+	if err := in.srv.AddListener(l); err != nil {
 		l.ln.Close()
 		return fmt.Errorf("broker: add websocket listener: %w", err)
 	}
-	b.ws = l
+	in.ws = l
 	return nil
 }
 
@@ -125,15 +152,15 @@ func mochiLogger(log *slog.Logger) *slog.Logger {
 }
 
 // Addr returns the host:port the broker actually bound.
-func (b *Broker) Addr() string { return b.tcp.Address() }
+func (b *Broker) Addr() string { return b.o.Addr }
 
 // WebSocketURL returns the WebSocket listener's ws://host:port/mqtt, or
 // "" when the broker has none.
 func (b *Broker) WebSocketURL() string {
-	if b.ws == nil {
+	if b.o.WebSocketAddr == "" {
 		return ""
 	}
-	return "ws://" + b.ws.Address() + WebSocketPath
+	return "ws://" + b.o.WebSocketAddr + WebSocketPath
 }
 
 // Dropped returns how many messages the broker dropped because a
@@ -148,8 +175,93 @@ const closeWait = 10 * time.Second
 // caller.
 var ErrCloseStuck = errors.New("broker: close: mochi did not stop within 10s")
 
+// ErrClosed is Restart's error for a broker that was closed.
+var ErrClosed = errors.New("broker: closed")
+
 // Close disconnects every client and stops the broker, WebSocket clients
-// first. It is idempotent.
+// first. It is idempotent, and stops a restart that is waiting to start
+// the broker again.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	close(b.gone)
+	in := b.cur
+	b.cur = nil
+	if in == nil {
+		return nil
+	}
+	return in.close(b.log)
+}
+
+// RestartOptions says how Restart brings the broker back.
+type RestartOptions struct {
+	// Down is how long the broker stays down: connects in that time are
+	// refused.
+	Down time.Duration
+	// NewTicketKeys gives the new incarnation fresh TLS session ticket
+	// keys, as a broker process that does not keep them: tickets issued
+	// before the restart no longer resume. By default it keeps them, as a
+	// broker (or the TLS proxy in front of it) configured with fixed keys.
+	NewTicketKeys bool
+}
+
+// Restart stops the broker as a crash or a restart of its process would:
+// every connection drops, sessions and retained messages are gone, the
+// listeners close. After o.Down it starts a new broker on the same
+// addresses. It returns when the broker is up again, or with ctx's error
+// (the broker then stays down), or with ErrClosed as soon as Close is
+// called.
+func (b *Broker) Restart(ctx context.Context, o RestartOptions) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	in := b.cur
+	b.cur = nil
+	b.mu.Unlock()
+	if in != nil {
+		if err := in.close(b.log); err != nil {
+			return err
+		}
+	}
+	t := time.NewTimer(o.Down)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.gone:
+		return ErrClosed
+	case <-t.C:
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if o.NewTicketKeys && b.o.TLS != nil {
+		cfg := b.o.TLS.Clone()
+		var key [32]byte
+		if _, err := rand.Read(key[:]); err != nil {
+			return fmt.Errorf("broker: restart: ticket key: %w", err)
+		}
+		cfg.SetSessionTicketKeys([][32]byte{key})
+		b.o.TLS = cfg
+	}
+	in, err := b.start()
+	if err != nil {
+		return fmt.Errorf("broker: restart: %w", err)
+	}
+	b.cur = in
+	return nil
+}
+
+// close disconnects every client and stops the incarnation, WebSocket
+// clients first.
 //
 // mochi 2.7.9's Close lists a listener's clients with
 // Clients.GetByListener, which takes the clients' read lock twice and so
@@ -157,35 +269,31 @@ var ErrCloseStuck = errors.New("broker: close: mochi did not stop within 10s")
 // (mochi-mqtt/server#488). Closing the listeners first, the TCP one with
 // a closer that lists the clients under one lock, leaves mochi's Close no
 // clients to list; the deadline covers what may remain.
-func (b *Broker) Close() error {
-	var err error
-	b.close.Do(func() {
-		if b.ws != nil {
-			b.ws.drain()
-		}
-		b.tcp.Close(b.disconnectAll)
-		done := make(chan error, 1)
-		go func() { done <- b.srv.Close() }()
-		select {
-		case err = <-done:
-		case <-time.After(closeWait):
-			b.hook.log.Error("embedded broker did not stop", "after", closeWait)
-			err = ErrCloseStuck
-			return
-		}
-	})
-	if err != nil && !errors.Is(err, ErrCloseStuck) {
-		return fmt.Errorf("broker: close: %w", err)
+func (in *instance) close(log *slog.Logger) error {
+	if in.ws != nil {
+		in.ws.drain()
 	}
-	return err
+	in.tcp.Close(in.disconnectAll)
+	done := make(chan error, 1)
+	go func() { done <- in.srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("broker: close: %w", err)
+		}
+		return nil
+	case <-time.After(closeWait):
+		log.Error("embedded broker did not stop", "after", closeWait)
+		return ErrCloseStuck
+	}
 }
 
 // disconnectAll disconnects the listener's clients, as mochi's Close
 // would.
-func (b *Broker) disconnectAll(listener string) {
-	for _, cl := range b.srv.Clients.GetAll() {
+func (in *instance) disconnectAll(listener string) {
+	for _, cl := range in.srv.Clients.GetAll() {
 		if cl.Net.Listener == listener && !cl.Closed() {
-			_ = b.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			_ = in.srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
 		}
 	}
 }
