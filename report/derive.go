@@ -84,6 +84,7 @@ func (c *Collector) rejudge(r *Result, st *state) (*Result, error) {
 		status = StatusPassed // the thresholds decide again
 	}
 	out := c.resultOf(status, secondsDuration(r.ElapsedS), st)
+	out.Shard, out.Shards = r.Shard, r.Shards
 	var ts []Threshold
 	for _, tr := range r.Thresholds {
 		t, err := ParseThreshold(tr.Expr)

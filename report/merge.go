@@ -23,8 +23,14 @@ func Merge(parts ...*Result) (*Result, error) {
 			return nil, fmt.Errorf("merge: result %d: %w", i+1, err)
 		}
 	}
+	missing, err := checkShards(parts)
+	if err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
 	base := slices.MinFunc(parts, func(a, b *Result) int { return a.Started.Compare(b.Started) })
 	whole := *base
+	whole.Shard, whole.Shards = nil, shardHealth(parts)
+
 	whole.Devices.Planned, whole.Backend.Connections, whole.Backend.E2E = 0, 0, Sample{Fraction: base.Backend.E2E.Fraction}
 	whole.Stages = slices.Clone(base.Stages)
 	whole.Groups = slices.Clone(base.Groups)
@@ -64,7 +70,11 @@ func Merge(parts ...*Result) (*Result, error) {
 		return nil, err
 	}
 	cw.named.Store(c.named.Load())
-	return cw.rejudge(&whole, merged)
+	res, err := cw.rejudge(&whole, merged)
+	if err == nil && missing != "" {
+		res.Warnings = append(slices.Clone(res.Warnings), missing)
+	}
+	return res, err
 }
 
 // compatible says why b cannot be merged with a, if it cannot.

@@ -57,6 +57,11 @@ type Result struct {
 	// Metrics holds the measurements everything above derives from; nil
 	// in a result read from a v1 file.
 	Metrics *Metrics `json:"metrics,omitempty"`
+	// Shard says which shard of a sharded run this is; nil for a whole
+	// run and for a merged result.
+	Shard *Shard `json:"shard,omitempty"`
+	// Shards is each shard's health in a result merged from shards.
+	Shards []ShardHealth `json:"shards,omitempty"`
 }
 
 // Scenario names what was run.

@@ -51,7 +51,8 @@ type Runtime struct {
 	endpoint   *endpoint.Endpoint
 	web        *webConnector
 	shaper     *netem.Shaper
-	wire       *wireRun           // link.engine: wire; nil otherwise
+	wire       *wireRun           // link.engine: wire or kernel; nil otherwise
+	part       sim.Part           // the shard this runtime serves
 	stop       context.CancelFunc // ends the shaper's Run
 	done       chan error         // the shaper's Run result
 }
@@ -67,6 +68,13 @@ const sourcesPerAddress = 25000
 // Credentials are read from the environment variables the scenario names,
 // here and nowhere else. A nil log discards.
 func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Runtime, error) {
+	return OpenShard(ctx, s, seed, sim.Part{}, log)
+}
+
+// OpenShard is Open for one shard of a fleet run over several processes:
+// the backend's client IDs carry the shard, so the shards' backends do not
+// take each other's sessions over at a shared broker.
+func OpenShard(ctx context.Context, s *Scenario, seed uint64, part sim.Part, log *slog.Logger) (*Runtime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -74,8 +82,9 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{}
+	rt := &Runtime{part: part}
 	var d dial.Func
+	byDevice := func(int) dial.Func { return d }
 	if s.Wire() {
 		if rt.wire, err = openWire(ctx, s, seed, log); err != nil {
 			return nil, err
@@ -87,13 +96,14 @@ func Open(ctx context.Context, s *Scenario, seed uint64, log *slog.Logger) (*Run
 		if rt.Sources == 0 {
 			rt.Sources = (s.Devices() + sourcesPerAddress - 1) / sourcesPerAddress
 		}
-		d = dial.SourcePool(dial.LoopbackSources(rt.Sources))
+		pool := dial.LoopbackSources(rt.Sources)
+		d, byDevice = dial.SourcePool(pool), dial.SourceByDevice(pool)
 	}
 	var shaped func(device int, conn uint64) dial.Func
 	if rt.wire != nil {
 		shaped = rt.wire.dialer // shaped by the wire: no second shaping in the socket
 	} else {
-		shaped = rt.shape(s, d, seed)
+		shaped = rt.shape(s, byDevice, seed)
 	}
 	var mq *connector
 	if s.Speaks(ProtocolMQTT) {
@@ -209,6 +219,9 @@ func (rt *Runtime) openMQTT(ctx context.Context, s *Scenario, d dial.Func, user,
 	}
 	o := mqtt.Options{Addr: rt.Addr, Dial: d, Username: user, Password: pass, CleanSession: true}
 	o.ClientID = "m2msim-backend-" + s.Name
+	if !rt.part.Whole() {
+		o.ClientID += fmt.Sprintf("-shard-%d", rt.part.Index)
+	}
 	w := wsDevicesFor(s, s.Target.Broker, rt.broker)
 	if w != nil && w.tls == nil && sec != nil {
 		w.tls = sec.config // wss://: TLS inside the WebSocket's dial, as the tls blocks say
@@ -328,10 +341,13 @@ func (r *router) Connect(ctx context.Context, spec sim.ConnectSpec, h sim.Handle
 
 // shape returns the per-device dialer: through the group's link where the
 // group has one, else d. It starts the fleet's shaper when one is needed.
-func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int, conn uint64) dial.Func {
-	if d == nil {
-		var nd net.Dialer
-		d = nd.DialContext
+func (rt *Runtime) shape(s *Scenario, byDevice func(int) dial.Func, seed uint64) func(device int, conn uint64) dial.Func {
+	var nd net.Dialer
+	base := func(device int) dial.Func {
+		if d := byDevice(device); d != nil {
+			return d
+		}
+		return nd.DialContext
 	}
 	type span struct {
 		end    int
@@ -347,7 +363,7 @@ func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int,
 		shapedAny = shapedAny || ok
 	}
 	if !shapedAny {
-		return func(int, uint64) dial.Func { return d }
+		return func(device int, _ uint64) dial.Func { return base(device) }
 	}
 	rt.shaper = netem.NewShaper(runtime.GOMAXPROCS(0))
 	ctx, stop := context.WithCancel(context.Background())
@@ -357,12 +373,12 @@ func (rt *Runtime) shape(s *Scenario, d dial.Func, seed uint64) func(device int,
 		for _, sp := range spans {
 			if device < sp.end {
 				if !sp.shaped {
-					return d
+					return base(device)
 				}
-				return rt.shaper.DialerFor(d, sp.link, seed, device, conn)
+				return rt.shaper.DialerFor(base(device), sp.link, seed, device, conn)
 			}
 		}
-		return d
+		return base(device)
 	}
 }
 

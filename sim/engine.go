@@ -37,6 +37,9 @@ type Options struct {
 	BackendQueue int
 	// BackendSenders is how many goroutines send them [4].
 	BackendSenders int
+	// Part is the shard of the fleet this engine runs; the zero Part
+	// runs it all.
+	Part Part
 }
 
 func (o Options) withDefaults() Options {
@@ -76,11 +79,15 @@ type Engine struct {
 	// replies and answers that are still due.
 	outstanding atomic.Int64
 	// draining is set when the schedule ends: shards then only finish
-	// work under way (acks, radio frames, paging, lingering sessions).
+	// work under way (acks, radio frames, paging, lingering sessions),
+	// and the new work that was due before the plan's end, however late
+	// they come to it, so that what is sent is fixed by the schedule.
 	draining atomic.Bool
-	ether    ether          // frames on air, for radios that can collide
-	dials    sync.WaitGroup // connect goroutines
-	runCtx   context.Context
+	// cut is set when the run was interrupted: no new work at all.
+	cut    atomic.Bool
+	ether  ether          // frames on air, for radios that can collide
+	dials  sync.WaitGroup // connect goroutines
+	runCtx context.Context
 	// outbox holds the backend's commands and answers for its senders, so
 	// that neither a shard nor a delivery ever waits on the backend.
 	outbox  chan outMsg
@@ -91,6 +98,9 @@ type Engine struct {
 	live      atomic.Bool   // set once start is: deliveries may be timed
 	abort     chan struct{} // closed by Abort
 	abortOnce sync.Once
+	// horizon is how far ahead of the run clock the controller has
+	// activated devices; controller only.
+	horizon time.Duration
 }
 
 // groupState is a group's derived, read-only schedule plus the
@@ -105,6 +115,8 @@ type groupState struct {
 	cmdShort                bool          // commands carry short tokens
 	active                  int           // devices activated; controller only
 	nextConnect             time.Duration // next free connect slot; controller only
+	ord                     order         // activation order; controller only
+	lo, hi                  int           // the group-local devices this engine runs
 	backendSub, deviceSub   []Subscription
 	backendQoS, commandsQoS byte
 }
@@ -152,7 +164,13 @@ func New(p *Plan, o Options) (*Engine, error) {
 	if o.Connector == nil {
 		return nil, errors.New("sim: no connector")
 	}
+	if err := o.Part.check(); err != nil {
+		return nil, err
+	}
 	n := p.Devices()
+	if n > 0 && o.Part.Devices(p) == 0 {
+		return nil, fmt.Errorf("sim: shard %d of %d has no devices (the fleet has %d)", o.Part.Index, o.Part.Count, n)
+	}
 	if n > 1<<24-1 {
 		return nil, fmt.Errorf("sim: %d devices: at most %d fit the measurement token", n, 1<<24-1)
 	}
@@ -167,11 +185,14 @@ func New(p *Plan, o Options) (*Engine, error) {
 		if err := g.check(); err != nil {
 			return nil, fmt.Errorf("sim: group %q: %w", g.Name, err)
 		}
-		e.groups = append(e.groups, newGroupState(g, i, base))
+		gs := newGroupState(g, i, base)
+		gs.lo, gs.hi = o.Part.Range(g.Count)
+		e.groups = append(e.groups, gs)
 		for j := 0; j < g.Count; j++ {
 			d := &e.devs[base+j]
 			d.group = uint16(i)
-			d.timed = o.Receiver != nil && !g.Untimed && g.Telemetry != nil && p.E2E.picks(p.Seed, base+j)
+			d.timed = o.Receiver != nil && !g.Untimed && g.Telemetry != nil && j >= gs.lo && j < gs.hi &&
+				p.E2E.picks(p.Seed, base+j)
 		}
 		base += g.Count
 	}
@@ -182,7 +203,7 @@ func New(p *Plan, o Options) (*Engine, error) {
 }
 
 func newGroupState(g *Group, idx, base int) groupState {
-	gs := groupState{g: g, idx: idx, base: base}
+	gs := groupState{g: g, idx: idx, base: base, ord: newOrder(g.Count)}
 	if t := g.Telemetry; t != nil {
 		gs.tele = &flow{kind: jobTelemetry, wire: FlowTelemetry, token: TokenTelemetry, sent: Published,
 			topic: t.Topic, payload: t.Payload, size: t.Size, qos: t.QoS, retain: t.Retain,
@@ -338,12 +359,15 @@ func (e *Engine) control(ctx context.Context) {
 	end := time.NewTimer(e.plan.Duration)
 	defer end.Stop()
 	total := e.plan.Devices()
+	e.horizon = -1
 	for {
-		e.setLevel(level(e.plan.Stages, total, e.since()), total)
+		e.setLevel(e.since(), total)
 		select {
 		case <-ctx.Done():
+			e.cut.Store(true)
 			return
 		case <-e.abort:
+			e.cut.Store(true)
 			return
 		case <-end.C:
 			return
@@ -352,28 +376,46 @@ func (e *Engine) control(ctx context.Context) {
 	}
 }
 
-// setLevel activates or deactivates devices, group by group in
-// proportion to group size, so that want devices are active.
-func (e *Engine) setLevel(want, total int) {
+// setLevel activates devices a tick ahead of the stages, each at the exact
+// time the stage curve reaches it (see reach), and deactivates those the
+// stages no longer want. Groups share the level in proportion to their
+// size; within a group devices go in activation order (see order).
+func (e *Engine) setLevel(now time.Duration, total int) {
 	if total == 0 {
 		return
 	}
-	now := e.since()
+	ahead := now + e.o.Tick
 	for i := range e.groups {
 		gs := &e.groups[i]
-		target := int(int64(want) * int64(gs.g.Count) / int64(total))
-		for gs.active < target {
-			e.activate(gs, gs.base+gs.active, now)
+		up := groupTarget(e.plan.Stages, total, gs.g.Count, ahead)
+		for gs.active < up {
+			at := reach(e.plan.Stages, total, gs.g.Count, gs.active, e.horizon, ahead)
+			e.activate(gs, gs.base+gs.ord.next(), at)
 			gs.active++
 		}
-		for gs.active > target {
+		down := max(up, groupTarget(e.plan.Stages, total, gs.g.Count, now))
+		for gs.active > down {
 			gs.active--
-			e.deactivate(gs.base + gs.active)
+			if dev := gs.base + gs.ord.prev(); e.owns(dev) {
+				e.deactivate(dev)
+			}
 		}
 	}
+	e.horizon = ahead
 }
 
-func (e *Engine) activate(gs *groupState, dev int, now time.Duration) {
+// activate starts dev at run time at. Connect slots are paced over the
+// whole group, whichever process runs each device, so a shard's devices
+// connect when they would in one process.
+func (e *Engine) activate(gs *groupState, dev int, at time.Duration) {
+	slot := at
+	if !gs.g.Connect.PerReport {
+		slot = max(at, gs.nextConnect)
+		gs.nextConnect = slot + gs.g.Connect.Rate.Interval()
+	}
+	if !e.owns(dev) {
+		return
+	}
 	d := &e.devs[dev]
 	d.mu.Lock()
 	d.life++
@@ -381,14 +423,12 @@ func (e *Engine) activate(gs *groupState, dev int, now time.Duration) {
 	d.started, d.attempt = false, 0
 	life := d.life
 	if gs.g.Connect.PerReport {
-		d.state, d.started, d.asleepAt = stateAsleep, true, now
-		e.startChains(dev, d, now)
+		d.state, d.started, d.asleepAt = stateAsleep, true, at
+		e.startChains(dev, d, at)
 		d.mu.Unlock()
 		return
 	}
 	d.mu.Unlock()
-	slot := max(now, gs.nextConnect)
-	gs.nextConnect = slot + gs.g.Connect.Rate.Interval()
 	e.schedule(dev, jobConnect, life, 0, slot)
 }
 
@@ -428,7 +468,7 @@ func (e *Engine) drain() {
 	deadline := time.Now().Add(e.plan.Drain)
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for e.outstanding.Load() > 0 && time.Now().Before(deadline) {
+	for (e.outstanding.Load() > 0 || e.scheduleLeft()) && time.Now().Before(deadline) {
 		select {
 		case <-t.C:
 		case <-e.abort:

@@ -19,8 +19,8 @@ type scratch struct {
 func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func (e *Engine) fire(j job, now time.Duration, sc *scratch) {
-	if e.draining.Load() && j.startsWork() {
-		return // the schedule is over: start nothing new
+	if j.startsWork() && (j.due >= e.plan.Duration || e.cut.Load()) {
+		return // past the schedule's end, or interrupted: start nothing new
 	}
 	switch j.kind {
 	case jobConnect:
@@ -91,7 +91,7 @@ func (e *Engine) connect(j job) {
 		Conn: uint64(epoch)}
 	d.mu.Unlock()
 	e.dials.Add(1)
-	go e.dial(dev, epoch, spec)
+	go e.dial(dev, epoch, spec, j.due)
 }
 
 // deviceSubs renders the topics a device listens on: its commands and the
@@ -109,7 +109,11 @@ func (e *Engine) deviceSubs(gs *groupState, dev int, id string) []Subscription {
 }
 
 // dial runs on its own goroutine for the length of one connect attempt.
-func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
+// due is the attempt's slot: a device's reports are due from its first
+// connect's slot, whenever the connection comes up, so that what it sends
+// is fixed by the schedule (a report that fell due while it connected
+// goes out as soon as it is connected).
+func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec, due time.Duration) {
 	defer e.dials.Done()
 	d := &e.devs[dev]
 	t0 := e.since()
@@ -145,7 +149,7 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 	d.sess, d.state, d.attempt, d.lastWrite, d.upAt = s, stateConnected, 0, now, now
 	if !d.started {
 		d.started = true
-		e.startChains(dev, d, now)
+		e.startChains(dev, d, min(due, now))
 	}
 	if _, ok := s.(Pinger); ok && spec.Connect.KeepAlive > 0 {
 		e.schedule(dev, jobPing, epoch, 0, now+spec.Connect.KeepAlive)
@@ -447,7 +451,7 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 		d.stamp(f.token, seq, intended)
 	}
 	ref := e.track(d, f, intended)
-	s := d.sess
+	s, up := d.sess, d.upAt
 	e.uplinked(dev, d, now)
 	awaited := e.awaits(d, f) // the backend's delivery, or its answer
 	d.mu.Unlock()
@@ -459,7 +463,9 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 		e.record(PublishFailed, g, 0, ErrorKind(err))
 		return
 	}
-	e.recordSent(f, g, max(0, now-intended), intended, awaited)
+	// Lag counts from when the device could send: a report that fell
+	// due while it connected is late by the connect, not the generator.
+	e.recordSent(f, g, max(0, now-max(intended, up)), intended, awaited)
 }
 
 // awaits reports whether the backend answers or times a message of flow

@@ -226,8 +226,8 @@ func (e *Engine) deliver(m Delivery) {
 		return
 	}
 	tok, off, ok := findToken(m.Payload)
-	if !ok || int(tok.Device) >= len(e.devs) {
-		return
+	if !ok || int(tok.Device) >= len(e.devs) || !e.owns(int(tok.Device)) {
+		return // not ours: another shard's device, seen on a shared filter
 	}
 	d := &e.devs[tok.Device]
 	g := int(d.group)

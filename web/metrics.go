@@ -19,9 +19,9 @@ type metrics struct {
 	devices, planned, messages, errors, latency, elapsed, threshold *prometheus.Desc
 }
 
-func newMetrics(live func() *report.Live) *metrics {
+func newMetrics(live func() *report.Live, constLabels map[string]string) *metrics {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc("m2msim_"+name, help, labels, nil)
+		return prometheus.NewDesc("m2msim_"+name, help, labels, constLabels)
 	}
 	return &metrics{
 		live:      live,
@@ -104,7 +104,7 @@ func (m *metrics) collectMessages(l *report.Live, counter func(*prometheus.Desc,
 // process, whose owner may export those already).
 func (s *Server) metricsHandler() http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newMetrics(s.hub.latest.Load))
+	reg.MustRegister(newMetrics(s.hub.latest.Load, s.opt.Labels))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrintln{s}})
 }
 

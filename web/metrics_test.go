@@ -122,7 +122,7 @@ func TestMetrics(t *testing.T) {
 // TestMetricsWithoutGroups: a run without groups counts its messages under
 // group="".
 func TestMetricsWithoutGroups(t *testing.T) {
-	m := newMetrics(nil)
+	m := newMetrics(nil, nil)
 	l := makeLive(2, 200)
 	l.Groups = nil
 	l.Thresholds = append(l.Thresholds, l.Thresholds[0]) // a duplicate expression: one series
@@ -139,5 +139,31 @@ func TestMetricsWithoutGroups(t *testing.T) {
 	}
 	if v, ok := value(byName, "m2msim_messages_total", map[string]string{"group": "", "kind": "sent"}); !ok || v != 2000 {
 		t.Errorf(`m2msim_messages_total{group="",kind="sent"} = %v (found %v), want 2000`, v, ok)
+	}
+}
+
+// TestMetricsShardLabel: a shard's every series carries shard="I", so
+// Prometheus sums the shards of one run.
+func TestMetricsShardLabel(t *testing.T) {
+	src := &fakeSource{}
+	s, hs := newTest(t, src, Options{Labels: map[string]string{"shard": "2"}})
+	s.tick()
+	fams := scrape(t, hs.URL+"/metrics")
+	if len(fams) == 0 {
+		t.Fatal("no metrics")
+	}
+	if v, ok := value(fams, "m2msim_devices", map[string]string{"state": "connected", "shard": "2"}); !ok || v <= 0 {
+		t.Errorf("m2msim_devices{state=connected,shard=2} = %v (found %v)", v, ok)
+	}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			found := false
+			for _, l := range m.GetLabel() {
+				found = found || l.GetName() == "shard" && l.GetValue() == "2"
+			}
+			if !found {
+				t.Errorf("%s has a series without shard=\"2\": %v", name, m.GetLabel())
+			}
+		}
 	}
 }

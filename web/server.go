@@ -36,6 +36,9 @@ type Options struct {
 	Tick time.Duration
 	// Logger receives the server's events; none by default.
 	Logger *slog.Logger
+	// Labels are added to every metric /metrics serves: a shard of a
+	// sharded run gives shard="I", so Prometheus can sum the shards.
+	Labels map[string]string
 }
 
 func (o Options) withDefaults() Options {

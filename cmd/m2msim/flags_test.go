@@ -24,7 +24,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"run", "x.yaml", "--durration=5s"}, "run: unknown flag --durration (did you mean --duration?)"},
 		{[]string{"run", "x.yaml", "--log", "debug"}, "run: unknown flag --log (did you mean --log-level?)"},
 		{[]string{"run", "x.yaml", "--cpuprofil", "f"}, "run: unknown flag --cpuprofil (did you mean --cpuprofile?)"},
-		{[]string{"run", "x.yaml", "--verbose"}, "run: unknown flag --verbose (flags: --cpuprofile, --duration, --log-level, --memprofile, --out, --progress, --seed, --web, --web-token)"},
+		{[]string{"run", "x.yaml", "--verbose"}, "run: unknown flag --verbose (flags: --cpuprofile, --duration, --log-level, --memprofile, --out, --progress, --seed, --shard, --shards, --start-at, --web, --web-token)"},
 		{[]string{"run", "x.yaml", "--duration", "abc"}, `run: --duration: "abc" is not a duration (e.g. 30s, 2m)`},
 		{[]string{"run", "x.yaml", "--duration", "10"}, `run: --duration: "10" is not a duration (e.g. 30s, 2m)`},
 		{[]string{"run", "x.yaml", "--duration=0s"}, `run: --duration: "0s": want more than 0 (e.g. 30s, 2m)`},

@@ -47,6 +47,18 @@ Flags (--flag VALUE or --flag=VALUE, before or after FILE):
                      Authorization: Bearer T); also from $M2MSIM_WEB_TOKEN,
                      which keeps it out of the process list
 
+Sharding (one scenario over several processes or machines):
+  --shard I/N        run shard I of N; I counts from 0 (0/4 ... 3/4)
+  --shards N         run one of N shards, I from $JOB_COMPLETION_INDEX
+                     (set in each pod of a Kubernetes Indexed Job)
+  --start-at TIME    prepare (scenario, target, --out), then wait until
+                     TIME (RFC 3339, e.g. 2026-11-30T04:00:00Z) to start
+                     the schedule; also $M2MSIM_START_AT. At most 24h
+                     ahead; a shard past TIME starts at once and says so
+  Each group is cut into N contiguous device ranges; the shards' schedules
+  together are exactly the one-process schedule. Merge their results with
+  m2msim report merge (see: m2msim help report).
+
 Development aids (for profiling m2msim itself, not the broker):
   --cpuprofile FILE  write a CPU profile of the whole run to FILE
   --memprofile FILE  write a heap profile to FILE at the end of the run

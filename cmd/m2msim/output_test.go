@@ -95,7 +95,7 @@ func TestFinishFallsBack(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	var stdout, stderr bytes.Buffer
-	code := exitCode(finish(t.Context(), sc, coll, outcome{}, out, "m2msim run x.yaml --seed 1", nil, &stdout, &stderr), &stderr)
+	code := exitCode(finish(t.Context(), sc, coll, outcome{}, func() *report.Shard { return nil }, out, "m2msim run x.yaml --seed 1", nil, &stdout, &stderr), &stderr)
 	fallbacks, _ := filepath.Glob(filepath.Join(tmp, "m2msim-result-*.json"))
 	if code != exitUsage || len(fallbacks) != 1 {
 		t.Fatalf("finish to an unwritable --out = exit %d, fallbacks %v; want exit 2 and one fallback file\n%s", code, fallbacks, stderr.String())
@@ -114,7 +114,7 @@ func TestFinishFallsBack(t *testing.T) {
 	t.Setenv("TMPDIR", filepath.Join(file, "tmp"))
 	stdout.Reset()
 	stderr.Reset()
-	code = exitCode(finish(t.Context(), sc, coll, outcome{}, out, "m2msim run x.yaml --seed 1", nil, &stdout, &stderr), &stderr)
+	code = exitCode(finish(t.Context(), sc, coll, outcome{}, func() *report.Shard { return nil }, out, "m2msim run x.yaml --seed 1", nil, &stdout, &stderr), &stderr)
 	if code != exitUsage || !strings.Contains(stderr.String(), "here it is:\n{\n  \"schema\": \""+report.Schema+"\"") ||
 		!strings.Contains(stderr.String(), "m2msim: could not write the result to --out "+out+": mkdir "+file+": not a directory\nfallback: ") {
 		t.Errorf("finish with no writable file = exit %d\n%s", code, stderr.String())

@@ -33,7 +33,10 @@ tolerance, 0 otherwise, so a CI job can fail on a slower build.
 merge combines results of parts of one run (shards started together):
 histograms merge exactly, counts add, intervals align on the parts' start
 times, and the thresholds are judged again on the whole. It writes
-DIR/result.json and the reports.
+DIR/result.json and the reports. Shards of a sharded run (m2msim run
+--shard I/N) must be of the same scenario, seed and N with distinct
+indices; a missing shard is warned of. The merged report shows each
+shard's health (schedule lag, CPU, errors, late start).
 
 Examples:
   m2msim report out/knee-ramp/result.json --out /tmp/knee
@@ -41,7 +44,7 @@ Examples:
   m2msim report merge shard-0/result.json shard-1/result.json --out merged
 
 Exit codes: 0 done (compare: no regression), 1 compare found a
-regression, 2 bad input or usage.
+regression or the merged result fails a threshold, 2 bad input or usage.
 `
 
 func reportCmd(args []string, stdout, stderr io.Writer) error {
@@ -199,7 +202,18 @@ func mergeCmd(args []string, stdout, stderr io.Writer) error {
 		return usageErr("report merge: %v", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d parts, status %s)\n", path, len(parts), whole.Status)
-	return renderInto(out, whole, "m2msim report merge "+strings.Join(pos, " ")+" --out "+out, stdout, stderr)
+	for _, w := range whole.Warnings {
+		if strings.HasPrefix(w, "shard(s) ") {
+			fmt.Fprintf(stderr, "m2msim: warning: %s\n", w)
+		}
+	}
+	if err := renderInto(out, whole, "m2msim report merge "+strings.Join(pos, " ")+" --out "+out, stdout, stderr); err != nil {
+		return err
+	}
+	if whole.Status == report.StatusFailed {
+		return &exitError{code: exitThreshold, err: errors.New("threshold failed on the merged result")}
+	}
+	return nil
 }
 
 // percentValue parses "10", "10%" or "0.1" into a float.

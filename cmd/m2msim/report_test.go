@@ -86,8 +86,10 @@ func TestReportMergeAddsTheParts(t *testing.T) {
 	b := writeResult(t, t.TempDir(), 60*time.Millisecond, start)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	if code := exitCode(run(t.Context(), []string{"report", "merge", a, b, "--out", out}, &stdout, &stderr), &stderr); code != 0 {
-		t.Fatalf("merge exit %d: %s", code, stderr.String())
+	// The whole fails the ack p99 threshold: merge exits 1, as a run
+	// does, so a CI job merging shards fails on it.
+	if code := exitCode(run(t.Context(), []string{"report", "merge", a, b, "--out", out}, &stdout, &stderr), &stderr); code != exitThreshold {
+		t.Fatalf("merge exit %d, want %d: %s", code, exitThreshold, stderr.String())
 	}
 	r, err := report.ReadJSON(filepath.Join(out, "result.json"))
 	if err != nil {

@@ -33,6 +33,9 @@ type runFlags struct {
 	memProfile string
 	web        string // live view address, or "off"
 	webToken   string
+	shard      sim.Part  // --shard I/N
+	shards     int       // --shards N, I from $JOB_COMPLETION_INDEX
+	startAt    time.Time // --start-at
 }
 
 func parseRunFlags(args []string) (runFlags, []string, error) {
@@ -47,6 +50,9 @@ func parseRunFlags(args []string) (runFlags, []string, error) {
 	fs.Var(pathValue{&f.memProfile}, "memprofile", "FILE")
 	fs.StringVar(&f.web, "web", f.web, "ADDR")
 	fs.StringVar(&f.webToken, "web-token", f.webToken, "TOKEN")
+	fs.Var(shardValue{&f.shard}, "shard", "I/N")
+	fs.Var(countValue{&f.shards}, "shards", "N")
+	fs.Var(timeValue{&f.startAt}, "start-at", "TIME")
 	pos, err := parseFlags(fs, args)
 	return f, pos, err
 }
@@ -72,17 +78,31 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return usageErr("run: --web %s: want HOST:PORT (e.g. 127.0.0.1:8080) or off", f.web)
 		}
 	}
+	part, err := resolveShard(f, os.LookupEnv)
+	if err != nil {
+		return usageErr("run: %v", err)
+	}
+	startAt, err := resolveStartAt(f, time.Now())
+	if err != nil {
+		return usageErr("run: %v", err)
+	}
 	sc, err := loadScenario(pos[0], stderr)
 	if err != nil {
 		return err
 	}
 	plan := sc.Plan()
+	if n := part.Devices(plan); n == 0 && plan.Devices() > 0 {
+		return usageErr("run: shard %d of %d has no devices: %s has %d devices in groups of %s; use fewer shards",
+			part.Index, part.Count, pos[0], plan.Devices(), groupSizes(plan))
+	}
 	if f.duration > 0 {
 		plan.Duration = f.duration
 	}
 	switch {
 	case f.seed != nil:
 		plan.Seed = *f.seed
+	case part.Count > 0 && !sc.SeedSet():
+		return usageErr("run: shards must share one seed, and %s sets none: set seed: in the scenario or give every shard --seed N", pos[0])
 	case !sc.SeedSet():
 		plan.Seed = randomSeed()
 	}
@@ -102,10 +122,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: f.logLevel}))
-	if err := checkOpenFiles(plan, sc.Target.Embedded() && sc.Speaks(scenarios.ProtocolMQTT), stdout); err != nil {
+	if err := checkOpenFiles(shardPlan(plan, part), sc.Target.Embedded() && sc.Speaks(scenarios.ProtocolMQTT), stdout); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	return execute(ctx, sc, plan, f, log, stdout, stderr)
+	return execute(ctx, sc, plan, runShard{part, startAt}, f, log, stdout, stderr)
 }
 
 func loadScenario(path string, stderr io.Writer) (*scenarios.Scenario, error) {
@@ -133,30 +153,30 @@ const closeGrace = 5 * time.Second
 
 // execute runs a loaded plan and writes its result, whatever happens
 // after the target is up.
-func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runFlags, log *slog.Logger, stdout, stderr io.Writer) error {
-	rt, err := scenarios.Open(ctx, sc, plan.Seed, log)
+func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, sh runShard, f runFlags, log *slog.Logger, stdout, stderr io.Writer) error {
+	rt, err := scenarios.OpenShard(ctx, sc, plan.Seed, sh.part, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: exitInterrupted, err: errors.New("interrupted while opening the target; nothing was run")}
 		}
 		return &exitError{code: exitUsage, err: explainTarget(sc.Target, err)}
 	}
-	var groups []report.GroupInfo
-	for i, g := range plan.Groups {
-		groups = append(groups, report.GroupInfo{Name: g.Name, Devices: g.Count, Timed: plan.Timed(i),
-			Protocol: g.Protocol, Untimed: g.Untimed})
-	}
-	coll := report.NewCollector(report.Info{Groups: groups, Name: sc.Name, File: sc.File, Seed: plan.Seed,
-		Devices: plan.Devices(), Duration: plan.Duration, Stages: plan.Stages, Started: time.Now(),
-		BackendConnections: rt.BackendConnections, E2E: plan.E2E, Thresholds: sc.Thresholds()})
-	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: coll, Logger: log})
+	coll := report.NewCollector(collectorInfo(sc, plan, sh.part, rt.BackendConnections))
+	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: coll, Logger: log,
+		Part: sh.part})
 	if err != nil {
 		closeWithin(rt, closeGrace, log)
 		return &exitError{code: exitUsage, err: err}
 	}
-	fmt.Fprintf(stdout, "m2msim: %s: %d devices for %s against %s, seed %d (repeat with --seed %d)\n",
-		sc.Name, plan.Devices(), plan.Duration, targets(sc, rt), plan.Seed, plan.Seed)
-	view := liveView(coll, f, log, stdout, stderr)
+	fmt.Fprintf(stdout, "m2msim: %s: %d devices%s for %s against %s, seed %d (repeat with --seed %d)\n",
+		sc.Name, sh.part.Devices(plan), sh.describe(plan), plan.Duration, targets(sc, rt), plan.Seed, plan.Seed)
+	late, err := waitStart(ctx, sh.startAt, stderr)
+	if err != nil {
+		closeWithin(rt, closeGrace, log)
+		return &exitError{code: exitInterrupted, err: errors.New("interrupted while waiting for --start-at; nothing was run")}
+	}
+	shard := func() *report.Shard { return shardInfo(sh.part, late) }
+	view := liveView(coll, f, sh.labels(), log, stdout, stderr)
 	stopProgress := startProgress(coll, plan.Duration, f.progress, stdout)
 	stopObserver := startObserver(coll, eng)
 	done := make(chan error, 1)
@@ -169,7 +189,7 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, f runF
 	}
 	stopObserver(!oc.hung)
 	stopProgress()
-	err = finish(ctx, sc, coll, oc, f.out, repeatCommand(sc.File, f, plan.Seed), view, stdout, stderr)
+	err = finish(ctx, sc, coll, oc, shard, f.out, repeatCommand(sc.File, f, plan.Seed), view, stdout, stderr)
 	if !oc.hung {
 		// A hung engine may hold the target: exit without waiting for it.
 		closeWithin(rt, closeGrace, log)
@@ -188,7 +208,7 @@ func notice(w io.Writer, drain time.Duration, aborting bool) {
 
 // finish writes the result of a run that ended as oc says, prints the
 // summary and returns the error that sets the exit code.
-func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector, oc outcome, out, command string, view *web.Server, stdout, stderr io.Writer) error {
+func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector, oc outcome, shard func() *report.Shard, out, command string, view *web.Server, stdout, stderr io.Writer) error {
 	status := report.StatusPassed
 	switch {
 	case oc.aborted:
@@ -197,6 +217,7 @@ func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector,
 		status = report.StatusInterrupted
 	}
 	res := coll.Result(status, coll.Snapshot().Elapsed)
+	res.Shard = shard()
 	passed := report.Evaluate(res, sc.Thresholds())
 	if status == report.StatusAborted {
 		res.Status = status // Evaluate keeps only "interrupted" over "failed"
@@ -228,6 +249,10 @@ func finish(ctx context.Context, sc *scenarios.Scenario, coll *report.Collector,
 		return &exitError{code: exitAborted, err: fmt.Errorf("aborted: the drain was cut short, so messages still in flight count as unfinished; result: %s", path)}
 	case status == report.StatusInterrupted:
 		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; partial result: %s", path)}
+	case !passed && res.Shard != nil:
+		// A shard's own figures are a part: the thresholds are judged
+		// on the merged whole, by m2msim report merge.
+		fmt.Fprintln(stderr, "m2msim: this shard's own figures fail a threshold; thresholds are judged on the merged result (m2msim report merge)")
 	case !passed:
 		return &exitError{code: exitThreshold, err: errors.New("threshold failed")}
 	}

@@ -177,7 +177,7 @@ func TestFinishStatuses(t *testing.T) {
 		out := t.TempDir()
 		coll := report.NewCollector(report.Info{Name: sc.Name, Seed: 4, Devices: 1})
 		var stdout, stderr bytes.Buffer
-		code := exitCode(finish(t.Context(), sc, coll, tc.oc, out, "m2msim run x.yaml --seed 1", nil, &stdout, &stderr), &stderr)
+		code := exitCode(finish(t.Context(), sc, coll, tc.oc, func() *report.Shard { return nil }, out, "m2msim run x.yaml --seed 1", nil, &stdout, &stderr), &stderr)
 		path := filepath.Join(out, "result.json")
 		if r := readResult(t, out); r.Status != tc.status || code != tc.code {
 			t.Errorf("finish(%+v) = status %q, exit %d; want %q, %d", tc.oc, r.Status, code, tc.status, tc.code)

@@ -29,11 +29,11 @@ const webClose = 2 * time.Second
 // liveView serves the live view of coll as f asks, printing its URL; nil
 // when f turns it off. A view that cannot start is reported and the run
 // goes on without it: the view is an aid, the result is the product.
-func liveView(coll *report.Collector, f runFlags, log *slog.Logger, stdout, stderr io.Writer) *web.Server {
+func liveView(coll *report.Collector, f runFlags, labels map[string]string, log *slog.Logger, stdout, stderr io.Writer) *web.Server {
 	if f.web == webOff {
 		return nil
 	}
-	srv, err := web.New(coll, web.Options{Addr: f.web, Token: f.webToken, Logger: log})
+	srv, err := web.New(coll, web.Options{Addr: f.web, Token: f.webToken, Logger: log, Labels: labels})
 	if err == nil {
 		var url string
 		if url, err = srv.Start(); err == nil {

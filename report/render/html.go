@@ -38,6 +38,7 @@ type page struct {
 	Sampled     bool
 	GroupRadio  []groupRadioRow
 	GroupCounts []groupCountRow
+	Shards      []shardRow
 }
 
 // capacityView is the capacity section.
@@ -83,6 +84,7 @@ func newPage(in Input) *page {
 		Latency: latencyRows(r), Errors: errorKinds(r.Errors),
 		Stages: stageRows(r), Sampled: r.Messages.Timed != r.Messages.Sent,
 		GroupRadio: groupRadioRows(r.Groups), GroupCounts: groupCountRows(r.Groups),
+		Shards: shardRows(r.Shards),
 	}
 	for _, l := range p.Latency {
 		p.Beyond = p.Beyond || l.Beyond

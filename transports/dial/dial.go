@@ -37,6 +37,29 @@ func SourcePool(addrs []netip.Addr) Func {
 	return p.dial
 }
 
+// SourceByDevice returns, for a device's fleet index, a Func that dials
+// from addrs[device mod len(addrs)]: the address follows from the device
+// alone, so processes that each run a shard of one fleet give every
+// device the address one process would. An empty pool dials normally.
+func SourceByDevice(addrs []netip.Addr) func(device int) Func {
+	if len(addrs) == 0 {
+		var d net.Dialer
+		return func(int) Func { return d.DialContext }
+	}
+	addrs = append([]netip.Addr(nil), addrs...)
+	dialers := make([]Func, len(addrs))
+	for i, a := range addrs {
+		src := a
+		dialers[i] = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			d := net.Dialer{LocalAddr: localAddr(network, src), Control: bindNoPort}
+			return d.DialContext(ctx, network, addr)
+		}
+	}
+	return func(device int) Func {
+		return dialers[uint(device)%uint(len(dialers))]
+	}
+}
+
 // pool is the state behind SourcePool.
 type pool struct {
 	addrs []netip.Addr

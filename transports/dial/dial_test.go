@@ -132,3 +132,33 @@ func TestSourcePoolHonoursContext(t *testing.T) {
 		t.Fatal("dial with a cancelled context succeeded, want an error")
 	}
 }
+
+func TestSourceByDeviceFollowsTheDevice(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	pool := dial.LoopbackSources(3)
+	byDev := dial.SourceByDevice(pool)
+	for _, dev := range []int{0, 1, 2, 3, 7, 1000} {
+		c, err := byDev(dev)(context.Background(), "tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := c.LocalAddr().(*net.TCPAddr).AddrPort().Addr()
+		c.Close()
+		if want := pool[dev%3]; got != want {
+			t.Errorf("device %d dialed from %v, want %v", dev, got, want)
+		}
+	}
+}
