@@ -119,10 +119,14 @@ type LinkEngineError struct {
 	Err    error
 }
 
+// Error names the engine and says what failed, in the kernel package's
+// words without its prefix.
 func (e *LinkEngineError) Error() string {
 	return "link.engine " + e.Engine + ": " + strings.TrimPrefix(e.Err.Error(), "kernel: ")
 }
 
+// Unwrap returns the kernel package's error (kernel.ErrNoNetem,
+// kernel.ErrPrivilege...).
 func (e *LinkEngineError) Unwrap() error { return e.Err }
 
 // qdiscConfig gives every shaped group's devices a class of their own
