@@ -79,7 +79,7 @@ type Engine struct {
 	// work under way (acks, radio frames, paging, lingering sessions).
 	draining atomic.Bool
 	ether    ether          // frames on air, for radios that can collide
-	dials    sync.WaitGroup // connect goroutines
+	dials    sync.WaitGroup // connect goroutines, and per-report disconnects
 	runCtx   context.Context
 	// outbox holds the backend's commands and answers for its senders, so
 	// that neither a shard nor a delivery ever waits on the backend.
@@ -399,14 +399,12 @@ func (e *Engine) deactivate(dev int) {
 	d.life++
 	d.conn++
 	d.state = stateIdle
-	unsent := len(d.held) + len(d.pending)
-	if d.air != nil {
-		unsent++
-	}
+	unsent := len(d.pending) + d.x.unsent()
 	// Sends waiting for a wake-up, held and on-air frames, and commands
 	// held for the device were awaited by the drain.
-	e.outstanding.Add(-int64(unsent + len(d.paged)))
-	d.pending, d.early, d.held, d.air, d.paged, d.waking, d.heldBytes = nil, nil, nil, nil, nil, false, 0
+	e.outstanding.Add(-int64(unsent + d.x.pagedLen()))
+	d.pending, d.waking = nil, false
+	d.x.forget()
 	s := d.sess
 	d.sess = nil
 	dropped := e.dropInflight(d)

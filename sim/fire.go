@@ -150,8 +150,8 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec) {
 	if _, ok := s.(Pinger); ok && spec.Connect.KeepAlive > 0 {
 		e.schedule(dev, jobPing, epoch, 0, now+spec.Connect.KeepAlive)
 	}
-	pending, early := d.pending, d.early
-	d.pending, d.early, d.waking = nil, nil, false
+	pending, early := d.pending, d.x.takeEarly()
+	d.pending, d.waking = nil, false
 	d.mu.Unlock()
 	e.record(Connected, g, now-t0, "")
 	h := &handler{e: e, dev: dev, epoch: epoch}
@@ -235,11 +235,16 @@ func (e *Engine) linger(j job, now time.Duration) {
 	d.sess, d.state, d.asleepAt = nil, stateAsleep, now
 	d.conn++
 	dropped := e.dropInflight(d)
+	d.sleep()
 	g := int(d.group)
 	d.mu.Unlock()
-	_ = s.Close()
-	e.record(Closed, g, 0, "")
 	e.unacked(g, d.timed, dropped)
+	// Close waits for the session's reader to end: off the shard loop,
+	// which must not wait on a socket while other devices fall due.
+	e.dials.Go(func() {
+		_ = s.Close()
+		e.record(Closed, g, 0, "")
+	})
 }
 
 // retry schedules the next connect attempt per the group's backoff, or
