@@ -60,6 +60,7 @@ type device struct {
 	started    bool // periodic chains are running for this life
 	timed      bool // the backend times its telemetry end to end; set by New
 	waking     bool // an RRC setup is under way (Wake)
+	seeded     bool // pcg is seeded
 	group      uint16
 	attempt    uint16 // reconnect attempts since the last success
 	retries    uint32 // backoff draws so far: keeps each draw distinct
@@ -77,9 +78,9 @@ type device struct {
 	pending    []pendingSend
 	inflight   []inflight
 	sess       Session
-	id         string     // rendered client ID, once connected
-	rng        *rand.Rand // payload {{rand}}; created on first use
-	x          *extra     // nil until first used
+	id         string   // rendered client ID, once connected
+	pcg        rand.PCG // payload {{rand}}'s source, seeded on first use
+	x          *extra   // nil until first used
 }
 
 // extra is the state most devices never use: radio limits, downlinks
@@ -107,6 +108,16 @@ func (d *device) ext() *extra {
 		d.x = new(extra)
 	}
 	return d.x
+}
+
+// rand returns the device's payload random source, nil until seeded. Its
+// state is d.pcg, kept inline: a pointer per device would cost millions
+// of small objects. d.mu is held.
+func (d *device) rand() *rand.Rand {
+	if !d.seeded {
+		return nil
+	}
+	return rand.New(&d.pcg)
 }
 
 // sleep lets a per-report device going to sleep hold only what it needs

@@ -176,7 +176,7 @@ func New(p *Plan, o Options) (*Engine, error) {
 		base += g.Count
 	}
 	for range o.Shards {
-		e.shards = append(e.shards, newShard())
+		e.shards = append(e.shards, newShard(n/o.Shards+1)) // a job per active device
 	}
 	return e, nil
 }

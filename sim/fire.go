@@ -59,7 +59,7 @@ func (e *Engine) clientID(dev int, d *device) string {
 func (e *Engine) vars(dev int, d *device, seq uint32, tok Token) Vars {
 	gs := &e.groups[d.group]
 	return Vars{ID: e.clientID(dev, d), Index: dev - gs.base, Device: dev, Group: gs.g.Name, Seq: seq,
-		Now: e.start.Add(tok.Intended), Rand: d.rng, Track: tok}
+		Now: e.start.Add(tok.Intended), Rand: d.rand(), Track: tok}
 }
 
 // render writes the topic and the payload (token appended when the
@@ -585,7 +585,8 @@ func (e *Engine) ping(j job, now time.Duration) {
 // payloadRand gives the device its seeded random source the first time a
 // payload needs one. d.mu is held.
 func (e *Engine) payloadRand(dev int, d *device, f *flow) {
-	if f.payload.Uses("rand") && d.rng == nil {
-		d.rng = rand.New(rand.NewPCG(e.plan.Seed^uint64(purposePayload), uint64(dev)))
+	if f.payload.Uses("rand") && !d.seeded {
+		d.pcg.Seed(e.plan.Seed^uint64(purposePayload), uint64(dev))
+		d.seeded = true
 	}
 }
