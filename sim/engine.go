@@ -352,6 +352,12 @@ func (e *Engine) control(ctx context.Context) {
 	}
 }
 
+// activateBatch is how many devices setLevel activates between clock
+// readings: a million take about a second, and a device's first slot is
+// the first after it became active, not one that passed meanwhile (which
+// would count as the generator's lag).
+const activateBatch = 1024
+
 // setLevel activates or deactivates devices, group by group in
 // proportion to group size, so that want devices are active.
 func (e *Engine) setLevel(want, total int) {
@@ -363,6 +369,9 @@ func (e *Engine) setLevel(want, total int) {
 		gs := &e.groups[i]
 		target := int(int64(want) * int64(gs.g.Count) / int64(total))
 		for gs.active < target {
+			if gs.active%activateBatch == 0 {
+				now = e.since()
+			}
 			e.activate(gs, gs.base+gs.active, now)
 			gs.active++
 		}
