@@ -79,7 +79,7 @@ type device struct {
 	inflight   []inflight
 	sess       Session
 	id         string   // rendered client ID, once connected
-	pcg        rand.PCG // payload {{rand}}'s source, seeded on first use
+	pcg        rand.PCG // payload {{rand}}'s source, seeded on first use; inline, not one more object per device
 	x          *extra   // nil until first used
 }
 
@@ -108,16 +108,6 @@ func (d *device) ext() *extra {
 		d.x = new(extra)
 	}
 	return d.x
-}
-
-// rand returns the device's payload random source, nil until seeded. Its
-// state is d.pcg, kept inline: a pointer per device would cost millions
-// of small objects. d.mu is held.
-func (d *device) rand() *rand.Rand {
-	if !d.seeded {
-		return nil
-	}
-	return rand.New(&d.pcg)
 }
 
 // sleep lets a per-report device going to sleep hold only what it needs

@@ -12,6 +12,8 @@ import (
 // one buffer serve every message of a shard.
 type scratch struct {
 	topic, payload []byte
+	src            pcgRef     // the device being rendered's random source
+	rng            *rand.Rand // draws from src
 }
 
 // bstr views b as a string without copying; only for calls that do not
@@ -56,11 +58,36 @@ func (e *Engine) clientID(dev int, d *device) string {
 	return d.id
 }
 
-func (e *Engine) vars(dev int, d *device, seq uint32, tok Token) Vars {
+// vars are a device's template variables; sc lends its random source
+// (nil: one is allocated). d.mu is held.
+func (e *Engine) vars(dev int, d *device, seq uint32, tok Token, sc *scratch) Vars {
 	gs := &e.groups[d.group]
 	return Vars{ID: e.clientID(dev, d), Index: dev - gs.base, Device: dev, Group: gs.g.Name, Seq: seq,
-		Now: e.start.Add(tok.Intended), Rand: d.rand(), Track: tok}
+		Now: e.start.Add(tok.Intended), Rand: sc.rand(d), Track: tok}
 }
+
+// rand returns d's payload random source, nil until seeded, through sc's
+// reusable wrapper so that a send allocates nothing; a nil sc allocates
+// one. Either draws from d.pcg, so the draws are the same. d.mu is held.
+func (sc *scratch) rand(d *device) *rand.Rand {
+	if !d.seeded {
+		return nil
+	}
+	if sc == nil {
+		return rand.New(&d.pcg)
+	}
+	if sc.rng == nil {
+		sc.rng = rand.New(&sc.src)
+	}
+	sc.src.pcg = &d.pcg
+	return sc.rng
+}
+
+// pcgRef is a rand.Source that draws from the PCG it points at.
+type pcgRef struct{ pcg *rand.PCG }
+
+// Uint64 draws from the PCG pointed at.
+func (r *pcgRef) Uint64() uint64 { return r.pcg.Uint64() }
 
 // render writes the topic and the payload (token appended when the
 // template does not place it, padded to size) into sc.
@@ -446,7 +473,7 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 	}
 	seq := d.next(f.kind)
 	e.payloadRand(dev, d, f)
-	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
+	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended}, sc)
 	sc.render(f.topic, f.payload, f.size, &v)
 	if f.short {
 		d.stamp(f.token, seq, intended)
@@ -546,7 +573,7 @@ func (e *Engine) command(j job, now time.Duration, sc *scratch) {
 	}
 	d.cmdSeq++
 	c := gs.g.Commands
-	v := e.vars(int(j.dev), d, d.cmdSeq, Token{Kind: TokenCommand, Device: uint32(j.dev), Seq: d.cmdSeq, Intended: intended})
+	v := e.vars(int(j.dev), d, d.cmdSeq, Token{Kind: TokenCommand, Device: uint32(j.dev), Seq: d.cmdSeq, Intended: intended}, sc)
 	sc.render(c.Topic, c.Payload, c.Size, &v)
 	if gs.cmdShort {
 		d.stamp(TokenCommand, d.cmdSeq, intended)

@@ -170,7 +170,7 @@ func (h *handler) reply(tok Token, payload []byte) {
 		e.outstanding.Add(-1) // the round trip cannot close
 		return
 	}
-	v := e.vars(h.dev, d, tok.Seq, tok)
+	v := e.vars(h.dev, d, tok.Seq, tok, nil)
 	topic := c.ReplyTopic.Render(&v)
 	if r := gs.g.Radio; r.active() {
 		// A reply is an uplink like any other: it waits for the radio.
@@ -308,7 +308,7 @@ func (e *Engine) answer(dev int, d *device, tok Token, payload []byte) {
 		return
 	}
 	d.mu.Lock()
-	v := e.vars(dev, d, tok.Seq, tok)
+	v := e.vars(dev, d, tok.Seq, tok, nil)
 	d.mu.Unlock()
 	e.post(outMsg{topic: r.ReplyTopic.Render(&v), payload: bytes.Clone(payload), qos: r.QoS, group: gs.idx})
 }

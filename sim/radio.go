@@ -136,7 +136,7 @@ func (d *device) withinDay(r *Radio, now time.Duration) bool {
 func (e *Engine) render(dev int, d *device, f *flow, intended time.Duration, sc *scratch) *frame {
 	seq := d.next(f.kind)
 	e.payloadRand(dev, d, f)
-	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
+	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended}, sc)
 	sc.render(f.topic, f.payload, f.size, &v)
 	if f.short {
 		d.stamp(f.token, seq, intended)
