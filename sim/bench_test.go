@@ -33,7 +33,7 @@ func BenchmarkFleetState(b *testing.B) {
 // BenchmarkShardPushPop is the due-time queue's cost per job at a depth
 // of 100k jobs.
 func BenchmarkShardPushPop(b *testing.B) {
-	s := newShard()
+	s := newShard(0)
 	for i := range 100_000 {
 		s.push(job{due: time.Duration(i) * time.Microsecond})
 	}

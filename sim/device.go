@@ -47,7 +47,9 @@ type inflight struct {
 }
 
 // device is one virtual device's state. It is passive: jobs in its
-// shard's queue and the callbacks of its session act on it.
+// shard's queue and the callbacks of its session act on it. A fleet holds
+// millions of them (sleeping per-report devices), so it keeps only what
+// every device uses; the rest waits in x, allocated on first use.
 type device struct {
 	mu sync.Mutex // guards every field below
 	// life changes on activation and deactivation; periodic jobs carry
@@ -57,6 +59,8 @@ type device struct {
 	state      devState
 	started    bool // periodic chains are running for this life
 	timed      bool // the backend times its telemetry end to end; set by New
+	waking     bool // an RRC setup is under way (Wake)
+	seeded     bool // pcg is seeded
 	group      uint16
 	attempt    uint16 // reconnect attempts since the last success
 	retries    uint32 // backoff draws so far: keeps each draw distinct
@@ -64,39 +68,112 @@ type device struct {
 	nextRef    Ref
 	cmdSeq     uint32
 	reqSeq     uint32
+	wakes      uint32 // wake draws so far: keeps each draw distinct
+	frames     uint32 // frames put on air: keeps each channel draw distinct
 	lastWrite  time.Duration
 	upAt       time.Duration // when the current connection came up
-	pending    []pendingSend
-	early      []earlyReply  // commands that arrived during the handshake
-	paged      []earlyReply  // commands the device cannot hear yet
-	air        *frame        // the message on air (radio limits)
-	held       []*frame      // rendered sends waiting for the band (radio limits)
-	heldBytes  int           // their payload bytes
-	bandFree   time.Duration // when the band opens again (radio limits)
-	rxAt       time.Duration // when the receive window after the last uplink opens (AfterUplink)
-	rxFree     bool          // that window can still carry a downlink
-	rxPeriod   uint32        // 1 + the DownPerDay period of the last window asked for
 	asleepAt   time.Duration // when a per-report device last went to sleep
-	day        uint32        // the day of the run dayCount counts (radio limits)
-	dayCount   int           // frames sent in that day
-	waking     bool          // an RRC setup is under way (Wake)
-	wakes      uint32        // wake draws so far: keeps each draw distinct
-	frames     uint32        // frames put on air: keeps each channel draw distinct
-	sess       Session
-	id         string // rendered client ID, once connected
+	dedup      window        // telemetry sequence numbers the backend saw
+	replies    window        // command sequence numbers whose replies it saw
+	pending    []pendingSend
 	inflight   []inflight
-	rng        *rand.Rand // payload {{rand}}; created on first use
-	dedup      window     // telemetry sequence numbers the backend saw
-	replies    window     // command sequence numbers whose replies it saw
-	stamps     *stamps    // intended times of short-token messages; nil until one is sent
+	sess       Session
+	id         string   // rendered client ID, once connected
+	pcg        rand.PCG // payload {{rand}}'s source, seeded on first use; inline, not one more object per device
+	x          *extra   // nil until first used
+}
+
+// extra is the state most devices never use: radio limits, downlinks
+// held for a sleeping device, commands that arrive during a handshake
+// and short-token stamps.
+type extra struct {
+	early     []earlyReply  // commands that arrived during the handshake
+	paged     []earlyReply  // commands the device cannot hear yet
+	air       *frame        // the message on air (radio limits)
+	held      []*frame      // rendered sends waiting for the band (radio limits)
+	heldBytes int           // their payload bytes
+	bandFree  time.Duration // when the band opens again (radio limits)
+	rxAt      time.Duration // when the receive window after the last uplink opens (AfterUplink)
+	rxFree    bool          // that window can still carry a downlink
+	rxPeriod  uint32        // 1 + the DownPerDay period of the last window asked for
+	day       uint32        // the day of the run dayCount counts (radio limits)
+	dayCount  int           // frames sent in that day
+	stamps    *stamps       // intended times of short-token messages; nil until one is sent
+}
+
+// ext returns the device's extra state, allocating it on first use.
+// d.mu is held.
+func (d *device) ext() *extra {
+	if d.x == nil {
+		d.x = new(extra)
+	}
+	return d.x
+}
+
+// sleep lets a per-report device going to sleep hold only what it needs
+// until its next wake, which re-renders its client ID: a fleet of
+// millions keeps no per-device allocation between reports. d.mu is held
+// and nothing is in flight.
+func (d *device) sleep() {
+	d.inflight, d.id = nil, ""
+	if x := d.x; x != nil && x.idle() {
+		d.x = nil
+	}
+}
+
+// idle reports whether x holds nothing.
+func (x *extra) idle() bool {
+	return x.early == nil && x.paged == nil && x.air == nil && x.held == nil && x.heldBytes == 0 &&
+		x.bandFree == 0 && x.rxAt == 0 && !x.rxFree && x.rxPeriod == 0 && x.day == 0 && x.dayCount == 0 &&
+		x.stamps == nil
+}
+
+// unsent counts the sends held for the radio and the one on air, which
+// the drain awaits; x may be nil.
+func (x *extra) unsent() int {
+	if x == nil {
+		return 0
+	}
+	n := len(x.held)
+	if x.air != nil {
+		n++
+	}
+	return n
+}
+
+// pagedLen counts the commands held for the device; x may be nil.
+func (x *extra) pagedLen() int {
+	if x == nil {
+		return 0
+	}
+	return len(x.paged)
+}
+
+// takeEarly returns the commands that arrived during the handshake and
+// forgets them; x may be nil.
+func (x *extra) takeEarly() []earlyReply {
+	if x == nil {
+		return nil
+	}
+	early := x.early
+	x.early = nil
+	return early
+}
+
+// forget drops every message held for or by the device, as its
+// deactivation does; x may be nil.
+func (x *extra) forget() {
+	if x != nil {
+		x.early, x.held, x.air, x.paged, x.heldBytes = nil, nil, nil, nil, 0
+	}
 }
 
 // stamp notes the intended time of a short-token message. d.mu is held.
 func (d *device) stamp(k TokenKind, seq uint32, at time.Duration) {
-	if d.stamps == nil {
-		d.stamps = new(stamps)
+	if d.ext().stamps == nil {
+		d.ext().stamps = new(stamps)
 	}
-	d.stamps.put(k, seq, at)
+	d.ext().stamps.put(k, seq, at)
 }
 
 // unstamp gives a short token its full sequence number and intended time
@@ -106,7 +183,11 @@ func (d *device) unstamp(t Token) (Token, bool) {
 	if t.Intended >= 0 {
 		return t, true
 	}
-	seq, at, ok := d.stamps.get(t.Kind, t.Seq)
+	var s *stamps
+	if d.x != nil {
+		s = d.x.stamps
+	}
+	seq, at, ok := s.get(t.Kind, t.Seq)
 	if ok {
 		t.Seq, t.Intended = seq, at
 	}

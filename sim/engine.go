@@ -86,7 +86,7 @@ type Engine struct {
 	// cut is set when the run was interrupted: no new work at all.
 	cut    atomic.Bool
 	ether  ether          // frames on air, for radios that can collide
-	dials  sync.WaitGroup // connect goroutines
+	dials  sync.WaitGroup // connect goroutines, and per-report disconnects
 	runCtx context.Context
 	// outbox holds the backend's commands and answers for its senders, so
 	// that neither a shard nor a delivery ever waits on the backend.
@@ -197,7 +197,7 @@ func New(p *Plan, o Options) (*Engine, error) {
 		base += g.Count
 	}
 	for range o.Shards {
-		e.shards = append(e.shards, newShard())
+		e.shards = append(e.shards, newShard(n/o.Shards+1)) // a job per active device
 	}
 	return e, nil
 }
@@ -439,14 +439,12 @@ func (e *Engine) deactivate(dev int) {
 	d.life++
 	d.conn++
 	d.state = stateIdle
-	unsent := len(d.held) + len(d.pending)
-	if d.air != nil {
-		unsent++
-	}
+	unsent := len(d.pending) + d.x.unsent()
 	// Sends waiting for a wake-up, held and on-air frames, and commands
 	// held for the device were awaited by the drain.
-	e.outstanding.Add(-int64(unsent + len(d.paged)))
-	d.pending, d.early, d.held, d.air, d.paged, d.waking, d.heldBytes = nil, nil, nil, nil, nil, false, 0
+	e.outstanding.Add(-int64(unsent + d.x.pagedLen()))
+	d.pending, d.waking = nil, false
+	d.x.forget()
 	s := d.sess
 	d.sess = nil
 	dropped := e.dropInflight(d)

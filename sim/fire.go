@@ -12,6 +12,8 @@ import (
 // one buffer serve every message of a shard.
 type scratch struct {
 	topic, payload []byte
+	src            pcgRef     // the device being rendered's random source
+	rng            *rand.Rand // draws from src
 }
 
 // bstr views b as a string without copying; only for calls that do not
@@ -56,11 +58,36 @@ func (e *Engine) clientID(dev int, d *device) string {
 	return d.id
 }
 
-func (e *Engine) vars(dev int, d *device, seq uint32, tok Token) Vars {
+// vars are a device's template variables; sc lends its random source
+// (nil: one is allocated). d.mu is held.
+func (e *Engine) vars(dev int, d *device, seq uint32, tok Token, sc *scratch) Vars {
 	gs := &e.groups[d.group]
 	return Vars{ID: e.clientID(dev, d), Index: dev - gs.base, Device: dev, Group: gs.g.Name, Seq: seq,
-		Now: e.start.Add(tok.Intended), Rand: d.rng, Track: tok}
+		Now: e.start.Add(tok.Intended), Rand: sc.rand(d), Track: tok}
 }
+
+// rand returns d's payload random source, nil until seeded, through sc's
+// reusable wrapper so that a send allocates nothing; a nil sc allocates
+// one. Either draws from d.pcg, so the draws are the same. d.mu is held.
+func (sc *scratch) rand(d *device) *rand.Rand {
+	if !d.seeded {
+		return nil
+	}
+	if sc == nil {
+		return rand.New(&d.pcg)
+	}
+	if sc.rng == nil {
+		sc.rng = rand.New(&sc.src)
+	}
+	sc.src.pcg = &d.pcg
+	return sc.rng
+}
+
+// pcgRef is a rand.Source that draws from the PCG it points at.
+type pcgRef struct{ pcg *rand.PCG }
+
+// Uint64 draws from the PCG pointed at.
+func (r *pcgRef) Uint64() uint64 { return r.pcg.Uint64() }
 
 // render writes the topic and the payload (token appended when the
 // template does not place it, padded to size) into sc.
@@ -154,8 +181,8 @@ func (e *Engine) dial(dev int, epoch uint32, spec ConnectSpec, due time.Duration
 	if _, ok := s.(Pinger); ok && spec.Connect.KeepAlive > 0 {
 		e.schedule(dev, jobPing, epoch, 0, now+spec.Connect.KeepAlive)
 	}
-	pending, early := d.pending, d.early
-	d.pending, d.early, d.waking = nil, nil, false
+	pending, early := d.pending, d.x.takeEarly()
+	d.pending, d.waking = nil, false
 	d.mu.Unlock()
 	e.record(Connected, g, now-t0, "")
 	h := &handler{e: e, dev: dev, epoch: epoch}
@@ -239,11 +266,16 @@ func (e *Engine) linger(j job, now time.Duration) {
 	d.sess, d.state, d.asleepAt = nil, stateAsleep, now
 	d.conn++
 	dropped := e.dropInflight(d)
+	d.sleep()
 	g := int(d.group)
 	d.mu.Unlock()
-	_ = s.Close()
-	e.record(Closed, g, 0, "")
 	e.unacked(g, d.timed, dropped)
+	// Close waits for the session's reader to end: off the shard loop,
+	// which must not wait on a socket while other devices fall due.
+	e.dials.Go(func() {
+		_ = s.Close()
+		e.record(Closed, g, 0, "")
+	})
 }
 
 // retry schedules the next connect attempt per the group's backoff, or
@@ -445,7 +477,7 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 	}
 	seq := d.next(f.kind)
 	e.payloadRand(dev, d, f)
-	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
+	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended}, sc)
 	sc.render(f.topic, f.payload, f.size, &v)
 	if f.short {
 		d.stamp(f.token, seq, intended)
@@ -547,7 +579,7 @@ func (e *Engine) command(j job, now time.Duration, sc *scratch) {
 	}
 	d.cmdSeq++
 	c := gs.g.Commands
-	v := e.vars(int(j.dev), d, d.cmdSeq, Token{Kind: TokenCommand, Device: uint32(j.dev), Seq: d.cmdSeq, Intended: intended})
+	v := e.vars(int(j.dev), d, d.cmdSeq, Token{Kind: TokenCommand, Device: uint32(j.dev), Seq: d.cmdSeq, Intended: intended}, sc)
 	sc.render(c.Topic, c.Payload, c.Size, &v)
 	if gs.cmdShort {
 		d.stamp(TokenCommand, d.cmdSeq, intended)
@@ -586,7 +618,8 @@ func (e *Engine) ping(j job, now time.Duration) {
 // payloadRand gives the device its seeded random source the first time a
 // payload needs one. d.mu is held.
 func (e *Engine) payloadRand(dev int, d *device, f *flow) {
-	if f.payload.Uses("rand") && d.rng == nil {
-		d.rng = rand.New(rand.NewPCG(e.plan.Seed^uint64(purposePayload), uint64(dev)))
+	if f.payload.Uses("rand") && !d.seeded {
+		d.pcg.Seed(e.plan.Seed^uint64(purposePayload), uint64(dev))
+		d.seeded = true
 	}
 }

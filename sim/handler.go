@@ -107,9 +107,9 @@ func (e *Engine) charge(dev int, d *device, size int, now time.Duration) (air ti
 	if r.Airtime != nil {
 		air = r.Airtime(size)
 	}
-	d.bandFree = max(d.bandFree, now+r.busy(air))
+	d.ext().bandFree = max(d.ext().bandFree, now+r.busy(air))
 	if d.withinDay(r, now) {
-		d.dayCount++
+		d.ext().dayCount++
 	}
 	return air, over
 }
@@ -160,8 +160,8 @@ func (h *handler) reply(tok Token, payload []byte) {
 	d.mu.Lock()
 	gs := &e.groups[d.group]
 	c := gs.g.Commands
-	if d.conn == h.epoch && d.state == stateConnecting && len(d.early) < maxPending {
-		d.early = append(d.early, earlyReply{tok: tok, payload: payload})
+	if d.conn == h.epoch && d.state == stateConnecting && len(d.ext().early) < maxPending {
+		d.ext().early = append(d.ext().early, earlyReply{tok: tok, payload: payload})
 		d.mu.Unlock()
 		return
 	}
@@ -170,7 +170,7 @@ func (h *handler) reply(tok Token, payload []byte) {
 		e.outstanding.Add(-1) // the round trip cannot close
 		return
 	}
-	v := e.vars(h.dev, d, tok.Seq, tok)
+	v := e.vars(h.dev, d, tok.Seq, tok, nil)
 	topic := c.ReplyTopic.Render(&v)
 	if r := gs.g.Radio; r.active() {
 		// A reply is an uplink like any other: it waits for the radio.
@@ -308,7 +308,7 @@ func (e *Engine) answer(dev int, d *device, tok Token, payload []byte) {
 		return
 	}
 	d.mu.Lock()
-	v := e.vars(dev, d, tok.Seq, tok)
+	v := e.vars(dev, d, tok.Seq, tok, nil)
 	d.mu.Unlock()
 	e.post(outMsg{topic: r.ReplyTopic.Render(&v), payload: bytes.Clone(payload), qos: r.QoS, group: gs.idx})
 }
@@ -362,8 +362,8 @@ func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) boo
 		due = now + e.wakeDraw(dev, d, g.Wake)
 	}
 	if due >= 0 && r != nil && r.DownAirtime != nil {
-		if d.air != nil {
-			due = max(due, d.air.end) // half duplex: not while it transmits
+		if d.ext().air != nil {
+			due = max(due, d.ext().air.end) // half duplex: not while it transmits
 		}
 		due += r.DownAirtime(n)
 	}
@@ -371,7 +371,7 @@ func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) boo
 		d.mu.Unlock()
 		return false
 	}
-	if fail == "" && len(d.paged) >= maxPending {
+	if fail == "" && len(d.ext().paged) >= maxPending {
 		fail = errDownFull
 	}
 	if fail != "" {
@@ -380,7 +380,7 @@ func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) boo
 		e.record(PublishFailed, gs.idx, 0, fail)
 		return true
 	}
-	d.paged = append(d.paged, earlyReply{tok: tok, payload: reply, at: now, due: due})
+	d.ext().paged = append(d.ext().paged, earlyReply{tok: tok, payload: reply, at: now, due: due})
 	if due >= 0 {
 		e.schedule(dev, jobPage, epoch, pageDue, due)
 	} else {
@@ -394,13 +394,13 @@ func (e *Engine) held(dev int, epoch uint32, tok Token, reply []byte, n int) boo
 // window after the device's last uplink, if that window has not opened
 // yet and carries nothing else. d.mu is held.
 func (e *Engine) claimWindow(dev int, d *device, r *Radio, now time.Duration) {
-	if !d.rxFree || now > d.rxAt || len(d.paged) == 0 {
+	if !d.ext().rxFree || now > d.ext().rxAt || len(d.ext().paged) == 0 {
 		return
 	}
-	d.rxFree = false
-	at := d.rxAt
+	d.ext().rxFree = false
+	at := d.ext().rxAt
 	if r.DownAirtime != nil {
-		at += r.DownAirtime(len(d.paged[0].payload))
+		at += r.DownAirtime(len(d.ext().paged[0].payload))
 	}
 	e.schedule(dev, jobPage, d.conn, pageWindow, at)
 }
@@ -410,12 +410,12 @@ func (e *Engine) claimWindow(dev int, d *device, r *Radio, now time.Duration) {
 func (e *Engine) openWindow(dev int, d *device, r *Radio, now time.Duration) {
 	if r.DownPerDay > 0 {
 		p := uint32(now/(24*time.Hour/time.Duration(r.DownPerDay))) + 1
-		if p == d.rxPeriod {
+		if p == d.ext().rxPeriod {
 			return
 		}
-		d.rxPeriod = p
+		d.ext().rxPeriod = p
 	}
-	d.rxAt, d.rxFree = now+r.RXDelay, true
+	d.ext().rxAt, d.ext().rxFree = now+r.RXDelay, true
 	e.claimWindow(dev, d, r, now)
 }
 
@@ -429,7 +429,7 @@ func (e *Engine) uplinked(dev int, d *device, now time.Duration) {
 	}
 	// Only a cellular device's waits end with its uplinks; a radio with
 	// receive windows or downlink airtime times its own.
-	if len(d.paged) > 0 && (g.Sleep != nil || g.Wake != nil) && !g.Radio.timesDownlink() {
+	if d.x.pagedLen() > 0 && (g.Sleep != nil || g.Wake != nil) && !g.Radio.timesDownlink() {
 		e.schedule(dev, jobPage, d.conn, pageUplink, now)
 	}
 	d.lastWrite = now
@@ -439,7 +439,7 @@ func (e *Engine) uplinked(dev int, d *device, now time.Duration) {
 func (e *Engine) page(j job) {
 	d := &e.devs[j.dev]
 	d.mu.Lock()
-	if d.conn != j.epoch || len(d.paged) == 0 {
+	if d.conn != j.epoch || d.x.pagedLen() == 0 {
 		d.mu.Unlock()
 		return
 	}
@@ -447,26 +447,26 @@ func (e *Engine) page(j job) {
 	now := e.since()
 	switch j.slot {
 	case pageWindow:
-		out = []earlyReply{d.paged[0]}
-		d.paged = d.paged[1:]
+		out = []earlyReply{d.ext().paged[0]}
+		d.ext().paged = d.ext().paged[1:]
 		r := e.groups[d.group].g.Radio
 		e.claimWindow(int(j.dev), d, r, now) // none: the window is used
 	case pageUplink:
-		out, d.paged = d.paged, nil
+		out, d.ext().paged = d.ext().paged, nil
 	default:
-		keep := d.paged[:0]
-		for _, p := range d.paged {
+		keep := d.ext().paged[:0]
+		for _, p := range d.ext().paged {
 			if p.due >= 0 && p.due <= now {
 				out = append(out, p)
 			} else {
 				keep = append(keep, p)
 			}
 		}
-		clear(d.paged[len(keep):])
-		d.paged = keep
+		clear(d.ext().paged[len(keep):])
+		d.ext().paged = keep
 	}
-	if len(d.paged) == 0 {
-		d.paged = nil
+	if len(d.ext().paged) == 0 {
+		d.ext().paged = nil
 	}
 	d.mu.Unlock()
 	h := &handler{e: e, dev: int(j.dev), epoch: j.epoch}

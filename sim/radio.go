@@ -57,19 +57,19 @@ func (e *Engine) enqueue(dev int, d *device, r *Radio, fr *frame, closed bool, n
 		return
 	}
 	dropped := 0
-	for len(d.held) > 0 && !r.fits(len(d.held), d.heldBytes, len(fr.payload)) && r.DropOldest {
-		d.heldBytes -= len(d.held[0].payload)
-		d.held = d.held[1:]
+	for len(d.ext().held) > 0 && !r.fits(len(d.ext().held), d.ext().heldBytes, len(fr.payload)) && r.DropOldest {
+		d.ext().heldBytes -= len(d.ext().held[0].payload)
+		d.ext().held = d.ext().held[1:]
 		dropped++
 	}
 	e.outstanding.Add(-int64(dropped))
-	if !r.fits(len(d.held), d.heldBytes, len(fr.payload)) {
+	if !r.fits(len(d.ext().held), d.ext().heldBytes, len(fr.payload)) {
 		dropped++ // drop-newest, or a frame too large for an empty queue
 	} else {
 		// Held and on-air frames are work the drain waits for.
 		e.outstanding.Add(1)
-		d.held = append(d.held, fr)
-		d.heldBytes += len(fr.payload)
+		d.ext().held = append(d.ext().held, fr)
+		d.ext().heldBytes += len(fr.payload)
 		e.pump(dev, d, r, now)
 	}
 	d.mu.Unlock()
@@ -82,20 +82,20 @@ func (e *Engine) enqueue(dev int, d *device, r *Radio, fr *frame, closed bool, n
 // the device's shard when it will be; it refuses frames over the daily
 // cap. d.mu is held.
 func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration) {
-	for d.air == nil && len(d.held) > 0 {
-		if now < d.bandFree {
-			e.schedule(dev, jobRadio, d.life, 0, d.bandFree)
+	for d.ext().air == nil && len(d.ext().held) > 0 {
+		if now < d.ext().bandFree {
+			e.schedule(dev, jobRadio, d.life, 0, d.ext().bandFree)
 			return
 		}
-		fr := d.held[0]
-		d.held = d.held[1:]
-		d.heldBytes -= len(fr.payload)
+		fr := d.ext().held[0]
+		d.ext().held = d.ext().held[1:]
+		d.ext().heldBytes -= len(fr.payload)
 		if !d.withinDay(r, now) {
 			e.outstanding.Add(-1)
 			e.record(PublishFailed, int(d.group), 0, errDailyCap)
 			continue
 		}
-		d.dayCount++
+		d.ext().dayCount++
 		var air time.Duration
 		if r.Airtime != nil {
 			air = r.Airtime(len(fr.payload))
@@ -108,14 +108,16 @@ func (e *Engine) pump(dev int, d *device, r *Radio, now time.Duration) {
 			fr.shared, fr.capture = true, r.Capture
 			e.ether.transmit(fr)
 		}
-		d.air, d.bandFree = fr, now+r.busy(air)
+		d.ext().air, d.ext().bandFree = fr, now+r.busy(air)
 		e.schedule(dev, jobRadio, d.life, 0, fr.end)
 	}
 }
 
 // radioBusy reports whether the device's radio is on air or its band
 // closed at now. d.mu is held.
-func (d *device) radioBusy(now time.Duration) bool { return d.air != nil || now < d.bandFree }
+func (d *device) radioBusy(now time.Duration) bool {
+	return d.x != nil && (d.x.air != nil || now < d.x.bandFree)
+}
 
 // withinDay reports whether the device may send another frame today.
 // d.mu is held.
@@ -123,10 +125,10 @@ func (d *device) withinDay(r *Radio, now time.Duration) bool {
 	if r.PerDay <= 0 {
 		return true
 	}
-	if day := uint32(now / (24 * time.Hour)); day != d.day {
-		d.day, d.dayCount = day, 0
+	if day := uint32(now / (24 * time.Hour)); day != d.ext().day {
+		d.ext().day, d.ext().dayCount = day, 0
 	}
-	return d.dayCount < r.PerDay
+	return d.ext().dayCount < r.PerDay
 }
 
 // render builds a flow's next message into a frame of its own. d.mu is
@@ -134,7 +136,7 @@ func (d *device) withinDay(r *Radio, now time.Duration) bool {
 func (e *Engine) render(dev int, d *device, f *flow, intended time.Duration, sc *scratch) *frame {
 	seq := d.next(f.kind)
 	e.payloadRand(dev, d, f)
-	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended})
+	v := e.vars(dev, d, seq, Token{Kind: f.token, Device: uint32(dev), Seq: seq, Intended: intended}, sc)
 	sc.render(f.topic, f.payload, f.size, &v)
 	if f.short {
 		d.stamp(f.token, seq, intended)
@@ -152,9 +154,9 @@ func (e *Engine) radioDone(j job, now time.Duration, sc *scratch) {
 		d.mu.Unlock()
 		return
 	}
-	fr := d.air
+	fr := d.ext().air
 	if fr != nil && now >= fr.end {
-		d.air = nil
+		d.ext().air = nil
 		e.transmit(dev, d, fr, now)
 		d.mu.Lock()
 	}

@@ -57,7 +57,12 @@ type shard struct {
 	wake chan struct{} // buffered 1: the earliest due time moved up
 }
 
-func newShard() *shard { return &shard{wake: make(chan struct{}, 1)} }
+// newShard returns a shard with room for jobs queued jobs: a queue of
+// millions (one report per sleeping device) then neither doubles its
+// memory nor copies itself while the fleet activates.
+func newShard(jobs int) *shard {
+	return &shard{heap: make([]job, 0, jobs), wake: make(chan struct{}, 1)}
+}
 
 // push adds j; it may be called from any goroutine.
 func (s *shard) push(j job) {
