@@ -213,8 +213,8 @@ func (e *Engine) flush(dev int, epoch uint32, pending []pendingSend) {
 			continue
 		}
 		// The wake-up is the device's, not the generator's: the schedule
-		// lag runs to when the slot fired.
-		e.send(dev, d, e.groups[d.group].flow(p.kind), p.intended, p.at, sc)
+		// lag runs from the slot to when it fired, the wake's start.
+		e.send(dev, d, e.groups[d.group].flow(p.kind), p.intended, p.at, p.intended, sc)
 	}
 }
 
@@ -380,7 +380,9 @@ func (e *Engine) dispatch(dev int, d *device, f *flow, intended, now time.Durati
 		e.rrc(dev, d, w, f.kind, intended, now)
 		return
 	}
-	e.send(dev, d, f, intended, now, sc)
+	// Lag counts from when the device could send: a report that fell
+	// due while it connected is late by the connect, not the generator.
+	e.send(dev, d, f, intended, now, max(intended, d.upAt), sc)
 }
 
 // burst starts a device's burst: Count extra reports Spacing apart from
@@ -462,9 +464,9 @@ func (e *Engine) woken(j job) {
 	d.mu.Unlock()
 }
 
-// send publishes one message of a device-initiated flow. d.mu is held
-// and released.
-func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, sc *scratch) {
+// send publishes one message of a device-initiated flow; its schedule
+// lag runs from lagFrom to now. d.mu is held and released.
+func (e *Engine) send(dev int, d *device, f *flow, intended, now, lagFrom time.Duration, sc *scratch) {
 	g := int(d.group)
 	if reason := d.cannotSend(f); reason != "" {
 		d.mu.Unlock()
@@ -483,7 +485,7 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 		d.stamp(f.token, seq, intended)
 	}
 	ref := e.track(d, f, intended)
-	s, up := d.sess, d.upAt
+	s := d.sess
 	e.uplinked(dev, d, now)
 	awaited := e.awaits(d, f) // the backend's delivery, or its answer
 	d.mu.Unlock()
@@ -495,9 +497,7 @@ func (e *Engine) send(dev int, d *device, f *flow, intended, now time.Duration, 
 		e.record(PublishFailed, g, 0, ErrorKind(err))
 		return
 	}
-	// Lag counts from when the device could send: a report that fell
-	// due while it connected is late by the connect, not the generator.
-	e.recordSent(f, g, max(0, now-max(intended, up)), intended, awaited)
+	e.recordSent(f, g, max(0, now-lagFrom), intended, awaited)
 }
 
 // awaits reports whether the backend answers or times a message of flow
