@@ -122,7 +122,8 @@ func (e *eventTally) reset() {
 }
 
 // runOpened opens s's targets and runs it through the engine with seed,
-// recording into rec; the run is bounded whatever the servers do.
+// recording into rec, then settles the link engine's figures (the
+// kernel's, under the wire); the run is bounded whatever the servers do.
 func runOpened(t *testing.T, s *Scenario, seed uint64, rec sim.Recorder) {
 	t.Helper()
 	rt, err := Open(t.Context(), s, seed, nil)
@@ -139,6 +140,7 @@ func runOpened(t *testing.T, s *Scenario, seed uint64, rec sim.Recorder) {
 	if err := e.Run(ctx); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	rt.Settle()
 }
 
 // eventTally counts events by kind, and Counted events by metric.

@@ -76,27 +76,6 @@ func quantile(d []time.Duration, q float64) time.Duration {
 	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
-// runSettled opens s, runs it with seed and settles the link engine's
-// figures into rec before the targets close, as the CLI does.
-func runSettled(t *testing.T, s *Scenario, seed uint64, rec sim.Recorder) {
-	t.Helper()
-	rt, err := Open(t.Context(), s, seed, nil)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer rt.Close()
-	e, err := sim.New(s.Plan(), sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: rec, Shards: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	if err := e.Run(ctx); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	rt.Settle()
-}
-
 // mosquittoCommand writes a mosquitto.conf listening on the wire's
 // server address and returns the link.server_command that runs it, as
 // YAML, and the path of the broker's log.
@@ -149,7 +128,7 @@ func TestWireMQTTDelayAndLossAgainstMosquitto(t *testing.T) {
 	run := func(link string) *latencies {
 		rec := newLatencies()
 		rec.from = time.Second // every device has been connected for a while
-		runSettled(t, wireMQTT(t, cmd, 20, "200ms", "4s", link), 11, rec)
+		runOpened(t, wireMQTT(t, cmd, 20, "200ms", "4s", link), 11, rec)
 		return rec
 	}
 	// Other work on the machine starves the wire's forwarding now and
@@ -242,7 +221,7 @@ groups:
 		t.Fatal(err)
 	}
 	rec := newLatencies()
-	runSettled(t, s, 3, rec)
+	runOpened(t, s, 3, rec)
 	if n := len(rec.kinds[sim.Connected]); n != 2000 {
 		t.Errorf("%d devices connected, want 2000 (%d failures)", n, rec.failed)
 	}
@@ -274,7 +253,7 @@ groups:
 		t.Fatal(err)
 	}
 	rec := newLatencies()
-	runSettled(t, s, 2, rec)
+	runOpened(t, s, 2, rec)
 	if n := len(rec.kinds[sim.Acked]); n < 10 {
 		t.Errorf("%d acks against the embedded broker in the server namespace, want >= 10", n)
 	}
@@ -313,7 +292,7 @@ groups:
 		}
 		rec := newLatencies()
 		start := time.Now()
-		runSettled(t, s, 21, rec)
+		runOpened(t, s, 21, rec)
 		t.Logf("%s took %v", engine, time.Since(start))
 		return rec
 	}
@@ -360,7 +339,7 @@ groups:
 		t.Fatal(err)
 	}
 	rec := newLatencies()
-	runSettled(t, s, 3, rec)
+	runOpened(t, s, 3, rec)
 	if n := len(rec.kinds[sim.Connected]); n != 20 || rec.failed != 0 {
 		t.Errorf("%d devices connected, %d failures: want 20 and none", n, rec.failed)
 	}
@@ -475,7 +454,7 @@ groups:
 		t.Fatal(err)
 	}
 	rec := newLatencies()
-	runSettled(t, s, 4, rec)
+	runOpened(t, s, 4, rec)
 	acks := rec.kinds[sim.Acked]
 	if len(acks) < 16 || rec.failed != 0 {
 		t.Fatalf("%d acks, %d failures: want every report acknowledged", len(acks), rec.failed)

@@ -215,30 +215,18 @@ func configureVeth(ns netns.NsHandle, c vethConfig) error {
 		return fmt.Errorf("kernel: netlink handle: %w", err)
 	}
 	defer h.Close()
-	lo, err := h.LinkByName("lo")
+	lo, veth, err := loAnd(h, c.name)
 	if err != nil {
-		return fmt.Errorf("kernel: find lo: %w", err)
+		return err
 	}
-	veth, err := h.LinkByName(c.name)
-	if err != nil {
-		return fmt.Errorf("kernel: find %s: %w", c.name, err)
-	}
-	for _, l := range []netlink.Link{lo, veth} {
-		if err := h.LinkSetUp(l); err != nil {
-			return fmt.Errorf("kernel: set %s up: %w", l.Attrs().Name, err)
-		}
+	if err := setUp(h, lo, veth); err != nil {
+		return err
 	}
 	if err := h.AddrAdd(veth, &netlink.Addr{IPNet: ipNet(c.addr)}); err != nil {
 		return fmt.Errorf("kernel: address %s on %s: %w", c.addr, c.name, err)
 	}
-	if c.local.IsValid() {
-		r := &netlink.Route{
-			LinkIndex: lo.Attrs().Index, Dst: ipNet(c.local), Table: unix.RT_TABLE_LOCAL,
-			Type: unix.RTN_LOCAL, Scope: netlink.SCOPE_HOST,
-		}
-		if err := h.RouteAdd(r); err != nil {
-			return fmt.Errorf("kernel: local route %s on lo: %w", c.local, err)
-		}
+	if err := addAnyIP(h, lo, c.local); err != nil {
+		return err
 	}
 	if c.route.IsValid() {
 		r := &netlink.Route{LinkIndex: veth.Attrs().Index, Dst: ipNet(c.route), Gw: c.via.AsSlice()}

@@ -60,23 +60,17 @@ func configure(ns netns.NsHandle, c nsConfig) error {
 		return fmt.Errorf("kernel: netlink handle: %w", err)
 	}
 	defer h.Close()
-	lo, err := h.LinkByName("lo")
+	lo, tun, err := loAnd(h, c.tun)
 	if err != nil {
-		return fmt.Errorf("kernel: find lo: %w", err)
-	}
-	tun, err := h.LinkByName(c.tun)
-	if err != nil {
-		return fmt.Errorf("kernel: find %s: %w", c.tun, err)
+		return err
 	}
 	// A burst of a whole fleet's packets must wait in the TUN's queue
 	// for the wire's reader, not be dropped at the default 500.
 	if err := h.LinkSetTxQLen(tun, tunQueue); err != nil {
 		return fmt.Errorf("kernel: queue length of %s: %w", c.tun, err)
 	}
-	for _, l := range []netlink.Link{lo, tun} {
-		if err := h.LinkSetUp(l); err != nil {
-			return fmt.Errorf("kernel: set %s up: %w", l.Attrs().Name, err)
-		}
+	if err := setUp(h, lo, tun); err != nil {
+		return err
 	}
 	if c.addr.IsValid() {
 		a := &netlink.Addr{IPNet: ipNet(c.addr)}
@@ -84,14 +78,8 @@ func configure(ns netns.NsHandle, c nsConfig) error {
 			return fmt.Errorf("kernel: address %s on %s: %w", c.addr, c.tun, err)
 		}
 	}
-	if c.local.IsValid() {
-		r := &netlink.Route{
-			LinkIndex: lo.Attrs().Index, Dst: ipNet(c.local), Table: unix.RT_TABLE_LOCAL,
-			Type: unix.RTN_LOCAL, Scope: netlink.SCOPE_HOST,
-		}
-		if err := h.RouteAdd(r); err != nil {
-			return fmt.Errorf("kernel: local route %s on lo: %w", c.local, err)
-		}
+	if err := addAnyIP(h, lo, c.local); err != nil {
+		return err
 	}
 	r := &netlink.Route{LinkIndex: tun.Attrs().Index, Dst: ipNet(c.route), Scope: netlink.SCOPE_LINK}
 	if c.src.IsValid() {
@@ -99,6 +87,44 @@ func configure(ns netns.NsHandle, c nsConfig) error {
 	}
 	if err := h.RouteAdd(r); err != nil {
 		return fmt.Errorf("kernel: route %s via %s: %w", c.route, c.tun, err)
+	}
+	return nil
+}
+
+// loAnd finds lo and the link called name in h's namespace.
+func loAnd(h *netlink.Handle, name string) (lo, l netlink.Link, err error) {
+	if lo, err = h.LinkByName("lo"); err != nil {
+		return nil, nil, fmt.Errorf("kernel: find lo: %w", err)
+	}
+	if l, err = h.LinkByName(name); err != nil {
+		return nil, nil, fmt.Errorf("kernel: find %s: %w", name, err)
+	}
+	return lo, l, nil
+}
+
+// setUp brings links up.
+func setUp(h *netlink.Handle, links ...netlink.Link) error {
+	for _, l := range links {
+		if err := h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("kernel: set %s up: %w", l.Attrs().Name, err)
+		}
+	}
+	return nil
+}
+
+// addAnyIP makes every address of p local on lo (the kernel's AnyIP), so
+// a device binds to its own address without one being added per device;
+// nothing when p is not valid.
+func addAnyIP(h *netlink.Handle, lo netlink.Link, p netip.Prefix) error {
+	if !p.IsValid() {
+		return nil
+	}
+	r := &netlink.Route{
+		LinkIndex: lo.Attrs().Index, Dst: ipNet(p), Table: unix.RT_TABLE_LOCAL,
+		Type: unix.RTN_LOCAL, Scope: netlink.SCOPE_HOST,
+	}
+	if err := h.RouteAdd(r); err != nil {
+		return fmt.Errorf("kernel: local route %s on lo: %w", p, err)
 	}
 	return nil
 }
