@@ -13,23 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/rootonly"
+
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/kernel"
 	"github.com/m2msim/m2msim/transports/mqtt/mqtttest"
 )
-
-// needRoot skips a test that needs root when not in CI, and fails it in
-// CI, which runs as root.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "" {
-		t.Skip("needs root (network namespaces, TUN)")
-	}
-	t.Fatal("needs root (network namespaces, TUN); CI runs as root")
-}
 
 // latencies records every latency and count of a run, by kind and by
 // metric.
@@ -123,7 +112,7 @@ groups:
 // 200 ms; 5 % loss makes the kernel retransmit, which grows the PUBACK
 // tail by its RTO (at least 200 ms).
 func TestWireMQTTDelayAndLossAgainstMosquitto(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	cmd, _ := mosquittoCommand(t)
 	run := func(link string) *latencies {
 		rec := newLatencies()
@@ -199,7 +188,7 @@ func delayProblems(t *testing.T, base, delayed *latencies) []string {
 // 2,000 devices each dial from their own address: Mosquitto, in the
 // server namespace, sees 2,000 distinct peers.
 func TestWire2000DevicesFromTheirOwnAddresses(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	if testing.Short() {
 		t.Skip("2,000 connections: skipped with -short")
 	}
@@ -240,7 +229,7 @@ groups:
 
 // A wire run removes what it made, and the namespaces of a killed run.
 func TestWireRunLeavesNoNamespaces(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	s, err := Parse("wire.yaml", []byte(`version: 1
 name: clean
 seed: 2
@@ -271,7 +260,7 @@ groups:
 // from the same seeded stream per device and direction, so CoAP's own
 // retransmissions agree.
 func TestWireCoAPRetransmitsMatchTheSocketEngine(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	run := func(engine string) *latencies {
 		s, err := Parse("coap.yaml", fmt.Appendf(nil, `version: 1
 name: coapwire
@@ -320,7 +309,7 @@ groups:
 // namespace, the MQTT group over TLS (the broker's certificate names the
 // wire's server address), each connection from the device's own address.
 func TestWireEveryProtocolToEmbeddedServers(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	s, err := Parse("mix.yaml", []byte(`version: 1
 name: mix
 seed: 3
@@ -363,7 +352,7 @@ groups:
 // A link.server_command that exits before it serves fails Open with its
 // output, and Open removes the wire it made.
 func TestWireServerCommandThatExitsFailsOpen(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	s, err := Parse("bad.yaml", []byte(`version: 1
 name: bad
 duration: 1s
@@ -397,7 +386,7 @@ groups:
 // A broker restart under the wire: the restarted broker listens in the
 // server namespace again, so every device reconnects across the wire.
 func TestWireBrokerRestart(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	s, err := Parse("restart.yaml", []byte(`version: 1
 name: restart
 duration: 4s
@@ -440,7 +429,7 @@ groups:
 // kernel without it Open says so in one sentence before any device
 // starts.
 func TestKernelEngineRateAndMissingNetem(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	s, err := Parse("k.yaml", []byte(`version: 1
 name: k
 duration: 5s

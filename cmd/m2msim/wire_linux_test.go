@@ -9,22 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/rootonly"
+
 	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/transports/kernel"
 )
-
-// needRoot skips a test that needs root when not in CI, and fails it in
-// CI, which runs as root.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "" {
-		t.Skip("needs root (network namespaces, TUN)")
-	}
-	t.Fatal("needs root (network namespaces, TUN); CI runs as root")
-}
 
 // namespacesOf lists the wire namespaces the process pid made.
 func namespacesOf(pid int) []string {
@@ -77,7 +66,7 @@ func startWireRun(t *testing.T, out string) *process {
 // A wire run killed by SIGKILL cannot clean up: its namespaces stay,
 // and the next wire run removes them before it starts.
 func TestBinaryWireKilledRunIsCleanedByTheNext(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	p := startWireRun(t, filepath.Join(t.TempDir(), "out"))
 	pid := p.cmd.Process.Pid
 	p.signal(t, syscall.SIGKILL)
@@ -105,7 +94,7 @@ func TestBinaryWireKilledRunIsCleanedByTheNext(t *testing.T) {
 // Ctrl-C during a wire run drains, writes the result (with the kernel's
 // figures in it) and removes the namespaces.
 func TestBinaryWireInterruptWritesResultAndCleansUp(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	out := filepath.Join(t.TempDir(), "out")
 	p := startWireRun(t, out)
 	p.signal(t, os.Interrupt)

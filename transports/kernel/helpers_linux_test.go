@@ -4,31 +4,19 @@ import (
 	"context"
 	"io"
 	"net"
-	"os"
 	"sort"
 	"sync"
 	"testing"
 	"time"
-)
 
-// needRoot skips a test that needs root when not in CI, and fails it in
-// CI, which runs as root.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "" {
-		t.Skip("needs root (network namespaces, TUN)")
-	}
-	t.Fatal("needs root (network namespaces, TUN); CI runs as root")
-}
+	"github.com/m2msim/m2msim/internal/rootonly"
+)
 
 // runWire opens a wire, runs it, and stops and closes it when the test
 // ends, whatever happened.
 func runWire(t testing.TB, cfg Config) *Wire {
 	t.Helper()
-	needRoot(t)
+	rootonly.Need(t)
 	w, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

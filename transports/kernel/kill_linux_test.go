@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/rootonly"
+
 	"github.com/m2msim/m2msim/transports/netem"
 )
 
@@ -60,7 +62,7 @@ func TestLeftoversAfterKill(t *testing.T) {
 // or "qdisc"), kills it and checks that RemoveLeftovers removes its
 // namespaces.
 func leftoversAfterKill(t *testing.T, kind string) {
-	needRoot(t)
+	rootonly.Need(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), childEnv+"="+kind)
 	out, err := cmd.StdoutPipe()

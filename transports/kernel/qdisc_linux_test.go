@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/rootonly"
+
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
@@ -24,7 +26,7 @@ import (
 // openQdisc opens a qdisc network and closes it when the test ends.
 func openQdisc(t testing.TB, cfg QdiscConfig) *Qdisc {
 	t.Helper()
-	needRoot(t)
+	rootonly.Need(t)
 	q, err := OpenQdisc(cfg)
 	if err != nil {
 		t.Fatalf("OpenQdisc: %v", err)
@@ -164,7 +166,7 @@ func TestQdiscRateTwoGroups(t *testing.T) {
 // that names the alternatives; where it has it, 100 ms of uplink delay
 // shows in the TCP connect time.
 func TestQdiscNetem(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	delay := netem.Link{Up: netem.Profile{Delay: 100 * time.Millisecond}}
 	cfg := QdiscConfig{Groups: []QdiscGroup{{First: 0, Count: 1, Link: delay}, {First: 1, Count: 1}}}
 	err := NetemAvailable()
@@ -243,7 +245,7 @@ func TestQdiscRefusesGilbertElliott(t *testing.T) {
 // both namespaces' files: seen through netlink from a handle on the
 // device namespace the test keeps open, and in /run/netns.
 func TestQdiscCloseRemovesEverything(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	q, err := OpenQdisc(QdiscConfig{Groups: []QdiscGroup{
 		{First: 0, Count: 4, PerDevice: true, Link: netem.Link{Up: netem.Profile{Rate: 1_000_000}, Down: netem.Profile{Rate: 2_000_000}}},
 	}})
@@ -301,7 +303,7 @@ func TestQdiscLeftoversAfterKill(t *testing.T) {
 // Without root, Open and OpenQdisc fail with ErrPrivilege, cleanly: a
 // child of the test binary drops to nobody and tries both.
 func TestOpenWithoutPrivilege(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0])
@@ -346,7 +348,7 @@ func unprivilegedChild() {
 // error is still the one sentence, and no namespace of this process is
 // left. Where netem exists, the same configuration opens and closes.
 func TestQdiscFailedOpenLeavesNothing(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	cfg := QdiscConfig{Groups: []QdiscGroup{{Count: 3, Link: netem.Link{Down: netem.Profile{Delay: time.Millisecond, Rate: 1_000_000}}}}}
 	if NetemAvailable() == nil {
 		q := openQdisc(t, cfg)

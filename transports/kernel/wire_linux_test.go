@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/rootonly"
+
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
@@ -180,7 +182,7 @@ func TestWireUDP(t *testing.T) {
 // Close removes both namespaces' files and the TUN devices: a handle kept
 // on the device namespace sees no TUN left in it.
 func TestWireCloseRemovesEverything(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	w, err := Open(Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +223,7 @@ func TestWireCloseRemovesEverything(t *testing.T) {
 // A namespace named for a process that is gone is removed by the next
 // Open; one of a live process is left alone.
 func TestOpenRemovesLeftovers(t *testing.T) {
-	needRoot(t)
+	rootonly.Need(t)
 	dead := deadPID(t)
 	stale := fmt.Sprintf("%s%d-1-dev", NamePrefix, dead)
 	live := fmt.Sprintf("%s%d-999-dev", NamePrefix, os.Getpid())
