@@ -214,6 +214,11 @@ func (s LatencyStats) MissingPct() float64 {
 	return 100 * float64(s.Missing) / float64(s.Count+s.Missing)
 }
 
+// CounterBrokerRestart is the counter (Metrics.Counters) that holds the
+// embedded broker's restarts, a scenario's target.restart; the report
+// marks each on its charts over time.
+const CounterBrokerRestart = "broker_restart"
+
 // ErrorCounts counts failures by error kind (see sim.ErrorKind). It is
 // written as a JSON object with sorted keys.
 type ErrorCounts map[string]int64

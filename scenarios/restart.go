@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/mqtt/broker"
 )
@@ -82,9 +83,6 @@ func (s *Scenario) validateRestart(t *tree) {
 	}
 }
 
-// metricRestart counts the embedded broker's restarts in the result.
-const metricRestart = "broker_restart"
-
 // StartRestarts restarts the embedded broker at the times target.restart
 // gives, on the run clock since (the recorder's), counting each in rec.
 // It returns at once; stop ends the restarts still planned and waits for
@@ -112,7 +110,7 @@ func (rt *Runtime) StartRestarts(s *Scenario, since func() time.Duration, rec si
 				return
 			case <-t.C:
 			}
-			rec.Record(sim.Event{Kind: sim.Counted, Group: -1, At: since(), Metric: metricRestart})
+			rec.Record(sim.Event{Kind: sim.Counted, Group: -1, At: since(), Metric: report.CounterBrokerRestart})
 			log.Info("restarting the embedded broker", "down", r.Down)
 			// Under the wire the new listeners must open in the server
 			// namespace, as the first ones did.

@@ -2,11 +2,10 @@ package scenarios
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/m2msim/m2msim/sim"
+	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/transports/mqtt"
 )
 
@@ -37,22 +36,6 @@ func TestParseRestartProblems(t *testing.T) {
 	}
 }
 
-// counting records the Counted events a run's recorder gets.
-type counting struct {
-	mu sync.Mutex
-	n  map[string]int
-	at []time.Duration
-}
-
-func (c *counting) Record(e sim.Event) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e.Kind == sim.Counted {
-		c.n[e.Metric]++
-		c.at = append(c.at, e.At)
-	}
-}
-
 type lostOnce struct{ ch chan error }
 
 func (l lostOnce) Acked(uint16)           {}
@@ -79,7 +62,7 @@ func TestRuntimeRestartsTheEmbeddedBroker(t *testing.T) {
 	}
 	defer c.Close()
 	origin := time.Now()
-	rec := &counting{n: map[string]int{}}
+	rec := newTally()
 	stop := rt.StartRestarts(s, func() time.Duration { return time.Since(origin) }, rec, nil)
 	defer stop()
 	select {
@@ -109,7 +92,7 @@ func TestRuntimeRestartsTheEmbeddedBroker(t *testing.T) {
 	stop()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.n[metricRestart] != 1 {
-		t.Errorf("counted %v, want one %s", rec.n, metricRestart)
+	if rec.named[report.CounterBrokerRestart] != 1 {
+		t.Errorf("counted %v, want one %s", rec.named, report.CounterBrokerRestart)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/m2msim/m2msim/internal/rootonly"
+	"github.com/m2msim/m2msim/report"
 
 	"github.com/m2msim/m2msim/sim"
 	"github.com/m2msim/m2msim/transports/kernel"
@@ -417,9 +418,9 @@ groups:
 		t.Fatalf("Run: %v", err)
 	}
 	stop()
-	if n := len(rec.kinds[sim.Connected]); n != 20 || rec.counts[metricRestart] != 1 {
+	if n := len(rec.kinds[sim.Connected]); n != 20 || rec.counts[report.CounterBrokerRestart] != 1 {
 		t.Errorf("%d connects, %d restarts: want each of the 10 devices to connect again after the one restart",
-			n, rec.counts[metricRestart])
+			n, rec.counts[report.CounterBrokerRestart])
 	}
 }
 

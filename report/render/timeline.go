@@ -38,17 +38,13 @@ func newTimeline(pts []report.Point, stages []report.StageResult) timeline {
 	return timeline{pts: pts, k: max(1, (len(pts)+maxPlotPoints-1)/maxPlotPoints), stages: stages}
 }
 
-// restartCounter is the counter a run's broker restarts are kept under
-// (target.restart).
-const restartCounter = "broker_restart"
-
 // withRestarts marks the broker restarts r counted, at the start of the
 // interval each fell in.
 func (tl timeline) withRestarts(r *report.Result) timeline {
 	if r.Metrics == nil || r.Metrics.IntervalS <= 0 {
 		return tl
 	}
-	c := r.Metrics.Counters[restartCounter]
+	c := r.Metrics.Counters[report.CounterBrokerRestart]
 	if c == nil {
 		return tl
 	}
