@@ -77,7 +77,7 @@ func (r *stampReader) recv(fd uintptr) bool {
 		r.msg.Control = (*byte)(unsafe.Pointer(&r.oob[0]))
 		r.msg.SetControllen(len(r.oob) * 8)
 		r.msg.Flags = 0
-		n, _, errno := syscall.Syscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
+		n, _, errno := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
 		switch errno {
 		case 0:
 			r.n = int(n)

@@ -115,6 +115,7 @@ const (
 type Session struct {
 	conn    net.Conn
 	raw     syscall.RawConn // a *net.TCPConn's, for non-blocking writes; nil for other conns
+	in      *rawReader      // a device's reads through raw; nil for other conns and a Backend
 	h       Handler
 	bk      *backendSide // a Backend's extensions; nil for devices
 	v5      *v5State     // MQTT 5 state; nil for 3.1.1
@@ -170,6 +171,9 @@ func connect(ctx context.Context, o Options, h Handler, bk *backendSide) (*Sessi
 	}
 	s := &Session{conn: conn, raw: rawConn(conn), h: h, bk: bk, timeout: o.Timeout,
 		sendBuf: o.SendBuffer, done: make(chan struct{})}
+	if bk == nil {
+		s.in = newRawReader(s.raw)
+	}
 	if o.ProtocolVersion == V5 {
 		s.v5 = newV5State(&o.V5)
 	}
@@ -354,6 +358,9 @@ func (s *Session) next() (first byte, body []byte, err error) {
 	}
 	if s.bk != nil {
 		return s.rd.next(s.bk.in)
+	}
+	if s.in != nil {
+		return s.rd.next(s.in)
 	}
 	return s.rd.next(s.conn)
 }
