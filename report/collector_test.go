@@ -470,3 +470,36 @@ func TestCollectorUnackedWithReasonIsAnError(t *testing.T) {
 		t.Errorf("Result().Series.Errors = %v, want %v", r.Series.Errors, want)
 	}
 }
+
+func TestCollectorGaugesKeepTheCoresRunOn(t *testing.T) {
+	c := NewCollector(Info{Devices: 1})
+	for i, p := range []int{2, 2, 1, 1, 2} {
+		c.Observe(Observation{At: time.Duration(i+1) * time.Second, CPU: time.Duration(i) * 100 * ms, Cores: 2, Procs: p})
+	}
+	r := c.Result(StatusPassed, 5*time.Second)
+	g := r.Metrics.Gauges
+	if want := []int64{2, 2, 1, 1, 2}; !reflect.DeepEqual(g.Procs, want) || g.Cores != 2 {
+		t.Fatalf("gauges: procs %v of %d cores, want %v of 2", g.Procs, g.Cores, want)
+	}
+	b, err := MarshalResult(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := UnmarshalResult(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Rebuild(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Metrics.Gauges.Procs, g.Procs) {
+		t.Fatalf("rebuilt procs %v, want %v", back.Metrics.Gauges.Procs, g.Procs)
+	}
+
+	quiet := NewCollector(Info{Devices: 1})
+	quiet.Observe(Observation{At: time.Second, Cores: 2})
+	if p := quiet.Result(StatusPassed, time.Second).Metrics.Gauges.Procs; p != nil {
+		t.Fatalf("procs %v without any observed, want none (omitted)", p)
+	}
+}

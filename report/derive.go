@@ -310,7 +310,7 @@ func observationsOf(g *Gauges, n int) []observation {
 	obs := make([]observation, n)
 	for i := range obs {
 		obs[i] = observation{set: true, cpuPct: at(g.CPUPct, i), files: at(g.OpenFiles, i), limit: g.OpenFilesLimit, cores: g.Cores,
-			census: sim.Census{Connecting: at(g.Connecting, i), Connected: at(g.Connected, i),
+			procs: int(at(g.Procs, i)), census: sim.Census{Connecting: at(g.Connecting, i), Connected: at(g.Connected, i),
 				Sleeping: at(g.Sleeping, i), Offline: at(g.Offline, i)}}
 	}
 	return obs

@@ -174,4 +174,5 @@ func (o *observation) add(b observation) {
 	o.files += b.files
 	o.limit += b.limit
 	o.cores += b.cores
+	o.procs += b.procs
 }

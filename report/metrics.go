@@ -93,8 +93,8 @@ type ErrorSeries struct {
 
 // Gauges are values at the end of each interval: devices by state (the
 // engine's census), m2msim's CPU in percent of one core over the
-// interval, and its open files against their limit. An interval without
-// an observation repeats the previous one.
+// interval, the cores it ran on, and its open files against their limit.
+// An interval without an observation repeats the previous one.
 type Gauges struct {
 	Connecting     []int64   `json:"connecting"`
 	Connected      []int64   `json:"connected"`
@@ -103,8 +103,11 @@ type Gauges struct {
 	CPUPct         []float64 `json:"cpu_pct"`
 	OpenFiles      []int64   `json:"open_files"`
 	OpenFilesLimit int64     `json:"open_files_limit"`
-	// Cores is how many cores m2msim could use (GOMAXPROCS).
+	// Cores is how many cores m2msim could use.
 	Cores int `json:"cores"`
+	// Procs is how many of them it ran on (GOMAXPROCS, sized to its load
+	// unless --procs fixed it); absent when not observed.
+	Procs []int64 `json:"procs,omitempty"`
 }
 
 // encodeHist encodes a into a Histogram; nil when it has no samples.
@@ -289,6 +292,9 @@ func gaugesOf(obs []observation, n int) *Gauges {
 	}
 	g := &Gauges{Connecting: make([]int64, n), Connected: make([]int64, n), Sleeping: make([]int64, n),
 		Offline: make([]int64, n), CPUPct: make([]float64, n), OpenFiles: make([]int64, n)}
+	if slices.ContainsFunc(obs, func(o observation) bool { return o.procs > 0 }) {
+		g.Procs = make([]int64, n)
+	}
 	var cur observation
 	for i := range n {
 		if i < len(obs) && obs[i].set {
@@ -299,6 +305,9 @@ func gaugesOf(obs []observation, n int) *Gauges {
 		g.Connecting[i], g.Connected[i] = cur.census.Connecting, cur.census.Connected
 		g.Sleeping[i], g.Offline[i] = cur.census.Sleeping, cur.census.Offline
 		g.CPUPct[i], g.OpenFiles[i] = cur.cpuPct, cur.files
+		if g.Procs != nil {
+			g.Procs[i] = int64(cur.procs)
+		}
 	}
 	return g
 }

@@ -19,9 +19,11 @@ type Observation struct {
 	// OpenFiles is how many files the process has open, against
 	// OpenFilesLimit (its soft limit); 0 when unknown.
 	OpenFiles, OpenFilesLimit int64
-	// Cores is how many cores the process may use (GOMAXPROCS); 0 when
-	// unknown.
+	// Cores is how many cores the process may use; 0 when unknown.
 	Cores int
+	// Procs is how many of them it ran on when observed (GOMAXPROCS,
+	// which m2msim sizes to its load); 0 when unknown.
+	Procs int
 }
 
 // observation is what an interval keeps of its last Observation.
@@ -34,6 +36,7 @@ type observation struct {
 	cpuPct       float64 // over the time since the previous observation
 	files, limit int64
 	cores        int
+	procs        int
 }
 
 // Observe records o in the interval it closes: an observation taken at
@@ -41,7 +44,7 @@ type observation struct {
 // interval. Observations must come in time order.
 func (c *Collector) Observe(o Observation) {
 	ob := observation{set: true, at: o.At, groups: append([]sim.Census(nil), o.Census...),
-		cpu: o.CPU, files: o.OpenFiles, limit: o.OpenFilesLimit, cores: o.Cores}
+		cpu: o.CPU, files: o.OpenFiles, limit: o.OpenFilesLimit, cores: o.Cores, procs: o.Procs}
 	for _, g := range o.Census {
 		ob.census.Add(g)
 	}

@@ -46,6 +46,11 @@ Flags (--flag VALUE or --flag=VALUE, before or after FILE):
   --web-token T      the token viewers must give (?token=T, or
                      Authorization: Bearer T); also from $M2MSIM_WEB_TOKEN,
                      which keeps it out of the process list
+  --procs N          cores m2msim may run on [auto: as few as keep each
+                     under half busy, from 1 up to all (or $GOMAXPROCS),
+                     growing within 0.1 s of a heavier load]; fewer cores
+                     cost less CPU per message and leave the rest to a
+                     server on the same machine
 
 Sharding (one scenario over several processes or machines):
   --shard I/N        run shard I of N; I counts from 0 (0/4 ... 3/4)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -163,6 +164,38 @@ func TestRunEmbeddedWritesResult(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "seed 11") || !strings.Contains(stdout, "open files") {
 		t.Errorf("stdout lacks the seed or the open-files line:\n%s", stdout)
+	}
+}
+
+// --procs fixes the cores the run uses, the result says so for every
+// interval, and the process gets its GOMAXPROCS back; without it, a run
+// whose load fits one core's half comes down to one.
+func TestRunProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	out := t.TempDir()
+	code, stdout, errs := cli(t, t.Context(), "run", writeScenario(t, embeddedScenario), "--out", out, "--procs", "1")
+	if code != exitOK {
+		t.Fatalf("run --procs 1 = exit %d\n%s\n%s", code, stdout, errs)
+	}
+	g := readResult(t, out).Metrics.Gauges
+	if g.Cores != 1 || len(g.Procs) == 0 || slices.ContainsFunc(g.Procs, func(p int64) bool { return p != 1 }) {
+		t.Errorf("--procs 1: cores %d, procs %v; want 1 throughout", g.Cores, g.Procs)
+	}
+	if n := runtime.GOMAXPROCS(0); n != before {
+		t.Errorf("GOMAXPROCS %d after the run, want %d as before", n, before)
+	}
+	if before < 2 {
+		t.Skip("one core: nothing for --procs auto to come down from")
+	}
+	t.Setenv("GOMAXPROCS", "") // empty counts as unset
+	out = t.TempDir()
+	code, stdout, errs = cli(t, t.Context(), "run", writeScenario(t, embeddedScenario), "--out", out, "--duration", "6s")
+	if code != exitOK {
+		t.Fatalf("run = exit %d\n%s\n%s", code, stdout, errs)
+	}
+	g = readResult(t, out).Metrics.Gauges
+	if g.Cores != before || len(g.Procs) == 0 || g.Procs[0] != int64(before) || !slices.Contains(g.Procs, 1) {
+		t.Errorf("auto: cores %d, procs %v; want %d, starting at %d and down to 1 for 50 devices", g.Cores, g.Procs, before, before)
 	}
 }
 

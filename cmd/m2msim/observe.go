@@ -2,10 +2,10 @@ package main
 
 import (
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/procs"
 	"github.com/m2msim/m2msim/report"
 	"github.com/m2msim/m2msim/sim"
 )
@@ -20,7 +20,7 @@ const filesEvery = 5
 // could wait on it). The engine's census and the process
 // figures say in the report whether the generator or the server ran out
 // first.
-func startObserver(coll *report.Collector, eng *sim.Engine) (stop func(last bool)) {
+func startObserver(coll *report.Collector, eng *sim.Engine, gov *procs.Governor) (stop func(last bool)) {
 	done, exited := make(chan struct{}), make(chan struct{})
 	var files, limit int64
 	look := func(n int) {
@@ -28,7 +28,7 @@ func startObserver(coll *report.Collector, eng *sim.Engine) (stop func(last bool
 			files, limit = openFiles()
 		}
 		coll.Observe(report.Observation{At: coll.Elapsed(), Census: eng.Census(), CPU: processCPU(),
-			OpenFiles: files, OpenFilesLimit: limit, Cores: runtime.GOMAXPROCS(0)})
+			OpenFiles: files, OpenFilesLimit: limit, Cores: gov.Max(), Procs: gov.Procs()})
 	}
 	look(0) // the CPU time at the start, for the first interval's share
 	go func() {

@@ -36,6 +36,7 @@ type runFlags struct {
 	shard      sim.Part  // --shard I/N
 	shards     int       // --shards N, I from $JOB_COMPLETION_INDEX
 	startAt    time.Time // --start-at
+	procs      int       // --procs: 0 for auto
 }
 
 func parseRunFlags(args []string) (runFlags, []string, error) {
@@ -53,6 +54,7 @@ func parseRunFlags(args []string) (runFlags, []string, error) {
 	fs.Var(shardValue{&f.shard}, "shard", "I/N")
 	fs.Var(countValue{&f.shards}, "shards", "N")
 	fs.Var(timeValue{&f.startAt}, "start-at", "TIME")
+	fs.Var(procsValue{&f.procs}, "procs", "N")
 	pos, err := parseFlags(fs, args)
 	return f, pos, err
 }
@@ -178,7 +180,9 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, sh run
 	shard := func() *report.Shard { return shardInfo(sh.part, late) }
 	view := liveView(coll, f, sh.labels(), log, stdout, stderr)
 	stopProgress := startProgress(coll, plan.Duration, f.progress, stdout)
-	stopObserver := startObserver(coll, eng)
+	gov := governProcs(f.procs)
+	defer gov.Stop()
+	stopObserver := startObserver(coll, eng, gov)
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(ctx) }()
 	stopRestarts := rt.StartRestarts(sc, coll.Elapsed, coll, log)
