@@ -68,10 +68,12 @@ type RadioPoint struct {
 
 // Self is the load generator's own state: how late its schedule ran
 // (the largest schedule lag in the interval), how much CPU it used (in
-// percent of one core) and how many files it had open, against its limit.
+// percent of one core) on how many cores, and how many files it had open,
+// against its limit.
 type Self struct {
 	ScheduleLagMS float64 `json:"schedule_lag_max_ms"`
 	CPUPct        float64 `json:"cpu_pct"`
+	Procs         int64   `json:"procs,omitempty"`
 	OpenFiles     int64   `json:"open_files"`
 	OpenFilesMax  int64   `json:"open_files_limit"`
 }

@@ -108,6 +108,7 @@ func (c *Collector) pointOf(i int, sec *second, ob observation, live int64) Poin
 	}
 	if ob.set {
 		p.Self.CPUPct, p.Self.OpenFiles, p.Self.OpenFilesMax = ob.cpuPct, ob.files, ob.limit
+		p.Self.Procs = int64(ob.procs)
 	}
 	return p
 }

@@ -47,7 +47,7 @@ Flags (--flag VALUE or --flag=VALUE, before or after FILE):
                      Authorization: Bearer T); also from $M2MSIM_WEB_TOKEN,
                      which keeps it out of the process list
   --procs N          cores m2msim may run on [auto: as few as keep each
-                     under half busy, from 1 up to all (or $GOMAXPROCS),
+                     under 40 % busy, from 1 up to all (or $GOMAXPROCS),
                      growing within 0.1 s of a heavier load]; fewer cores
                      cost less CPU per message and leave the rest to a
                      server on the same machine

@@ -7,8 +7,9 @@
 // sleeps again. At 5,000 messages a second m2msim spent a third less CPU
 // per message with GOMAXPROCS=1 than with 2 (bench/cpu-per-message), and
 // left that core to a broker under test on the same machine. A governor
-// therefore runs m2msim on as few Ps as keep each under half busy, and
-// grows back within a tick when the load rises.
+// therefore runs m2msim on as few Ps as keep each under 40 % busy, and
+// grows back within a tick once each passes 60 %: a busier P would delay
+// the goroutines that time acknowledgements.
 package procs
 
 import (
@@ -21,10 +22,10 @@ import (
 
 const (
 	// upShare is how busy each P may get before the governor adds Ps.
-	upShare = 0.7
+	upShare = 0.6
 	// downShare is how busy each P may be on the fewer Ps the governor
 	// moves to: the gap to upShare keeps it from flapping.
-	downShare = 0.5
+	downShare = 0.4
 	// tick is how often the governor looks at the process's CPU time.
 	tick = 100 * time.Millisecond
 	// holdTicks is how long fewer Ps must have sufficed before the

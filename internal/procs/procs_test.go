@@ -14,14 +14,14 @@ func TestPolicyGrowsAtOnceAndShrinksAfterTheHold(t *testing.T) {
 		busy float64
 		want int
 	}{
-		{0.9, 4}, // 4 Ps, a quarter busy each: 2 would do, but not yet
+		{0.9, 4}, // 4 Ps, under a quarter busy each: 3 would do, but not yet
 		{0.9, 4},
-		{1.4, 3}, // the third tick in a row that fewer fitted: the most any needed
+		{1.1, 3}, // the third tick in a row that fewer fitted: the most any needed
 		{0.2, 3},
 		{0.2, 3},
 		{0.2, 1}, // held again: down to what the lull needs
-		{0.6, 1}, // 60 % of one P: under upShare, stays
-		{0.8, 2}, // over upShare: grows within the tick
+		{0.5, 1}, // half of one P: under upShare, stays
+		{0.7, 2}, // over upShare: grows within the tick
 		{2.5, 4}, // and again, straight to what it needs, capped at max
 		{9.0, 4},
 	}

@@ -233,11 +233,16 @@ func selfChart(tl timeline) figure {
 	}
 	lag := series{xys: tl.track(self(func(s report.Self) float64 { return s.ScheduleLagMS }), true), style: solid(colOrange)}
 	cpu := series{xys: tl.track(self(func(s report.Self) float64 { return s.CPUPct }), true), style: solid(colBlue)}
+	cpuPanel := panel("CPU", "% of one core", cpu)
+	if slices.ContainsFunc(tl.pts, func(p report.Point) bool { return p.Self.Procs > 0 }) {
+		procs := series{xys: tl.track(self(func(s report.Self) float64 { return 100 * float64(s.Procs) }), true), style: dashed(colGrey)}
+		cpuPanel = panel("CPU (dashed: all of the cores it ran on)", "% of one core", cpu, procs)
+	}
 	files := series{xys: tl.track(self(func(s report.Self) float64 { return float64(s.OpenFiles) }), true), style: solid(colGreen)}
 	limit := series{xys: tl.track(self(func(s report.Self) float64 { return float64(s.OpenFilesMax) }), true), style: dashed(colRed)}
 	rows := [][]*plot.Plot{{
 		panel("schedule lag, largest", "ms", lag),
-		panel("CPU", "% of one core", cpu),
+		cpuPanel,
 		panel("open files (dashed: limit)", "files", files, limit),
 	}}
 	return drawTiles("the generator's own load", rows, plotW, plotH-vg.Points(10),
