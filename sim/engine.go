@@ -40,6 +40,11 @@ type Options struct {
 	// Part is the shard of the fleet this engine runs; the zero Part
 	// runs it all.
 	Part Part
+	// KernelTimers wakes the shards with kernel timers (Linux's timerfd)
+	// rather than Go's, which fire up to 1 ms late while the process is
+	// idle. Not under testing/synctest, whose clock is Go's. Elsewhere
+	// than Linux it is ignored.
+	KernelTimers bool
 }
 
 func (o Options) withDefaults() Options {
@@ -271,6 +276,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 	shardCtx, stopShards := context.WithCancel(runCtx)
+	if e.o.KernelTimers {
+		e.setAlarms()
+	}
 	var shards sync.WaitGroup
 	for _, s := range e.shards {
 		shards.Go(func() {
@@ -283,6 +291,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.drain()
 	stopShards()
 	shards.Wait()
+	e.dropAlarms()
 	stopRun()
 	e.senders.Wait()
 	e.dials.Wait() // before closeAll, so each attempt is accounted for
@@ -290,6 +299,35 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.closeAll()
 	e.stopped.Store(true)
 	return nil
+}
+
+// setAlarms gives every shard a kernel timer; a shard that cannot have
+// one keeps Go's, and the log says so once.
+func (e *Engine) setAlarms() {
+	for _, s := range e.shards {
+		a, err := newAlarm()
+		if err != nil {
+			e.o.Logger.Warn("sim: no kernel timer; the schedule runs on Go's, up to 1 ms late while idle", "err", err)
+			return
+		}
+		s.mu.Lock()
+		s.alarm = a
+		s.mu.Unlock()
+	}
+}
+
+// dropAlarms closes the shards' kernel timers once the shards stopped;
+// jobs pushed after that wake no one, as with Go's timers.
+func (e *Engine) dropAlarms() {
+	for _, s := range e.shards {
+		s.mu.Lock()
+		a := s.alarm
+		s.alarm = nil
+		s.mu.Unlock()
+		if a != nil {
+			a.close()
+		}
+	}
 }
 
 // Abort cuts a run short: the schedule stops and the drain ends at once,

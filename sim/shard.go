@@ -52,9 +52,12 @@ type job struct {
 // shard owns one due-time queue and the goroutine that runs it. Devices
 // are spread over shards by index; all of a device's jobs go to its shard.
 type shard struct {
-	mu   sync.Mutex // guards heap
+	mu   sync.Mutex // guards heap and alarm
 	heap []job
 	wake chan struct{} // buffered 1: the earliest due time moved up
+	// alarm, when set, wakes the shard instead of a Go timer and wake
+	// (Options.KernelTimers); nil after it failed.
+	alarm *alarm
 }
 
 // newShard returns a shard with room for jobs queued jobs: a queue of
@@ -69,6 +72,11 @@ func (s *shard) push(j job) {
 	s.mu.Lock()
 	s.heap = append(s.heap, j)
 	i := s.up(len(s.heap) - 1)
+	if i == 0 && s.alarm != nil {
+		s.alarm.set(0, false) // under mu, so the shard's own setting cannot undo it
+		s.mu.Unlock()
+		return
+	}
 	s.mu.Unlock()
 	if i == 0 {
 		select {
@@ -132,6 +140,11 @@ func (s *shard) pop(now time.Duration) (job, time.Duration, bool) {
 // run fires due jobs through fire until ctx ends. It returns promptly
 // after ctx ends; jobs still queued are abandoned.
 func (s *shard) run(ctx context.Context, now func() time.Duration, fire func(job, time.Duration)) {
+	if s.alarm != nil {
+		if s.runAlarm(ctx, now, fire) {
+			return
+		}
+	}
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
@@ -153,6 +166,49 @@ func (s *shard) run(ctx context.Context, now func() time.Duration, fire func(job
 			return
 		case <-t.C:
 		case <-s.wake:
+		}
+	}
+}
+
+// runAlarm is run with the shard's alarm in place of a Go timer. It
+// reports false, with the alarm dropped, if the alarm failed: run goes on
+// with a Go timer.
+func (s *shard) runAlarm(ctx context.Context, now func() time.Duration, fire func(job, time.Duration)) bool {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		if s.alarm != nil {
+			s.alarm.set(0, false)
+		}
+		s.mu.Unlock()
+	})
+	defer stop()
+	for {
+		for ctx.Err() == nil {
+			n := now()
+			j, _, ok := s.pop(n)
+			if !ok {
+				break
+			}
+			fire(j, n)
+		}
+		s.mu.Lock()
+		switch {
+		case ctx.Err() != nil:
+			s.mu.Unlock()
+			return true
+		case len(s.heap) == 0:
+			s.alarm.set(0, true)
+		default:
+			s.alarm.set(s.heap[0].due-now(), false)
+		}
+		a := s.alarm
+		s.mu.Unlock()
+		if err := a.wait(); err != nil {
+			s.mu.Lock()
+			s.alarm = nil
+			s.mu.Unlock()
+			a.close()
+			return false
 		}
 	}
 }

@@ -165,7 +165,7 @@ func execute(ctx context.Context, sc *scenarios.Scenario, plan *sim.Plan, sh run
 	}
 	coll := report.NewCollector(collectorInfo(sc, plan, sh.part, rt.BackendConnections))
 	eng, err := sim.New(plan, sim.Options{Connector: rt.Connector, Receiver: rt.Receiver, Sender: rt.Sender, Recorder: coll, Logger: log,
-		Part: sh.part})
+		Part: sh.part, KernelTimers: true})
 	if err != nil {
 		closeWithin(rt, closeGrace, log)
 		return &exitError{code: exitUsage, err: err}
