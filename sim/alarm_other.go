@@ -13,5 +13,5 @@ type alarm struct{}
 func newAlarm() (*alarm, error) { return nil, errors.New("kernel timers need Linux") }
 
 func (*alarm) set(time.Duration, bool) {}
-func (*alarm) wait() error           { return nil }
-func (*alarm) close()                {}
+func (*alarm) wait() error             { return nil }
+func (*alarm) close()                  {}
