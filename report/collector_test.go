@@ -481,14 +481,7 @@ func TestCollectorGaugesKeepTheCoresRunOn(t *testing.T) {
 	if want := []int64{2, 2, 1, 1, 2}; !reflect.DeepEqual(g.Procs, want) || g.Cores != 2 {
 		t.Fatalf("gauges: procs %v of %d cores, want %v of 2", g.Procs, g.Cores, want)
 	}
-	b, err := MarshalResult(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read, err := UnmarshalResult(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, read := viaJSON(t, r)
 	back, err := Rebuild(read)
 	if err != nil {
 		t.Fatal(err)

@@ -12,14 +12,7 @@ import (
 func TestRebuildFromMetricsIsIdentical(t *testing.T) {
 	for _, g := range goldens {
 		r := g.result(t)
-		want, err := MarshalResult(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		read, err := UnmarshalResult(want)
-		if err != nil {
-			t.Fatal(err)
-		}
+		want, read := viaJSON(t, r)
 		rebuilt, err := Rebuild(read)
 		if err != nil {
 			t.Fatalf("Rebuild(result%s): %v", g.name, err)
@@ -33,6 +26,20 @@ func TestRebuildFromMetricsIsIdentical(t *testing.T) {
 			t.Errorf("Rebuild(result%s) differs:\n%s", g.name, firstDiff(got, want))
 		}
 	}
+}
+
+// viaJSON writes r as result.json and reads it back, returning both.
+func viaJSON(t *testing.T, r *Result) ([]byte, *Result) {
+	t.Helper()
+	b, err := MarshalResult(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := UnmarshalResult(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, read
 }
 
 // firstDiff shows the lines around the first difference of a and b.

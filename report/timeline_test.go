@@ -50,15 +50,7 @@ func TestPointsMatchTimeline(t *testing.T) {
 	if len(live) != 12 {
 		t.Fatalf("Points(0) gave %d points, want 12 complete intervals", len(live))
 	}
-	r := c.Result(StatusPassed, 12500*time.Millisecond)
-	b, err := MarshalResult(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read, err := UnmarshalResult(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, read := viaJSON(t, c.Result(StatusPassed, 12500*time.Millisecond))
 	tl, err := Timeline(read)
 	if err != nil {
 		t.Fatalf("Timeline: %v", err)

@@ -1,9 +1,7 @@
 package mqtt
 
 import (
-	"io"
 	"net"
-	"os"
 	"syscall"
 	"time"
 	"unsafe"
@@ -31,66 +29,36 @@ func newArrivalReader(conn net.Conn) arrivalReader {
 	if err != nil || serr != nil {
 		return &clockReader{r: conn}
 	}
-	r := &stampReader{rc: rc}
+	r := &stampReader{}
 	r.msg.Iov = &r.iov
 	r.msg.Iovlen = 1
-	r.recvFn = r.recv
+	r.init(rc, "recvmsg", r.recvmsg)
 	return r
 }
 
 // stampReader is one connection's recvmsg state, allocated once so that a
 // read allocates nothing. Only the reading goroutine uses it.
 type stampReader struct {
-	rc     syscall.RawConn
-	msg    syscall.Msghdr
-	iov    syscall.Iovec
-	oob    [8]uint64 // control messages, 8-byte aligned; one timestamp needs 32 bytes
-	n      int
-	err    error
-	at     time.Time
-	recvFn func(fd uintptr) bool
+	rawReader
+	msg syscall.Msghdr
+	iov syscall.Iovec
+	oob [8]uint64 // control messages, 8-byte aligned; one timestamp needs 32 bytes
+	at  time.Time
 }
 
-func (r *stampReader) Read(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
+// recvmsg reads into b with the receive time of its newest byte.
+func (r *stampReader) recvmsg(fd uintptr, b []byte) (uintptr, syscall.Errno) {
 	r.iov.Base = &b[0]
 	r.iov.SetLen(len(b))
-	r.n, r.err = 0, nil
-	err := r.rc.Read(r.recvFn) // parks in the poller while the socket is empty
+	r.msg.Control = (*byte)(unsafe.Pointer(&r.oob[0]))
+	r.msg.SetControllen(len(r.oob) * 8)
+	r.msg.Flags = 0
+	n, _, errno := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
 	r.iov.Base = nil
-	switch {
-	case err != nil:
-		return 0, err
-	case r.err != nil:
-		return 0, r.err
-	case r.n == 0:
-		return 0, io.EOF
+	if errno == 0 {
+		r.at = r.stamp()
 	}
-	return r.n, nil
-}
-
-// recv makes one recvmsg call; false asks the poller to wait for data.
-func (r *stampReader) recv(fd uintptr) bool {
-	for {
-		r.msg.Control = (*byte)(unsafe.Pointer(&r.oob[0]))
-		r.msg.SetControllen(len(r.oob) * 8)
-		r.msg.Flags = 0
-		n, _, errno := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
-		switch errno {
-		case 0:
-			r.n = int(n)
-			r.at = r.stamp()
-			return true
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false
-		}
-		r.err = os.NewSyscallError("recvmsg", errno)
-		return true
-	}
+	return n, errno
 }
 
 func (r *stampReader) arrived() time.Time { return r.at }

@@ -85,26 +85,39 @@ func rawConn(conn net.Conn) syscall.RawConn {
 	return rc
 }
 
-// rawReader reads a session's socket with read(2) through its RawConn,
+// rawReader reads a socket through its RawConn with a raw read-like
+// system call (read(2) for a device session, recvmsg(2) for the backend),
 // parking in Go's poller while the socket is empty, as net.Conn's Read
 // does, and honouring the conn's deadlines and Close the same way. Only
-// the session's reading goroutine uses it.
+// the reading goroutine uses it.
 type rawReader struct {
 	rc  syscall.RawConn
+	op  string                                              // the call's name, for errors
+	sys func(fd uintptr, b []byte) (uintptr, syscall.Errno) // one call into b
 	b   []byte
 	n   int
 	err error
 	f   func(fd uintptr) bool
 }
 
-// newRawReader returns nil when rc is nil.
+// newRawReader returns a read(2) reader for rc; nil when rc is nil.
 func newRawReader(rc syscall.RawConn) *rawReader {
 	if rc == nil {
 		return nil
 	}
-	r := &rawReader{rc: rc}
-	r.f = r.read
+	r := &rawReader{}
+	r.init(rc, "read", sysRead)
 	return r
+}
+
+func (r *rawReader) init(rc syscall.RawConn, op string, sys func(fd uintptr, b []byte) (uintptr, syscall.Errno)) {
+	r.rc, r.op, r.sys = rc, op, sys
+	r.f = r.call
+}
+
+func sysRead(fd uintptr, b []byte) (uintptr, syscall.Errno) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	return n, errno
 }
 
 func (r *rawReader) Read(b []byte) (int, error) {
@@ -125,10 +138,10 @@ func (r *rawReader) Read(b []byte) (int, error) {
 	return r.n, nil
 }
 
-// read makes one read(2) call; false asks the poller to wait for data.
-func (r *rawReader) read(fd uintptr) bool {
+// call makes one call; false asks the poller to wait for data.
+func (r *rawReader) call(fd uintptr) bool {
 	for {
-		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.b[0])), uintptr(len(r.b)))
+		n, errno := r.sys(fd, r.b)
 		switch errno {
 		case 0:
 			r.n = int(n)
@@ -138,7 +151,7 @@ func (r *rawReader) read(fd uintptr) bool {
 		case syscall.EAGAIN:
 			return false
 		}
-		r.err = os.NewSyscallError("read", errno)
+		r.err = os.NewSyscallError(r.op, errno)
 		return true
 	}
 }
