@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,9 @@ func TestShardsAgainstMosquittoMergeToTheWhole(t *testing.T) {
 	checkMergedLatency(t, parts, merged)
 	if len(merged.Shards) != 4 {
 		t.Errorf("merged result lists %d shards, want 4", len(merged.Shards))
+	}
+	if md, err := os.ReadFile(filepath.Join(mergedDir, "summary.md")); err != nil || !strings.Contains(string(md), "Merged from 4 shards") {
+		t.Errorf("summary.md (%v) does not list the shards:\n%s", err, md)
 	}
 	t.Logf("one process: sent %d, ack p99 %.2f ms; 4 shards merged: sent %d, ack p99 %.2f ms; shard lag p99 %v",
 		whole.Messages.Sent, whole.LatencyMS.Ack.P99.V, merged.Messages.Sent, merged.LatencyMS.Ack.P99.V, lagP99s(merged))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/m2msim/m2msim/report"
@@ -23,6 +24,7 @@ func Markdown(w io.Writer, in Input) error {
 	mdCapacity(&b, in.Capacity)
 	mdThresholds(&b, r)
 	mdTotals(&b, r)
+	mdShards(&b, r)
 	mdLatency(&b, r)
 	mdWarnings(&b, r)
 	mdCommand(&b, in.Command)
@@ -97,6 +99,54 @@ func mdTotals(b *bytes.Buffer, r *report.Result) {
 			parts[i] = fmt.Sprintf("%s %d", mdCode(k.Kind), k.Count)
 		}
 		fmt.Fprintf(b, "\nErrors: %s.\n", strings.Join(parts, ", "))
+	}
+}
+
+// mdMaxShards is how many shards summary.md lists, the ones that fell
+// behind first, so that a wide run stays within a step summary's length.
+const mdMaxShards = 8
+
+// mdShards says, for a result merged from shards, whether each shard's
+// generator kept up, as report.html's shards table does.
+func mdShards(b *bytes.Buffer, r *report.Result) {
+	rows := shardRows(r.Shards)
+	if len(rows) == 0 {
+		return
+	}
+	var behind []string
+	for _, s := range rows {
+		if s.Hot {
+			behind = append(behind, fmt.Sprint(s.Index))
+		}
+	}
+	switch {
+	case len(behind) == 0:
+		fmt.Fprintf(b, "\nMerged from %d shards; every shard's generator kept up.\n", len(rows))
+	default:
+		fmt.Fprintf(b, "\nMerged from %d shards; shard %s fell behind (schedule lag p99 over twice the shards' median): "+
+			"there the generator, not the server, set the pace.\n", len(rows), strings.Join(behind, ", "))
+	}
+	slices.SortStableFunc(rows, func(a, c shardRow) int {
+		switch {
+		case a.Hot == c.Hot:
+			return 0
+		case a.Hot:
+			return -1
+		}
+		return 1
+	})
+	b.WriteString("\n| shard | devices | schedule lag p99 / max ms | CPU | errors | start | run |\n" +
+		"|---:|---:|---:|---:|---:|---|---|\n")
+	for _, s := range rows[:min(len(rows), mdMaxShards)] {
+		mark := ""
+		if s.Hot {
+			mark = " ✘ behind"
+		}
+		fmt.Fprintf(b, "| %d%s | %d | %s / %s | %s | %d | %s | %s |\n",
+			s.Index, mark, s.Devices, mdCell(s.LagP99), mdCell(s.LagMax), s.CPU, s.Errors, s.Late, s.Run)
+	}
+	if n := len(rows) - mdMaxShards; n > 0 {
+		fmt.Fprintf(b, "\n%d more shards, none behind, are in report.html.\n", n)
 	}
 }
 
