@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/tcptest"
 	"github.com/m2msim/m2msim/transports/dial"
 )
 
@@ -138,16 +139,7 @@ func TestSourceByDeviceFollowsTheDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	tcptest.Serve(t, ln, func(c net.Conn) { c.Close() })
 	pool := dial.LoopbackSources(3)
 	byDev := dial.SourceByDevice(pool)
 	for _, dev := range []int{0, 1, 2, 3, 7, 1000} {

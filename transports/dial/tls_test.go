@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/tcptest"
 	"github.com/m2msim/m2msim/transports/dial"
 	"github.com/m2msim/m2msim/transports/pki"
 )
@@ -26,23 +27,16 @@ func tlsServer(t *testing.T, ca *pki.CA, clientAuth tls.ClientAuthType, maxVersi
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	tcptest.Serve(t, ln, func(c net.Conn) {
+		go func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write([]byte{1}); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if _, err := c.Write([]byte{1}); err != nil {
-					return
-				}
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
+			io.Copy(io.Discard, c)
+		}()
+	})
 	return ln.Addr().String()
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/m2msim/m2msim/internal/rootonly"
+	"github.com/m2msim/m2msim/internal/tcptest"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -192,16 +193,7 @@ func TestQdiscNetem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	tcptest.Serve(t, ln, func(c net.Conn) { c.Close() })
 	connect := func(dev int) time.Duration {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/m2msim/m2msim/internal/tcptest"
 	"github.com/m2msim/m2msim/transports/dial"
 )
 
@@ -79,16 +80,7 @@ func TestLoopbackTCPEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
+	tcptest.Serve(t, ln, func(c net.Conn) { go func() { io.Copy(c, c); c.Close() }() })
 	s := NewShaper(1)
 	defer runShaper(t, s)()
 	dialer := s.Dialer(dial.SourcePool(nil), fiftyEachWay, 1, 0)
@@ -129,17 +121,8 @@ func TestNoGoroutinePerConn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	accepted := make(chan net.Conn, 64)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
+	tcptest.Serve(t, ln, func(c net.Conn) { accepted <- c })
 	s := NewShaper(2)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/m2msim/m2msim/internal/tcptest"
 	"github.com/m2msim/m2msim/transports/ws"
 )
 
@@ -292,18 +293,11 @@ func TestHandshakeRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Read(make([]byte, 4096))
-			c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
-			c.Close()
-		}
-	}()
+	tcptest.Serve(t, ln, func(c net.Conn) {
+		c.Read(make([]byte, 4096))
+		c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+		c.Close()
+	})
 	_, err = ws.Dial(t.Context(), nil, "ws://"+ln.Addr().String()+"/mqtt", ws.Options{})
 	var he *ws.HandshakeError
 	if !errors.As(err, &he) || he.Status != 404 {
